@@ -1,0 +1,70 @@
+#include "tensor/nn/flat_params.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+
+namespace troupe::nn {
+
+void param_layout::require_same(const param_layout& other, const std::string& what) const {
+  TROUPE_ENFORCE(entries.size() == other.entries.size(), "{}: {} parameters, but the model has {}", what,
+                 other.entries.size(), entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& a = entries[i];
+    const auto& b = other.entries[i];
+    TROUPE_ENFORCE(a.name == b.name && a.shape == b.shape, "{}: parameter {} is '{}' {}, but the model expects '{}' {}",
+                   what, i, b.name, tensor::shape_str(b.shape), a.name, tensor::shape_str(a.shape));
+  }
+}
+
+param_layout layout_of(module& m) {
+  param_layout layout;
+  for (auto& p : m.parameters()) {
+    param_entry e{p.name, p.param.shape(), layout.total, p.param.size()};
+    layout.total += e.size;
+    layout.entries.push_back(std::move(e));
+  }
+  return layout;
+}
+
+void gather_values(module& m, std::vector<float>& flat) {
+  std::size_t offset = 0;
+  const auto params = m.parameters();
+  std::size_t total = 0;
+  for (const auto& p : params)
+    total += p.param.size();
+  flat.resize(total);
+  for (const auto& p : params) {
+    std::copy_n(p.param.value().data(), p.param.size(), flat.data() + offset);
+    offset += p.param.size();
+  }
+}
+
+void scatter_values(module& m, const float* flat) {
+  std::size_t offset = 0;
+  for (auto& p : m.parameters()) {
+    std::copy_n(flat + offset, p.param.size(), p.param.get()->value.data());
+    offset += p.param.size();
+  }
+}
+
+void accumulate_grads(module& m, float* flat, float scale) {
+  std::size_t offset = 0;
+  for (auto& p : m.parameters()) {
+    const auto& g = p.param.grad();
+    if (g.size() == p.param.size()) {
+      const float* src = g.data();
+      float* dst = flat + offset;
+      for (std::size_t i = 0, n = g.size(); i < n; ++i)
+        dst[i] += scale * src[i];
+    }
+    offset += p.param.size();
+  }
+}
+
+void zero_grads(module& m) {
+  for (auto& p : m.parameters())
+    p.param.zero_grad();
+}
+
+} // namespace troupe::nn

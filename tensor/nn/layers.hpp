@@ -1,0 +1,82 @@
+#pragma once
+/// The layers of Troupe's models. Weights use PyTorch's layouts and names so exports map 1:1.
+
+#include "common/rng.hpp"
+#include "tensor/nn/init.hpp"
+#include "tensor/nn/module.hpp"
+#include "tensor/ops/conv2d.hpp"
+
+namespace troupe::nn {
+
+/// Fully connected: y = x·Wᵀ + b, weight [out, in], bias [out] (zero-initialised).
+class dense : public module {
+public:
+  dense(std::size_t in, std::size_t out, init_kind init, rng& gen, bool bias = true);
+  var forward(const var& x) override;
+  std::vector<named_parameter> parameters() override;
+  std::string describe() const override;
+
+private:
+  std::size_t in_, out_;
+  var weight_, bias_;
+};
+
+/// 2-D convolution: weight [OC, C, K, K], bias [OC] (zero-initialised).
+class conv2d : public module {
+public:
+  conv2d(std::size_t in_channels, std::size_t out_channels, std::size_t kernel, std::size_t stride,
+         std::size_t padding, init_kind init, rng& gen, bool bias = true);
+  var forward(const var& x) override;
+  std::vector<named_parameter> parameters() override;
+  std::string describe() const override;
+  /// Selects the kernel (the naive one exists for testing the fast one).
+  void set_algo(tensor::conv_algo algo) { algo_ = algo; }
+
+private:
+  std::size_t in_, out_, kernel_, stride_, padding_;
+  var weight_, bias_;
+  tensor::conv_algo algo_ = tensor::conv_algo::im2col_gemm;
+};
+
+class max_pool2d : public module {
+public:
+  max_pool2d(std::size_t kernel, std::size_t stride);
+  var forward(const var& x) override;
+  std::string describe() const override;
+
+private:
+  std::size_t kernel_, stride_;
+};
+
+enum class activation_kind { relu, sigmoid, tanh };
+
+class activation : public module {
+public:
+  explicit activation(activation_kind kind) : kind_(kind) {}
+  var forward(const var& x) override;
+  std::string describe() const override;
+
+private:
+  activation_kind kind_;
+};
+
+class flatten : public module {
+public:
+  var forward(const var& x) override;
+  std::string describe() const override { return "Flatten()"; }
+};
+
+/// Inverted dropout with its own seeded generator (so a run is reproducible).
+class dropout : public module {
+public:
+  dropout(float p, std::uint64_t seed);
+  var forward(const var& x) override;
+  std::string describe() const override;
+  rng& generator() { return gen_; }
+
+private:
+  float p_;
+  rng gen_;
+};
+
+} // namespace troupe::nn

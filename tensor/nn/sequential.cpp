@@ -1,0 +1,50 @@
+#include "tensor/nn/sequential.hpp"
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+
+namespace troupe::nn {
+
+void sequential::add(module_ptr m) {
+  TROUPE_ENFORCE(m != nullptr, "sequential::add of a null module");
+  m->train(training_);
+  layers_.push_back(std::move(m));
+}
+
+var sequential::forward(const var& x) {
+  var h = x;
+  for (auto& layer : layers_)
+    h = layer->forward(h);
+  return h;
+}
+
+std::vector<named_parameter> sequential::parameters() {
+  std::vector<named_parameter> all;
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    for (auto& p : layers_[i]->parameters())
+      all.push_back({fmt::format("{}.{}", i, p.name), p.param});
+  return all;
+}
+
+void sequential::train(bool on) {
+  training_ = on;
+  for (auto& layer : layers_)
+    layer->train(on);
+}
+
+std::string sequential::describe() const {
+  std::string s = "Sequential(\n";
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    s += fmt::format("  ({}): {}\n", i, layers_[i]->describe());
+  return s + ")";
+}
+
+std::size_t sequential::parameter_count() {
+  std::size_t n = 0;
+  for (auto& p : parameters())
+    n += p.param.size();
+  return n;
+}
+
+} // namespace troupe::nn

@@ -1,0 +1,53 @@
+#include "tensor/ops/pool.hpp"
+
+#include <memory>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace troupe::tensor {
+
+var max_pool2d(const var& x, std::size_t kernel, std::size_t stride) {
+  const auto xs = x.shape();
+  TROUPE_ENFORCE(xs.size() == 4, "max_pool2d input must be [N, C, H, W], got {}", shape_str(xs));
+  TROUPE_ENFORCE(kernel >= 1 && stride >= 1, "max_pool2d kernel and stride must be >= 1");
+  TROUPE_ENFORCE(xs[2] >= kernel && xs[3] >= kernel, "max_pool2d kernel {} is larger than the input {}x{}", kernel,
+                 xs[2], xs[3]);
+  const std::size_t planes = xs[0] * xs[1], h = xs[2], w = xs[3];
+  const std::size_t oh = (h - kernel) / stride + 1, ow = (w - kernel) / stride + 1;
+  array out = array::from_shape({xs[0], xs[1], oh, ow});
+  const bool record = grad_enabled() && x.requires_grad();
+  // argmax[i] = offset of output i's maximum inside its input plane.
+  auto argmax = std::make_shared<std::vector<std::uint32_t>>(record ? out.size() : 0);
+  const float* in = x.value().data();
+  float* y = out.data();
+  for (std::size_t p = 0; p < planes; ++p) {
+    const float* plane = in + p * h * w;
+    for (std::size_t i = 0; i < oh; ++i)
+      for (std::size_t j = 0; j < ow; ++j) {
+        std::size_t best = i * stride * w + j * stride;
+        float m = plane[best];
+        for (std::size_t ki = 0; ki < kernel; ++ki) {
+          const std::size_t row = (i * stride + ki) * w + j * stride;
+          for (std::size_t kj = 0; kj < kernel; ++kj)
+            if (plane[row + kj] > m) {
+              m = plane[row + kj];
+              best = row + kj;
+            }
+        }
+        const std::size_t o = (p * oh + i) * ow + j;
+        y[o] = m;
+        if (record)
+          (*argmax)[o] = static_cast<std::uint32_t>(best);
+      }
+  }
+  return make_result(std::move(out), {x}, [argmax, h, w, oh, ow](node& self) {
+    float* gx = self.inputs[0]->grad_buffer().data();
+    const float* g = self.grad.data();
+    const std::size_t per_plane = oh * ow;
+    for (std::size_t o = 0, n = self.grad.size(); o < n; ++o)
+      gx[(o / per_plane) * h * w + (*argmax)[o]] += g[o];
+  });
+}
+
+} // namespace troupe::tensor

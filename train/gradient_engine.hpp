@@ -1,0 +1,69 @@
+#pragma once
+/// Forward/backward of one batch on T threads: each thread owns a model replica and a slice of
+/// the batch; their gradients are summed in a fixed order into one flat, batch-mean gradient.
+///
+/// This is the compute the trainer actor runs. Parameters come in and gradients go out as flat
+/// buffers (nn::param_layout), so the same engine serves one-process training and a distributed
+/// trainer whose master parameters live elsewhere. OpenBLAS is set to one thread: the engine's
+/// replicas own the cores. Results are deterministic for a given T.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "config/model_spec.hpp"
+#include "tensor/nn/flat_params.hpp"
+#include "tensor/nn/sequential.hpp"
+#include "train/thread_pool.hpp"
+
+namespace troupe::train {
+
+/// Sums over a batch; divide by n for means.
+struct batch_stats {
+  double loss_sum = 0.0;       ///< Σ per-sample loss
+  std::size_t correct1 = 0;    ///< top-1 hits
+  std::size_t correct5 = 0;    ///< top-5 hits (top-k with k = min(5, classes))
+  std::size_t n = 0;
+
+  batch_stats& operator+=(const batch_stats& o);
+};
+
+class gradient_engine {
+public:
+  /// T = threads replicas of `spec`, all initialised from `seed`.
+  gradient_engine(const config::model_spec& spec, std::uint64_t seed, std::size_t threads);
+
+  const nn::param_layout& layout() const { return layout_; }
+  std::size_t threads() const { return replicas_.size(); }
+  /// The initial parameters (identical in every replica).
+  std::vector<float> initial_parameters();
+  /// The model's description (layers), for logs.
+  std::string describe() const;
+
+  /// Loads `params`, runs forward/backward on images [n, C, H, W] and writes the batch-mean
+  /// gradient into grad (layout().total floats, overwritten). Returns the batch's sums.
+  batch_stats compute(const float* params, const float* images, const std::int32_t* labels, std::size_t n,
+                      float* grad);
+
+  /// Forward only (evaluation mode, no graph), in chunks of at most `chunk` images per thread.
+  batch_stats evaluate(const float* params, const float* images, const std::int32_t* labels, std::size_t n,
+                       std::size_t chunk = 500);
+
+private:
+  struct replica {
+    std::unique_ptr<nn::sequential> model;
+    std::vector<float> grad;  ///< this replica's batch-slice gradient, scaled by its share of the batch
+    batch_stats stats;
+  };
+
+  batch_stats forward_slice(replica& r, const float* images, const std::int32_t* labels, std::size_t n, bool train);
+
+  config::model_spec spec_;
+  std::vector<std::size_t> input_shape_;
+  std::size_t classes_;
+  nn::param_layout layout_;
+  std::vector<replica> replicas_;
+  thread_pool pool_;
+};
+
+} // namespace troupe::train
