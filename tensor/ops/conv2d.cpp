@@ -61,61 +61,43 @@ void conv2d_backward_naive(const float* x, const float* w, const float* dy, floa
 
 namespace {
 
-/// Images per im2col chunk: keep a chunk's column matrix around 1 MiB so the GEMM reads it from cache.
-std::size_t chunk_images(const conv2d_geometry& g) {
-  const std::size_t per_image = g.ckk() * g.ohw();
-  return std::clamp<std::size_t>((std::size_t{1} << 18) / std::max<std::size_t>(per_image, 1), 1, std::max<std::size_t>(g.n, 1));
-}
-
-/// Fast forward. With keep_cols, `cols` receives the whole batch's im2col matrices (chunk after
-/// chunk) for backward; otherwise it is one chunk's scratch space.
+/// Fast forward, one image at a time: col_i [CKK, OHW] = im2col(x_i); y_i [OC, OHW] = w · col_i + b.
+/// Per-image GEMMs write straight into NCHW (no transposes) and keep col_i in cache. With
+/// keep_cols, `cols` receives every image's col_i for backward; otherwise it is one image's scratch.
 void conv2d_forward_gemm(const float* x, const float* w, const float* b, float* y, const conv2d_geometry& g,
                          bool keep_cols, std::vector<float>& cols) {
-  const std::size_t chunk = chunk_images(g), ohw = g.ohw(), ckk = g.ckk();
-  cols.resize((keep_cols ? g.n : chunk) * ckk * ohw);
-  std::vector<float> tmp(g.oc * chunk * ohw);
-  for (std::size_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const std::size_t cnt = std::min(chunk, g.n - b0), ld = cnt * ohw;
-    float* col = cols.data() + (keep_cols ? b0 * ckk * ohw : 0);
-    im2col(x + b0 * g.chw(), cnt, g, col, ld);
-    // tmp [OC, cnt·OHW] = w [OC, CKK] · col [CKK, cnt·OHW]
-    blas::gemm(false, false, g.oc, ld, ckk, 1.0f, w, ckk, col, ld, 0.0f, tmp.data(), ld);
-    for (std::size_t bi = 0; bi < cnt; ++bi)
-      for (std::size_t o = 0; o < g.oc; ++o) {
-        const float bias = b ? b[o] : 0.0f;
-        const float* src = tmp.data() + o * ld + bi * ohw;
-        float* dst = y + ((b0 + bi) * g.oc + o) * ohw;
-        for (std::size_t p = 0; p < ohw; ++p)
-          dst[p] = src[p] + bias;
-      }
+  const std::size_t ohw = g.ohw(), ckk = g.ckk();
+  cols.resize((keep_cols ? g.n : 1) * ckk * ohw);
+  for (std::size_t i = 0; i < g.n; ++i) {
+    float* col = cols.data() + (keep_cols ? i * ckk * ohw : 0);
+    im2col(x + i * g.chw(), 1, g, col, ohw);
+    float* yi = y + i * g.oc * ohw;
+    if (b)
+      for (std::size_t o = 0; o < g.oc; ++o)
+        std::fill_n(yi + o * ohw, ohw, b[o]);
+    blas::gemm(false, false, g.oc, ohw, ckk, 1.0f, w, ckk, col, ohw, b ? 1.0f : 0.0f, yi, ohw);
   }
 }
 
 /// Fast backward from the forward's im2col matrices; accumulates into non-null dx, dw, db.
 void conv2d_backward_gemm(const float* w, const float* dy, const std::vector<float>& cols, float* dx, float* dw,
                           float* db, const conv2d_geometry& g) {
-  const std::size_t chunk = chunk_images(g), ohw = g.ohw(), ckk = g.ckk();
-  std::vector<float> dyt(g.oc * chunk * ohw);
-  std::vector<float> dcol(dx ? ckk * chunk * ohw : 0);
-  for (std::size_t b0 = 0; b0 < g.n; b0 += chunk) {
-    const std::size_t cnt = std::min(chunk, g.n - b0), ld = cnt * ohw;
-    // dyt [OC, cnt·OHW] gathers the chunk's output gradients channel-major, matching the GEMM layout.
-    for (std::size_t bi = 0; bi < cnt; ++bi)
-      for (std::size_t o = 0; o < g.oc; ++o)
-        std::copy_n(dy + ((b0 + bi) * g.oc + o) * ohw, ohw, dyt.data() + o * ld + bi * ohw);
+  const std::size_t ohw = g.ohw(), ckk = g.ckk();
+  std::vector<float> dcol(dx ? ckk * ohw : 0);
+  for (std::size_t i = 0; i < g.n; ++i) {
+    const float* dyi = dy + i * g.oc * ohw;  // [OC, OHW]
     if (db)
       for (std::size_t o = 0; o < g.oc; ++o) {
         float s = 0.0f;
-        const float* row = dyt.data() + o * ld;
-        for (std::size_t p = 0; p < ld; ++p)
-          s += row[p];
+        for (std::size_t p = 0; p < ohw; ++p)
+          s += dyi[o * ohw + p];
         db[o] += s;
       }
-    if (dw)  // dw [OC, CKK] += dyt · colᵀ
-      blas::gemm(false, true, g.oc, ckk, ld, 1.0f, dyt.data(), ld, cols.data() + b0 * ckk * ohw, ld, 1.0f, dw, ckk);
-    if (dx) {  // dcol [CKK, cnt·OHW] = wᵀ · dyt, then scattered back onto the input
-      blas::gemm(true, false, ckk, ld, g.oc, 1.0f, w, ckk, dyt.data(), ld, 0.0f, dcol.data(), ld);
-      col2im_add(dcol.data(), cnt, g, ld, dx + b0 * g.chw());
+    if (dw)  // dw [OC, CKK] += dy_i · col_iᵀ
+      blas::gemm(false, true, g.oc, ckk, ohw, 1.0f, dyi, ohw, cols.data() + i * ckk * ohw, ohw, 1.0f, dw, ckk);
+    if (dx) {  // dcol [CKK, OHW] = wᵀ · dy_i, scattered back onto image i
+      blas::gemm(true, false, ckk, ohw, g.oc, 1.0f, w, ckk, dyi, ohw, 0.0f, dcol.data(), ohw);
+      col2im_add(dcol.data(), 1, g, ohw, dx + i * g.chw());
     }
   }
 }

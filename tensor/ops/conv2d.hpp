@@ -1,7 +1,7 @@
 #pragma once
 /// 2-D convolution (cross-correlation, as PyTorch's Conv2d) over NCHW batches.
 ///
-/// The fast path lowers each chunk of images to an im2col matrix and runs one SGEMM per chunk;
+/// The fast path lowers each image to an im2col matrix and runs one SGEMM per image and pass;
 /// the naive direct loops are kept as the reference the fast path is tested against.
 
 #include "tensor/ops/conv_geometry.hpp"

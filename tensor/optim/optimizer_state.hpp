@@ -1,6 +1,7 @@
 #pragma once
 /// An optimizer's resumable state and its binary (checkpoint) encoding.
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <map>

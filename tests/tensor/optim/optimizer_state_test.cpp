@@ -55,7 +55,7 @@ bool bitwise_equal(const optimizer_state& a, const optimizer_state& b) {
   for (const auto& [name, values] : a.buffers) {
     const auto it = b.buffers.find(name);
     if (it == b.buffers.end() || it->second.size() != values.size() ||
-        std::memcmp(values.data(), it->second.data(), values.size() * sizeof(float)) != 0)
+        (!values.empty() && std::memcmp(values.data(), it->second.data(), values.size() * sizeof(float)) != 0))
       return false;
   }
   return true;
