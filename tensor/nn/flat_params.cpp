@@ -7,14 +7,16 @@
 namespace troupe::nn {
 
 void param_layout::require_same(const param_layout& other, const std::string& what) const {
-  TROUPE_ENFORCE(entries.size() == other.entries.size(), "{}: {} parameters, but the model has {}", what,
-                 other.entries.size(), entries.size());
-  for (std::size_t i = 0; i < entries.size(); ++i) {
+  const std::size_t common = std::min(entries.size(), other.entries.size());
+  for (std::size_t i = 0; i < common; ++i) {
     const auto& a = entries[i];
     const auto& b = other.entries[i];
     TROUPE_ENFORCE(a.name == b.name && a.shape == b.shape, "{}: parameter {} is '{}' {}, but the model expects '{}' {}",
                    what, i, b.name, tensor::shape_str(b.shape), a.name, tensor::shape_str(a.shape));
   }
+  TROUPE_ENFORCE(entries.size() == other.entries.size(), "{}: has {} parameters, but the model has {} (first unmatched: '{}')",
+                 what, other.entries.size(), entries.size(),
+                 entries.size() > common ? entries[common].name : other.entries[common].name);
 }
 
 param_layout layout_of(module& m) {
