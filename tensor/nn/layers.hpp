@@ -43,6 +43,8 @@ public:
   max_pool2d(std::size_t kernel, std::size_t stride);
   var forward(const var& x) override;
   std::string describe() const override;
+  std::size_t kernel() const { return kernel_; }
+  std::size_t stride() const { return stride_; }
 
 private:
   std::size_t kernel_, stride_;
@@ -55,6 +57,7 @@ public:
   explicit activation(activation_kind kind) : kind_(kind) {}
   var forward(const var& x) override;
   std::string describe() const override;
+  activation_kind kind() const { return kind_; }
 
 private:
   activation_kind kind_;

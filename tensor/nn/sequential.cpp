@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "tensor/nn/layers.hpp"
+#include "tensor/ops/pool.hpp"
 
 namespace troupe::nn {
 
@@ -14,8 +16,18 @@ void sequential::add(module_ptr m) {
 
 var sequential::forward(const var& x) {
   var h = x;
-  for (auto& layer : layers_)
-    h = layer->forward(h);
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (fusion_ && i + 1 < layers_.size()) {
+      const auto* act = dynamic_cast<const activation*>(layers_[i].get());
+      const auto* pool = dynamic_cast<const max_pool2d*>(layers_[i + 1].get());
+      if (act && pool && act->kind() == activation_kind::relu) {
+        h = tensor::relu_max_pool2d(h, pool->kernel(), pool->stride());
+        ++i;
+        continue;
+      }
+    }
+    h = layers_[i]->forward(h);
+  }
   return h;
 }
 

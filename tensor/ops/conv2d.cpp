@@ -61,6 +61,23 @@ void conv2d_backward_naive(const float* x, const float* w, const float* dy, floa
 
 namespace {
 
+/// Σ x[0..n) with 16 independent partial sums: a single running sum is one long dependency
+/// chain the compiler may not reorder (no -ffast-math), and was the largest cost of conv1's backward.
+float sum_lanes(const float* x, std::size_t n) {
+  constexpr std::size_t lanes = 16;
+  float acc[lanes] = {};
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes)
+    for (std::size_t l = 0; l < lanes; ++l)
+      acc[l] += x[i + l];
+  float s = 0.0f;
+  for (std::size_t l = 0; l < lanes; ++l)
+    s += acc[l];
+  for (; i < n; ++i)
+    s += x[i];
+  return s;
+}
+
 /// Fast forward, one image at a time: col_i [CKK, OHW] = im2col(x_i); y_i [OC, OHW] = w · col_i + b.
 /// Per-image GEMMs write straight into NCHW (no transposes) and keep col_i in cache. With
 /// keep_cols, `cols` receives every image's col_i for backward; otherwise it is one image's scratch.
@@ -87,12 +104,8 @@ void conv2d_backward_gemm(const float* w, const float* dy, const std::vector<flo
   for (std::size_t i = 0; i < g.n; ++i) {
     const float* dyi = dy + i * g.oc * ohw;  // [OC, OHW]
     if (db)
-      for (std::size_t o = 0; o < g.oc; ++o) {
-        float s = 0.0f;
-        for (std::size_t p = 0; p < ohw; ++p)
-          s += dyi[o * ohw + p];
-        db[o] += s;
-      }
+      for (std::size_t o = 0; o < g.oc; ++o)
+        db[o] += sum_lanes(dyi + o * ohw, ohw);
     if (dw)  // dw [OC, CKK] += dy_i · col_iᵀ
       blas::gemm(false, true, g.oc, ckk, ohw, 1.0f, dyi, ohw, cols.data() + i * ckk * ohw, ohw, 1.0f, dw, ckk);
     if (dx) {  // dcol [CKK, OHW] = wᵀ · dy_i, scattered back onto image i

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "tensor/ops/activation.hpp"
 
 namespace troupe::tensor {
 
@@ -74,6 +75,84 @@ var max_pool2d(const var& x, std::size_t kernel, std::size_t stride) {
     const std::size_t per_plane = oh * ow;
     for (std::size_t o = 0, n = self.grad.size(); o < n; ++o)
       gx[(o / per_plane) * h * w + (*argmax)[o]] += g[o];
+  });
+}
+
+var relu_max_pool2d(const var& x, std::size_t kernel, std::size_t stride) {
+  const auto xs = x.shape();
+  if (kernel != 2 || stride != 2 || xs.size() != 4 || xs[2] < 2 || xs[3] < 2)
+    return max_pool2d(relu(x), kernel, stride);
+  const std::size_t planes = xs[0] * xs[1], h = xs[2], w = xs[3], oh = h / 2, ow = w / 2;
+  array out = array::from_shape({xs[0], xs[1], oh, ow});
+  const bool record = grad_enabled() && x.requires_grad();
+  // code[o] = position of output o's maximum in its 2x2 window (0..3, row-major), or 4 when the
+  // maximum is <= 0 and relu passes no gradient.
+  auto code = std::make_shared<std::vector<std::uint8_t>>(record ? out.size() : 0);
+  const float* in = x.value().data();
+  float* y = out.data();
+  for (std::size_t p = 0; p < planes; ++p)
+    for (std::size_t i = 0; i < oh; ++i) {
+      const float* r0 = in + p * h * w + 2 * i * w;
+      const float* r1 = r0 + w;
+      float* yrow = y + (p * oh + i) * ow;
+      if (!record) {
+        for (std::size_t j = 0; j < ow; ++j)
+          yrow[j] = std::max(std::max(std::max(r0[2 * j], r0[2 * j + 1]), std::max(r1[2 * j], r1[2 * j + 1])), 0.0f);
+        continue;
+      }
+      std::uint8_t* crow = code->data() + (p * oh + i) * ow;
+      for (std::size_t j = 0; j < ow; ++j) {
+        const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+        const std::uint32_t gt_ab = b > a, gt_cd = d > c;
+        const float m01 = std::max(a, b), m23 = std::max(c, d);
+        const std::uint32_t lower = m23 > m01;
+        const float m = std::max(m01, m23);
+        const std::uint32_t positive = m > 0.0f;
+        yrow[j] = positive ? m : 0.0f;
+        const std::uint32_t pos = (1 - lower) * gt_ab + lower * (2 + gt_cd);
+        crow[j] = static_cast<std::uint8_t>(positive * pos + (1 - positive) * 4);
+      }
+    }
+  return make_result(std::move(out), {x}, [code, planes, h, w, oh, ow](node& self) {
+    node& in_node = *self.inputs[0];
+    // A fresh gradient buffer is written whole (no zero fill first); otherwise accumulate.
+    const bool fresh = in_node.grad.size() != in_node.value.size();
+    if (fresh)
+      in_node.grad = array::from_shape(in_node.value.shape());
+    float* gx = in_node.grad.data();
+    const float* g = self.grad.data();
+    const std::uint8_t* cd = code->data();
+    for (std::size_t p = 0; p < planes; ++p) {
+      float* plane = gx + p * h * w;
+      for (std::size_t i = 0; i < oh; ++i) {
+        float* r0 = plane + 2 * i * w;
+        float* r1 = r0 + w;
+        const float* grow = g + (p * oh + i) * ow;
+        const std::uint8_t* crow = cd + (p * oh + i) * ow;
+        if (fresh) {
+          for (std::size_t j = 0; j < ow; ++j) {
+            const float v = grow[j];
+            const std::uint8_t k = crow[j];
+            r0[2 * j] = k == 0 ? v : 0.0f;
+            r0[2 * j + 1] = k == 1 ? v : 0.0f;
+            r1[2 * j] = k == 2 ? v : 0.0f;
+            r1[2 * j + 1] = k == 3 ? v : 0.0f;
+          }
+          if (w % 2) {
+            r0[w - 1] = 0.0f;
+            r1[w - 1] = 0.0f;
+          }
+        } else {
+          for (std::size_t j = 0; j < ow; ++j) {
+            const std::uint8_t k = crow[j];
+            if (k < 4)
+              (k < 2 ? r0 : r1)[2 * j + (k & 1)] += grow[j];
+          }
+        }
+      }
+      if (fresh && h % 2)
+        std::fill_n(plane + (h - 1) * w, w, 0.0f);
+    }
   });
 }
 

@@ -31,8 +31,10 @@ struct golden_grad {
 
 TEST_CASE("a small CNN matches PyTorch's loss, logits and gradients", "[tensor][nn][golden]") {
   const auto algo = GENERATE(conv_algo::im2col_gemm, conv_algo::naive);
+  const bool fusion = GENERATE(true, false);  // relu+pool fused in one pass, or layer by layer
   rng gen(0);
   nn::sequential model;
+  model.set_fusion(fusion);
   auto conv = std::make_unique<nn::conv2d>(2, 3, 3, 1, 1, nn::init_kind::kaiming_uniform, gen);
   conv->set_algo(algo);
   model.add(std::move(conv));

@@ -1,4 +1,5 @@
 #include "tensor/ops/pool.hpp"
+#include "tensor/ops/activation.hpp"
 
 #include "../test_util.hpp"
 
@@ -44,4 +45,40 @@ TEST_CASE("max_pool2d with overlapping windows passes the gradient check", "[ten
 
 TEST_CASE("max_pool2d rejects a kernel larger than the input", "[tensor][pool]") {
   REQUIRE_THROWS_WITH(max_pool2d(var(zeros({1, 1, 2, 2})), 3, 1), Catch::Contains("larger than the input 2x2"));
+}
+
+TEST_CASE("fused relu+max_pool2d equals relu then max_pool2d, values and gradients", "[tensor][pool][fusion]") {
+  struct pool_case {
+    std::size_t n, c, h, w, k, s;
+  };
+  const auto pc = GENERATE(pool_case{2, 3, 6, 6, 2, 2}, pool_case{2, 2, 7, 5, 2, 2}, pool_case{1, 2, 6, 7, 3, 2},
+                           pool_case{3, 1, 2, 2, 2, 2});
+  CAPTURE(pc.h, pc.w, pc.k, pc.s);
+  array v = test::random_array({pc.n, pc.c, pc.h, pc.w}, 31);
+  v(0, 0, 0, 0) = v(0, 0, 0, 1) = 0.5f;  // a tie inside one window
+  v(0, 0, 1, 0) = v(0, 0, 1, 1) = -0.25f;
+  var a(v, true), b(v, true);
+  var fa = relu_max_pool2d(a, pc.k, pc.s);
+  var fb = max_pool2d(relu(b), pc.k, pc.s);
+  test::require_equal(fa.value(), fb.value());
+  const array seed = test::random_array(fa.shape(), 32);
+  fa.backward(seed);
+  fb.backward(seed);
+  test::require_equal(a.grad(), b.grad());
+  SECTION("a second backward accumulates") {
+    var again = relu_max_pool2d(a, pc.k, pc.s);
+    again.backward(seed);
+    test::require_close(a.grad(), b.grad() * 2.0f, 1e-6f);
+  }
+}
+
+TEST_CASE("fused relu+max_pool2d passes the gradient check", "[tensor][pool][fusion][gradcheck]") {
+  array v = zeros({2, 2, 6, 5});
+  rng gen(8);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v.data()[i] = (static_cast<float>(i) - 30.0f) * 0.1f;
+  for (std::size_t i = v.size() - 1; i > 0; --i)
+    std::swap(v.data()[i], v.data()[gen.below(i + 1)]);
+  var x(v, true);
+  test::require_gradcheck([](const std::vector<var>& in) { return relu_max_pool2d(in[0], 2, 2); }, {x});
 }
