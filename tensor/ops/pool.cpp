@@ -1,6 +1,7 @@
 #include "tensor/ops/pool.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -130,13 +131,15 @@ var relu_max_pool2d(const var& x, std::size_t kernel, std::size_t stride) {
         const float* grow = g + (p * oh + i) * ow;
         const std::uint8_t* crow = cd + (p * oh + i) * ow;
         if (fresh) {
+          // Bit masks instead of branches: the window position that won gets the gradient.
           for (std::size_t j = 0; j < ow; ++j) {
-            const float v = grow[j];
-            const std::uint8_t k = crow[j];
-            r0[2 * j] = k == 0 ? v : 0.0f;
-            r0[2 * j + 1] = k == 1 ? v : 0.0f;
-            r1[2 * j] = k == 2 ? v : 0.0f;
-            r1[2 * j + 1] = k == 3 ? v : 0.0f;
+            std::uint32_t v;
+            std::memcpy(&v, &grow[j], sizeof v);
+            const std::uint32_t k = crow[j];
+            const std::uint32_t out[4] = {v & (0u - (k == 0)), v & (0u - (k == 1)), v & (0u - (k == 2)),
+                                          v & (0u - (k == 3))};
+            std::memcpy(&r0[2 * j], &out[0], 2 * sizeof(float));
+            std::memcpy(&r1[2 * j], &out[2], 2 * sizeof(float));
           }
           if (w % 2) {
             r0[w - 1] = 0.0f;
