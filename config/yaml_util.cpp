@@ -97,9 +97,24 @@ std::string describe_number(const bounds& b) {
   return "a number";
 }
 
-[[noreturn]] void throw_at(const std::string& source, const YAML::Mark& mark, const std::string& path,
-                           std::string_view problem) {
-  throw error(fmt::format("{}: {}{}", format_mark(source, mark), path.empty() ? "" : path + ": ", problem));
+/// Whether key path `path` is `ancestor` or lies below it ("a.b[1]" is below "a.b" and "a", not below "a.bc").
+bool is_within(const std::string& path, const std::string& ancestor) {
+  if (path.compare(0, ancestor.size(), ancestor) != 0)
+    return false;
+  return path.size() == ancestor.size() || path[ancestor.size()] == '.' || path[ancestor.size()] == '[';
+}
+
+/// How many leading key-path segments ("a", ".b", "[1]") `a` and `b` share.
+std::size_t shared_segments(const std::string& a, const std::string& b) {
+  std::size_t count = 0;
+  for (std::size_t i = 0;; ++i) {
+    const bool a_ends = i == a.size() || a[i] == '.' || a[i] == '[';
+    const bool b_ends = i == b.size() || b[i] == '.' || b[i] == '[';
+    if (i > 0 && a_ends && b_ends)
+      ++count;
+    if (i == a.size() || i == b.size() || a[i] != b[i])
+      return count;
+  }
 }
 
 } // namespace
@@ -108,6 +123,47 @@ std::string format_mark(const std::string& source, const YAML::Mark& mark) {
   if (mark.is_null())
     return fmt::format("{}:1:1", source);
   return fmt::format("{}:{}:{}", source, mark.line + 1, mark.column + 1);
+}
+
+std::string yaml_cursor::cite(const YAML::Mark& mark, const std::string& path) const {
+  if (origins_) {
+    const value_origin* best = nullptr;
+    // Later overrides win over earlier ones on the same path, as they were applied later.
+    for (const auto& o : *origins_)
+      if (is_within(path, o.path) && (best == nullptr || o.path.size() >= best->path.size()))
+        best = &o;
+    // A node without a position was made by an override: blame the one nearest to it.
+    if (best == nullptr && mark.is_null()) {
+      std::size_t best_shared = 0;
+      for (const auto& o : *origins_)
+        if (const std::size_t n = shared_segments(path, o.path); n > 0 && n >= best_shared) {
+          best = &o;
+          best_shared = n;
+        }
+    }
+    if (best != nullptr)
+      return best->label;
+  }
+  return format_mark(source_, mark);
+}
+
+void yaml_cursor::raise(const YAML::Mark& mark, const std::string& path, std::string_view problem) const {
+  throw error(fmt::format("{}: {}{}", cite(mark, path), path.empty() ? "" : path + ": ", problem));
+}
+
+yaml_cursor yaml_cursor::with_origins(std::vector<value_origin> origins) const {
+  yaml_cursor out = *this;
+  out.origins_ = std::make_shared<const std::vector<value_origin>>(std::move(origins));
+  return out;
+}
+
+const value_origin* yaml_cursor::origin() const {
+  const value_origin* best = nullptr;
+  if (origins_)
+    for (const auto& o : *origins_)
+      if (is_within(path_, o.path) && (best == nullptr || o.path.size() >= best->path.size()))
+        best = &o;
+  return best;
 }
 
 yaml_cursor::yaml_cursor(YAML::Node node, std::string source, std::string path, YAML::Mark fallback)
@@ -119,11 +175,11 @@ yaml_cursor::yaml_cursor(YAML::Node node, std::string source, std::string path, 
 }
 
 std::string yaml_cursor::where() const {
-  return format_mark(source_, mark_);
+  return cite(mark_, path_);
 }
 
 void yaml_cursor::fail(std::string_view problem) const {
-  throw_at(source_, mark_, path_, problem);
+  raise(mark_, path_, problem);
 }
 
 void yaml_cursor::expect_map() const {
@@ -151,8 +207,11 @@ std::optional<yaml_cursor> yaml_cursor::lookup(const std::string& key) const {
     return std::nullopt;
   // A linear scan (not node_[key]) so the key's own position is at hand for an empty value.
   for (auto it = node_.begin(); it != node_.end(); ++it)
-    if (it->first.IsScalar() && it->first.Scalar() == key)
-      return yaml_cursor(it->second, source_, child_path(key), it->first.Mark());
+    if (it->first.IsScalar() && it->first.Scalar() == key) {
+      yaml_cursor out(it->second, source_, child_path(key), it->first.Mark());
+      out.origins_ = origins_;
+      return out;
+    }
   return std::nullopt;
 }
 
@@ -163,7 +222,7 @@ bool yaml_cursor::has(const std::string& key) const {
 yaml_cursor yaml_cursor::child(const std::string& key) const {
   if (auto c = lookup(key))
     return *c;
-  throw_at(source_, mark_, child_path(key), fmt::format("missing required key '{}'", key));
+  raise(mark_, child_path(key), fmt::format("missing required key '{}'", key));
 }
 
 std::optional<yaml_cursor> yaml_cursor::find(const std::string& key) const {
@@ -177,7 +236,7 @@ std::vector<std::string> yaml_cursor::keys() const {
     return out;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (!it->first.IsScalar())
-      throw_at(source_, it->first.Mark(), path_, "keys must be plain names, got " + describe(it->first));
+      raise(it->first.Mark(), path_, "keys must be plain names, got " + describe(it->first));
     out.push_back(it->first.Scalar());
   }
   return out;
@@ -188,8 +247,10 @@ std::vector<yaml_cursor> yaml_cursor::items() const {
   std::vector<yaml_cursor> out;
   out.reserve(node_.size());
   std::size_t i = 0;
-  for (const auto& item : node_)
+  for (const auto& item : node_) {
     out.emplace_back(item, source_, fmt::format("{}[{}]", path_, i++), mark_);
+    out.back().origins_ = origins_;
+  }
   return out;
 }
 
@@ -201,17 +262,17 @@ void yaml_cursor::check_keys(const std::vector<std::string>& allowed) const {
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     const YAML::Mark mark = it->first.Mark();
     if (!it->first.IsScalar())
-      throw_at(source_, mark, path_, "keys must be plain names, got " + describe(it->first));
+      raise(mark, path_, "keys must be plain names, got " + describe(it->first));
     const std::string& key = it->first.Scalar();
     if (auto [first, inserted] = seen.emplace(key, mark); !inserted)
-      throw_at(source_, mark, child_path(key),
+      raise(mark, child_path(key),
                fmt::format("duplicate key '{}' (first given at line {}, column {})", key, first->second.line + 1,
                            first->second.column + 1));
     bool known = false;
     for (const auto& a : allowed)
       known = known || a == key;
     if (!known)
-      throw_at(source_, mark, child_path(key),
+      raise(mark, child_path(key),
                allowed.empty() ? fmt::format("unknown key '{}'; this mapping takes no keys", key)
                                : fmt::format("unknown key '{}'{}; allowed keys: {}", key, suggestion(key, allowed),
                                              join(allowed)));

@@ -2,6 +2,7 @@
 /// Reading any Troupe YAML file: every error is a troupe::error starting "file:line:column: key.path: ".
 
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,16 @@ struct bounds {
   static bounds half_open(double lo, double hi) { return {lo, hi, false, true}; }
 };
 
+/// A part of the document that did not come from the file (a `--set` on the command line).
+///
+/// Errors at `path` or below it cite `label` instead of a file position; so do errors at nodes
+/// without a position (mappings an override created), citing the origin whose path shares the most
+/// leading segments with the error's path.
+struct value_origin {
+  std::string path;  ///< Key path as cursors spell it: "cluster.nodes[1].endpoint".
+  std::string label; ///< What errors cite instead of "file:line:column": "--set cluster.nodes[1].endpoint=tcp://h:1".
+};
+
 /// "file:line:column", printing yaml-cpp's 0-based mark 1-based (a null mark prints as 1:1).
 std::string format_mark(const std::string& source, const YAML::Mark& mark);
 
@@ -50,8 +61,13 @@ public:
   const std::string& source() const { return source_; }
   /// Key path from the document root, "" at the root.
   const std::string& path() const { return path_; }
-  /// "file:line:column" of this node.
+  /// "file:line:column" of this node, or the label of the value_origin it came from.
   std::string where() const;
+
+  /// This cursor, and every cursor reached from it, citing `origins` for values that did not come from the file.
+  yaml_cursor with_origins(std::vector<value_origin> origins) const;
+  /// The origin this node's value came from (the one whose path is this path or its longest ancestor), or null when it came from the file.
+  const value_origin* origin() const;
 
   /// Throws troupe::error "file:line:column: path: problem" for this node.
   [[noreturn]] void fail(std::string_view problem) const;
@@ -115,11 +131,14 @@ private:
   double read_floating(const bounds& range, bool single) const;
   std::string child_path(const std::string& key) const;
   std::optional<yaml_cursor> lookup(const std::string& key) const;
+  std::string cite(const YAML::Mark& mark, const std::string& path) const;
+  [[noreturn]] void raise(const YAML::Mark& mark, const std::string& path, std::string_view problem) const;
 
   YAML::Node node_;
   std::string source_;
   std::string path_;
   YAML::Mark mark_;
+  std::shared_ptr<const std::vector<value_origin>> origins_;
 };
 
 /// Parses YAML text cited as `source_name`; a syntax error throws "<source>:<line>:<col>: YAML syntax error: <msg>".

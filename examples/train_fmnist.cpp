@@ -8,7 +8,7 @@
 //   => model 'fmnist-cnn' (421642 parameters), 60000 training / 10000 test images, batch 64, 2 thread(s), seed 1
 //   Epoch: [1][   1/938]  Time  0.031 ( 0.031)  Data  0.000 ( 0.000)  Loss 2.3156e+00 (2.3156e+00)  Acc@1 ...
 //   ...
-//    * Epoch 5 test: Acc@1 91.xx  Acc@5 99.xx  Loss 0.2xxx  (10000 images, 0.9 s)
+//    * Epoch 6 test: Acc@1 91.18  Acc@5 99.88  Loss 0.2462  (10000 images, 1.0 s)
 
 #include <iostream>
 
@@ -22,6 +22,7 @@
 int main(int argc, char** argv) {
   troupe::train::fit_options o;
   o.model_path = TROUPE_DEFAULT_MODEL;
+  o.epochs = 6;
   o.schedule.kind = "cosine";
   o.schedule.base_lr = 0.05f;
   o.optimizer.momentum = 0.9f;

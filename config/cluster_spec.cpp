@@ -1,0 +1,176 @@
+#include "config/cluster_spec.hpp"
+
+#include <cctype>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "config/yaml_util.hpp"
+
+namespace troupe::config {
+
+namespace {
+
+const std::vector<std::string> cluster_keys = {"id", "nodes", "connect_timeout_s", "heartbeat_s"};
+const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads"};
+const std::vector<std::string> role_names = {"aggregator", "loader", "trainer"};
+
+/// A name that is safe as a path component and in logs: letters, digits, '_', '-', '.', starting with a letter or digit.
+std::string read_name(const yaml_cursor& c, const char* what) {
+  const auto text = c.as<std::string>();
+  bool ok = !text.empty() && std::isalnum(static_cast<unsigned char>(text.front())) != 0;
+  for (char ch : text)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-' || ch == '.');
+  if (!ok)
+    c.fail(fmt::format("expected a {} of letters, digits, '_', '-' and '.' starting with a letter or digit, got '{}'",
+                       what, text));
+  return text;
+}
+
+role role_from(const std::string& name) {
+  return name == "aggregator" ? role::aggregator : name == "loader" ? role::loader : role::trainer;
+}
+
+std::string roles_text(const std::vector<role>& roles) {
+  std::string out;
+  for (role r : roles)
+    out += (out.empty() ? "" : ", ") + to_string(r);
+  return out;
+}
+
+/// One node entry, checked on its own; `node` keeps the cursor for the cross-node checks.
+node_spec read_node(const yaml_cursor& n) {
+  if (!n.node().IsMap())
+    n.fail(fmt::format("expected a node like {{name: ..., roles: [...], endpoint: ...}}, got {}",
+                       n.node().IsScalar() ? "'" + n.node().Scalar() + "'" : std::string("a sequence or nothing")));
+  n.check_keys(node_keys);
+  node_spec out;
+  out.where = n.where();
+  out.name = read_name(n.child("name"), "node name");
+
+  const yaml_cursor roles = n.child("roles");
+  if (roles.node().IsScalar())
+    roles.fail(fmt::format("expected a list of roles like [{}], got '{}'", roles.node().Scalar(),
+                           roles.node().Scalar()));
+  if (roles.node().IsNull() || (roles.node().IsSequence() && roles.node().size() == 0))
+    roles.fail("expected at least one role (aggregator, loader, trainer), got none");
+  for (const auto& item : roles.items()) {
+    const role r = role_from(item.as_choice(role_names, "role"));
+    if (has_role(out, r))
+      item.fail(fmt::format("role '{}' is listed twice", to_string(r)));
+    out.roles.push_back(r);
+  }
+
+  const yaml_cursor endpoint = n.child("endpoint");
+  out.endpoint = endpoint.as<std::string>();
+  try {
+    out.address = parse_endpoint(out.endpoint);
+  } catch (const error& e) {
+    endpoint.fail(e.what());
+  }
+
+  const bool trains = has_role(out, role::trainer);
+  out.trainers = trains ? 1 : 0;
+  if (auto t = n.find("trainers")) {
+    out.trainers = t->as<std::size_t>(bounds::at_least(0));
+    if (trains && out.trainers == 0)
+      t->fail("a node with the trainer role needs trainers >= 1, got 0");
+    if (!trains && out.trainers > 0)
+      t->fail(fmt::format("node '{}' has no trainer role (roles: {}), so it cannot run {} trainer{}; remove "
+                          "'trainers' or add the trainer role",
+                          out.name, roles_text(out.roles), out.trainers, out.trainers == 1 ? "" : "s"));
+  }
+  out.threads = n.optional<std::size_t>("threads", bounds::positive()).value_or(1);
+  return out;
+}
+
+/// The checks that need all nodes: unique names and endpoints, inproc only alone, the role counts.
+void check_nodes(const yaml_cursor& list, const std::vector<yaml_cursor>& items, const std::vector<node_spec>& nodes) {
+  std::map<std::string, std::size_t> names, endpoints;
+  const node_spec* aggregator = nullptr;
+  std::size_t aggregator_at = 0;
+  bool any_loader = false;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const node_spec& node = nodes[i];
+    if (auto [first, fresh] = names.emplace(node.name, i); !fresh)
+      items[i].child("name").fail(
+          fmt::format("duplicate node name '{}' (also {}[{}])", node.name, list.path(), first->second));
+    if (node.address.kind == transport::inproc && nodes.size() > 1)
+      items[i].child("endpoint").fail(
+          fmt::format("inproc:// only reaches nodes in the same process, so it needs a single-node cluster, but this "
+                      "one has {} nodes; use tcp://host:port or ipc://path",
+                      nodes.size()));
+    if (!node.address.ephemeral())
+      if (auto [first, fresh] = endpoints.emplace(to_string(node.address), i); !fresh)
+        items[i].child("endpoint").fail(fmt::format("endpoint '{}' is already used by node '{}' ({}[{}])",
+                                                    node.endpoint, nodes[first->second].name, list.path(),
+                                                    first->second));
+    if (has_role(node, role::aggregator)) {
+      if (aggregator != nullptr)
+        items[i].child("roles").fail(
+            fmt::format("a second aggregator: node '{}' ({}[{}]) already has the aggregator role, and a cluster has "
+                        "exactly one",
+                        aggregator->name, list.path(), aggregator_at));
+      aggregator = &node;
+      aggregator_at = i;
+    }
+    any_loader = any_loader || has_role(node, role::loader);
+  }
+  if (aggregator == nullptr)
+    list.fail("no node has the aggregator role; exactly one must");
+  if (!any_loader)
+    list.fail("no node has the loader role; at least one must");
+  std::size_t trainers = 0;
+  for (const auto& node : nodes)
+    trainers += node.trainers;
+  if (trainers == 0)
+    list.fail("no node has the trainer role, so nothing would train; give at least one node the trainer role");
+}
+
+} // namespace
+
+bool has_role(const node_spec& node, role r) {
+  for (role x : node.roles)
+    if (x == r)
+      return true;
+  return false;
+}
+
+std::string to_string(role r) {
+  switch (r) {
+  case role::aggregator:
+    return "aggregator";
+  case role::loader:
+    return "loader";
+  case role::trainer:
+    break;
+  }
+  return "trainer";
+}
+
+std::size_t total_trainers(const cluster_spec& cluster) {
+  std::size_t n = 0;
+  for (const auto& node : cluster.nodes)
+    n += node.trainers;
+  return n;
+}
+
+cluster_spec read_cluster(const yaml_cursor& c) {
+  c.check_keys(cluster_keys);
+  cluster_spec out;
+  out.id = read_name(c.child("id"), "cluster id");
+  out.connect_timeout_s = c.optional<double>("connect_timeout_s", bounds::positive()).value_or(out.connect_timeout_s);
+  out.heartbeat_s = c.optional<double>("heartbeat_s", bounds::positive()).value_or(out.heartbeat_s);
+
+  const yaml_cursor list = c.child("nodes");
+  if (list.node().IsNull() || (list.node().IsSequence() && list.node().size() == 0))
+    list.fail("expected at least one node, got none");
+  const std::vector<yaml_cursor> items = list.items();
+  for (const auto& item : items)
+    out.nodes.push_back(read_node(item));
+  check_nodes(list, items, out.nodes);
+  return out;
+}
+
+} // namespace troupe::config

@@ -1,0 +1,158 @@
+#include "config/job_spec.hpp"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "config/yaml_util.hpp"
+
+namespace troupe::config {
+
+namespace {
+
+const std::vector<std::string> job_keys = {"model",     "data",     "batch_size",  "epochs",    "seed",
+                                           "optimizer", "schedule", "consistency", "evaluation"};
+const std::vector<std::string> data_keys = {"dir", "max_train", "max_test", "normalize"};
+const std::vector<std::string> optimizer_keys = {"kind",         "lr",    "momentum", "dampening", "nesterov",
+                                                 "weight_decay", "beta1", "beta2",    "eps"};
+const std::vector<std::string> optimizer_kinds = {"sgd", "adam", "adamw"};
+const std::vector<std::string> schedule_keys = {"kind",   "step_epochs",  "gamma",
+                                                "min_lr", "warmup_steps", "warmup_start_factor"};
+const std::vector<std::string> schedule_kinds = {"constant", "step", "cosine"};
+const std::vector<std::string> consistency_keys = {"mode", "staleness"};
+const std::vector<std::string> consistency_modes = {"bsp", "ssp", "asp"};
+const std::vector<std::string> evaluation_keys = {"every_epochs", "every_steps"};
+
+const bounds non_negative = bounds::at_least(0);
+
+/// A non-empty path; a relative one written in the file is taken relative to `base_dir`.
+std::string read_input_path(const yaml_cursor& c, const std::string& base_dir) {
+  const auto text = c.as<std::string>();
+  if (text.empty())
+    c.fail("expected a path, got an empty string");
+  const std::filesystem::path p(text);
+  if (p.is_absolute() || c.origin() != nullptr)
+    return text;
+  return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+/// `section` of `j` as a cursor when present (an empty value counts as present and empty), with its keys checked.
+std::optional<yaml_cursor> section(const yaml_cursor& j, const std::string& key, const std::vector<std::string>& keys) {
+  auto c = j.find(key);
+  if (c)
+    c->check_keys(keys);
+  return c;
+}
+
+data_spec read_data(const yaml_cursor& j, const std::string& base_dir) {
+  data_spec out;
+  if (auto d = section(j, "data", data_keys)) {
+    if (auto dir = d->find("dir"))
+      out.dir = read_input_path(*dir, base_dir);
+    out.max_train = d->optional<std::size_t>("max_train", non_negative).value_or(out.max_train);
+    out.max_test = d->optional<std::size_t>("max_test", non_negative).value_or(out.max_test);
+    out.normalize = d->optional<bool>("normalize").value_or(out.normalize);
+  }
+  return out;
+}
+
+optimizer_spec read_optimizer(const yaml_cursor& j) {
+  optimizer_spec out;
+  if (auto o = section(j, "optimizer", optimizer_keys)) {
+    if (auto kind = o->find("kind"))
+      out.kind = kind->as_choice(optimizer_kinds, "optimizer");
+    out.lr = o->optional<float>("lr", non_negative).value_or(out.lr);
+    out.momentum = o->optional<float>("momentum", non_negative).value_or(out.momentum);
+    out.dampening = o->optional<float>("dampening", bounds::closed(0, 1)).value_or(out.dampening);
+    out.nesterov = o->optional<bool>("nesterov").value_or(out.nesterov);
+    out.weight_decay = o->optional<float>("weight_decay", non_negative).value_or(out.weight_decay);
+    out.beta1 = o->optional<float>("beta1", bounds::half_open(0, 1)).value_or(out.beta1);
+    out.beta2 = o->optional<float>("beta2", bounds::half_open(0, 1)).value_or(out.beta2);
+    out.eps = o->optional<float>("eps", non_negative).value_or(out.eps);
+    // The same rule as PyTorch's SGD (and optim::sgd): Nesterov momentum needs momentum and no dampening.
+    if (out.kind == "sgd" && out.nesterov && (out.momentum <= 0 || out.dampening != 0))
+      o->child("nesterov").fail(fmt::format("nesterov needs momentum > 0 and dampening 0, got momentum {} and "
+                                            "dampening {}",
+                                            out.momentum, out.dampening));
+  }
+  return out;
+}
+
+schedule_spec read_schedule(const yaml_cursor& j, float lr) {
+  schedule_spec out;
+  if (auto s = section(j, "schedule", schedule_keys)) {
+    if (auto kind = s->find("kind"))
+      out.kind = kind->as_choice(schedule_kinds, "schedule");
+    out.step_epochs = s->optional<std::size_t>("step_epochs", bounds::positive()).value_or(out.step_epochs);
+    out.gamma = s->optional<float>("gamma", non_negative).value_or(out.gamma);
+    out.min_lr = s->optional<float>("min_lr", non_negative).value_or(out.min_lr);
+    out.warmup_steps = s->optional<std::size_t>("warmup_steps", non_negative).value_or(out.warmup_steps);
+    out.warmup_start_factor =
+        s->optional<float>("warmup_start_factor", bounds::closed(0, 1)).value_or(out.warmup_start_factor);
+    if (out.kind == "cosine" && out.min_lr > lr)
+      s->child("min_lr").fail(
+          fmt::format("cosine decays from job.optimizer.lr = {} down to min_lr, so min_lr must be <= {}, got {}", lr,
+                      lr, out.min_lr));
+  }
+  return out;
+}
+
+consistency_spec read_consistency(const yaml_cursor& j) {
+  consistency_spec out;
+  if (auto c = section(j, "consistency", consistency_keys)) {
+    if (auto mode = c->find("mode")) {
+      const std::string m = mode->as_choice(consistency_modes, "consistency mode");
+      out.mode = m == "ssp" ? consistency::ssp : m == "asp" ? consistency::asp : consistency::bsp;
+    }
+    if (auto staleness = c->find("staleness")) {
+      if (out.mode != consistency::ssp)
+        staleness->fail(fmt::format("staleness only applies to ssp, but the mode is {}; remove it or set mode: ssp",
+                                    to_string(out.mode)));
+      out.staleness = staleness->as<std::size_t>(non_negative);
+    }
+  }
+  return out;
+}
+
+evaluation_spec read_evaluation(const yaml_cursor& j) {
+  evaluation_spec out;
+  if (auto e = section(j, "evaluation", evaluation_keys)) {
+    out.every_epochs = e->optional<std::size_t>("every_epochs", non_negative).value_or(out.every_epochs);
+    out.every_steps = e->optional<std::size_t>("every_steps", non_negative).value_or(out.every_steps);
+  }
+  return out;
+}
+
+} // namespace
+
+std::string to_string(consistency c) {
+  switch (c) {
+  case consistency::ssp:
+    return "ssp";
+  case consistency::asp:
+    return "asp";
+  case consistency::bsp:
+    break;
+  }
+  return "bsp";
+}
+
+job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
+  j.check_keys(job_keys);
+  job_spec out;
+  const yaml_cursor model = j.child("model");
+  out.model = read_input_path(model, base_dir);
+  out.model_where = model.where();
+  out.data = read_data(j, base_dir);
+  out.batch_size = j.optional<std::size_t>("batch_size", bounds::positive()).value_or(out.batch_size);
+  out.epochs = j.optional<std::size_t>("epochs", bounds::positive()).value_or(out.epochs);
+  out.seed = j.optional<std::uint64_t>("seed").value_or(out.seed);
+  out.optimizer = read_optimizer(j);
+  out.schedule = read_schedule(j, out.optimizer.lr);
+  out.consistency = read_consistency(j);
+  out.evaluation = read_evaluation(j);
+  return out;
+}
+
+} // namespace troupe::config

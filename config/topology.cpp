@@ -1,0 +1,112 @@
+#include "config/topology.hpp"
+
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "common/error.hpp"
+#include "config/closest_match.hpp"
+#include "config/yaml_util.hpp"
+
+namespace troupe::config {
+
+namespace {
+
+const std::vector<std::string> top_level_keys = {"cluster", "job", "checkpoint", "metrics"};
+const std::vector<std::string> checkpoint_keys = {"dir", "every_steps", "every_seconds", "keep"};
+const std::vector<std::string> metrics_keys = {"dir", "print_freq", "console"};
+constexpr const char* id_placeholder = "<cluster id>";
+
+/// An output directory: a non-empty path, kept as written (relative to the working directory).
+std::string read_output_dir(const yaml_cursor& c) {
+  auto text = c.as<std::string>();
+  if (text.empty())
+    c.fail("expected a directory, got an empty string");
+  return text;
+}
+
+std::string with_id(std::string dir, const std::string& id) {
+  if (const auto at = dir.find(id_placeholder); at != std::string::npos)
+    dir.replace(at, std::strlen(id_placeholder), id);
+  return dir;
+}
+
+checkpoint_spec read_checkpoint(const yaml_cursor& root, const std::string& id) {
+  checkpoint_spec out;
+  out.dir = with_id(out.dir, id);
+  if (auto c = root.find("checkpoint")) {
+    c->check_keys(checkpoint_keys);
+    if (auto dir = c->find("dir"))
+      out.dir = read_output_dir(*dir);
+    out.every_steps = c->optional<std::size_t>("every_steps", bounds::at_least(0)).value_or(out.every_steps);
+    out.every_seconds = c->optional<double>("every_seconds", bounds::at_least(0)).value_or(out.every_seconds);
+    out.keep = c->optional<std::size_t>("keep", bounds::positive()).value_or(out.keep);
+  }
+  return out;
+}
+
+metrics_spec read_metrics(const yaml_cursor& root, const std::string& id) {
+  metrics_spec out;
+  out.dir = with_id(out.dir, id);
+  if (auto m = root.find("metrics")) {
+    m->check_keys(metrics_keys);
+    if (auto dir = m->find("dir"))
+      out.dir = read_output_dir(*dir);
+    out.print_freq = m->optional<std::size_t>("print_freq", bounds::at_least(0)).value_or(out.print_freq);
+    out.console = m->optional<bool>("console").value_or(out.console);
+  }
+  return out;
+}
+
+/// The topology in `parsed` (a whole document), after applying `overrides` to its tree.
+topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>& overrides,
+                       const std::string& base_dir) {
+  YAML::Node tree = parsed.node();
+  std::vector<value_origin> origins = apply_overrides(tree, overrides, parsed.source());
+  const yaml_cursor root = yaml_cursor(tree, parsed.source()).with_origins(std::move(origins));
+  root.check_keys(top_level_keys);
+
+  topology out;
+  out.source = parsed.source();
+  out.cluster = read_cluster(root.child("cluster"));
+  out.job = read_job(root.child("job"), base_dir);
+  out.checkpoint = read_checkpoint(root, out.cluster.id);
+  out.metrics = read_metrics(root, out.cluster.id);
+  return out;
+}
+
+} // namespace
+
+topology parse_topology(const std::string& yaml_text, const std::string& source_name,
+                        const std::vector<override_kv>& overrides, const std::string& base_dir) {
+  return read_topology(parse_yaml(yaml_text, source_name), overrides, base_dir);
+}
+
+topology load_topology(const std::string& path, const std::vector<override_kv>& overrides) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return read_topology(load_yaml_file(path), overrides, dir.empty() ? "." : dir);
+}
+
+const node_spec& find_node(const topology& t, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& node : t.cluster.nodes) {
+    if (node.name == name)
+      return node;
+    names.push_back(node.name);
+  }
+  const auto best = closest_match(name, names);
+  throw error(fmt::format("{}: no node named '{}'{}; the nodes are: {}", t.source, name,
+                          best ? fmt::format(" (did you mean '{}'?)", *best) : std::string(),
+                          fmt::join(names, ", ")));
+}
+
+model_spec load_job_model(const topology& t) {
+  try {
+    return load_model_spec(t.job.model);
+  } catch (const error& e) {
+    throw error(fmt::format("{}: job.model: {}", t.job.model_where, e.what()));
+  }
+}
+
+} // namespace troupe::config

@@ -1,0 +1,153 @@
+#include "net/van.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/error.hpp"
+#include "net/van_impl.hpp"
+
+namespace troupe::net {
+
+namespace {
+
+std::atomic<std::uint64_t> wake_counter{0};  // makes each van's inproc wake-up endpoint unique
+
+/// Waits for the I/O thread's answer; an exception it stored is rethrown as troupe::error.
+template <class T>
+T await(std::future<T>& f, std::chrono::milliseconds timeout, const std::string& what) {
+  TROUPE_ENFORCE(f.wait_for(timeout) == std::future_status::ready, "{}: no answer from the I/O thread within {} ms",
+                 what, timeout.count());
+  try {
+    return f.get();
+  } catch (const troupe::error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw troupe::error(fmt::format("{}: {}", what, e.what()));
+  }
+}
+
+} // namespace
+
+van::impl::impl(van_options o) : opt(std::move(o)), ctx(opt.ctx ? opt.ctx : context::create(1)) {
+  TROUPE_ENFORCE(!opt.node_name.empty() && opt.node_name.size() <= 255 && opt.node_name[0] != '\0',
+                 "a node name must have 1 to 255 bytes and not start with a zero byte (ZeroMQ routing id), got '{}'",
+                 opt.node_name);
+  TROUPE_ENFORCE(opt.send_hwm > 0, "send_hwm must be positive, got {}", opt.send_hwm);
+  auto& z = ctx.native();
+  const auto wake_ep = fmt::format("inproc://troupe-van-wake-{}-{}", opt.node_name, wake_counter++);
+  wake_rx = zmq::socket_t(z, zmq::socket_type::pair);
+  wake_rx.set(zmq::sockopt::linger, 0);
+  wake_rx.bind(wake_ep);
+  wake_tx = zmq::socket_t(z, zmq::socket_type::pair);
+  wake_tx.set(zmq::sockopt::linger, 0);
+  wake_tx.connect(wake_ep);
+  router = zmq::socket_t(z, zmq::socket_type::router);
+  configure(router);
+  router.set(zmq::sockopt::router_mandatory, true);  // a reply to a vanished peer fails instead of vanishing
+  router.set(zmq::sockopt::router_handover, true);   // a restarted node takes its name back
+}
+
+void van::impl::configure(zmq::socket_t& s) const {
+  const std::uint64_t max_frame = std::max<std::uint64_t>(opt.lim.max_message_bytes, opt.lim.max_header_bytes);
+  s.set(zmq::sockopt::sndhwm, opt.send_hwm);
+  // Enforced by ZeroMQ on tcp/ipc only (not inproc); decode() checks sizes on every transport.
+  s.set(zmq::sockopt::maxmsgsize,
+        static_cast<std::int64_t>(std::min<std::uint64_t>(max_frame, std::numeric_limits<std::int64_t>::max())));
+  s.set(zmq::sockopt::linger, static_cast<int>(opt.linger.count()));
+  s.set(zmq::sockopt::reconnect_ivl, static_cast<int>(opt.reconnect_ivl.count()));
+  s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(opt.reconnect_ivl_max.count()));
+}
+
+void van::impl::post_locked(command c) {
+  queue.push_back(std::move(c));
+  if (!wake_pending) {
+    wake_pending = true;
+    // An empty frame is enough; if the pipe were full the I/O thread is awake anyway.
+    (void)wake_tx.send(zmq::message_t(), zmq::send_flags::dontwait);
+  }
+}
+
+van::van(van_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {
+  impl_->io = std::thread([p = impl_.get()] { p->run(); });
+}
+
+van::~van() { stop(); }
+
+std::string van::bind(const std::string& endpoint) {
+  std::future<std::string> done;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    TROUPE_ENFORCE(!impl_->stopped, "van '{}' is stopped: cannot bind {}", name(), endpoint);
+    bind_cmd c{endpoint, {}};
+    done = c.done.get_future();
+    impl_->post_locked(std::move(c));
+  }
+  return await(done, impl_->opt.op_timeout, fmt::format("van '{}' binding {}", name(), endpoint));
+}
+
+void van::connect(const std::string& peer_name, const std::string& endpoint) {
+  std::future<void> done;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    TROUPE_ENFORCE(!impl_->stopped, "van '{}' is stopped: cannot connect to '{}'", name(), peer_name);
+    TROUPE_ENFORCE(!peer_name.empty() && peer_name.size() <= 255, "peer name '{}' is not a valid node name", peer_name);
+    TROUPE_ENFORCE(impl_->dealer_routes.insert(peer_name).second, "van '{}' is already connected to '{}'", name(),
+                   peer_name);
+    connect_cmd c{peer_name, endpoint, {}};
+    done = c.done.get_future();
+    impl_->post_locked(std::move(c));
+  }
+  await(done, impl_->opt.op_timeout, fmt::format("van '{}' connecting to '{}' at {}", name(), peer_name, endpoint));
+}
+
+void van::send(const std::string& peer_name, message m) {
+  m.h.cluster_id = impl_->opt.cluster_id;
+  m.h.sender = impl_->opt.node_name;
+  m.h.seq = impl_->next_seq++;
+  send_cmd c{peer_name, encode(m, impl_->opt.lim), 0};
+  for (const auto& f : c.frames)
+    c.bytes += f.size();
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  TROUPE_ENFORCE(!impl_->stopped, "van '{}' is stopped: cannot send {} to '{}'", name(), to_string(m.h.type),
+                 peer_name);
+  TROUPE_ENFORCE(impl_->dealer_routes.count(peer_name) != 0 || impl_->router_routes.count(peer_name) != 0,
+                 "van '{}' has no route to '{}': connect() to it, or wait until it has sent to us", name(), peer_name);
+  impl_->post_locked(std::move(c));
+}
+
+void van::set_handler(handler on_message) {
+  auto h = on_message ? std::make_shared<const handler>(std::move(on_message)) : nullptr;
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->on_message = std::move(h);
+}
+
+bool van::has_route(const std::string& peer_name) const {
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  return impl_->dealer_routes.count(peer_name) != 0 || impl_->router_routes.count(peer_name) != 0;
+}
+
+van::stats van::counters() const {
+  std::lock_guard<std::mutex> lk(impl_->stats_mu);
+  return impl_->st;
+}
+
+void van::stop() {
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    if (!impl_->stopped) {
+      impl_->stopped = true;
+      impl_->post_locked(send_cmd{});  // an empty command only wakes the I/O thread
+    }
+  }
+  if (std::this_thread::get_id() == impl_->io.get_id())
+    return;  // stop() from the handler: the loop ends after this message, the destructor joins
+  std::lock_guard<std::mutex> j(impl_->join_mu);
+  if (impl_->io.joinable())
+    impl_->io.join();
+  std::lock_guard<std::mutex> lk(impl_->mu);
+  impl_->wake_tx.close();
+}
+
+const std::string& van::name() const noexcept { return impl_->opt.node_name; }
+
+} // namespace troupe::net
