@@ -1,9 +1,6 @@
 #include "config/yaml_util.hpp"
 
-#include <algorithm>
 #include <cerrno>
-#include <charconv>
-#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,19 +16,15 @@
 
 namespace troupe::config {
 
-namespace {
-
-/// Quotes a scalar for an error message, shortening long ones.
-std::string quote(const std::string& s) {
+std::string quote_value(const std::string& s) {
   constexpr std::size_t max_len = 40;
   return "'" + (s.size() <= max_len ? s : s.substr(0, max_len - 3) + "...") + "'";
 }
 
-/// What a node holds, worded for "expected X, got <this>".
-std::string describe(const YAML::Node& node) {
+std::string describe_node(const YAML::Node& node) {
   switch (node.Type()) {
   case YAML::NodeType::Scalar:
-    return quote(node.Scalar());
+    return quote_value(node.Scalar());
   case YAML::NodeType::Sequence:
     return "a sequence";
   case YAML::NodeType::Map:
@@ -44,6 +37,8 @@ std::string describe(const YAML::Node& node) {
   return "nothing";
 }
 
+namespace {
+
 std::string join(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& w : words)
@@ -55,46 +50,6 @@ std::string join(const std::vector<std::string>& words) {
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
   auto best = closest_match(word, candidates);
   return best ? fmt::format(" (did you mean '{}'?)", *best) : std::string();
-}
-
-std::string format_integer(long double v) {
-  return v < 0 ? fmt::format("{}", static_cast<long long>(v))
-               : fmt::format("{}", static_cast<unsigned long long>(v));
-}
-
-/// "a positive integer", "an integer in [2, 8]", ... for integer limits already clipped to the type's.
-std::string describe_integer(long double lo, long double hi, long double type_min, long double type_max) {
-  // An unsigned type's 0 is worth saying ("non-negative"); a signed type's minimum is not.
-  const bool has_lo = lo > type_min || type_min == 0;
-  const bool has_hi = hi < type_max;
-  if (has_lo && has_hi)
-    return fmt::format("an integer in [{}, {}]", format_integer(lo), format_integer(hi));
-  if (has_lo) {
-    if (lo == 1)
-      return "a positive integer";
-    if (lo == 0)
-      return "a non-negative integer";
-    return fmt::format("an integer >= {}", format_integer(lo));
-  }
-  if (has_hi)
-    return fmt::format("an integer <= {}", format_integer(hi));
-  return "an integer";
-}
-
-/// "a positive number", "a number in [0, 1)", ...
-std::string describe_number(const bounds& b) {
-  const bool has_lo = b.lo > -bounds::inf;
-  const bool has_hi = b.hi < bounds::inf;
-  if (has_lo && has_hi)
-    return fmt::format("a number in {}{}, {}{}", b.lo_open ? '(' : '[', b.lo, b.hi, b.hi_open ? ')' : ']');
-  if (has_lo) {
-    if (b.lo == 0)
-      return b.lo_open ? "a positive number" : "a non-negative number";
-    return fmt::format("a number {} {}", b.lo_open ? ">" : ">=", b.lo);
-  }
-  if (has_hi)
-    return fmt::format("a number {} {}", b.hi_open ? "<" : "<=", b.hi);
-  return "a number";
 }
 
 /// Whether key path `path` is `ancestor` or lies below it ("a.b[1]" is below "a.b" and "a", not below "a.bc").
@@ -148,7 +103,17 @@ std::string yaml_cursor::cite(const YAML::Mark& mark, const std::string& path) c
 }
 
 void yaml_cursor::raise(const YAML::Mark& mark, const std::string& path, std::string_view problem) const {
-  throw error(fmt::format("{}: {}{}", cite(mark, path), path.empty() ? "" : path + ": ", problem));
+  const std::string site = cite(mark, path);
+  // An error cited in the file about a part that overrides changed (say, no node left with some
+  // role) names those overrides too.
+  std::string changed;
+  if (origins_ && site == format_mark(source_, mark))
+    for (const auto& o : *origins_)
+      if (o.path != path && is_within(o.path, path))
+        changed += (changed.empty() ? " (after " : ", ") + o.label;
+  if (!changed.empty())
+    changed += ")";
+  throw error(fmt::format("{}: {}{}{}", site, path.empty() ? "" : path + ": ", problem, changed));
 }
 
 yaml_cursor yaml_cursor::with_origins(std::vector<value_origin> origins) const {
@@ -184,17 +149,17 @@ void yaml_cursor::fail(std::string_view problem) const {
 
 void yaml_cursor::expect_map() const {
   if (!node_.IsMap() && !node_.IsNull())
-    fail("expected a mapping (key: value), got " + describe(node_));
+    fail("expected a mapping (key: value), got " + describe_node(node_));
 }
 
 void yaml_cursor::expect_sequence() const {
   if (!node_.IsSequence())
-    fail("expected a sequence, got " + describe(node_));
+    fail("expected a sequence, got " + describe_node(node_));
 }
 
 void yaml_cursor::expect_scalar() const {
   if (!node_.IsScalar())
-    fail("expected a single value, got " + describe(node_));
+    fail("expected a single value, got " + describe_node(node_));
 }
 
 std::string yaml_cursor::child_path(const std::string& key) const {
@@ -236,7 +201,7 @@ std::vector<std::string> yaml_cursor::keys() const {
     return out;
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     if (!it->first.IsScalar())
-      raise(it->first.Mark(), path_, "keys must be plain names, got " + describe(it->first));
+      raise(it->first.Mark(), path_, "keys must be plain names, got " + describe_node(it->first));
     out.push_back(it->first.Scalar());
   }
   return out;
@@ -262,7 +227,7 @@ void yaml_cursor::check_keys(const std::vector<std::string>& allowed) const {
   for (auto it = node_.begin(); it != node_.end(); ++it) {
     const YAML::Mark mark = it->first.Mark();
     if (!it->first.IsScalar())
-      raise(mark, path_, "keys must be plain names, got " + describe(it->first));
+      raise(mark, path_, "keys must be plain names, got " + describe_node(it->first));
     const std::string& key = it->first.Scalar();
     if (auto [first, inserted] = seen.emplace(key, mark); !inserted)
       raise(mark, child_path(key),
@@ -281,110 +246,13 @@ void yaml_cursor::check_keys(const std::vector<std::string>& allowed) const {
 
 std::string yaml_cursor::as_choice(const std::vector<std::string>& allowed, std::string_view what) const {
   if (!node_.IsScalar())
-    fail(fmt::format("expected a {} (one of: {}), got {}", what, join(allowed), describe(node_)));
+    fail(fmt::format("expected a {} (one of: {}), got {}", what, join(allowed), describe_node(node_)));
   const std::string& value = node_.Scalar();
   for (const auto& a : allowed)
     if (a == value)
       return value;
-  fail(fmt::format("unknown {} {}{}; expected one of: {}", what, quote(value), suggestion(value, allowed),
+  fail(fmt::format("unknown {} {}{}; expected one of: {}", what, quote_value(value), suggestion(value, allowed),
                    join(allowed)));
-}
-
-template <class Int>
-Int yaml_cursor::read_integer(const bounds& range) const {
-  using limits = std::numeric_limits<Int>;
-  // long double holds every 64-bit integer exactly on x86-64, so comparisons below are exact.
-  const long double type_min = limits::min(), type_max = limits::max();
-  long double lo = type_min, hi = type_max;
-  if (range.lo > -bounds::inf)
-    lo = std::max(lo, range.lo_open ? std::floor(static_cast<long double>(range.lo)) + 1
-                                    : std::ceil(static_cast<long double>(range.lo)));
-  if (range.hi < bounds::inf)
-    hi = std::min(hi, range.hi_open ? std::ceil(static_cast<long double>(range.hi)) - 1
-                                    : std::floor(static_cast<long double>(range.hi)));
-  const std::string expected = describe_integer(lo, hi, type_min, type_max);
-  if (!node_.IsScalar())
-    fail(fmt::format("expected {}, got {}", expected, describe(node_)));
-
-  const std::string& text = node_.Scalar();
-  std::string_view digits = text;
-  bool negative = false;
-  if (!digits.empty() && (digits.front() == '+' || digits.front() == '-')) {
-    negative = digits.front() == '-';
-    digits.remove_prefix(1);
-  }
-  unsigned long long magnitude = 0;
-  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude);
-  if (digits.empty() || end != digits.data() + digits.size() ||
-      (ec != std::errc() && ec != std::errc::result_out_of_range))
-    fail(fmt::format("expected {}, got {}", expected, quote(text)));
-
-  const bool overflow = ec == std::errc::result_out_of_range;
-  const long double value = negative ? -static_cast<long double>(magnitude) : static_cast<long double>(magnitude);
-  if (overflow || value < lo || value > hi) {
-    // Name the type's own limit only where the description is silent about that side.
-    std::string note;
-    if ((overflow && !negative) || value > type_max) {
-      if (hi == type_max)
-        note = fmt::format(" (at most {})", format_integer(type_max));
-    } else if ((overflow || value < type_min) && lo == type_min && type_min != 0) {
-      note = fmt::format(" (at least {})", format_integer(type_min));
-    }
-    fail(fmt::format("expected {}, got {}{}", expected, quote(text), note));
-  }
-  return static_cast<Int>(value);
-}
-
-double yaml_cursor::read_floating(const bounds& range, bool single) const {
-  const std::string expected = describe_number(range);
-  if (!node_.IsScalar())
-    fail(fmt::format("expected {}, got {}", expected, describe(node_)));
-  const std::string& text = node_.Scalar();
-  std::string_view digits = text;
-  if (!digits.empty() && digits.front() == '+')
-    digits.remove_prefix(1);
-  double value = 0;
-  const auto [end, ec] =
-      std::from_chars(digits.data(), digits.data() + digits.size(), value, std::chars_format::general);
-  // Out-of-range, infinities and NaN (YAML's .inf/.nan) are never a sensible setting.
-  if (digits.empty() || end != digits.data() + digits.size() || ec != std::errc() || !std::isfinite(value) ||
-      (single && std::fabs(value) > std::numeric_limits<float>::max()))
-    fail(fmt::format("expected {}, got {}", expected, quote(text)));
-  // Check the value as stored: 0.99999999 is 1.0f and must not pass as "< 1".
-  if (single)
-    value = static_cast<float>(value);
-  const bool above_lo = range.lo_open ? value > range.lo : value >= range.lo;
-  const bool below_hi = range.hi_open ? value < range.hi : value <= range.hi;
-  if (!above_lo || !below_hi)
-    fail(fmt::format("expected {}, got {}", expected, quote(text)));
-  return value;
-}
-
-void yaml_cursor::read(int& out, const bounds& range) const { out = read_integer<int>(range); }
-void yaml_cursor::read(long& out, const bounds& range) const { out = read_integer<long>(range); }
-void yaml_cursor::read(long long& out, const bounds& range) const { out = read_integer<long long>(range); }
-void yaml_cursor::read(unsigned& out, const bounds& range) const { out = read_integer<unsigned>(range); }
-void yaml_cursor::read(unsigned long& out, const bounds& range) const { out = read_integer<unsigned long>(range); }
-void yaml_cursor::read(unsigned long long& out, const bounds& range) const {
-  out = read_integer<unsigned long long>(range);
-}
-void yaml_cursor::read(float& out, const bounds& range) const {
-  out = static_cast<float>(read_floating(range, true));
-}
-void yaml_cursor::read(double& out, const bounds& range) const {
-  out = read_floating(range, false);
-}
-
-void yaml_cursor::read(bool& out, const bounds&) const {
-  // yaml-cpp's YAML 1.1 words: true/false, yes/no, on/off, y/n in lower, Title or UPPER case.
-  if (!node_.IsScalar() || !YAML::convert<bool>::decode(node_, out))
-    fail("expected a boolean (true or false), got " + describe(node_));
-}
-
-void yaml_cursor::read(std::string& out, const bounds&) const {
-  if (!node_.IsScalar())
-    fail("expected a string, got " + describe(node_));
-  out = node_.Scalar();
 }
 
 yaml_cursor parse_yaml(const std::string& text, const std::string& source_name) {

@@ -37,11 +37,18 @@ struct bounds {
 ///
 /// Errors at `path` or below it cite `label` instead of a file position; so do errors at nodes
 /// without a position (mappings an override created), citing the origin whose path shares the most
-/// leading segments with the error's path.
+/// leading segments with the error's path. An error still cited in the file about a part that
+/// contains overridden values ends with " (after <label>, ...)".
 struct value_origin {
   std::string path;  ///< Key path as cursors spell it: "cluster.nodes[1].endpoint".
   std::string label; ///< What errors cite instead of "file:line:column": "--set cluster.nodes[1].endpoint=tcp://h:1".
 };
+
+/// A scalar quoted for an error message ('text'), shortened when long.
+std::string quote_value(const std::string& s);
+
+/// What a node holds, worded for "expected X, got <this>": a quoted scalar, "a sequence", "a mapping", "null (an empty value)".
+std::string describe_node(const YAML::Node& node);
 
 /// "file:line:column", printing yaml-cpp's 0-based mark 1-based (a null mark prints as 1:1).
 std::string format_mark(const std::string& source, const YAML::Mark& mark);

@@ -128,7 +128,7 @@ message decode_checked(std::vector<payload> frames, const limits& lim, std::uint
     reject(decode_error::too_large,
            fmt::format("header frame has {} bytes, the limit is {}", f0.size(), lim.max_header_bytes));
   const std::size_t magic_bytes = std::min(f0.size(), protocol_magic.size());
-  if (std::memcmp(f0.data(), protocol_magic.data(), magic_bytes) != 0) {
+  if (magic_bytes != 0 && std::memcmp(f0.data(), protocol_magic.data(), magic_bytes) != 0) {
     std::string hex;
     for (std::size_t i = 0; i < magic_bytes; ++i)
       hex += fmt::format("{}{:02x}", i ? " " : "", std::to_integer<unsigned>(f0.data()[i]));

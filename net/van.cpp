@@ -104,7 +104,7 @@ void van::send(const std::string& peer_name, message m) {
   m.h.cluster_id = impl_->opt.cluster_id;
   m.h.sender = impl_->opt.node_name;
   m.h.seq = impl_->next_seq++;
-  send_cmd c{peer_name, encode(m, impl_->opt.lim), 0};
+  send_cmd c{peer_name, encode(m, impl_->opt.lim), 0, m.h.type};
   for (const auto& f : c.frames)
     c.bytes += f.size();
   std::lock_guard<std::mutex> lk(impl_->mu);

@@ -23,6 +23,7 @@ struct send_cmd {
   std::string peer;
   std::vector<payload> frames;  ///< header frame first
   std::uint64_t bytes = 0;
+  msg_type type = msg_type::heartbeat;  ///< for error messages
 };
 struct bind_cmd {
   std::string endpoint;

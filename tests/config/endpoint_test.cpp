@@ -42,7 +42,7 @@ TEST_CASE("malformed endpoints say what was expected", "[config][topology][endpo
                       Equals("expected inproc://name, tcp://host:port (port 0 or * = any free port) or ipc://path, "
                              "got '127.0.0.1:5701'"));
   REQUIRE_THROWS_WITH(parse_endpoint("tpc://h:1"), Contains("unknown transport 'tpc' (did you mean 'tcp'?)"));
-  REQUIRE_THROWS_WITH(parse_endpoint("udp://h:1"), Contains("unknown transport 'udp'; expected inproc://name"));
+  REQUIRE_THROWS_WITH(parse_endpoint("pgm://h:1"), Contains("unknown transport 'pgm'; expected inproc://name"));
   REQUIRE_THROWS_WITH(parse_endpoint("tcp://127.0.0.1"),
                       Equals("bad tcp endpoint 'tcp://127.0.0.1': the port is missing; expected tcp://host:port, "
                              "e.g. tcp://127.0.0.1:5701"));

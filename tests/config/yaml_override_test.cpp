@@ -69,6 +69,7 @@ TEST_CASE("overrides replace values with YAML-typed scalars and flow collections
   REQUIRE(c.child("a").child("d").items().size() == 2);
   CHECK(c.child("a").child("d").items()[1].as<std::string>() == "q");
   CHECK(c.child("a").required<bool>("e"));
+  CHECK(overridden("r: [x]\n", {"r=[aggregator,trainer]"}).child("r").items()[1].as<std::string>() == "trainer");
   // Untouched values still cite the file; overridden ones cite the override.
   CHECK(c.child("list").items()[0].child("k").where() == "t.yaml:2:12");
   CHECK(c.child("a").child("b").where() == "--set a.b=2");

@@ -1,0 +1,20 @@
+#pragma once
+/// The aggregator actor: owns the master parameters and the optimizer (aggregator_core), answers
+/// trainers, evaluates on the test split and saves the models.
+///
+///   [gathering] --hello from every rank--> [training] (welcome + params to all)
+///   [training]  --push_gradient--> core.push(); params to every released trainer;
+///               crossing an epoch: evaluate, save model_latest / model_best
+///   [training]  --every clock pushed | stop--> final evaluation, model_final, shutdown to all --> done
+
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "actors/node_context.hpp"
+
+namespace troupe::actors {
+
+caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const node_context> ctx);
+
+} // namespace troupe::actors

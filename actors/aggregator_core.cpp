@@ -1,0 +1,114 @@
+#include "actors/aggregator_core.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+
+namespace troupe::actors {
+
+aggregator_core::aggregator_core(aggregator_options o, nn::param_layout layout, std::vector<float> params)
+    : o_(std::move(o)), layout_(std::move(layout)), params_(std::move(params)),
+      opt_(train::make_optimizer(o_.optimizer)), schedule_(o_.schedule), clocks_(o_.trainers, 0),
+      round_sum_(params_.size(), 0.0f) {
+  TROUPE_ENFORCE(o_.trainers > 0, "the aggregator needs at least one trainer");
+  TROUPE_ENFORCE(params_.size() == layout_.total, "{} parameters for a layout of {}", params_.size(), layout_.total);
+}
+
+std::size_t aggregator_core::effective_staleness() const {
+  return o_.mode == consistency_mode::ssp ? o_.staleness : 0;
+}
+
+std::uint64_t aggregator_core::min_clock() const {
+  return *std::min_element(clocks_.begin(), clocks_.end());
+}
+
+std::uint64_t aggregator_core::max_clock() const {
+  return *std::max_element(clocks_.begin(), clocks_.end());
+}
+
+float aggregator_core::current_lr() const {
+  // The schedule advances by clocks (one clock = one step of every trainer), so an epoch spans
+  // the same part of the schedule whatever the consistency model.
+  const std::uint64_t position = o_.mode == consistency_mode::bsp || (o_.mode == consistency_mode::ssp && o_.staleness == 0)
+                                     ? version_
+                                     : version_ / o_.trainers;
+  return schedule_.lr_at(position, o_.steps_per_epoch, total_clocks());
+}
+
+bool aggregator_core::may_start(std::size_t rank, std::uint64_t clock) const {
+  TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
+  if (clock >= total_clocks())
+    return false;
+  if (o_.mode == consistency_mode::asp)
+    return true;
+  return clock <= min_clock() + effective_staleness();
+}
+
+void aggregator_core::apply(const float* grad, float scale) {
+  const float* g = grad;
+  if (scale != 1.0f) {
+    scratch_.assign(grad, grad + params_.size());
+    for (auto& v : scratch_)
+      v *= scale;
+    g = scratch_.data();
+  }
+  std::vector<optim::param_slot> slots;
+  slots.reserve(layout_.entries.size());
+  for (const auto& e : layout_.entries)
+    slots.push_back({e.name, params_.data() + e.offset, g + e.offset, e.size});
+  opt_->step(slots, current_lr());
+  ++version_;
+}
+
+push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::uint64_t version_read, std::size_t n,
+                                   const float* grad) {
+  TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
+  push_outcome out;
+  if (clock < clocks_[rank]) {  // a replay of a gradient already counted
+    out.duplicate = true;
+    return out;
+  }
+  TROUPE_ENFORCE(clock == clocks_[rank], "trainer {} pushed clock {} but its next clock is {}", rank, clock,
+                 clocks_[rank]);
+  TROUPE_ENFORCE(may_start(rank, clock), "trainer {} pushed clock {} beyond the staleness bound (slowest at {})", rank,
+                 clock, min_clock());
+  out.staleness = version_ >= version_read ? version_ - version_read : 0;
+  const bool synchronous = o_.mode == consistency_mode::bsp || (o_.mode == consistency_mode::ssp && o_.staleness == 0);
+  const std::uint64_t min_before = min_clock();
+  clocks_[rank] = clock + 1;
+
+  if (synchronous) {
+    // Σ n_i · g_i over the round; the mean over all samples is applied once all N are in.
+    const float w = static_cast<float>(n);
+    if (n > 0)
+      for (std::size_t i = 0; i < round_sum_.size(); ++i)
+        round_sum_[i] += w * grad[i];
+    round_samples_ += n;
+    ++round_count_;
+    if (round_count_ == o_.trainers) {
+      if (round_samples_ > 0) {
+        apply(round_sum_.data(), 1.0f / static_cast<float>(round_samples_));
+        out.applied = 1;
+      }
+      std::fill(round_sum_.begin(), round_sum_.end(), 0.0f);
+      round_samples_ = round_count_ = 0;
+      for (std::size_t r = 0; r < o_.trainers; ++r)
+        out.released.push_back(r);
+    }
+    return out;
+  }
+
+  if (n > 0) {
+    apply(grad, 1.0f);
+    out.applied = 1;
+  }
+  out.released.push_back(rank);  // the pusher always gets the fresh parameters back
+  // The slowest trainer moved on: whoever was blocked on the bound and is now within it may start.
+  if (o_.mode == consistency_mode::ssp && min_clock() > min_before)
+    for (std::size_t r = 0; r < o_.trainers; ++r)
+      if (r != rank && clocks_[r] > min_before + o_.staleness && may_start(r, clocks_[r]))
+        out.released.push_back(r);
+  return out;
+}
+
+} // namespace troupe::actors

@@ -1,0 +1,90 @@
+#pragma once
+/// The aggregator's logic without the actor: master parameters, the optimizer and the
+/// consistency model (BSP / SSP / ASP), unit-tested on its own.
+///
+/// Clocks: a trainer's clock is the number of gradients it has pushed. A push carries the clock
+/// it was computed at (0, 1, 2, ...) and the parameter version it read.
+///   bsp — the gradients of clock c from all N trainers are averaged (weighted by samples) and
+///         applied once; then every trainer may start clock c + 1 from the same parameters.
+///         This is allreduce semantics: N trainers × batch b = one process with batch N·b.
+///   ssp — each gradient is applied as it arrives; a trainer may start clock c only while
+///         c − min_clock ≤ s (s = staleness). ssp with s = 0 runs exactly as bsp.
+///   asp — each gradient is applied as it arrives; nobody waits.
+/// A push that repeats a (trainer, clock) already seen is ignored: applied at most once.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/nn/flat_params.hpp"
+#include "tensor/optim/lr_schedule.hpp"
+#include "tensor/optim/optimizer.hpp"
+#include "train/fit.hpp"
+
+namespace troupe::actors {
+
+enum class consistency_mode { bsp, ssp, asp };
+
+struct aggregator_options {
+  consistency_mode mode = consistency_mode::bsp;
+  std::size_t staleness = 0;         ///< ssp only
+  std::size_t trainers = 1;
+  std::size_t steps_per_epoch = 1;   ///< clocks per epoch (per trainer)
+  std::size_t epochs = 1;
+  train::optimizer_options optimizer;
+  optim::lr_schedule_options schedule;
+};
+
+/// What a push changed.
+struct push_outcome {
+  bool duplicate = false;              ///< already seen: nothing applied
+  std::size_t applied = 0;             ///< optimizer steps taken by this push (0 or 1)
+  std::vector<std::size_t> released;   ///< trainers that may now start their next clock
+  std::uint64_t staleness = 0;         ///< versions applied since the pushed gradient's parameters
+};
+
+class aggregator_core {
+public:
+  aggregator_core(aggregator_options o, nn::param_layout layout, std::vector<float> params);
+
+  /// Records rank's gradient (batch-mean over n samples; n = 0 marks an empty batch).
+  push_outcome push(std::size_t rank, std::uint64_t clock, std::uint64_t version_read, std::size_t n,
+                    const float* grad);
+
+  /// Whether rank may start computing at `clock` under the consistency model.
+  bool may_start(std::size_t rank, std::uint64_t clock) const;
+
+  const std::vector<float>& params() const { return params_; }
+  /// Number of optimizer applications so far (the parameters' version).
+  std::uint64_t version() const { return version_; }
+  std::uint64_t clock_of(std::size_t rank) const { return clocks_.at(rank); }
+  std::uint64_t min_clock() const;
+  std::uint64_t max_clock() const;
+  /// Every trainer has pushed every clock of the job.
+  bool done() const { return min_clock() >= total_clocks(); }
+  std::uint64_t total_clocks() const { return o_.steps_per_epoch * o_.epochs; }
+  /// Learning rate of the next optimizer application.
+  float current_lr() const;
+  const nn::param_layout& layout() const { return layout_; }
+  const aggregator_options& options() const { return o_; }
+  optim::optimizer& optimizer() { return *opt_; }
+
+private:
+  void apply(const float* grad, float scale);
+  std::size_t effective_staleness() const;
+
+  aggregator_options o_;
+  nn::param_layout layout_;
+  std::vector<float> params_;
+  std::unique_ptr<optim::optimizer> opt_;
+  optim::lr_schedule schedule_;
+  std::uint64_t version_ = 0;
+  std::vector<std::uint64_t> clocks_;      ///< pushes seen per trainer
+  // BSP round in progress: Σ n·g and Σ n over the trainers that pushed the current clock.
+  std::vector<float> round_sum_;
+  std::size_t round_samples_ = 0, round_count_ = 0;
+  std::vector<float> scratch_;
+};
+
+} // namespace troupe::actors

@@ -1,0 +1,96 @@
+#include "actors/loader_actor.hpp"
+
+#include <chrono>
+#include <iostream>
+
+#include <caf/all.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/loader_core.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics_actor.hpp"
+#include "actors/protocol.hpp"
+#include "common/error.hpp"
+#include "data/dataset.hpp"
+
+namespace troupe::actors {
+
+namespace {
+
+struct loader_state {
+  std::shared_ptr<const node_context> ctx;
+  data::dataset train;
+  std::unique_ptr<loader_core> core;
+  std::uint64_t batches_sent = 0;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+void serve(loader_state& st, std::size_t rank, std::size_t credits) {
+  const auto& ctx = *st.ctx;
+  TROUPE_ENFORCE(rank < ctx.where.trainers(), "batch request from trainer rank {} but the job has {} trainers", rank,
+                 ctx.where.trainers());
+  const std::size_t image = st.train.image_size();
+  for (std::size_t k = 0; k < credits; ++k) {
+    auto plan = st.core->next(rank);
+    if (!plan)
+      return;
+    const std::size_t n = plan->indices.size();
+    auto m = make_message(net::msg_type::batch, trainer_name(rank),
+                          {{"epoch", plan->epoch}, {"step", plan->step}, {"n", n}});
+    m.h.step = plan->epoch * st.core->steps_per_epoch() + plan->step;
+    if (n > 0) {
+      std::vector<float> images(n * image);
+      std::vector<std::int32_t> labels(n);
+      data::gather_batch(st.train, plan->indices.data(), n, images.data(), labels.data());
+      m.add_tensor("images",
+                   {static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(st.train.channels),
+                    static_cast<std::uint32_t>(st.train.height), static_cast<std::uint32_t>(st.train.width)},
+                   std::move(images));
+      m.add_tensor("labels", {static_cast<std::uint32_t>(n)}, std::move(labels));
+    }
+    ctx.send(ctx.where.trainer_nodes[rank], std::move(m));
+    ++st.batches_sent;
+  }
+}
+
+caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_ptr<const node_context> ctx) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  const auto& job = ctx->topo.job;
+  data::normalization norm;
+  if (job.data.normalize)
+    norm = {true, 0.2860f, 0.3530f};
+  st.train = data::load_fashion_mnist(job.data.dir, true, norm, job.data.max_train);
+  st.core = std::make_unique<loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs);
+  return {
+      [=](inbound& in) {
+        auto& s = self->state;
+        const net::message& m = *in.msg;
+        try {
+          if (m.h.type == net::msg_type::request_batches) {
+            const auto meta = meta_of(m);
+            serve(s, field<std::size_t>(meta, "rank", m), field<std::size_t>(meta, "credits", m));
+          } else if (m.h.type == net::msg_type::shutdown) {
+            auto r = make_record(s.ctx->node, loader_name, "loader", s.batches_sent);
+            r["batches_sent"] = s.batches_sent;
+            r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+            s.ctx->record(r.dump());
+            self->quit();
+          }
+        } catch (const std::exception& e) {
+          // A bad request is refused, not fatal: the loader keeps serving the others.
+          std::cerr << fmt::format("troupe-node [{}]: loader refused {} from '{}': {}\n", s.ctx->node,
+                                   net::to_string(m.h.type), m.h.sender, e.what());
+        }
+      },
+      [=](stop_atom) { self->quit(); },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const node_context> ctx) {
+  return sys.spawn<caf::detached>(loader_actor, std::move(ctx));
+}
+
+} // namespace troupe::actors

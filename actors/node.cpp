@@ -1,0 +1,216 @@
+#include "actors/node.hpp"
+
+#include <chrono>
+#include <iostream>
+#include <mutex>
+
+#include <caf/all.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/aggregator_actor.hpp"
+#include "actors/loader_actor.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics_actor.hpp"
+#include "actors/protocol.hpp"
+#include "actors/trainer_actor.hpp"
+#include "common/error.hpp"
+
+namespace troupe::actors {
+
+namespace {
+
+/// Local actors by name. Messages for an actor that is not spawned yet wait here (bounded), so
+/// nodes may start in any order without losing the first messages.
+class registry {
+public:
+  explicit registry(std::string node) : node_(std::move(node)) {}
+
+  void deliver(const std::string& to, inbound in) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = actors_.find(to); it != actors_.end()) {
+      caf::anon_send(it->second, std::move(in));
+      return;
+    }
+    auto& q = pending_[to];
+    if (q.size() >= max_pending) {
+      std::cerr << fmt::format("troupe-node [{}]: dropped {} for unknown actor '{}' (queue full)\n", node_,
+                               net::to_string(in.msg->h.type), to);
+      return;
+    }
+    q.push_back(std::move(in));
+  }
+
+  void add(const std::string& name, caf::actor a) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& in : pending_[name])
+      caf::anon_send(a, std::move(in));
+    pending_.erase(name);
+    actors_[name] = std::move(a);
+  }
+
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    actors_.clear();
+    pending_.clear();
+  }
+
+private:
+  static constexpr std::size_t max_pending = 4096;
+  std::string node_;
+  std::mutex mutex_;
+  std::map<std::string, caf::actor> actors_;
+  std::map<std::string, std::vector<inbound>> pending_;
+};
+
+struct local_node {
+  const config::node_spec* spec = nullptr;
+  std::shared_ptr<registry> reg;
+  std::shared_ptr<net::van> van;
+  std::shared_ptr<node_context> ctx;
+  std::string bound;                 ///< actual endpoint
+  std::vector<caf::actor> workers;   ///< aggregator, loader, trainers
+};
+
+bool ephemeral(const std::string& endpoint) {
+  return endpoint.rfind("tcp://", 0) == 0 &&
+         (endpoint.size() >= 2 && (endpoint.substr(endpoint.size() - 2) == ":*" || endpoint.substr(endpoint.size() - 2) == ":0"));
+}
+
+} // namespace
+
+int run_nodes(const config::topology& topo, const run_options& o) {
+  std::ostream& out = o.out ? *o.out : std::cout;
+  TROUPE_ENFORCE(!o.nodes.empty(), "no node to run");
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", o.scheduler_threads);
+  caf::actor_system sys{cfg};
+  const config::model_spec model = config::load_job_model(topo);
+  const placement where = place(topo);
+  const std::uint64_t cluster_id = net::cluster_id_of(topo.cluster.id);
+  net::context zctx = net::context::create();
+
+  std::vector<local_node> locals;
+  for (const auto& name : o.nodes) {
+    local_node ln;
+    ln.spec = &config::find_node(topo, name);
+    ln.reg = std::make_shared<registry>(name);
+    net::van_options vo;
+    vo.node_name = name;
+    vo.cluster_id = cluster_id;
+    vo.ctx = zctx;
+    vo.on_reject = [name](const std::string& peer, const net::decode_error& e) {
+      std::cerr << fmt::format("troupe-node [{}]: rejected a message from '{}': {}\n", name, peer, e.detail);
+    };
+    ln.van = std::make_shared<net::van>(vo);
+    ln.van->set_handler([reg = ln.reg, name](net::message&& m) {
+      auto msg = std::make_shared<const net::message>(std::move(m));
+      const auto meta = nlohmann::json::parse(msg->h.meta, nullptr, false);
+      if (!meta.is_object() || !meta.contains("to") || !meta["to"].is_string()) {
+        std::cerr << fmt::format("troupe-node [{}]: {} from '{}' names no destination actor\n", name,
+                                 net::to_string(msg->h.type), msg->h.sender);
+        return;
+      }
+      reg->deliver(meta["to"].get<std::string>(), inbound{std::move(msg)});
+    });
+    locals.push_back(std::move(ln));
+  }
+
+  // Bind every local node first (ephemeral ports resolve here), then connect everyone to everyone.
+  std::map<std::string, std::string> endpoints;
+  for (const auto& n : topo.cluster.nodes)
+    endpoints[n.name] = n.endpoint;
+  for (auto& ln : locals) {
+    ln.bound = ln.van->bind(ln.spec->endpoint);
+    endpoints[ln.spec->name] = ln.bound;
+  }
+  for (auto& ln : locals)
+    for (const auto& n : topo.cluster.nodes) {
+      if (ephemeral(endpoints[n.name]))
+        throw error(fmt::format("{}: node '{}' has the ephemeral endpoint {}: only possible when every node runs in "
+                                "this process (--role all)",
+                                n.where, n.name, n.endpoint));
+      ln.van->connect(n.name, endpoints[n.name]);
+    }
+
+  // Spawn the actors of each local node's roles.
+  for (auto& ln : locals) {
+    auto ctx = std::make_shared<node_context>();
+    ctx->node = ln.spec->name;
+    ctx->topo = topo;
+    ctx->model = model;
+    ctx->where = where;
+    ctx->van = ln.van;
+    const bool talks = topo.metrics.console && config::has_role(*ln.spec, config::role::aggregator);
+    ctx->metrics = spawn_metrics(sys, {topo.metrics.dir, ln.spec->name, talks, &out});
+    ln.ctx = ctx;
+    if (config::has_role(*ln.spec, config::role::aggregator)) {
+      auto a = spawn_aggregator(sys, ctx);
+      ln.reg->add(aggregator_name, a);
+      ln.workers.push_back(a);
+    }
+    if (config::has_role(*ln.spec, config::role::loader)) {
+      auto a = spawn_loader(sys, ctx);
+      ln.reg->add(loader_name, a);
+      ln.workers.push_back(a);
+    }
+    for (std::size_t rank : where.ranks_on(ln.spec->name)) {
+      trainer_options to;
+      to.rank = rank;
+      if (auto it = o.slow_trainers.find(rank); it != o.slow_trainers.end())
+        to.slow_factor = it->second;
+      auto a = spawn_trainer(sys, ctx, to);
+      ln.reg->add(trainer_name(rank), a);
+      ln.workers.push_back(a);
+    }
+  }
+
+  // Wait for every worker; a signal or a failure stops the rest gracefully.
+  int exit_code = 0;
+  {
+    caf::scoped_actor self{sys};
+    std::size_t remaining = 0;
+    for (auto& ln : locals)
+      for (auto& w : ln.workers) {
+        self->monitor(w);
+        ++remaining;
+      }
+    bool stopping = false;
+    auto stop_all = [&] {
+      if (stopping)
+        return;
+      stopping = true;
+      for (auto& ln : locals)
+        for (auto& w : ln.workers)
+          caf::anon_send(w, stop_atom::value);
+    };
+    while (remaining > 0) {
+      self->receive(
+          [&](caf::down_msg& d) {
+            --remaining;
+            if (d.reason) {
+              std::cerr << fmt::format("troupe-node: an actor failed: {}\n", sys.render(d.reason));
+              exit_code = 1;
+              stop_all();
+            }
+          },
+          caf::after(std::chrono::milliseconds(200)) >> [&] {
+            if (o.stop && o.stop->load())
+              stop_all();
+          });
+    }
+    for (auto& ln : locals) {
+      ln.reg->clear();
+      self->monitor(ln.ctx->metrics);
+      caf::anon_send_exit(ln.ctx->metrics, caf::exit_reason::user_shutdown);
+    }
+    for (std::size_t i = 0; i < locals.size(); ++i)
+      self->receive([](caf::down_msg&) {});
+  }
+  for (auto& ln : locals)
+    ln.van->stop();
+  return exit_code;
+}
+
+} // namespace troupe::actors

@@ -1,0 +1,27 @@
+#pragma once
+/// The node runtime: runs some (or all) nodes of a topology in this process — their vans, the
+/// actors of their roles and their metrics — until the job ends, a signal asks to stop, or an
+/// actor fails.
+
+#include <atomic>
+#include <iosfwd>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "config/topology.hpp"
+
+namespace troupe::actors {
+
+struct run_options {
+  std::vector<std::string> nodes;            ///< nodes of the topology to run here (all, for --role all)
+  std::ostream* out = nullptr;               ///< console (std::cout when null)
+  std::map<std::size_t, double> slow_trainers;  ///< rank -> slow factor (test/benchmark hook)
+  const std::atomic<bool>* stop = nullptr;   ///< set by a signal handler: finish gracefully
+  std::size_t scheduler_threads = 2;         ///< CAF scheduler threads (compute runs on its own threads)
+};
+
+/// Runs until done; returns the process exit code: 0 when every local actor finished cleanly.
+int run_nodes(const config::topology& topo, const run_options& o);
+
+} // namespace troupe::actors

@@ -1,0 +1,36 @@
+#include "actors/placement.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+
+namespace troupe::actors {
+
+std::vector<std::size_t> placement::ranks_on(const std::string& node) const {
+  std::vector<std::size_t> r;
+  for (std::size_t i = 0; i < trainer_nodes.size(); ++i)
+    if (trainer_nodes[i] == node)
+      r.push_back(i);
+  return r;
+}
+
+placement place(const config::topology& t) {
+  placement p;
+  for (const auto& n : t.cluster.nodes) {
+    auto has = [&](config::role r) { return std::find(n.roles.begin(), n.roles.end(), r) != n.roles.end(); };
+    if (has(config::role::aggregator))
+      p.aggregator_node = n.name;
+    if (has(config::role::loader))
+      p.loader_node = n.name;
+    if (has(config::role::trainer))
+      for (std::size_t k = 0; k < n.trainers; ++k) {
+        p.trainer_nodes.push_back(n.name);
+        p.trainer_threads.push_back(std::max<std::size_t>(n.threads, 1));
+      }
+  }
+  TROUPE_ENFORCE(!p.aggregator_node.empty() && !p.loader_node.empty() && p.trainers() > 0,
+                 "{}: the topology needs an aggregator, a loader and at least one trainer", t.source);
+  return p;
+}
+
+} // namespace troupe::actors

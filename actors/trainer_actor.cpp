@@ -1,0 +1,222 @@
+#include "actors/trainer_actor.hpp"
+
+#include <chrono>
+#include <deque>
+#include <iostream>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <caf/blocking_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/metrics_actor.hpp"
+#include "actors/protocol.hpp"
+#include "common/error.hpp"
+#include "train/gradient_engine.hpp"
+
+namespace troupe::actors {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+struct pending_batch {
+  std::shared_ptr<const net::message> msg;
+  std::size_t n = 0;
+};
+
+class trainer_loop {
+public:
+  trainer_loop(caf::blocking_actor* self, std::shared_ptr<const node_context> ctx, trainer_options o)
+      : self_(self), ctx_(std::move(ctx)), o_(o), name_(trainer_name(o.rank)),
+        engine_(ctx_->model, ctx_->topo.job.seed, ctx_->where.trainer_threads.at(o.rank)) {}
+
+  void run() {
+    if (!handshake())
+      return;
+    request_batches(o_.prefetch);
+    const std::uint64_t total = steps_per_epoch_ * epochs_;
+    const auto print_freq = ctx_->topo.metrics.print_freq;
+    while (clock_ < total && !shutdown_) {
+      wait_until([&] { return allowed(clock_); }, "the aggregator's parameters for clock " + std::to_string(clock_));
+      wait_until([&] { return !batches_.empty(); }, "a batch from the loader");
+      if (shutdown_)
+        break;
+      pending_batch b = std::move(batches_.front());
+      batches_.pop_front();
+      step(b);
+      if (print_freq > 0 && (clock_ % print_freq == 0 || clock_ == total))
+        report();
+    }
+    // Stay until the aggregator says the job is over, so no message is left unanswered.
+    wait_until([&] { return shutdown_; }, "the aggregator's shutdown", std::chrono::seconds(120));
+  }
+
+private:
+  bool allowed(std::uint64_t clock) const {
+    if (mode_ == "asp")
+      return true;
+    return clock <= min_clock_ + (mode_ == "ssp" ? staleness_ : 0);
+  }
+
+  /// Receives until `ready()` holds; an error after `limit` without any message.
+  template <class Ready>
+  void wait_until(Ready ready, const std::string& what, std::chrono::seconds limit = std::chrono::seconds(0)) {
+    if (limit.count() == 0)
+      limit = std::chrono::seconds(static_cast<long>(std::max(30.0, ctx_->topo.cluster.connect_timeout_s * 2)));
+    const auto t0 = clock_type::now();
+    while (!ready() && !shutdown_) {
+      bool got = true;
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { shutdown_ = true; },
+                     caf::after(limit) >> [&] { got = false; });
+      if (!got)
+        throw error(fmt::format("trainer {} on node '{}': waited {} s for {} and nothing arrived", o_.rank,
+                                ctx_->node, limit.count(), what));
+    }
+    wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+  }
+
+  bool handshake() {
+    const auto limit = std::chrono::duration<double>(ctx_->topo.cluster.connect_timeout_s);
+    const auto t0 = clock_type::now();
+    while (!welcomed_ && !shutdown_) {
+      ctx_->send(ctx_->where.aggregator_node,
+                 make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { shutdown_ = true; },
+                     caf::after(std::chrono::seconds(1)) >> [] {});
+      if (!welcomed_ && clock_type::now() - t0 > limit)
+        throw error(fmt::format("trainer {} on node '{}': no welcome from the aggregator on node '{}' after {:.0f} s "
+                                "(is it running and reachable?)",
+                                o_.rank, ctx_->node, ctx_->where.aggregator_node, limit.count()));
+    }
+    return welcomed_;
+  }
+
+  void handle(const net::message& m) {
+    switch (m.h.type) {
+    case net::msg_type::welcome: {
+      if (welcomed_)
+        break;
+      const auto meta = meta_of(m);
+      steps_per_epoch_ = field<std::uint64_t>(meta, "steps_per_epoch", m);
+      epochs_ = field<std::uint64_t>(meta, "epochs", m);
+      mode_ = field<std::string>(meta, "mode", m);
+      staleness_ = field<std::uint64_t>(meta, "staleness", m);
+      take_params(m);
+      welcomed_ = true;
+      break;
+    }
+    case net::msg_type::params:
+      take_params(m);
+      break;
+    case net::msg_type::batch: {
+      const auto meta = meta_of(m);
+      batches_.push_back({std::make_shared<const net::message>(m), field<std::size_t>(meta, "n", m)});
+      break;
+    }
+    case net::msg_type::shutdown:
+      shutdown_ = true;
+      break;
+    default:
+      ctx_->line(fmt::format("trainer {}: ignoring unexpected {} from '{}'", o_.rank, net::to_string(m.h.type),
+                             m.h.sender));
+    }
+  }
+
+  void take_params(const net::message& m) {
+    // Parameters may overtake each other only in asp; keep the newest version.
+    if (have_params_ && m.h.step < version_) {
+      min_clock_ = std::max(min_clock_, m.h.clock);
+      return;
+    }
+    const auto v = flat_of(m, "params", engine_.layout().total);
+    params_.assign(v.begin(), v.end());
+    version_ = m.h.step;
+    min_clock_ = std::max(min_clock_, m.h.clock);
+    have_params_ = true;
+  }
+
+  void request_batches(std::size_t credits) {
+    ctx_->send(ctx_->where.loader_node,
+               make_message(net::msg_type::request_batches, loader_name, {{"rank", o_.rank}, {"credits", credits}}));
+  }
+
+  void step(const pending_batch& b) {
+    const auto t0 = clock_type::now();
+    auto grad = std::make_shared<std::vector<float>>(params_.size());
+    train::batch_stats s;
+    if (b.n > 0) {
+      const auto images = b.msg->view<float>(0);
+      const auto labels = b.msg->view<std::int32_t>(1);
+      TROUPE_ENFORCE(labels.size == b.n && images.size == b.n * tensor::numel(ctx_->model.input_shape),
+                     "trainer {}: batch from '{}' has {} images / {} labels for n = {}", o_.rank, b.msg->h.sender,
+                     images.size, labels.size, b.n);
+      s = engine_.compute(params_.data(), images.data, labels.data, b.n, grad->data());
+    }
+    const double compute = std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (o_.slow_factor > 1.0)
+      std::this_thread::sleep_for(std::chrono::duration<double>(compute * (o_.slow_factor - 1.0)));
+    auto m = make_message(net::msg_type::push_gradient, aggregator_name,
+                          {{"rank", o_.rank}, {"version_read", version_}, {"loss_sum", s.loss_sum}, {"n", s.n},
+                           {"correct1", s.correct1}, {"correct5", s.correct5}});
+    m.h.clock = clock_;
+    m.h.step = clock_;
+    if (b.n > 0)
+      add_flat(m, "grad", std::move(grad));
+    ctx_->send(ctx_->where.aggregator_node, std::move(m));
+    request_batches(1);
+    ++clock_;
+    loss_sum_ += s.loss_sum;
+    samples_ += s.n;
+    correct1_ += s.correct1;
+    compute_seconds_ += compute;
+  }
+
+  void report() {
+    auto r = make_record(ctx_->node, name_, "trainer", clock_);
+    const double n = static_cast<double>(std::max<std::size_t>(samples_, 1));
+    r["loss"] = loss_sum_ / n;
+    r["acc"] = static_cast<double>(correct1_) / n;
+    r["images_per_s"] = compute_seconds_ > 0 ? static_cast<double>(samples_) / compute_seconds_ : 0.0;
+    r["clock"] = clock_;
+    r["version_read"] = version_;
+    r["staleness_bound"] = mode_ == "ssp" ? staleness_ : 0;
+    r["compute_s"] = compute_seconds_;
+    r["wait_s"] = wait_seconds_;
+    ctx_->record(r.dump());
+    loss_sum_ = 0;
+    samples_ = correct1_ = 0;
+    compute_seconds_ = wait_seconds_ = 0;
+  }
+
+  caf::blocking_actor* self_;
+  std::shared_ptr<const node_context> ctx_;
+  trainer_options o_;
+  std::string name_;
+  train::gradient_engine engine_;
+  std::vector<float> params_;
+  std::deque<pending_batch> batches_;
+  std::string mode_ = "bsp";
+  std::uint64_t steps_per_epoch_ = 0, epochs_ = 0, staleness_ = 0;
+  std::uint64_t clock_ = 0, version_ = 0, min_clock_ = 0;
+  bool welcomed_ = false, have_params_ = false, shutdown_ = false;
+  double loss_sum_ = 0, compute_seconds_ = 0, wait_seconds_ = 0;
+  std::size_t samples_ = 0, correct1_ = 0;
+};
+
+void trainer_actor(caf::blocking_actor* self, std::shared_ptr<const node_context> ctx, trainer_options o) {
+  try {
+    trainer_loop(self, ctx, o).run();
+  } catch (const std::exception& e) {
+    std::cerr << fmt::format("troupe-node [{}]: trainer {} failed: {}\n", ctx->node, o.rank, e.what());
+    self->fail_state(caf::make_error(caf::sec::runtime_error, e.what()));
+  }
+}
+
+} // namespace
+
+caf::actor spawn_trainer(caf::actor_system& sys, std::shared_ptr<const node_context> ctx, trainer_options o) {
+  return sys.spawn(trainer_actor, std::move(ctx), o);
+}
+
+} // namespace troupe::actors

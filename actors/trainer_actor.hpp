@@ -1,0 +1,28 @@
+#pragma once
+/// The trainer actor: a model replica that turns batches into gradients.
+///
+///   [hello] --welcome + params--> [training] --last clock pushed--> [draining] --shutdown--> done
+///   In [training], each clock: wait until the consistency model allows it (bsp: the round is
+///   applied; ssp: clock <= slowest + s, reading the local copy meanwhile; asp: never wait),
+///   take the next prefetched batch, forward/backward on its own threads, push the gradient,
+///   return one credit to the loader.
+/// It is a blocking actor (its own thread), so compute never runs on CAF's scheduler threads.
+
+#include <cstddef>
+#include <memory>
+
+#include <caf/fwd.hpp>
+
+#include "actors/node_context.hpp"
+
+namespace troupe::actors {
+
+struct trainer_options {
+  std::size_t rank = 0;
+  std::size_t prefetch = 4;       ///< batches requested ahead of use (credits)
+  double slow_factor = 1.0;       ///< test/benchmark hook: sleep so a step takes this many times longer
+};
+
+caf::actor spawn_trainer(caf::actor_system& sys, std::shared_ptr<const node_context> ctx, trainer_options o);
+
+} // namespace troupe::actors

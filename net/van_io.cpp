@@ -1,0 +1,220 @@
+/// The van's I/O thread: the only code that touches its ZeroMQ sockets.
+
+#include <cctype>
+
+#include "common/error.hpp"
+#include "net/van_impl.hpp"
+
+namespace troupe::net {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t max_receives_per_poll = 64;  // per socket, so one busy peer cannot starve the rest
+
+/// A received frame as a payload that keeps the zmq message (and so its buffer) alive.
+payload to_payload(zmq::message_t&& part) {
+  auto owner = std::make_shared<zmq::message_t>(std::move(part));
+  const auto* p = static_cast<const std::byte*>(owner->data());
+  const std::size_t n = owner->size();
+  return payload(std::shared_ptr<const void>(std::move(owner)), p, n);
+}
+
+/// A routing id fit for a log line: non-printable bytes as \xNN.
+std::string printable(const std::string& id) {
+  std::string out;
+  for (unsigned char c : id)
+    out += std::isprint(c) ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
+  return out;
+}
+
+} // namespace
+
+void van::impl::run() {
+  try {
+    loop();
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lk(stats_mu);
+    st.last_send_failure = fmt::format("I/O thread of van '{}' ended: {}", opt.node_name, e.what());
+  }
+  // Whatever was queued before stop() still goes to ZeroMQ; binds and connects fail.
+  std::deque<command> rest;
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    stopped = true;
+    rest.swap(queue);
+  }
+  for (auto& c : rest)
+    execute(c, true);
+  shutdown();
+}
+
+void van::impl::loop() {
+  for (;;) {
+    // Poll set: wake-up, ROUTER, then every DEALER (POLLOUT too while ZeroMQ refused it something).
+    std::vector<zmq::pollitem_t> items{{wake_rx.handle(), 0, ZMQ_POLLIN, 0}, {router.handle(), 0, ZMQ_POLLIN, 0}};
+    std::vector<std::pair<const std::string*, zmq::socket_t*>> polled;
+    for (auto& [name, s] : dealers) {
+      const bool blocked = !dealer_backlog[name].empty();
+      items.push_back({s.handle(), 0, static_cast<short>(ZMQ_POLLIN | (blocked ? ZMQ_POLLOUT : 0)), 0});
+      polled.emplace_back(&name, &s);
+    }
+    try {
+      zmq::poll(items, has_backlog() ? 5ms : 250ms);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR)
+        throw;
+      continue;
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      zmq::message_t m;
+      while (wake_rx.recv(m, zmq::recv_flags::dontwait)) {
+      }
+    }
+    std::deque<command> cmds;
+    bool stopping = false;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      cmds.swap(queue);
+      wake_pending = false;
+      stopping = stopped;
+    }
+    for (auto& c : cmds)
+      execute(c, stopping);
+    if (items[1].revents & ZMQ_POLLIN)
+      receive_from(router, nullptr);
+    for (std::size_t i = 0; i < polled.size(); ++i)
+      if (items[i + 2].revents & ZMQ_POLLIN)
+        receive_from(*polled[i].second, polled[i].first);
+    flush_backlogs();
+    if (stopping)
+      return;
+  }
+}
+
+void van::impl::execute(command& c, bool stopping) {
+  if (auto* s = std::get_if<send_cmd>(&c)) {
+    if (!s->frames.empty())
+      enqueue(std::move(*s));
+  } else if (auto* b = std::get_if<bind_cmd>(&c)) {
+    try {
+      TROUPE_ENFORCE(!stopping, "van '{}' is stopping", opt.node_name);
+      router.bind(b->endpoint);
+      b->done.set_value(router.get(zmq::sockopt::last_endpoint));
+    } catch (...) {
+      b->done.set_exception(std::current_exception());
+    }
+  } else if (auto* k = std::get_if<connect_cmd>(&c)) {
+    try {
+      TROUPE_ENFORCE(!stopping, "van '{}' is stopping", opt.node_name);
+      zmq::socket_t s(ctx.native(), zmq::socket_type::dealer);
+      configure(s);
+      s.set(zmq::sockopt::routing_id, opt.node_name);  // the peer's ROUTER addresses us by name
+      s.connect(k->endpoint);
+      dealers.emplace(k->peer, std::move(s));
+      k->done.set_value();
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lk(mu);
+        dealer_routes.erase(k->peer);
+      }
+      k->done.set_exception(std::current_exception());
+    }
+  }
+}
+
+void van::impl::receive_from(zmq::socket_t& s, const std::string* dealer_peer) {
+  for (std::size_t i = 0; i < max_receives_per_poll; ++i)
+    if (!receive_one(s, dealer_peer))
+      return;
+}
+
+bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
+  std::vector<payload> frames;
+  std::string identity;
+  std::size_t parts = 0;
+  std::uint64_t bytes = 0;
+  bool overflow = false;
+  for (bool more = true; more;) {
+    zmq::message_t part;
+    if (!s.recv(part, zmq::recv_flags::dontwait)) {
+      if (parts == 0)
+        return false;
+      break;  // cannot happen: ZeroMQ delivers all parts of a message at once
+    }
+    more = part.more();
+    ++parts;
+    bytes += part.size();
+    if (dealer_peer == nullptr && parts == 1)
+      identity = part.to_string();
+    else if (frames.size() < opt.lim.max_frames)
+      frames.push_back(to_payload(std::move(part)));
+    else
+      overflow = true;  // keep draining, keep nothing
+  }
+  const std::string& peer = dealer_peer ? *dealer_peer : identity;
+  if (overflow) {
+    reject(peer, {decode_error::too_many_frames,
+                  fmt::format("message has more than {} frames, the limit", opt.lim.max_frames)});
+    return true;
+  }
+  auto result = decode(std::move(frames), opt.lim, opt.cluster_id);
+  if (!result) {
+    reject(peer, result.error());
+    return true;
+  }
+  message m = std::move(result).value();
+  if (m.h.sender != peer) {
+    reject(peer, {decode_error::bad_header, fmt::format("header names sender '{}' but the connection belongs to '{}'",
+                                                        printable(m.h.sender), printable(peer))});
+    return true;
+  }
+  if (dealer_peer == nullptr) {
+    std::lock_guard<std::mutex> lk(mu);
+    router_routes.insert(peer);
+  }
+  deliver(std::move(m), bytes);
+  return true;
+}
+
+void van::impl::deliver(message&& m, std::uint64_t bytes) {
+  std::shared_ptr<const van::handler> h;
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    h = on_message;
+  }
+  {
+    std::lock_guard<std::mutex> lk(stats_mu);
+    ++st.messages_received;
+    st.bytes_received += bytes;
+    st.unhandled += h ? 0 : 1;
+  }
+  if (!h)
+    return;
+  try {
+    (*h)(std::move(m));
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lk(stats_mu);
+    ++st.handler_errors;
+    st.last_handler_error = e.what();
+  }
+}
+
+void van::impl::reject(const std::string& peer, const decode_error& e) {
+  {
+    std::lock_guard<std::mutex> lk(stats_mu);
+    ++st.rejected;
+    ++st.rejected_by_reason[e.code];
+    st.last_rejection = fmt::format("from '{}': {}: {}", printable(peer), to_string(e.code), e.detail);
+  }
+  if (opt.on_reject) {
+    try {
+      opt.on_reject(peer, e);
+    } catch (...) {
+      // The callback only observes; its failure must not take the node down.
+    }
+  }
+}
+
+} // namespace troupe::net

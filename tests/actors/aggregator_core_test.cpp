@@ -1,0 +1,103 @@
+#include "actors/aggregator_core.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace troupe;
+using namespace troupe::actors;
+
+namespace {
+
+nn::param_layout two_params() {
+  nn::param_layout l;
+  l.entries = {{"w", {2}, 0, 2}, {"b", {1}, 2, 1}};
+  l.total = 3;
+  return l;
+}
+
+aggregator_options plain_sgd(consistency_mode mode, std::size_t trainers, std::size_t staleness = 0) {
+  aggregator_options o;
+  o.mode = mode;
+  o.staleness = staleness;
+  o.trainers = trainers;
+  o.steps_per_epoch = 10;
+  o.epochs = 1;
+  o.optimizer.kind = "sgd";
+  o.optimizer.momentum = 0;
+  o.optimizer.weight_decay = 0;
+  o.schedule.kind = "constant";
+  o.schedule.base_lr = 0.5f;
+  return o;
+}
+
+} // namespace
+
+TEST_CASE("bsp averages a round's gradients by samples and applies them once", "[actors][aggregator][bsp]") {
+  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});
+  const float g0[] = {1.f, 0.f, 2.f}, g1[] = {4.f, 3.f, -1.f};
+  auto r0 = agg.push(0, 0, 0, 1, g0);
+  REQUIRE(r0.applied == 0);
+  REQUIRE(r0.released.empty());
+  REQUIRE_FALSE(agg.may_start(0, 1));  // must wait for trainer 1
+  auto r1 = agg.push(1, 0, 0, 3, g1);
+  REQUIRE(r1.applied == 1);
+  REQUIRE(r1.released == std::vector<std::size_t>{0, 1});
+  // mean gradient = (1·g0 + 3·g1) / 4 = (3.25, 2.25, -0.25); p = 1 − 0.5·mean
+  REQUIRE(agg.params()[0] == Approx(1 - 0.5 * 3.25));
+  REQUIRE(agg.params()[1] == Approx(1 - 0.5 * 2.25));
+  REQUIRE(agg.params()[2] == Approx(1 + 0.5 * 0.25));
+  REQUIRE(agg.version() == 1);
+  REQUIRE(agg.may_start(0, 1));
+}
+
+TEST_CASE("a replayed push is applied at most once", "[actors][aggregator]") {
+  aggregator_core agg(plain_sgd(consistency_mode::asp, 1), two_params(), {0.f, 0.f, 0.f});
+  const float g[] = {1.f, 1.f, 1.f};
+  REQUIRE(agg.push(0, 0, 0, 4, g).applied == 1);
+  const auto again = agg.push(0, 0, 0, 4, g);
+  REQUIRE(again.duplicate);
+  REQUIRE(agg.version() == 1);
+  REQUIRE(agg.params()[0] == Approx(-0.5));
+  REQUIRE_THROWS_WITH(agg.push(0, 5, 0, 4, g), Catch::Contains("pushed clock 5 but its next clock is 1"));
+}
+
+TEST_CASE("ssp lets a trainer run at most s clocks ahead of the slowest", "[actors][aggregator][ssp]") {
+  aggregator_core agg(plain_sgd(consistency_mode::ssp, 2, 2), two_params(), {0.f, 0.f, 0.f});
+  const float g[] = {0.f, 0.f, 0.f};
+  // Trainer 0 races ahead while trainer 1 is stuck at clock 0.
+  for (std::uint64_t c = 0; c < 2; ++c) {
+    REQUIRE(agg.may_start(0, c));
+    agg.push(0, c, agg.version(), 1, g);
+  }
+  REQUIRE(agg.may_start(0, 2));        // 2 − 0 ≤ 2
+  agg.push(0, 2, agg.version(), 1, g);
+  REQUIRE_FALSE(agg.may_start(0, 3));  // 3 − 0 > 2: blocked
+  const auto r = agg.push(1, 0, 0, 1, g);  // the slowest moves: trainer 0 is released
+  REQUIRE(r.released == std::vector<std::size_t>{1, 0});
+  REQUIRE(r.staleness == 3);  // three updates were applied since trainer 1 read version 0
+  REQUIRE(agg.may_start(0, 3));
+}
+
+TEST_CASE("ssp with staleness 0 behaves as bsp", "[actors][aggregator][ssp]") {
+  aggregator_core ssp(plain_sgd(consistency_mode::ssp, 2, 0), two_params(), {1.f, 1.f, 1.f});
+  aggregator_core bsp(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});
+  const float g0[] = {1.f, 2.f, 3.f}, g1[] = {-1.f, 0.5f, 2.f};
+  for (auto* a : {&ssp, &bsp}) {
+    REQUIRE(a->push(0, 0, 0, 2, g0).applied == 0);
+    REQUIRE_FALSE(a->may_start(0, 1));
+    REQUIRE(a->push(1, 0, 0, 2, g1).applied == 1);
+  }
+  REQUIRE(ssp.params() == bsp.params());
+}
+
+TEST_CASE("asp applies every gradient at once and never blocks", "[actors][aggregator][asp]") {
+  aggregator_core agg(plain_sgd(consistency_mode::asp, 3), two_params(), {0.f, 0.f, 0.f});
+  const float g[] = {2.f, 0.f, 0.f};
+  for (std::uint64_t c = 0; c < 5; ++c) {
+    REQUIRE(agg.may_start(0, c));
+    REQUIRE(agg.push(0, c, agg.version(), 1, g).released == std::vector<std::size_t>{0});
+  }
+  REQUIRE(agg.version() == 5);
+  REQUIRE(agg.params()[0] == Approx(-5.0));
+  REQUIRE(agg.min_clock() == 0);
+  REQUIRE_FALSE(agg.may_start(0, 10));  // beyond the job's last clock
+}

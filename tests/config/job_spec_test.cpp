@@ -1,0 +1,47 @@
+#include <catch2/catch.hpp>
+
+#include "common/error.hpp"
+#include "config/topology.hpp"
+#include "topology_fixtures.hpp"
+
+using troupe_test::check_rejected;
+using troupe_test::doc;
+using troupe_test::model_line;
+using troupe_test::three;
+
+TEST_CASE("impossible job settings are rejected with position, key path and problem", "[config][topology][job]") {
+  const auto job = [](const std::string& line) { return doc(three, model_line + "  " + line + "\n"); };
+  check_rejected({
+      {"staleness with bsp", job("consistency: {mode: bsp, staleness: 2}"), "bad.yaml:9:39",
+       "job.consistency.staleness", "staleness only applies to ssp, but the mode is bsp; remove it or set mode: ssp"},
+      {"staleness with asp", job("consistency: {mode: asp, staleness: 0}"), "bad.yaml:9:39",
+       "job.consistency.staleness", "staleness only applies to ssp, but the mode is asp"},
+      {"staleness without a mode", job("consistency: {staleness: 1}"), "bad.yaml:9:28", "job.consistency.staleness",
+       "staleness only applies to ssp, but the mode is bsp"},
+      {"unknown consistency mode", job("consistency: {mode: sps}"), "bad.yaml:9:23", "job.consistency.mode",
+       "unknown consistency mode 'sps' (did you mean 'ssp'?); expected one of: bsp, ssp, asp"},
+      {"negative staleness", job("consistency: {mode: ssp, staleness: -1}"), "bad.yaml:9:39",
+       "job.consistency.staleness", "expected a non-negative integer, got '-1'"},
+      {"zero batch size", job("batch_size: 0"), "bad.yaml:9:15", "job.batch_size",
+       "expected a positive integer, got '0'"},
+      {"zero epochs", job("epochs: 0"), "bad.yaml:9:11", "job.epochs", "expected a positive integer, got '0'"},
+      {"unknown optimizer", job("optimizer: {kind: adamx}"), "bad.yaml:9:21", "job.optimizer.kind",
+       "unknown optimizer 'adamx' (did you mean 'adam'?); expected one of: sgd, adam, adamw"},
+      {"negative learning rate", job("optimizer: {lr: -0.1}"), "bad.yaml:9:19", "job.optimizer.lr",
+       "expected a non-negative number, got '-0.1'"},
+      {"beta1 of 1", job("optimizer: {kind: adam, beta1: 1}"), "bad.yaml:9:34", "job.optimizer.beta1",
+       "expected a number in [0, 1), got '1'"},
+      {"nesterov without momentum", job("optimizer: {momentum: 0, nesterov: true}"), "bad.yaml:9:38",
+       "job.optimizer.nesterov", "nesterov needs momentum > 0 and dampening 0, got momentum 0 and dampening 0"},
+      {"unknown schedule", job("schedule: {kind: cosin}"), "bad.yaml:9:20", "job.schedule.kind",
+       "unknown schedule 'cosin' (did you mean 'cosine'?); expected one of: constant, step, cosine"},
+      {"min_lr above lr", job("schedule: {min_lr: 0.1}"), "bad.yaml:9:22", "job.schedule.min_lr",
+       "cosine decays from job.optimizer.lr = 0.05 down to min_lr, so min_lr must be <= 0.05, got 0.1"},
+      {"zero step_epochs", job("schedule: {kind: step, step_epochs: 0}"), "bad.yaml:9:39", "job.schedule.step_epochs",
+       "expected a positive integer, got '0'"},
+      {"warm-up factor above 1", job("schedule: {warmup_start_factor: 2}"), "bad.yaml:9:35",
+       "job.schedule.warmup_start_factor", "expected a number in [0, 1], got '2'"},
+      {"normalize not a boolean", job("data: {normalize: maybe}"), "bad.yaml:9:21", "job.data.normalize",
+       "expected a boolean (true or false), got 'maybe'"},
+  });
+}
