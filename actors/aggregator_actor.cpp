@@ -232,6 +232,11 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
   o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
                 job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
   st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
+  if (o.mode != consistency_mode::bsp && !(o.mode == consistency_mode::ssp && o.staleness == 0) && trainers > 1 &&
+      job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
+    ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "
+                          "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
+                          config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
   ctx->line(fmt::format("=> aggregator on '{}': model '{}' ({} parameters), {} trainer(s) x batch {}, {} clocks/epoch, "
                         "{} epochs, {}{}",
                         ctx->node, ctx->model.name, st.core->layout().total, trainers, job.batch_size,

@@ -9,7 +9,7 @@ namespace troupe::actors {
 aggregator_core::aggregator_core(aggregator_options o, nn::param_layout layout, std::vector<float> params)
     : o_(std::move(o)), layout_(std::move(layout)), params_(std::move(params)),
       opt_(train::make_optimizer(o_.optimizer)), schedule_(o_.schedule), clocks_(o_.trainers, 0),
-      round_sum_(params_.size(), 0.0f) {
+      round_sum_(params_.size(), 0.0f), round_grads_(o_.trainers), round_n_(o_.trainers, 0) {
   TROUPE_ENFORCE(o_.trainers > 0, "the aggregator needs at least one trainer");
   TROUPE_ENFORCE(params_.size() == layout_.total, "{} parameters for a layout of {}", params_.size(), layout_.total);
 }
@@ -78,20 +78,29 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
   clocks_[rank] = clock + 1;
 
   if (synchronous) {
-    // Σ n_i · g_i over the round; the mean over all samples is applied once all N are in.
-    const float w = static_cast<float>(n);
+    // Keep each rank's gradient; once all N are in, Σ n_i · g_i is summed in rank order (not
+    // arrival order), so a bsp run is deterministic, and the sample-weighted mean applied once.
+    round_n_[rank] = n;
     if (n > 0)
-      for (std::size_t i = 0; i < round_sum_.size(); ++i)
-        round_sum_[i] += w * grad[i];
-    round_samples_ += n;
+      round_grads_[rank].assign(grad, grad + params_.size());
     ++round_count_;
     if (round_count_ == o_.trainers) {
-      if (round_samples_ > 0) {
-        apply(round_sum_.data(), 1.0f / static_cast<float>(round_samples_));
+      std::size_t samples = 0;
+      std::fill(round_sum_.begin(), round_sum_.end(), 0.0f);
+      for (std::size_t r = 0; r < o_.trainers; ++r) {
+        if (round_n_[r] == 0)
+          continue;
+        const float w = static_cast<float>(round_n_[r]);
+        const float* g = round_grads_[r].data();
+        for (std::size_t i = 0; i < round_sum_.size(); ++i)
+          round_sum_[i] += w * g[i];
+        samples += round_n_[r];
+      }
+      if (samples > 0) {
+        apply(round_sum_.data(), 1.0f / static_cast<float>(samples));
         out.applied = 1;
       }
-      std::fill(round_sum_.begin(), round_sum_.end(), 0.0f);
-      round_samples_ = round_count_ = 0;
+      round_count_ = 0;
       for (std::size_t r = 0; r < o_.trainers; ++r)
         out.released.push_back(r);
     }
@@ -99,7 +108,9 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
   }
 
   if (n > 0) {
-    apply(grad, 1.0f);
+    // Weight 1/N: the N pushes of one clock move the parameters as far as one bsp step would,
+    // so the learning rate means the same in every mode.
+    apply(grad, 1.0f / static_cast<float>(o_.trainers));
     out.applied = 1;
   }
   out.released.push_back(rank);  // the pusher always gets the fresh parameters back

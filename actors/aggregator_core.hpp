@@ -7,9 +7,10 @@
 ///   bsp — the gradients of clock c from all N trainers are averaged (weighted by samples) and
 ///         applied once; then every trainer may start clock c + 1 from the same parameters.
 ///         This is allreduce semantics: N trainers × batch b = one process with batch N·b.
-///   ssp — each gradient is applied as it arrives; a trainer may start clock c only while
+///   ssp — each gradient is applied as it arrives, weighted 1/N (N pushes of a clock move the
+///         parameters as far as one bsp step); a trainer may start clock c only while
 ///         c − min_clock ≤ s (s = staleness). ssp with s = 0 runs exactly as bsp.
-///   asp — each gradient is applied as it arrives; nobody waits.
+///   asp — each gradient is applied as it arrives, weighted 1/N; nobody waits.
 /// A push that repeats a (trainer, clock) already seen is ignored: applied at most once.
 
 #include <cstdint>
@@ -81,9 +82,11 @@ private:
   optim::lr_schedule schedule_;
   std::uint64_t version_ = 0;
   std::vector<std::uint64_t> clocks_;      ///< pushes seen per trainer
-  // BSP round in progress: Σ n·g and Σ n over the trainers that pushed the current clock.
+  // BSP round in progress: each rank's gradient and sample count, summed in rank order.
   std::vector<float> round_sum_;
-  std::size_t round_samples_ = 0, round_count_ = 0;
+  std::vector<std::vector<float>> round_grads_;
+  std::vector<std::size_t> round_n_;
+  std::size_t round_count_ = 0;
   std::vector<float> scratch_;
 };
 

@@ -42,6 +42,7 @@ public:
       wait_until([&] { return !batches_.empty(); }, "a batch from the loader");
       if (shutdown_)
         break;
+      drain();  // read the freshest parameters that already arrived (ssp/asp read without waiting)
       pending_batch b = std::move(batches_.front());
       batches_.pop_front();
       step(b);
@@ -74,6 +75,14 @@ private:
                                 ctx_->node, limit.count(), what));
     }
     wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+  }
+
+  /// Handles every message already in the mailbox without waiting.
+  void drain() {
+    for (bool more = true; more && !shutdown_;) {
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { shutdown_ = true; },
+                     caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    }
   }
 
   bool handshake() {

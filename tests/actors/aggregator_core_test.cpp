@@ -97,7 +97,7 @@ TEST_CASE("asp applies every gradient at once and never blocks", "[actors][aggre
     REQUIRE(agg.push(0, c, agg.version(), 1, g).released == std::vector<std::size_t>{0});
   }
   REQUIRE(agg.version() == 5);
-  REQUIRE(agg.params()[0] == Approx(-5.0));
+  REQUIRE(agg.params()[0] == Approx(-5.0 / 3));  // 5 pushes of 0.5 · (2 / 3 trainers)
   REQUIRE(agg.min_clock() == 0);
   REQUIRE_FALSE(agg.may_start(0, 10));  // beyond the job's last clock
 }

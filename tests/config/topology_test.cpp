@@ -281,9 +281,9 @@ TEST_CASE("errors in overridden values name the --set that gave them", "[config]
                       Equals("--set cluster.nodes[4].name=x: cluster.nodes[4]: no such element; cluster.nodes has "
                              "4 elements"));
   // An error cited in the file about a part that overrides changed names them.
-  REQUIRE_THROWS_WITH(load_topology(path, sets({"job.epochs=2", "cluster.nodes[1].roles=[trainer]"})),
-                      Equals(path + ":20:5: cluster.nodes: no node has the loader role; at least one must "
-                                    "(after --set cluster.nodes[1].roles=[trainer])"));
+  REQUIRE_THROWS_WITH(parse_topology(doc(three), "t.yaml", sets({"job.epochs=2", "cluster.nodes[1].roles=[trainer]"})),
+                      Equals("t.yaml:4:5: cluster.nodes: no node has the loader role; at least one must "
+                             "(after --set cluster.nodes[1].roles=[trainer])"));
   // The problem lies in the file (a staleness key the new mode does not take): the file is cited.
   REQUIRE_THROWS_WITH(load_topology(example("fmnist-ssp.yaml"), sets({"job.consistency.mode=bsp"})),
                       StartsWith(example("fmnist-ssp.yaml") + ":") &&

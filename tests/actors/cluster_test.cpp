@@ -1,0 +1,140 @@
+// Whole clusters (aggregator + loader + N trainers) inside the test process, over inproc:// and
+// tcp://127.0.0.1 with ephemeral ports, for each consistency model.
+
+#include "actors/node.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "config/topology.hpp"
+#include "train/fit.hpp"
+#include "train/model_file.hpp"
+
+#include "cluster_test_util.hpp"
+
+using namespace troupe;
+
+namespace {
+
+struct cluster_run {
+  int exit_code = -1;
+  std::vector<float> params;
+  std::vector<nlohmann::json> aggregator_records;
+  std::string console;
+};
+
+cluster_run run_cluster(const test::cluster_case& c, const std::filesystem::path& dir,
+                        std::map<std::size_t, double> slow = {}) {
+  const auto topo = config::parse_topology(test::topology_yaml(c, dir), "test.yaml");
+  actors::run_options o;
+  for (const auto& n : topo.cluster.nodes)
+    o.nodes.push_back(n.name);
+  std::ostringstream console;
+  o.out = &console;
+  o.slow_trainers = std::move(slow);
+  cluster_run r;
+  r.exit_code = actors::run_nodes(topo, o);
+  r.console = console.str();
+  const auto final_path = dir / "checkpoints" / "model_final.trpm";
+  if (std::filesystem::exists(final_path))
+    r.params = train::load_model(final_path.string()).params;
+  const auto agg_node = c.transport == "inproc" ? std::string("main") : std::string("agg");
+  for (auto& rec : test::read_records(dir / "metrics" / (agg_node + ".jsonl")))
+    if (rec["actor"] == "aggregator")
+      r.aggregator_records.push_back(rec);
+  return r;
+}
+
+double final_test_acc(const cluster_run& r) {
+  double acc = -1;
+  for (const auto& rec : r.aggregator_records)
+    if (rec.contains("test_acc"))
+      acc = rec["test_acc"].get<double>();
+  return acc;
+}
+
+} // namespace
+
+TEST_CASE("clusters of 1, 2 and 4 trainers train in every consistency mode over inproc and tcp",
+          "[actors][cluster]") {
+  test::cluster_case c;
+  c.transport = GENERATE(as<std::string>{}, "inproc", "tcp");
+  c.trainers = GENERATE(as<std::size_t>{}, 1, 2, 4);
+  c.mode = GENERATE(as<std::string>{}, "bsp", "ssp", "asp");
+  c.staleness = c.mode == "ssp" ? 2 : 0;
+  c.momentum = c.mode == "bsp" ? 0.9f : 0.0f;
+  c.max_train = 1280;
+  CAPTURE(c.transport, c.trainers, c.mode);
+  test::scratch_dir dir("cluster");
+  const auto r = run_cluster(c, dir.path);
+  INFO(r.console);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.params.size() == 225034);
+  const std::size_t clocks = c.max_train / c.trainers / c.batch;
+  // One update per clock in bsp; one per push otherwise.
+  const auto last = r.aggregator_records.back();
+  REQUIRE(last["version"].get<std::size_t>() == (c.mode == "bsp" ? clocks : clocks * c.trainers));
+  REQUIRE(final_test_acc(r) > 0.3);  // 1280 images, one epoch: well above the 0.10 of chance
+}
+
+TEST_CASE("bsp with N trainers x batch b matches one process with batch N*b", "[actors][cluster][bsp]") {
+  // Same samples per step, same optimizer and schedule: only float summation order differs
+  // (slices of the batch summed per trainer, then across trainers), and training amplifies such
+  // differences slowly, so ten steps are compared.
+  test::cluster_case c;
+  c.trainers = GENERATE(as<std::size_t>{}, 2, 4);
+  c.batch = 64 / c.trainers;
+  c.epochs = 1;
+  test::scratch_dir dir("bsp-equiv");
+  const auto r = run_cluster(c, dir.path);
+  REQUIRE(r.exit_code == 0);
+
+  train::fit_options f;
+  f.model_path = test::source_dir() + "/examples/models/fmnist_cnn.yaml";
+  f.epochs = c.epochs;
+  f.batch_size = c.trainers * c.batch;
+  f.threads = 1;
+  f.seed = c.seed;
+  f.max_train_samples = c.max_train;
+  f.max_test_samples = c.max_test;
+  f.optimizer.momentum = 0.9f;
+  f.optimizer.weight_decay = 5e-4f;
+  f.schedule.kind = "cosine";
+  f.schedule.base_lr = 0.05f;
+  f.print_freq = 0;
+  f.out_dir = (dir.path / "single").string();
+  std::ostringstream log;
+  const auto single = train::fit(f, log);
+  REQUIRE(single.steps == 10);
+  REQUIRE(r.params.size() == single.params.size());
+  double max_diff = 0, max_abs = 0;
+  for (std::size_t i = 0; i < r.params.size(); ++i) {
+    max_diff = std::max(max_diff, static_cast<double>(std::abs(r.params[i] - single.params[i])));
+    max_abs = std::max(max_abs, static_cast<double>(std::abs(single.params[i])));
+  }
+  INFO("max |difference| " << max_diff << " of max |param| " << max_abs);
+  REQUIRE(max_diff < 1e-4 * max_abs);  // the same steps up to float summation order
+}
+
+TEST_CASE("ssp never lets a trainer run more than s clocks ahead of a slowed one", "[actors][cluster][ssp]") {
+  test::cluster_case c;
+  c.trainers = 3;
+  c.mode = "ssp";
+  c.staleness = 2;
+  c.momentum = 0.0f;
+  c.max_train = 480;
+  test::scratch_dir dir("ssp-bound");
+  const auto r = run_cluster(c, dir.path, {{0, 4.0}});
+  REQUIRE(r.exit_code == 0);
+  std::size_t max_lag = 0, records = 0;
+  for (const auto& rec : r.aggregator_records)
+    if (rec.contains("clock_lag"))
+      for (const auto& lag : rec["clock_lag"]) {
+        max_lag = std::max(max_lag, lag.get<std::size_t>());
+        ++records;
+      }
+  REQUIRE(records > 0);
+  // A trainer that was allowed clock c (c <= slowest + s) has pushed c + 1 when the lag is read.
+  REQUIRE(max_lag <= c.staleness + 1);
+  REQUIRE(max_lag >= 1);  // the fast trainers did run ahead of the slowed one
+}

@@ -1,0 +1,106 @@
+#pragma once
+// Builds small topologies for in-process and multi-process cluster tests.
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace troupe::test {
+
+inline std::string source_dir() {
+  const char* dir = std::getenv("TROUPE_SOURCE_DIR");
+  if (dir == nullptr)
+    FAIL("TROUPE_SOURCE_DIR is not set (run the tests through ctest)");
+  return dir;
+}
+
+struct scratch_dir {
+  std::filesystem::path path;
+  explicit scratch_dir(const std::string& tag) {
+    static int counter = 0;
+    path = std::filesystem::temp_directory_path() / fmt::format("troupe-{}-{}-{}", tag, ::getpid(), counter++);
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~scratch_dir() { std::filesystem::remove_all(path); }
+};
+
+struct cluster_case {
+  std::string transport = "inproc";  ///< inproc (one node), tcp (one node per role, ephemeral ports), ipc
+  std::size_t trainers = 2;
+  std::string mode = "bsp";
+  std::size_t staleness = 0;
+  std::size_t batch = 16;
+  std::size_t epochs = 1;
+  std::size_t max_train = 640;
+  std::size_t max_test = 200;
+  std::size_t print_freq = 1;
+  std::string schedule = "cosine";
+  std::uint64_t seed = 5;
+  float momentum = 0.9f;  ///< async modes want 0: staleness already acts as momentum
+};
+
+/// Topology YAML for the case; outputs under `dir`.
+inline std::string topology_yaml(const cluster_case& c, const std::filesystem::path& dir) {
+  std::string nodes;
+  if (c.transport == "inproc") {
+    nodes = fmt::format("    - {{name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://main-{}\", "
+                        "trainers: {}}}\n",
+                        ::getpid(), c.trainers);
+  } else {
+    auto ep = [&](const std::string& name) {
+      return c.transport == "tcp" ? std::string("tcp://127.0.0.1:*") : fmt::format("ipc://{}/{}.sock", dir.string(), name);
+    };
+    nodes += fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"}}\n", ep("agg"));
+    nodes += fmt::format("    - {{name: loader, roles: [loader], endpoint: \"{}\"}}\n", ep("loader"));
+    for (std::size_t t = 0; t < c.trainers; ++t)
+      nodes += fmt::format("    - {{name: t{}, roles: [trainer], endpoint: \"{}\", trainers: 1}}\n", t,
+                           ep("t" + std::to_string(t)));
+  }
+  const std::string consistency = c.mode == "ssp" ? fmt::format("{{mode: ssp, staleness: {}}}", c.staleness)
+                                                  : fmt::format("{{mode: {}}}", c.mode);
+  return fmt::format(R"(cluster:
+  id: test-cluster
+  connect_timeout_s: 20
+  nodes:
+{nodes}
+job:
+  model: {model}
+  data: {{max_train: {max_train}, max_test: {max_test}}}
+  batch_size: {batch}
+  epochs: {epochs}
+  seed: {seed}
+  optimizer: {{kind: sgd, lr: 0.05, momentum: {momentum}, weight_decay: 5.0e-4}}
+  schedule: {{kind: {schedule}}}
+  consistency: {consistency}
+checkpoint:
+  dir: {dir}/checkpoints
+metrics:
+  dir: {dir}/metrics
+  print_freq: {print_freq}
+  console: false
+)",
+                     fmt::arg("nodes", nodes), fmt::arg("model", source_dir() + "/examples/models/fmnist_cnn.yaml"),
+                     fmt::arg("max_train", c.max_train), fmt::arg("max_test", c.max_test), fmt::arg("batch", c.batch),
+                     fmt::arg("epochs", c.epochs), fmt::arg("seed", c.seed), fmt::arg("schedule", c.schedule),
+                     fmt::arg("consistency", consistency), fmt::arg("dir", dir.string()),
+                     fmt::arg("print_freq", c.print_freq), fmt::arg("momentum", c.momentum));
+}
+
+/// All JSON records of one node's metrics log.
+inline std::vector<nlohmann::json> read_records(const std::filesystem::path& file) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line))
+    out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+} // namespace troupe::test
