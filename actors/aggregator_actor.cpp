@@ -45,6 +45,7 @@ struct aggregator_state {
   std::shared_ptr<const std::vector<float>> snapshot;  ///< params of `snapshot_version`, shared by all sends
   std::uint64_t snapshot_version = ~std::uint64_t{0};
   std::size_t evaluated_epochs = 0;
+  std::uint64_t next_step_eval = 0;  ///< min clock of the next step-based evaluation
   double best_top1 = -1;
   // Progress since the last line: sums from the trainers' pushes.
   double loss_sum = 0;
@@ -95,14 +96,15 @@ void evaluate(aggregator_state& st, std::size_t epoch) {
   const auto t0 = clock_type::now();
   const auto ev = train::evaluate(*st.engine, st.core->params(), st.test);
   const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-  st.ctx->line(fmt::format(" * Epoch {} test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)", epoch,
-                           100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
+  st.ctx->line(fmt::format(" * Epoch {} (clock {}) test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)",
+                           epoch, st.core->min_clock(), 100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
   r["epoch"] = epoch;
   r["test_loss"] = ev.loss;
   r["test_acc"] = ev.top1;
   r["test_top5"] = ev.top5;
   r["version"] = st.core->version();
+  r["elapsed_s"] = std::chrono::duration<double>(clock_type::now() - st.started_at).count();
   st.ctx->record(r.dump());
   const nlohmann::json info{{"epoch", epoch}, {"version", st.core->version()}, {"test_top1", ev.top1},
                             {"test_top5", ev.top5}, {"test_loss", ev.loss}, {"seed", st.ctx->topo.job.seed}};
@@ -193,11 +195,20 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
     st.ctx->send(st.ctx->where.trainer_nodes[r], params_message(st, net::msg_type::params, r));
   progress(st, false);
   const auto& o = st.core->options();
-  const auto& every = st.ctx->topo.job.evaluation.every_epochs;
+  const auto& eval = st.ctx->topo.job.evaluation;
+  bool evaluated = false;
   while (st.evaluated_epochs < st.core->min_clock() / o.steps_per_epoch) {
     ++st.evaluated_epochs;
-    if (every > 0 && (st.evaluated_epochs % every == 0 || st.evaluated_epochs == o.epochs))
+    if (eval.every_epochs > 0 && (st.evaluated_epochs % eval.every_epochs == 0 || st.evaluated_epochs == o.epochs)) {
       evaluate(st, st.evaluated_epochs);
+      evaluated = true;
+    }
+  }
+  // Step-based evaluation (e.g. for time-to-accuracy): every `every_steps` clocks of the slowest trainer.
+  if (eval.every_steps > 0 && st.core->min_clock() >= st.next_step_eval) {
+    if (!evaluated)
+      evaluate(st, st.core->min_clock() / o.steps_per_epoch + 1);
+    st.next_step_eval = (st.core->min_clock() / eval.every_steps + 1) * eval.every_steps;
   }
   if (st.core->done())
     finish(self, "done");
@@ -232,6 +243,7 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
   o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
                 job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
   st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
+  st.next_step_eval = job.evaluation.every_steps;
   if (o.mode != consistency_mode::bsp && !(o.mode == consistency_mode::ssp && o.staleness == 0) && trainers > 1 &&
       job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
     ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Quick start 1: installs what is missing, builds, and trains the default example (the reference CNN
-# on Fashion-MNIST, one process). Extra arguments go to the trainer, e.g. --epochs 1.
+# Quick start 1: installs what is missing, builds, and runs the embedded default: the whole
+# topology of examples/fmnist-local.yaml (aggregator, loader, two trainers) in one process,
+# training the reference CNN on Fashion-MNIST. Extra arguments go to troupe-node,
+# e.g. --set job.epochs=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec ./build/examples/troupe-train "$@"
+exec ./build/actors/troupe-node --role all --config examples/fmnist-local.yaml "$@"

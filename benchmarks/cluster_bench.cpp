@@ -1,0 +1,250 @@
+// Benchmarks of the actor runtime; each part prints its figures, the last line is JSON.
+//
+//   ./build/benchmarks/bench_cluster --part throughput   # 2 trainers x 1 thread (bsp, tcp) vs 1 trainer x 2 threads
+//   ./build/benchmarks/bench_cluster --part roundtrip    # push gradient + receive parameters over tcp loopback
+//   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 test accuracy, bsp vs ssp
+//   ./build/benchmarks/bench_cluster                     # all three (the straggler part takes minutes)
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "actors/node.hpp"
+#include "config/topology.hpp"
+#include "net/van.hpp"
+#include "train/process_tuning.hpp"
+
+using namespace troupe;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double median(std::vector<double> v) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+struct job_shape {
+  std::string nodes;             ///< YAML of the node list
+  std::string consistency = "{mode: bsp}";
+  std::size_t batch = 32, epochs = 1, max_train = 0, max_test = 0, every_steps = 0, print_freq = 20;
+  float momentum = 0.9f;
+};
+
+std::string yaml_of(const job_shape& j, const std::filesystem::path& dir) {
+  return fmt::format(R"(cluster:
+  id: bench
+  nodes:
+{}
+job:
+  model: {}
+  data: {{max_train: {}, max_test: {}}}
+  batch_size: {}
+  epochs: {}
+  seed: 1
+  optimizer: {{kind: sgd, lr: 0.05, momentum: {}, weight_decay: 5.0e-4}}
+  schedule: {{kind: cosine}}
+  consistency: {}
+  evaluation: {{every_epochs: 1, every_steps: {}}}
+checkpoint: {{dir: {}/checkpoints}}
+metrics: {{dir: {}/metrics, print_freq: {}, console: false}}
+)",
+                     j.nodes, TROUPE_DEFAULT_MODEL, j.max_train, j.max_test, j.batch, j.epochs, j.momentum,
+                     j.consistency, j.every_steps, dir.string(), dir.string(), j.print_freq);
+}
+
+struct run_result {
+  double seconds = 0;
+  std::vector<nlohmann::json> records;  ///< every node's records
+};
+
+run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t, double> slow = {}) {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("troupe-bench-{}-{}", tag, ::getpid());
+  std::filesystem::remove_all(dir);
+  const auto topo = config::parse_topology(yaml_of(j, dir), tag + ".yaml");
+  actors::run_options o;
+  for (const auto& n : topo.cluster.nodes)
+    o.nodes.push_back(n.name);
+  std::ostringstream quiet;
+  o.out = &quiet;
+  o.slow_trainers = std::move(slow);
+  run_result r;
+  const auto t0 = clock_type::now();
+  if (actors::run_nodes(topo, o) != 0)
+    throw std::runtime_error("benchmark cluster failed: " + tag);
+  r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+  for (const auto& f : std::filesystem::directory_iterator(dir / "metrics")) {
+    std::ifstream in(f.path());
+    std::string line;
+    while (std::getline(in, line))
+      r.records.push_back(nlohmann::json::parse(line));
+  }
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+/// Steady-state images/s of the aggregator's progress windows (the first window is warm-up).
+double aggregator_images_per_s(const run_result& r) {
+  std::vector<double> v;
+  for (const auto& rec : r.records)
+    if (rec["actor"] == "aggregator" && rec.contains("images_per_s"))
+      v.push_back(rec["images_per_s"].get<double>());
+  if (v.size() > 2)
+    v.erase(v.begin());
+  return median(v);
+}
+
+nlohmann::json step_split(const run_result& r) {
+  double compute = 0, wait = 0;
+  for (const auto& rec : r.records)
+    if (rec["role"] == "trainer" && rec.contains("compute_s")) {
+      compute += rec["compute_s"].get<double>();
+      wait += rec["wait_s"].get<double>();
+    }
+  const double total = std::max(compute + wait, 1e-9);
+  return {{"compute_fraction", compute / total}, {"wait_fraction", wait / total}};
+}
+
+nlohmann::json part_throughput() {
+  job_shape two;
+  two.max_train = 12800;
+  two.max_test = 100;
+  two.nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}\n"
+              "    - {name: t0, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 1}\n"
+              "    - {name: t1, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 1}";
+  job_shape one = two;
+  one.batch = 64;
+  one.nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}\n"
+              "    - {name: t0, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 2}";
+  std::vector<double> a, b;
+  nlohmann::json split_a, split_b;
+  for (int rep = 0; rep < 3; ++rep) {  // alternate so machine noise hits both alike
+    const auto ra = run(two, "two");
+    a.push_back(aggregator_images_per_s(ra));
+    split_a = step_split(ra);
+    const auto rb = run(one, "one");
+    b.push_back(aggregator_images_per_s(rb));
+    split_b = step_split(rb);
+  }
+  const double ma = median(a), mb = median(b);
+  fmt::print("throughput: 2 trainers x 1 thread (bsp, tcp) {:.0f} images/s; 1 trainer x 2 threads {:.0f} images/s; "
+             "ratio {:.2f}\n",
+             ma, mb, ma / mb);
+  fmt::print("  step split, 2x1: compute {:.0f}%  wait {:.0f}%;  1x2: compute {:.0f}%  wait {:.0f}%\n",
+             100 * split_a["compute_fraction"].get<double>(), 100 * split_a["wait_fraction"].get<double>(),
+             100 * split_b["compute_fraction"].get<double>(), 100 * split_b["wait_fraction"].get<double>());
+  return {{"two_trainers_images_per_s", ma}, {"one_trainer_two_threads_images_per_s", mb}, {"ratio", ma / mb},
+          {"split_2x1", split_a}, {"split_1x2", split_b}};
+}
+
+nlohmann::json part_roundtrip() {
+  nlohmann::json out = nlohmann::json::object();
+  for (std::size_t floats : {std::size_t{225034}, std::size_t{1} << 20, std::size_t{16} << 20}) {
+    net::van_options so, co;
+    so.node_name = "server";
+    co.node_name = "client";
+    so.cluster_id = co.cluster_id = 7;
+    net::van server(so), client(co);
+    auto params = std::make_shared<const std::vector<float>>(floats, 0.5f);
+    std::vector<float> master(floats, 0.0f);
+    server.set_handler([&](net::message&& m) {
+      // The aggregator's work per push: read the gradient, update, answer with parameters.
+      const auto g = m.view<float>(0);
+      for (std::size_t i = 0; i < g.size; ++i)
+        master[i] -= 0.01f * g[i];
+      net::message reply(net::msg_type::params);
+      reply.add_tensor("params", {static_cast<std::uint32_t>(floats)}, params);
+      server.send("client", std::move(reply));
+    });
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t replies = 0;
+    client.set_handler([&](net::message&&) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++replies;
+      cv.notify_all();
+    });
+    const auto ep = server.bind("tcp://127.0.0.1:*");
+    client.connect("server", ep);
+    auto grad = std::make_shared<const std::vector<float>>(floats, 0.25f);
+    const int reps = floats > (std::size_t{4} << 20) ? 7 : 31;
+    std::vector<double> times;
+    for (int i = 0; i < reps; ++i) {
+      const auto t0 = clock_type::now();
+      net::message m(net::msg_type::push_gradient);
+      m.add_tensor("grad", {static_cast<std::uint32_t>(floats)}, grad);
+      client.send("server", std::move(m));
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return replies == static_cast<std::size_t>(i + 1); });
+      if (i > 0)  // the first one pays the connection set-up
+        times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
+    }
+    client.stop();
+    server.stop();
+    const double t = median(times);
+    const double gbps = 2.0 * static_cast<double>(floats) * 4 / t / 1e9;
+    fmt::print("roundtrip {:>9} floats: {:8.3f} ms  ({:.2f} GB/s both ways)\n", floats, t * 1e3, gbps);
+    out[std::to_string(floats)] = {{"ms", t * 1e3}, {"gb_per_s", gbps}};
+  }
+  return out;
+}
+
+nlohmann::json part_straggler() {
+  job_shape j;
+  j.epochs = 3;
+  j.max_test = 2000;
+  j.every_steps = 100;
+  j.print_freq = 100;
+  j.momentum = 0.0f;  // the same optimizer in both runs (ssp wants no momentum)
+  j.nodes = "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench\", trainers: 2}";
+  nlohmann::json out;
+  for (const std::string mode : {"bsp", "ssp"}) {
+    j.consistency = mode == "bsp" ? "{mode: bsp}" : "{mode: ssp, staleness: 3}";
+    const auto r = run(j, "straggler-" + mode, {{1, 3.0}});
+    double reached = -1, best = 0;
+    for (const auto& rec : r.records)
+      if (rec.contains("test_acc")) {
+        best = std::max(best, rec["test_acc"].get<double>());
+        if (reached < 0 && rec["test_acc"].get<double>() >= 0.88)
+          reached = rec["elapsed_s"].get<double>();
+      }
+    fmt::print("straggler (trainer 1 at 3x), {}: time to 0.88 test accuracy {}; best {:.3f}; whole run {:.1f} s\n",
+               mode, reached < 0 ? std::string("not reached") : fmt::format("{:.1f} s", reached), best, r.seconds);
+    out[mode] = {{"seconds_to_088", reached}, {"best_acc", best}, {"run_seconds", r.seconds}};
+  }
+  if (out["bsp"]["seconds_to_088"].get<double>() > 0 && out["ssp"]["seconds_to_088"].get<double>() > 0)
+    out["ssp_over_bsp"] = out["ssp"]["seconds_to_088"].get<double>() / out["bsp"]["seconds_to_088"].get<double>();
+  return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string part = "all";
+  CLI::App app{"Benchmarks of the Troupe actor runtime"};
+  app.add_option("--part", part, "throughput | roundtrip | straggler | all")
+      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "all"}));
+  CLI11_PARSE(app, argc, argv);
+  train::tune_allocator();
+  nlohmann::json summary{{"benchmark", "cluster"}};
+  if (part == "roundtrip" || part == "all")
+    summary["roundtrip"] = part_roundtrip();
+  if (part == "throughput" || part == "all")
+    summary["throughput"] = part_throughput();
+  if (part == "straggler" || part == "all")
+    summary["straggler"] = part_straggler();
+  std::cout << summary.dump() << std::endl;
+  return 0;
+}
