@@ -165,8 +165,9 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
     evaluate(st, epochs_done);
   save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}});
   const double secs = std::chrono::duration<double>(clock_type::now() - st.started_at).count();
-  st.ctx->line(fmt::format("=> {} after {:.1f} s: {} updates; best Acc@1 {:.2f}; saved {}", reason, secs,
-                           st.core->version(), 100.0 * std::max(st.best_top1, 0.0),
+  st.ctx->line(fmt::format("=> {} after {:.1f} s: {} updates; {}; saved {}", reason, secs, st.core->version(),
+                           st.best_top1 < 0 ? std::string("not evaluated yet")
+                                            : fmt::format("best Acc@1 {:.2f}", 100.0 * st.best_top1),
                            (checkpoint_dir(st) / "model_final.trpm").string()));
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
     st.ctx->send(st.ctx->where.trainer_nodes[r], make_message(net::msg_type::shutdown, trainer_name(r), {{"reason", reason}}));

@@ -1,7 +1,6 @@
 #pragma once
 // Builds small topologies for in-process and multi-process cluster tests.
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -9,27 +8,10 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
+
+#include "tests/support/test_env.hpp"
 
 namespace troupe::test {
-
-inline std::string source_dir() {
-  const char* dir = std::getenv("TROUPE_SOURCE_DIR");
-  if (dir == nullptr)
-    FAIL("TROUPE_SOURCE_DIR is not set (run the tests through ctest)");
-  return dir;
-}
-
-struct scratch_dir {
-  std::filesystem::path path;
-  explicit scratch_dir(const std::string& tag) {
-    static int counter = 0;
-    path = std::filesystem::temp_directory_path() / fmt::format("troupe-{}-{}-{}", tag, ::getpid(), counter++);
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~scratch_dir() { std::filesystem::remove_all(path); }
-};
 
 struct cluster_case {
   std::string transport = "inproc";  ///< inproc (one node), tcp (one node per role, ephemeral ports), ipc

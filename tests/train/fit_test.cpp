@@ -3,8 +3,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include <unistd.h>
-
 #include "train/model_file.hpp"
 
 #include "train_test_util.hpp"
@@ -29,20 +27,11 @@ train::fit_options slice_options(const std::string& out) {
   return o;
 }
 
-struct temp_dir {
-  std::filesystem::path path;
-  explicit temp_dir(const std::string& name) {
-    path = std::filesystem::temp_directory_path() / (name + std::to_string(::getpid()));
-    std::filesystem::remove_all(path);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
-
 } // namespace
 
 TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves both models",
           "[train][fit][e2e]") {
-  temp_dir dir("troupe-fit-");
+  test::scratch_dir dir("fit");
   std::ostringstream log;
   const auto r = train::fit(slice_options(dir.path.string()), log);
   INFO(log.str());
@@ -65,7 +54,7 @@ TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves b
 }
 
 TEST_CASE("the same seed gives bitwise the same trained parameters", "[train][fit][determinism]") {
-  temp_dir a("troupe-det-a-"), b("troupe-det-b-");
+  test::scratch_dir a("det-a"), b("det-b");
   auto o = slice_options(a.path.string());
   o.epochs = 1;
   o.max_train_samples = 800;
@@ -81,8 +70,7 @@ TEST_CASE("the same seed gives bitwise the same trained parameters", "[train][fi
 }
 
 TEST_CASE("a saved model of another architecture is refused by name", "[train][fit]") {
-  temp_dir dir("troupe-wrong-");
-  std::filesystem::create_directories(dir.path);
+  test::scratch_dir dir("wrong");
   train::saved_model m;
   m.model_name = "fmnist-cnn";
   m.layout.entries = {{"0.weight", {2}, 0, 2}};

@@ -3,8 +3,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include <unistd.h>
-
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 
@@ -13,15 +11,6 @@
 using namespace troupe;
 
 namespace {
-
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    path = std::filesystem::temp_directory_path() / ("troupe-model-file-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(path);
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
 
 train::saved_model sample_model() {
   train::saved_model m;
@@ -36,7 +25,7 @@ train::saved_model sample_model() {
 } // namespace
 
 TEST_CASE("a saved model loads back exactly", "[train][model_file]") {
-  temp_dir dir;
+  test::scratch_dir dir("model-file");
   const auto path = (dir.path / "m.trpm").string();
   train::save_model(path, sample_model());
   const auto m = train::load_model(path);
@@ -51,7 +40,7 @@ TEST_CASE("a saved model loads back exactly", "[train][model_file]") {
 }
 
 TEST_CASE("damaged model files are refused with the file and the problem named", "[train][model_file]") {
-  temp_dir dir;
+  test::scratch_dir dir("model-file");
   const auto good = (dir.path / "good.trpm").string();
   train::save_model(good, sample_model());
   const std::string bytes = read_file(good);
