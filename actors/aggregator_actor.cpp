@@ -154,7 +154,7 @@ void progress(aggregator_state& st, bool force) {
   st.last_line_at = clock_type::now();
 }
 
-void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reason) {
+void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reason, bool failed = false) {
   auto& st = self->state;
   if (st.finished)
     return;
@@ -165,6 +165,12 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
     evaluate(st, epochs_done);
   save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}});
   const double secs = std::chrono::duration<double>(clock_type::now() - st.started_at).count();
+  auto rec = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+  rec["event"] = "finish";
+  rec["reason"] = reason;
+  rec["version"] = st.core->version();
+  rec["elapsed_s"] = secs;
+  st.ctx->record(rec.dump());
   st.ctx->line(fmt::format("=> {} after {:.1f} s: {} updates; {}; saved {}", reason, secs, st.core->version(),
                            st.best_top1 < 0 ? std::string("not evaluated yet")
                                             : fmt::format("best Acc@1 {:.2f}", 100.0 * st.best_top1),
@@ -172,7 +178,7 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
     st.ctx->send(st.ctx->where.trainer_nodes[r], make_message(net::msg_type::shutdown, trainer_name(r), {{"reason", reason}}));
   st.ctx->send(st.ctx->where.loader_node, make_message(net::msg_type::shutdown, loader_name, {{"reason", reason}}));
-  self->quit();
+  self->quit(failed ? caf::make_error(caf::sec::runtime_error, reason) : caf::error{});
 }
 
 void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
@@ -192,8 +198,23 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   st.correct5 += field<std::size_t>(meta, "correct5", m);
   ++st.pushes;
   ++st.staleness_hist[out.staleness];
-  for (std::size_t r : out.released)
-    st.ctx->send(st.ctx->where.trainer_nodes[r], params_message(st, net::msg_type::params, r));
+  // One params message per node, addressed to all its released trainers: a node hosting several
+  // trainers receives the parameters once and hands the same buffer to each of them.
+  std::map<std::string, nlohmann::json> per_node;
+  for (std::size_t r : out.released) {
+    auto& to = per_node[st.ctx->where.trainer_nodes[r]];
+    if (to.is_null())
+      to = nlohmann::json::array();
+    to.push_back(trainer_name(r));
+  }
+  for (auto& [node, to] : per_node) {
+    auto m = make_message(net::msg_type::params, "", {});
+    m.h.meta = nlohmann::json{{"to", to}}.dump();
+    m.h.clock = st.core->min_clock();
+    m.h.step = st.core->version();
+    add_flat(m, "params", snapshot(st));
+    st.ctx->send(node, std::move(m));
+  }
   progress(st, false);
   const auto& o = st.core->options();
   const auto& eval = st.ctx->topo.job.evaluation;
@@ -213,6 +234,11 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   }
   if (st.core->done())
     finish(self, "done");
+}
+
+/// How long the aggregator waits without any message before it gives up with an error.
+long idle_limit_s(const node_context& ctx) {
+  return static_cast<long>(std::max(60.0, 4 * ctx.topo.cluster.connect_timeout_s));
 }
 
 caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std::shared_ptr<const node_context> ctx) {
@@ -281,6 +307,9 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
           case net::msg_type::push_gradient:
             on_push(self, m);
             break;
+          case net::msg_type::shutdown:  // a trainer or the loader was stopped: end the job for everyone
+            finish(self, fmt::format("stopped by '{}'", m.h.sender));
+            break;
           default:
             std::cerr << fmt::format("troupe-node [{}]: aggregator ignores {} from '{}'\n", s.ctx->node,
                                      net::to_string(m.h.type), m.h.sender);
@@ -291,6 +320,17 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
         }
       },
       [=](stop_atom) { finish(self, "stopped"); },
+      caf::after(std::chrono::seconds(idle_limit_s(*ctx))) >> [=] {
+        auto& s = self->state;
+        std::vector<std::string> missing;
+        for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
+          if (!s.started ? s.hello_from.count(r) == 0 : s.core->clock_of(r) == s.core->min_clock())
+            missing.push_back(fmt::format("{} on '{}'", trainer_name(r), s.ctx->where.trainer_nodes[r]));
+        std::cerr << fmt::format("troupe-node [{}]: aggregator heard nothing for {} s; {}: {}\n", s.ctx->node,
+                                 idle_limit_s(*s.ctx), s.started ? "slowest trainers" : "never said hello",
+                                 fmt::join(missing, ", "));
+        finish(self, "no trainer activity", true);
+      },
   };
 }
 

@@ -83,7 +83,12 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
                                    net::to_string(m.h.type), m.h.sender, e.what());
         }
       },
-      [=](stop_atom) { self->quit(); },
+      [=](stop_atom) {
+        // Stopped here (signal or a failed sibling): the aggregator ends the job for everyone.
+        const auto& c = *self->state.ctx;
+        c.send(c.where.aggregator_node, make_message(net::msg_type::shutdown, aggregator_name, {{"reason", "stopped"}}));
+        self->quit();
+      },
   };
 }
 

@@ -1,5 +1,6 @@
 #include "actors/node.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <mutex>
@@ -107,12 +108,19 @@ int run_nodes(const config::topology& topo, const run_options& o) {
     ln.van->set_handler([reg = ln.reg, name](net::message&& m) {
       auto msg = std::make_shared<const net::message>(std::move(m));
       const auto meta = nlohmann::json::parse(msg->h.meta, nullptr, false);
-      if (!meta.is_object() || !meta.contains("to") || !meta["to"].is_string()) {
-        std::cerr << fmt::format("troupe-node [{}]: {} from '{}' names no destination actor\n", name,
-                                 net::to_string(msg->h.type), msg->h.sender);
+      const auto to = meta.is_object() ? meta.find("to") : meta.end();
+      if (to != meta.end() && to->is_string()) {
+        reg->deliver(to->get<std::string>(), inbound{std::move(msg)});
         return;
       }
-      reg->deliver(meta["to"].get<std::string>(), inbound{std::move(msg)});
+      if (to != meta.end() && to->is_array() && !to->empty() && to->size() <= 1024 &&
+          std::all_of(to->begin(), to->end(), [](const auto& t) { return t.is_string(); })) {
+        for (const auto& t : *to)  // one message for several local actors: all share it
+          reg->deliver(t.get<std::string>(), inbound{msg});
+        return;
+      }
+      std::cerr << fmt::format("troupe-node [{}]: {} from '{}' names no destination actor\n", name,
+                               net::to_string(msg->h.type), msg->h.sender);
     });
     locals.push_back(std::move(ln));
   }

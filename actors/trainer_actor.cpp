@@ -68,7 +68,7 @@ private:
     const auto t0 = clock_type::now();
     while (!ready() && !shutdown_) {
       bool got = true;
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { shutdown_ = true; },
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
                      caf::after(limit) >> [&] { got = false; });
       if (!got)
         throw error(fmt::format("trainer {} on node '{}': waited {} s for {} and nothing arrived", o_.rank,
@@ -77,10 +77,18 @@ private:
     wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
   }
 
+  /// This node is stopping (signal or a failed sibling): tell the aggregator, which ends the job.
+  void stop_locally() {
+    if (!shutdown_)
+      ctx_->send(ctx_->where.aggregator_node,
+                 make_message(net::msg_type::shutdown, aggregator_name, {{"rank", o_.rank}, {"reason", "stopped"}}));
+    shutdown_ = true;
+  }
+
   /// Handles every message already in the mailbox without waiting.
   void drain() {
     for (bool more = true; more && !shutdown_;) {
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { shutdown_ = true; },
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
                      caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
     }
   }
@@ -91,7 +99,7 @@ private:
     while (!welcomed_ && !shutdown_) {
       ctx_->send(ctx_->where.aggregator_node,
                  make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { shutdown_ = true; },
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
                      caf::after(std::chrono::seconds(1)) >> [] {});
       if (!welcomed_ && clock_type::now() - t0 > limit)
         throw error(fmt::format("trainer {} on node '{}': no welcome from the aggregator on node '{}' after {:.0f} s "
