@@ -3,8 +3,6 @@
 //   ./build/actors/troupe-node --role all --config examples/fmnist-local.yaml
 //   ./build/actors/troupe-node --role aggregator --config examples/fmnist-2trainers.yaml
 //   ./build/actors/troupe-node --role trainer --name t0 --config examples/fmnist-2trainers.yaml
-//   ./build/actors/troupe-node watch runs/fmnist-local/metrics          (live view; --once prints once)
-//   ./build/actors/troupe-node report runs/fmnist-local -o report.html  (HTML report with plots)
 //
 // Exit status 0 when the job finished (or was stopped by SIGINT/SIGTERM after saving), 1 on an
 // error (the message says what and where), 2 on bad command-line usage.
@@ -15,13 +13,10 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "actors/node.hpp"
 #include "common/error.hpp"
 #include "config/topology.hpp"
-#include "observe/report.hpp"
-#include "observe/watch.hpp"
 #include "train/process_tuning.hpp"
 
 namespace {
@@ -39,51 +34,9 @@ bool has_role(const troupe::config::node_spec& n, const std::string& role) {
   return false;
 }
 
-/// `troupe-node watch <metrics dir> [--once] [--interval s]`; argv[0] is "watch".
-int watch_command(int argc, char** argv) {
-  troupe::observe::watch_options o;
-  bool no_color = false;
-  CLI::App app{"Live view of a run's metrics logs: one row per actor across all nodes"};
-  app.name("troupe-node watch");
-  app.add_option("dir", o.dir, "Metrics directory (the <node>.jsonl files), or a run directory holding metrics/")
-      ->required();
-  app.add_flag("--once", o.once, "Print the view once and exit (no screen clearing)");
-  app.add_option("--interval", o.interval_s, "Seconds between refreshes of the live view")
-      ->check(CLI::PositiveNumber);
-  app.add_flag("--no-color", no_color, "No ANSI colours even on a terminal");
-  CLI11_PARSE(app, argc, argv);
-  o.style.color = !no_color && ::isatty(STDOUT_FILENO) != 0;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  return troupe::observe::run_watch(o, std::cout, &stop_requested);
-}
-
-/// `troupe-node report <run dir> [-o report.html]`; argv[0] is "report".
-int report_command(int argc, char** argv) {
-  std::string dir, out = "report.html";
-  CLI::App app{"Writes one self-contained HTML report (plots, no network needed) for a run"};
-  app.name("troupe-node report");
-  app.add_option("dir", dir, "Run directory holding metrics/, or the metrics directory itself")->required();
-  app.add_option("-o,--output", out, "HTML file to write")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  try {
-    troupe::observe::write_report(dir, out);
-    std::cout << "troupe-node report: wrote " << out << '\n';
-    return 0;
-  } catch (const std::exception& e) {
-    std::cerr << "troupe-node report: error: " << e.what() << '\n';
-    return 1;
-  }
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-  // Subcommands that only read metrics logs; everything else is the node CLI below.
-  if (argc > 1 && std::string(argv[1]) == "watch")
-    return watch_command(argc - 1, argv + 1);
-  if (argc > 1 && std::string(argv[1]) == "report")
-    return report_command(argc - 1, argv + 1);
   std::string role, config_path, name;
   std::vector<std::string> sets, slow;
   CLI::App app{"Troupe node: runs the actors of one node of a cluster described in YAML"};
