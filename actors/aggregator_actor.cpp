@@ -1,5 +1,6 @@
 #include "actors/aggregator_actor.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -9,7 +10,7 @@
 #include <caf/all.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/aggregator_core.hpp"
+#include "actors/aggregator_state.hpp"
 #include "actors/loader_core.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics_actor.hpp"
@@ -18,13 +19,15 @@
 #include "data/dataset.hpp"
 #include "data/idx_reader.hpp"
 #include "train/fit.hpp"
+#include "common/atomic_file.hpp"
+#include "train/checkpoint_store.hpp"
 #include "train/model_file.hpp"
 
 namespace troupe::actors {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using clock_type = agg_clock;
 
 consistency_mode mode_of(config::consistency c) {
   switch (c) {
@@ -33,30 +36,6 @@ consistency_mode mode_of(config::consistency c) {
   case config::consistency::asp: return consistency_mode::asp;
   }
   return consistency_mode::bsp;
-}
-
-struct aggregator_state {
-  std::shared_ptr<const node_context> ctx;
-  std::unique_ptr<train::gradient_engine> engine;  ///< evaluation only
-  std::unique_ptr<aggregator_core> core;
-  data::dataset test;
-  std::set<std::size_t> hello_from;
-  bool started = false, finished = false;
-  std::shared_ptr<const std::vector<float>> snapshot;  ///< params of `snapshot_version`, shared by all sends
-  std::uint64_t snapshot_version = ~std::uint64_t{0};
-  std::size_t evaluated_epochs = 0;
-  std::uint64_t next_step_eval = 0;  ///< min clock of the next step-based evaluation
-  double best_top1 = -1;
-  // Progress since the last line: sums from the trainers' pushes.
-  double loss_sum = 0;
-  std::size_t samples = 0, correct1 = 0, correct5 = 0, pushes = 0;
-  std::map<std::uint64_t, std::uint64_t> staleness_hist;
-  std::uint64_t last_line_clock = 0;
-  clock_type::time_point started_at = clock_type::now(), last_line_at = clock_type::now();
-};
-
-std::filesystem::path checkpoint_dir(const aggregator_state& st) {
-  return std::filesystem::path(st.ctx->topo.checkpoint.dir);
 }
 
 const std::shared_ptr<const std::vector<float>>& snapshot(aggregator_state& st) {
@@ -82,76 +61,9 @@ void welcome(aggregator_state& st, std::size_t rank) {
                             {"steps_per_epoch", st.core->options().steps_per_epoch},
                             {"epochs", st.core->options().epochs},
                             {"mode", config::to_string(job.consistency.mode)},
-                            {"staleness", job.consistency.staleness}};
+                            {"staleness", job.consistency.staleness},
+                            {"clock", st.core->clock_of(rank)}};
   st.ctx->send(st.ctx->where.trainer_nodes[rank], params_message(st, net::msg_type::welcome, rank, meta));
-}
-
-void save(aggregator_state& st, const std::string& file, const nlohmann::json& info) {
-  std::filesystem::create_directories(checkpoint_dir(st));
-  train::saved_model m{st.ctx->model.name, st.core->layout(), st.core->params(), info.dump()};
-  train::save_model((checkpoint_dir(st) / file).string(), m);
-}
-
-void evaluate(aggregator_state& st, std::size_t epoch) {
-  const auto t0 = clock_type::now();
-  const auto ev = train::evaluate(*st.engine, st.core->params(), st.test);
-  const double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-  st.ctx->line(fmt::format(" * Epoch {} (clock {}) test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)",
-                           epoch, st.core->min_clock(), 100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
-  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
-  r["epoch"] = epoch;
-  r["test_loss"] = ev.loss;
-  r["test_acc"] = ev.top1;
-  r["test_top5"] = ev.top5;
-  r["version"] = st.core->version();
-  r["elapsed_s"] = std::chrono::duration<double>(clock_type::now() - st.started_at).count();
-  st.ctx->record(r.dump());
-  const nlohmann::json info{{"epoch", epoch}, {"version", st.core->version()}, {"test_top1", ev.top1},
-                            {"test_top5", ev.top5}, {"test_loss", ev.loss}, {"seed", st.ctx->topo.job.seed}};
-  save(st, "model_latest.trpm", info);
-  if (ev.top1 > st.best_top1) {
-    st.best_top1 = ev.top1;
-    save(st, "model_best.trpm", info);
-  }
-}
-
-void progress(aggregator_state& st, bool force) {
-  const auto& o = st.core->options();
-  const std::uint64_t clock = st.core->min_clock();
-  const auto freq = st.ctx->topo.metrics.print_freq;
-  if (st.samples == 0 || (!force && (freq == 0 || clock < st.last_line_clock + freq)))
-    return;
-  const double n = static_cast<double>(st.samples);
-  const double secs = std::chrono::duration<double>(clock_type::now() - st.last_line_at).count();
-  const std::size_t epoch = std::min<std::size_t>(clock / o.steps_per_epoch, o.epochs - 1) + 1;
-  const std::size_t in_epoch = clock - (epoch - 1) * o.steps_per_epoch;
-  st.ctx->line(fmt::format("Epoch: [{}][{:>4}/{}]  Time {:6.3f}/step  Loss {:.4e}  Acc@1 {:6.2f}  Acc@5 {:6.2f}  "
-                           "images/s {:.0f}  LR {:.4g}  version {}",
-                           epoch, in_epoch, o.steps_per_epoch,
-                           secs / static_cast<double>(std::max<std::uint64_t>(clock - st.last_line_clock, 1)),
-                           st.loss_sum / n, 100.0 * static_cast<double>(st.correct1) / n,
-                           100.0 * static_cast<double>(st.correct5) / n, n / std::max(secs, 1e-9), st.core->current_lr(),
-                           st.core->version()));
-  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", clock);
-  r["loss"] = st.loss_sum / n;
-  r["acc"] = static_cast<double>(st.correct1) / n;
-  r["images_per_s"] = n / std::max(secs, 1e-9);
-  r["updates_per_s"] = static_cast<double>(st.pushes) / std::max(secs, 1e-9);
-  r["lr"] = st.core->current_lr();
-  r["version"] = st.core->version();
-  nlohmann::json lag = nlohmann::json::array();
-  for (std::size_t i = 0; i < o.trainers; ++i)
-    lag.push_back(st.core->clock_of(i) - st.core->min_clock());
-  r["clock_lag"] = lag;
-  nlohmann::json hist = nlohmann::json::object();
-  for (const auto& [k, v] : st.staleness_hist)
-    hist[std::to_string(k)] = v;
-  r["staleness_hist"] = hist;
-  st.ctx->record(r.dump());
-  st.loss_sum = 0;
-  st.samples = st.correct1 = st.correct5 = st.pushes = 0;
-  st.last_line_clock = clock;
-  st.last_line_at = clock_type::now();
 }
 
 void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reason, bool failed = false) {
@@ -164,6 +76,8 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   if (reason == "done" && st.evaluated_epochs < epochs_done)
     evaluate(st, epochs_done);
   save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}});
+  if (st.core->at_round_boundary() && st.core->version() != st.last_checkpoint_version)
+    save_checkpoint(st);
   const double secs = std::chrono::duration<double>(clock_type::now() - st.started_at).count();
   auto rec = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
   rec["event"] = "finish";
@@ -232,8 +146,11 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
       evaluate(st, st.core->min_clock() / o.steps_per_epoch + 1);
     st.next_step_eval = (st.core->min_clock() / eval.every_steps + 1) * eval.every_steps;
   }
-  if (st.core->done())
+  if (st.core->done()) {
     finish(self, "done");
+    return;
+  }
+  maybe_checkpoint(st);
 }
 
 /// How long the aggregator waits without any message before it gives up with an error.
@@ -242,47 +159,55 @@ long idle_limit_s(const node_context& ctx) {
 }
 
 caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std::shared_ptr<const node_context> ctx) {
-  auto& st = self->state;
-  st.ctx = ctx;
-  const auto& job = ctx->topo.job;
-  const std::size_t trainers = ctx->where.trainers();
-  // Evaluation threads: the cores not taken by this node's own trainers.
-  const std::size_t local_trainers = ctx->where.ranks_on(ctx->node).size();
-  st.engine = std::make_unique<train::gradient_engine>(ctx->model, job.seed, local_trainers == 0 ? 2 : 1);
-  data::normalization norm;
-  if (job.data.normalize)
-    norm = {true, 0.2860f, 0.3530f};
-  st.test = data::load_fashion_mnist(job.data.dir, false, norm, job.data.max_test);
-  // The loader's schedule fixes the clocks per epoch; the aggregator derives the same number from
-  // the size of the training split (its label file is small; the images stay with the loader).
-  const auto labels = data::read_idx((std::filesystem::path(job.data.dir) / "train-labels-idx1-ubyte.gz").string());
-  TROUPE_ENFORCE(!labels.dims.empty(), "training labels without dimensions");
-  const std::size_t train_n = job.data.max_train > 0 ? std::min<std::size_t>(job.data.max_train, labels.dims[0])
-                                                     : std::size_t{labels.dims[0]};
-  aggregator_options o;
-  o.mode = mode_of(job.consistency.mode);
-  o.staleness = job.consistency.staleness;
-  o.trainers = trainers;
-  o.steps_per_epoch = loader_core(train_n, trainers, job.batch_size, job.seed, job.epochs).steps_per_epoch();
-  o.epochs = job.epochs;
-  o.optimizer = {job.optimizer.kind, job.optimizer.momentum, job.optimizer.dampening, job.optimizer.nesterov,
-                 job.optimizer.weight_decay, job.optimizer.beta1, job.optimizer.beta2, job.optimizer.eps};
-  o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
-                job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
-  st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
-  st.next_step_eval = job.evaluation.every_steps;
-  if (o.mode != consistency_mode::bsp && !(o.mode == consistency_mode::ssp && o.staleness == 0) && trainers > 1 &&
-      job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
-    ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "
-                          "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
-                          config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
-  ctx->line(fmt::format("=> aggregator on '{}': model '{}' ({} parameters), {} trainer(s) x batch {}, {} clocks/epoch, "
-                        "{} epochs, {}{}",
-                        ctx->node, ctx->model.name, st.core->layout().total, trainers, job.batch_size,
-                        o.steps_per_epoch, o.epochs, config::to_string(job.consistency.mode),
-                        job.consistency.mode == config::consistency::ssp
-                            ? fmt::format(" (staleness {})", job.consistency.staleness)
-                            : std::string()));
+  try {
+    auto& st = self->state;
+    st.ctx = ctx;
+    const auto& job = ctx->topo.job;
+    const std::size_t trainers = ctx->where.trainers();
+    // Evaluation threads: the cores not taken by this node's own trainers.
+    const std::size_t local_trainers = ctx->where.ranks_on(ctx->node).size();
+    st.engine = std::make_unique<train::gradient_engine>(ctx->model, job.seed, local_trainers == 0 ? 2 : 1);
+    data::normalization norm;
+    if (job.data.normalize)
+      norm = {true, 0.2860f, 0.3530f};
+    st.test = data::load_fashion_mnist(job.data.dir, false, norm, job.data.max_test);
+    // The loader's schedule fixes the clocks per epoch; the aggregator derives the same number from
+    // the size of the training split (its label file is small; the images stay with the loader).
+    const auto labels = data::read_idx((std::filesystem::path(job.data.dir) / "train-labels-idx1-ubyte.gz").string());
+    TROUPE_ENFORCE(!labels.dims.empty(), "training labels without dimensions");
+    const std::size_t train_n = job.data.max_train > 0 ? std::min<std::size_t>(job.data.max_train, labels.dims[0])
+                                                       : std::size_t{labels.dims[0]};
+    aggregator_options o;
+    o.mode = mode_of(job.consistency.mode);
+    o.staleness = job.consistency.staleness;
+    o.trainers = trainers;
+    o.steps_per_epoch = loader_core(train_n, trainers, job.batch_size, job.seed, job.epochs).steps_per_epoch();
+    o.epochs = job.epochs;
+    o.optimizer = {job.optimizer.kind, job.optimizer.momentum, job.optimizer.dampening, job.optimizer.nesterov,
+                   job.optimizer.weight_decay, job.optimizer.beta1, job.optimizer.beta2, job.optimizer.eps};
+    o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
+                  job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
+    st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
+    st.next_step_eval = job.evaluation.every_steps;
+    st.store = std::make_unique<train::checkpoint_store>(ctx->topo.checkpoint.dir, ctx->topo.checkpoint.keep);
+    resume_if_possible(st);
+    if (o.mode != consistency_mode::bsp && !(o.mode == consistency_mode::ssp && o.staleness == 0) && trainers > 1 &&
+        job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
+      ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "
+                            "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
+                            config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
+    ctx->line(fmt::format("=> aggregator on '{}': model '{}' ({} parameters), {} trainer(s) x batch {}, {} clocks/epoch, "
+                          "{} epochs, {}{}",
+                          ctx->node, ctx->model.name, st.core->layout().total, trainers, job.batch_size,
+                          o.steps_per_epoch, o.epochs, config::to_string(job.consistency.mode),
+                          job.consistency.mode == config::consistency::ssp
+                              ? fmt::format(" (staleness {})", job.consistency.staleness)
+                              : std::string()));
+  } catch (const std::exception& e) {
+    // Say why before CAF records a bare "unhandled exception" for the node.
+    std::cerr << fmt::format("troupe-node [{}]: aggregator failed to start: {}\n", ctx->node, e.what());
+    throw;
+  }
   return {
       [=](inbound& in) {
         auto& s = self->state;

@@ -122,4 +122,18 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
   return out;
 }
 
+void aggregator_core::restore(std::vector<float> params, const optim::optimizer_state& opt, std::uint64_t version,
+                              std::vector<std::uint64_t> clocks) {
+  TROUPE_ENFORCE(params.size() == params_.size(), "checkpoint has {} parameters, the model has {}", params.size(),
+                 params_.size());
+  TROUPE_ENFORCE(clocks.size() == clocks_.size(), "checkpoint has clocks for {} trainers, the job has {}",
+                 clocks.size(), clocks_.size());
+  opt_->load_state(opt);
+  params_ = std::move(params);
+  version_ = version;
+  clocks_ = std::move(clocks);
+  round_count_ = 0;
+  std::fill(round_n_.begin(), round_n_.end(), 0);
+}
+
 } // namespace troupe::actors

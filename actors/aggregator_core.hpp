@@ -71,6 +71,15 @@ public:
   const aggregator_options& options() const { return o_; }
   optim::optimizer& optimizer() { return *opt_; }
 
+  /// Whether the state is complete on its own: no bsp round is half gathered (checkpoint now).
+  bool at_round_boundary() const { return round_count_ == 0; }
+  /// The per-trainer clocks (gradients pushed).
+  const std::vector<std::uint64_t>& clocks() const { return clocks_; }
+  /// Restores a checkpointed state: parameters, optimizer, version and clocks; throws troupe::error
+  /// if the sizes do not match this job (another model or another number of trainers).
+  void restore(std::vector<float> params, const optim::optimizer_state& opt, std::uint64_t version,
+               std::vector<std::uint64_t> clocks);
+
 private:
   void apply(const float* grad, float scale);
   std::size_t effective_staleness() const;

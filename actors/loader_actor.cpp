@@ -54,14 +54,20 @@ void serve(loader_state& st, std::size_t rank, std::size_t credits) {
 }
 
 caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_ptr<const node_context> ctx) {
-  auto& st = self->state;
-  st.ctx = ctx;
-  const auto& job = ctx->topo.job;
-  data::normalization norm;
-  if (job.data.normalize)
-    norm = {true, 0.2860f, 0.3530f};
-  st.train = data::load_fashion_mnist(job.data.dir, true, norm, job.data.max_train);
-  st.core = std::make_unique<loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs);
+  try {
+    auto& st = self->state;
+    st.ctx = ctx;
+    const auto& job = ctx->topo.job;
+    data::normalization norm;
+    if (job.data.normalize)
+      norm = {true, 0.2860f, 0.3530f};
+    st.train = data::load_fashion_mnist(job.data.dir, true, norm, job.data.max_train);
+    st.core = std::make_unique<loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs);
+  } catch (const std::exception& e) {
+    // Say why before CAF records a bare "unhandled exception" for the node.
+    std::cerr << fmt::format("troupe-node [{}]: loader failed to start: {}\n", ctx->node, e.what());
+    throw;
+  }
   return {
       [=](inbound& in) {
         auto& s = self->state;
@@ -69,7 +75,13 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
         try {
           if (m.h.type == net::msg_type::request_batches) {
             const auto meta = meta_of(m);
-            serve(s, field<std::size_t>(meta, "rank", m), field<std::size_t>(meta, "credits", m));
+            const auto rank = field<std::size_t>(meta, "rank", m);
+            if (meta.contains("from_clock")) {  // a trainer (re)starting at this clock: continue its shard there
+              TROUPE_ENFORCE(rank < s.ctx->where.trainers(), "batch request from trainer rank {} but the job has {} trainers",
+                             rank, s.ctx->where.trainers());
+              s.core->seek(rank, field<std::uint64_t>(meta, "from_clock", m));
+            }
+            serve(s, rank, field<std::size_t>(meta, "credits", m));
           } else if (m.h.type == net::msg_type::shutdown) {
             auto r = make_record(s.ctx->node, loader_name, "loader", s.batches_sent);
             r["batches_sent"] = s.batches_sent;

@@ -35,6 +35,9 @@ public:
     std::size_t epoch = 0, step = 0;
   };
   const cursor& position(std::size_t rank) const { return cursors_.at(rank); }
+  /// Moves rank's cursor to its `clock`-th batch (epoch = clock / steps, step = clock % steps):
+  /// a resumed trainer continues exactly where its checkpointed clock left off.
+  void seek(std::size_t rank, std::uint64_t clock);
 
 private:
   const std::vector<std::size_t>& shard(std::size_t rank, std::size_t epoch);

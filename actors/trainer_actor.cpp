@@ -34,7 +34,9 @@ public:
   void run() {
     if (!handshake())
       return;
-    request_batches(o_.prefetch);
+    ctx_->send(ctx_->where.loader_node,
+               make_message(net::msg_type::request_batches, loader_name,
+                            {{"rank", o_.rank}, {"credits", o_.prefetch}, {"from_clock", clock_}}));
     const std::uint64_t total = steps_per_epoch_ * epochs_;
     const auto print_freq = ctx_->topo.metrics.print_freq;
     while (clock_ < total && !shutdown_) {
@@ -119,6 +121,7 @@ private:
       epochs_ = field<std::uint64_t>(meta, "epochs", m);
       mode_ = field<std::string>(meta, "mode", m);
       staleness_ = field<std::uint64_t>(meta, "staleness", m);
+      clock_ = meta.value("clock", std::uint64_t{0});  // a resumed run continues at the checkpointed clock
       take_params(m);
       welcomed_ = true;
       break;

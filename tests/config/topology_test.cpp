@@ -48,7 +48,7 @@ TEST_CASE("the shipped fmnist-local.yaml is one node running everything in-proce
   CHECK(t.job.model == example("models/fmnist_cnn.yaml"));
   CHECK(t.job.data.dir == "/usr/share/datasets/fashion-mnist");
   CHECK(t.job.batch_size == 32);
-  CHECK(t.job.epochs == 5);
+  CHECK(t.job.epochs == 6);
   CHECK(t.job.optimizer.kind == "sgd");
   CHECK(t.job.optimizer.lr == 0.05f);
   CHECK(t.job.optimizer.momentum == 0.9f);

@@ -1,0 +1,104 @@
+#include <algorithm>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "actors/aggregator_state.hpp"
+#include "actors/metrics_actor.hpp"
+#include "actors/protocol.hpp"
+#include "common/atomic_file.hpp"
+#include "common/error.hpp"
+
+namespace troupe::actors {
+
+train::training_state checkpoint_state(const aggregator_state& st) {
+  const auto& o = st.core->options();
+  train::training_state s;
+  s.model_name = st.ctx->model.name;
+  s.layout = st.core->layout();
+  s.params = st.core->params();
+  s.optimizer = st.core->optimizer().state();
+  s.global_step = st.core->version();
+  s.epoch = st.core->min_clock() / o.steps_per_epoch;
+  s.trainer_clocks = st.core->clocks();
+  s.data_seed = st.ctx->topo.job.seed;
+  for (auto c : s.trainer_clocks)  // a trainer's clock is the number of batches it consumed
+    s.loader_cursors.emplace_back(c / o.steps_per_epoch, c % o.steps_per_epoch);
+  try {
+    s.config_text = read_file(st.ctx->topo.source);
+  } catch (const std::exception&) {
+    s.config_text.clear();  // a topology given as text (tests) has no file to keep
+  }
+  s.info_json = nlohmann::json{{"best_top1", st.best_top1}, {"mode", config::to_string(st.ctx->topo.job.consistency.mode)},
+                               {"total_clocks", st.core->total_clocks()}}
+                    .dump();
+  return s;
+}
+
+void save_checkpoint(aggregator_state& st) {
+  const auto t0 = agg_clock::now();
+  const std::string path = st.store->save(checkpoint_state(st));
+  const double stall = std::chrono::duration<double>(agg_clock::now() - t0).count();
+  st.last_checkpoint_version = st.core->version();
+  st.last_checkpoint_at = agg_clock::now();
+  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+  r["event"] = "checkpoint";
+  r["path"] = path;
+  r["version"] = st.core->version();
+  r["stall_s"] = stall;
+  st.ctx->record(r.dump());
+}
+
+void maybe_checkpoint(aggregator_state& st) {
+  const auto& c = st.ctx->topo.checkpoint;
+  if (!st.core->at_round_boundary() || st.core->version() == st.last_checkpoint_version)
+    return;
+  const bool by_steps = c.every_steps > 0 && st.core->version() >= st.last_checkpoint_version + c.every_steps;
+  const bool by_time = c.every_seconds > 0 &&
+                       std::chrono::duration<double>(agg_clock::now() - st.last_checkpoint_at).count() >= c.every_seconds;
+  if (by_steps || by_time)
+    save_checkpoint(st);
+}
+
+void resume_if_possible(aggregator_state& st) {
+  auto loaded = st.store->load_latest(st.ctx->model.name, st.core->layout());
+  if (!loaded)
+    return;
+  for (const auto& skipped : loaded->skipped) {  // a warning, whatever the console setting
+    std::cerr << fmt::format("troupe-node [{}]: skipped a damaged checkpoint: {}\n", st.ctx->node, skipped);
+    auto r = make_record(st.ctx->node, aggregator_name, "aggregator", 0);
+    r["event"] = "checkpoint_skipped";
+    r["reason"] = skipped;
+    st.ctx->record(r.dump());
+  }
+  const auto& s = loaded->state;
+  const bool finished = std::all_of(s.trainer_clocks.begin(), s.trainer_clocks.end(),
+                                    [&](std::uint64_t c) { return c >= st.core->total_clocks(); });
+  if (finished && s.trainer_clocks.size() == st.core->options().trainers) {
+    st.ctx->line(fmt::format("=> {} holds a finished run: starting a new one (its checkpoints are removed)",
+                             checkpoint_dir(st).string()));
+    for (const auto& path : st.store->list())
+      std::filesystem::remove(path);
+    return;
+  }
+  if (s.data_seed != st.ctx->topo.job.seed)
+    throw error(fmt::format("{}: the checkpoint was written by a run with seed {}, this job has seed {}; resuming "
+                            "would change the data order (use another checkpoint.dir to start a new run)",
+                            loaded->path, s.data_seed, st.ctx->topo.job.seed));
+  st.core->restore(s.params, s.optimizer, s.global_step, s.trainer_clocks);
+  const auto info = nlohmann::json::parse(s.info_json, nullptr, false);
+  if (info.is_object() && info.contains("best_top1"))
+    st.best_top1 = info["best_top1"].get<double>();
+  st.evaluated_epochs = st.core->min_clock() / st.core->options().steps_per_epoch;
+  st.last_checkpoint_version = st.core->version();
+  st.last_line_clock = st.core->min_clock();
+  st.ctx->line(fmt::format("=> resumed from {} (version {}, slowest clock {})", loaded->path, st.core->version(),
+                           st.core->min_clock()));
+  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+  r["event"] = "resume";
+  r["path"] = loaded->path;
+  r["version"] = st.core->version();
+  st.ctx->record(r.dump());
+}
+
+} // namespace troupe::actors

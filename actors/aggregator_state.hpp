@@ -1,0 +1,74 @@
+#pragma once
+/// The aggregator actor's state and the plain functions its handlers delegate to, split by
+/// concern: evaluation and progress (aggregator_progress.cpp), checkpoints and resume
+/// (aggregator_checkpoint.cpp). Internal to actors/.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "actors/aggregator_core.hpp"
+#include "actors/node_context.hpp"
+#include "data/dataset.hpp"
+#include "train/checkpoint_store.hpp"
+#include "train/gradient_engine.hpp"
+
+namespace troupe::actors {
+
+using agg_clock = std::chrono::steady_clock;
+
+struct aggregator_state {
+  std::shared_ptr<const node_context> ctx;
+  std::unique_ptr<train::gradient_engine> engine;  ///< evaluation only
+  std::unique_ptr<aggregator_core> core;
+  data::dataset test;
+  std::set<std::size_t> hello_from;
+  bool started = false, finished = false;
+  std::shared_ptr<const std::vector<float>> snapshot;  ///< params of `snapshot_version`, shared by all sends
+  std::uint64_t snapshot_version = ~std::uint64_t{0};
+  std::size_t evaluated_epochs = 0;
+  std::uint64_t next_step_eval = 0;  ///< min clock of the next step-based evaluation
+  double best_top1 = -1;
+  // Progress since the last line: sums from the trainers' pushes.
+  double loss_sum = 0;
+  std::size_t samples = 0, correct1 = 0, correct5 = 0, pushes = 0;
+  std::map<std::uint64_t, std::uint64_t> staleness_hist;
+  std::uint64_t last_line_clock = 0;
+  std::unique_ptr<train::checkpoint_store> store;
+  std::uint64_t last_checkpoint_version = 0;
+  agg_clock::time_point last_checkpoint_at = agg_clock::now();
+  agg_clock::time_point started_at = agg_clock::now(), last_line_at = agg_clock::now();
+};
+
+/// Where models and checkpoints go (checkpoint.dir).
+std::filesystem::path checkpoint_dir(const aggregator_state& st);
+
+/// Writes the current parameters as a model file `file` in the checkpoint directory.
+void save(aggregator_state& st, const std::string& file, const nlohmann::json& info);
+
+/// Evaluates on the test split, reports it, and keeps model_latest / model_best.
+void evaluate(aggregator_state& st, std::size_t epoch);
+
+/// The progress line and record every print_freq clocks of the slowest trainer (or now, if forced).
+void progress(aggregator_state& st, bool force);
+
+/// The complete training state, for a checkpoint.
+train::training_state checkpoint_state(const aggregator_state& st);
+
+/// Writes a checkpoint now and reports its stall.
+void save_checkpoint(aggregator_state& st);
+
+/// Periodic checkpoints, only between bsp rounds (a half-gathered round is not in the state).
+void maybe_checkpoint(aggregator_state& st);
+
+/// Continues the run in the checkpoint directory if it holds one (automatic resume); a finished
+/// run's checkpoints are cleared so that running the same command again trains anew.
+void resume_if_possible(aggregator_state& st);
+
+} // namespace troupe::actors
