@@ -3,6 +3,8 @@
 //   ./build/actors/troupe-node --role all --config examples/fmnist-local.yaml
 //   ./build/actors/troupe-node --role aggregator --config examples/fmnist-2trainers.yaml
 //   ./build/actors/troupe-node --role trainer --name t0 --config examples/fmnist-2trainers.yaml
+//   ./build/actors/troupe-node watch runs/fmnist-local/metrics          (live view; --once prints once)
+//   ./build/actors/troupe-node report runs/fmnist-local -o report.html  (HTML report with plots)
 //
 // Exit status 0 when the job finished (or was stopped by SIGINT/SIGTERM after saving), 1 on an
 // error (the message says what and where), 2 on bad command-line usage.
@@ -13,10 +15,17 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "actors/node.hpp"
 #include "common/error.hpp"
+#include "bandit/runner.hpp"
+#include "config/bandit_spec.hpp"
 #include "config/topology.hpp"
+
+#include <yaml-cpp/yaml.h>
+#include "observe/report.hpp"
+#include "observe/watch.hpp"
 #include "train/process_tuning.hpp"
 
 namespace {
@@ -34,16 +43,89 @@ bool has_role(const troupe::config::node_spec& n, const std::string& role) {
   return false;
 }
 
+/// `troupe-node watch <metrics dir> [--once] [--interval s]`; argv[0] is "watch".
+int watch_command(int argc, char** argv) {
+  troupe::observe::watch_options o;
+  bool no_color = false;
+  CLI::App app{"Live view of a run's metrics logs: one row per actor across all nodes"};
+  app.name("troupe-node watch");
+  app.add_option("dir", o.dir, "Metrics directory (the <node>.jsonl files), or a run directory holding metrics/")
+      ->required();
+  app.add_flag("--once", o.once, "Print the view once and exit (no screen clearing)");
+  app.add_option("--interval", o.interval_s, "Seconds between refreshes of the live view")->check(CLI::PositiveNumber);
+  app.add_flag("--no-color", no_color, "No ANSI colours even on a terminal");
+  CLI11_PARSE(app, argc, argv);
+  o.style.color = !no_color && ::isatty(STDOUT_FILENO) != 0;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  return troupe::observe::run_watch(o, std::cout, &stop_requested);
+}
+
+/// `troupe-node report <run dir> [-o report.html]`; argv[0] is "report".
+int report_command(int argc, char** argv) {
+  std::string dir, out = "report.html";
+  CLI::App app{"Writes one self-contained HTML report (plots, no network needed) for a run"};
+  app.name("troupe-node report");
+  app.add_option("dir", dir, "Run directory holding metrics/, or the metrics directory itself")->required();
+  app.add_option("-o,--output", out, "HTML file to write")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    troupe::observe::write_report(dir, out);
+    std::cout << "troupe-node report: wrote " << out << '\n';
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "troupe-node report: error: " << e.what() << '\n';
+    return 1;
+  }
+}
+
+/// The nodes this process runs: every node (--role all), the one named, or the only one with the role.
+std::vector<std::string> pick_nodes(const troupe::config::cluster_spec& cluster, const std::string& source,
+                                    const std::string& role, const std::string& name) {
+  if (role == "all") {
+    if (!name.empty())
+      return {troupe::config::find_node(cluster, name, source).name};
+    std::vector<std::string> all;
+    for (const auto& n : cluster.nodes)
+      all.push_back(n.name);
+    return all;
+  }
+  if (!name.empty()) {
+    const auto& n = troupe::config::find_node(cluster, name, source);
+    if (!has_role(n, role))
+      throw troupe::error(fmt::format("{}: node '{}' does not have the {} role", n.where, name, role));
+    return {name};
+  }
+  std::vector<std::string> candidates;
+  for (const auto& n : cluster.nodes)
+    if (has_role(n, role))
+      candidates.push_back(n.name);
+  if (candidates.size() != 1)
+    throw troupe::error(fmt::format("{}: {} node(s) have the {} role ({}); pick one with --name", source,
+                                    candidates.size(), role, fmt::join(candidates, ", ")));
+  return candidates;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+  // Subcommands that only read metrics logs; everything else is the node CLI below.
+  if (argc > 1 && std::string(argv[1]) == "watch")
+    return watch_command(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "report")
+    return report_command(argc - 1, argv + 1);
   std::string role, config_path, name;
   std::vector<std::string> sets, slow;
   CLI::App app{"Troupe node: runs the actors of one node of a cluster described in YAML"};
+  app.footer("Reading a run's metrics logs (docs/metrics.md):\n"
+             "  troupe-node watch <metrics dir> [--once] [--interval s]   live view, one row per actor\n"
+             "  troupe-node report <run dir> [-o report.html]            self-contained HTML report");
   app.add_option("--role", role, "aggregator | trainer | loader | all (all: every node of the topology in this process)")
       ->required()
       ->check(CLI::IsMember({"aggregator", "trainer", "loader", "all"}));
-  app.add_option("--config", config_path, "Topology YAML (sections cluster, job, checkpoint, metrics)")
+  app.add_option("--config", config_path,
+                 "Topology YAML (sections cluster, job, checkpoint, metrics), or a federated-bandit file "
+                 "(sections cluster, bandit, metrics; see examples/fed_bandit.yaml)")
       ->required()
       ->check(CLI::ExistingFile);
   app.add_option("--name", name, "Which node of the topology this process is (needed when several have the role)");
@@ -58,8 +140,22 @@ int main(int argc, char** argv) {
     std::vector<troupe::config::override_kv> overrides;
     for (const auto& s : sets)
       overrides.push_back(troupe::config::parse_override(s));
+    // A file with a top-level `bandit` section is the federated-bandit workload (docs/fed_bandit.md);
+    // everything else is a training topology.
+    bool bandit = false;
+    try {
+      bandit = static_cast<bool>(YAML::LoadFile(config_path)["bandit"]);
+    } catch (const YAML::Exception&) {
+      // The real loader below reports the syntax error with its position.
+    }
+    if (bandit) {
+      const auto spec = troupe::config::load_bandit_spec(config_path, overrides);
+      if (!slow.empty())
+        throw troupe::error("--slow-trainer applies to training topologies, not to the bandit workload");
+      return troupe::bandit::run_fed_bandit(spec, pick_nodes(spec.cluster, spec.source, role, name), std::cout,
+                                            &stop_requested);
+    }
     const auto topo = troupe::config::load_topology(config_path, overrides);
-
     troupe::actors::run_options o;
     o.stop = &stop_requested;
     for (const auto& s : slow) {
@@ -68,27 +164,7 @@ int main(int argc, char** argv) {
         throw troupe::error(fmt::format("--slow-trainer {}: expected RANK=FACTOR, e.g. 1=3", s));
       o.slow_trainers[std::stoul(s.substr(0, eq))] = std::stod(s.substr(eq + 1));
     }
-    if (role == "all") {
-      if (!name.empty())
-        o.nodes = {troupe::config::find_node(topo, name).name};
-      else
-        for (const auto& n : topo.cluster.nodes)
-          o.nodes.push_back(n.name);
-    } else if (!name.empty()) {
-      const auto& n = troupe::config::find_node(topo, name);
-      if (!has_role(n, role))
-        throw troupe::error(fmt::format("{}: node '{}' does not have the {} role", n.where, name, role));
-      o.nodes = {name};
-    } else {
-      std::vector<std::string> candidates;
-      for (const auto& n : topo.cluster.nodes)
-        if (has_role(n, role))
-          candidates.push_back(n.name);
-      if (candidates.size() != 1)
-        throw troupe::error(fmt::format("{}: {} node(s) have the {} role ({}); pick one with --name", topo.source,
-                                        candidates.size(), role, fmt::join(candidates, ", ")));
-      o.nodes = candidates;
-    }
+    o.nodes = pick_nodes(topo.cluster, topo.source, role, name);
     return troupe::actors::run_nodes(topo, o);
   } catch (const std::exception& e) {
     std::cerr << "troupe-node: error: " << e.what() << '\n';

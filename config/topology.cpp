@@ -89,14 +89,18 @@ topology load_topology(const std::string& path, const std::vector<override_kv>& 
 }
 
 const node_spec& find_node(const topology& t, const std::string& name) {
+  return find_node(t.cluster, name, t.source);
+}
+
+const node_spec& find_node(const cluster_spec& c, const std::string& name, const std::string& source) {
   std::vector<std::string> names;
-  for (const auto& node : t.cluster.nodes) {
+  for (const auto& node : c.nodes) {
     if (node.name == name)
       return node;
     names.push_back(node.name);
   }
   const auto best = closest_match(name, names);
-  throw error(fmt::format("{}: no node named '{}'{}; the nodes are: {}", t.source, name,
+  throw error(fmt::format("{}: no node named '{}'{}; the nodes are: {}", source, name,
                           best ? fmt::format(" (did you mean '{}'?)", *best) : std::string(),
                           fmt::join(names, ", ")));
 }

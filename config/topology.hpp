@@ -50,6 +50,8 @@ topology parse_topology(const std::string& yaml_text, const std::string& source_
 
 /// The node called `name`; throws troupe::error listing the node names (and the closest one) otherwise.
 const node_spec& find_node(const topology& t, const std::string& name);
+/// The same for any cluster section; `source` (the file) starts the error message.
+const node_spec& find_node(const cluster_spec& c, const std::string& name, const std::string& source);
 
 /// Loads and validates the model file job.model names; errors are prefixed with where job.model was given.
 model_spec load_job_model(const topology& t);

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   libcaf-dev libzmq3-dev cppzmq-dev libcereal-dev
   xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
-  catch2 libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev
+  catch2 libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libcpp-httplib-dev
   dataset-fashion-mnist
 )
 

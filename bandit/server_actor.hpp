@@ -1,0 +1,23 @@
+#pragma once
+/// The bandit server (aggregator role) over the van.
+///
+///   joining ──(hello from all H hosts)──> running ──(no phase left)──> done
+///      │ welcome each, reject a wrong digest   │ per phase: params to the hosts holding clients,
+///      │                                       │ collect their push_gradient, eliminate, log
+///      └── timeout: error                      └── shutdown {arm} to every host
+///
+/// ucb1: after joining, host 0 plays alone and reports its result (metrics message).
+
+#include <optional>
+
+#include "bandit/actor_link.hpp"
+#include "bandit/run_result.hpp"
+#include "config/bandit_spec.hpp"
+
+namespace troupe::bandit {
+
+/// Runs the server to the end and returns the run's result; throws troupe::error on a timeout or a
+/// failed host, stop_signal on a stop request. Every host is told to shut down in all cases.
+run_result run_server(const config::bandit_params& p, const actor_link& link);
+
+} // namespace troupe::bandit

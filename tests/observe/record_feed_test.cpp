@@ -1,0 +1,50 @@
+#include "observe/record_feed.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "tests/observe/observe_test_util.hpp"
+
+TEST_CASE("a recorded run fed into the registry", "[observe][record_feed]") {
+  const auto run = troupe::observe::read_records(troupe::test::observe_data("ssp-run/metrics"));
+  troupe::observe::registry reg;
+  for (const auto& r : run.records)
+    troupe::observe::feed_record(reg, r.fields);
+
+  CHECK(reg.value("troupe_records_total", {{"node", "t1"}, {"actor", "trainer-1"}, {"role", "trainer"}}) == 10.0);
+  CHECK(reg.value("troupe_trainer_clock", {{"node", "t1"}, {"actor", "trainer-1"}}) == 100.0);
+  CHECK(reg.value("troupe_aggregator_version", {{"node", "agg"}}) == 200.0);
+  CHECK(reg.value("troupe_aggregator_clock_lag", {{"node", "agg"}, {"trainer", "trainer-0"}}) == 0.0);
+  CHECK(reg.value("troupe_aggregator_staleness_updates_total", {{"node", "agg"}, {"staleness", "3"}}) == 72.0);
+  CHECK(reg.value("troupe_eval_test_accuracy", {{"node", "agg"}}) == Approx(0.7495));
+  CHECK(reg.value("troupe_events_total", {{"node", "agg"}, {"actor", "aggregator"}, {"event", "checkpoint"}}) == 3.0);
+  CHECK(reg.value("troupe_checkpoint_stall_seconds", {{"node", "agg"}, {"actor", "aggregator"}}) ==
+        Approx(0.002635601));
+  CHECK(reg.value("troupe_loader_batches_sent_total", {{"node", "loader"}, {"actor", "loader"}}) == 200.0);
+  // compute_s is per interval: the counter is their sum.
+  double compute = 0;
+  for (const auto& r : run.records)
+    if (r.actor == "trainer-0")
+      compute += r.number("compute_s");
+  CHECK(reg.value("troupe_trainer_compute_seconds_total", {{"node", "t0"}, {"actor", "trainer-0"}}) == Approx(compute));
+  const auto text = reg.exposition();
+  CHECK_THAT(text, Catch::Contains("# TYPE troupe_trainer_loss gauge\n"));
+}
+
+TEST_CASE("supervisor restarts and null figures", "[observe][record_feed]") {
+  troupe::observe::registry reg;
+  troupe::observe::feed_record(reg, nlohmann::json::parse(R"({"actor":"supervisor","event":"restart",
+    "target":"trainer-0","node":"t0","role":"supervisor","step":60,"ts":1795309261.8})"));
+  CHECK(reg.value("troupe_restarts_total", {{"node", "t0"}, {"actor", "trainer-0"}}) == 1.0);
+  CHECK(reg.value("troupe_events_total", {{"node", "t0"}, {"actor", "supervisor"}, {"event", "restart"}}) == 1.0);
+
+  troupe::observe::feed_record(reg, nlohmann::json::parse(R"({"acc":0.1,"actor":"trainer-0","clock":3,
+    "compute_s":null,"images_per_s":10,"loss":null,"node":"t0","role":"trainer","staleness_bound":0,"step":3,
+    "ts":1.0,"version_read":2,"wait_s":0.5})"));
+  CHECK(std::isnan(*reg.value("troupe_trainer_loss", {{"node", "t0"}, {"actor", "trainer-0"}})));
+  CHECK_FALSE(reg.value("troupe_trainer_compute_seconds_total", {{"node", "t0"}, {"actor", "trainer-0"}}));
+  CHECK_THAT(reg.exposition(), Catch::Contains("troupe_trainer_loss{actor=\"trainer-0\",node=\"t0\"} NaN\n"));
+
+  // Records with broken common fields are ignored.
+  troupe::observe::feed_record(reg, nlohmann::json::parse(R"({"actor":"x"})"));
+  CHECK_FALSE(reg.value("troupe_records_total", {{"actor", "x"}}));
+}
