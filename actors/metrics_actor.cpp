@@ -12,6 +12,8 @@
 
 #include "actors/messages.hpp"
 #include "common/error.hpp"
+#include "observe/prometheus.hpp"
+#include "observe/record_feed.hpp"
 
 namespace troupe::actors {
 
@@ -33,6 +35,8 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_op
       [=](record_atom, const std::string& json) {
         *self->state.file << json << '\n';
         self->state.file->flush();
+        if (self->state.o.registry)  // an unparsable record feeds nothing
+          observe::feed_record(*self->state.o.registry, nlohmann::json::parse(json, nullptr, false));
       },
       [=](line_atom, const std::string& line) {
         if (!self->state.o.console)

@@ -3,11 +3,16 @@
 /// <metrics dir>/<node>.jsonl (one JSON object per line, flushed per record so a crash loses
 /// nothing already reported) and prints console lines when the node is the one that talks.
 
+#include <memory>
 #include <ostream>
 #include <string>
 
 #include <caf/fwd.hpp>
 #include <nlohmann/json.hpp>
+
+namespace troupe::observe {
+class registry;
+} // namespace troupe::observe
 
 namespace troupe::actors {
 
@@ -16,6 +21,7 @@ struct metrics_options {
   std::string node;
   bool console = true;     ///< print line_atom messages
   std::ostream* out = nullptr;  ///< console stream (std::cout when null)
+  std::shared_ptr<observe::registry> registry;  ///< when set, every record also feeds Prometheus metrics
 };
 
 /// Spawns the metrics actor. Messages: (record_atom, std::string json) and (line_atom, std::string).

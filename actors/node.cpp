@@ -17,6 +17,7 @@
 #include "actors/protocol.hpp"
 #include "actors/trainer_actor.hpp"
 #include "common/error.hpp"
+#include "observe/prometheus.hpp"
 
 namespace troupe::actors {
 
@@ -91,6 +92,17 @@ int run_nodes(const config::topology& topo, const run_options& o) {
   const placement where = place(topo);
   const std::uint64_t cluster_id = net::cluster_id_of(topo.cluster.id);
   net::context zctx = net::context::create();
+  // Prometheus: one registry for the process (the `node` label tells nodes apart), declared
+  // before the exporter so that it outlives it.
+  auto prom_registry = std::make_shared<observe::registry>();
+  std::unique_ptr<observe::prometheus_exporter> exporter;
+  if (topo.metrics.prometheus_port >= 0) {
+    exporter = std::make_unique<observe::prometheus_exporter>(*prom_registry, topo.metrics.prometheus_host,
+                                                              topo.metrics.prometheus_port);
+    out << fmt::format("=> prometheus: http://{}:{}/metrics\n", topo.metrics.prometheus_host, exporter->port());
+    if (o.on_prometheus_port)
+      o.on_prometheus_port(exporter->port());
+  }
 
   std::vector<local_node> locals;
   for (const auto& name : o.nodes) {
@@ -151,7 +163,8 @@ int run_nodes(const config::topology& topo, const run_options& o) {
     ctx->where = where;
     ctx->van = ln.van;
     const bool talks = topo.metrics.console && config::has_role(*ln.spec, config::role::aggregator);
-    ctx->metrics = spawn_metrics(sys, {topo.metrics.dir, ln.spec->name, talks, &out});
+    ctx->metrics = spawn_metrics(sys, {topo.metrics.dir, ln.spec->name, talks, &out,
+                                       topo.metrics.prometheus_port >= 0 ? prom_registry : nullptr});
     ln.ctx = ctx;
     if (config::has_role(*ln.spec, config::role::aggregator)) {
       auto a = spawn_aggregator(sys, ctx);

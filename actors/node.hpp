@@ -4,6 +4,7 @@
 /// actor fails.
 
 #include <atomic>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <string>
@@ -19,6 +20,7 @@ struct run_options {
   std::map<std::size_t, double> slow_trainers;  ///< rank -> slow factor (test/benchmark hook)
   const std::atomic<bool>* stop = nullptr;   ///< set by a signal handler: finish gracefully
   std::size_t scheduler_threads = 2;         ///< CAF scheduler threads (compute runs on its own threads)
+  std::function<void(int)> on_prometheus_port;  ///< told the exporter's port once it serves (tests)
 };
 
 /// Runs until done; returns the process exit code: 0 when every local actor finished cleanly.

@@ -15,7 +15,7 @@ namespace {
 
 const std::vector<std::string> top_level_keys = {"cluster", "job", "checkpoint", "metrics"};
 const std::vector<std::string> checkpoint_keys = {"dir", "every_steps", "every_seconds", "keep"};
-const std::vector<std::string> metrics_keys = {"dir", "print_freq", "console"};
+const std::vector<std::string> metrics_keys = {"dir", "print_freq", "console", "prometheus_port", "prometheus_host"};
 constexpr const char* id_placeholder = "<cluster id>";
 
 /// An output directory: a non-empty path, kept as written (relative to the working directory).
@@ -55,6 +55,9 @@ metrics_spec read_metrics(const yaml_cursor& root, const std::string& id) {
       out.dir = read_output_dir(*dir);
     out.print_freq = m->optional<std::size_t>("print_freq", bounds::at_least(0)).value_or(out.print_freq);
     out.console = m->optional<bool>("console").value_or(out.console);
+    if (auto port = m->optional<unsigned>("prometheus_port", bounds::closed(0, 65535)))
+      out.prometheus_port = static_cast<int>(*port);
+    out.prometheus_host = m->optional<std::string>("prometheus_host").value_or(out.prometheus_host);
   }
   return out;
 }

@@ -31,6 +31,8 @@ struct metrics_spec {
   std::string dir = "runs/<cluster id>/metrics"; ///< default gets the cluster id substituted; relative to the working directory
   std::size_t print_freq = 100;                  ///< progress line every this many steps (0 = never)
   bool console = true;                           ///< also print progress to the console
+  int prometheus_port = -1;                      ///< /metrics on this port; -1 = off (default), 0 = ephemeral
+  std::string prometheus_host = "127.0.0.1";     ///< address the exporter binds
 };
 
 struct topology {
