@@ -78,6 +78,7 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}});
   if (st.core->at_round_boundary() && st.core->version() != st.last_checkpoint_version)
     save_checkpoint(st);
+  report_spans(st);
   const double secs = std::chrono::duration<double>(clock_type::now() - st.started_at).count();
   auto rec = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
   rec["event"] = "finish";
@@ -103,7 +104,9 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   const float* grad = nullptr;
   if (n > 0)
     grad = flat_of(m, "grad", st.core->layout().total).data;
+  const auto w0 = span_log::wall::now();
   const auto out = st.core->push(rank, m.h.clock, field<std::uint64_t>(meta, "version_read", m), n, grad);
+  st.spans.add(out.applied ? "apply" : "gather", w0, span_log::wall::now(), gradient_id(rank, m.h.clock));
   if (out.duplicate)
     return;
   st.loss_sum += field<double>(meta, "loss_sum", m);

@@ -37,8 +37,10 @@ train::training_state checkpoint_state(const aggregator_state& st) {
 
 void save_checkpoint(aggregator_state& st) {
   const auto t0 = agg_clock::now();
+  const auto w0 = span_log::wall::now();
   const std::string path = st.store->save(checkpoint_state(st));
   const double stall = std::chrono::duration<double>(agg_clock::now() - t0).count();
+  st.spans.add("checkpoint", w0, span_log::wall::now());
   st.last_checkpoint_version = st.core->version();
   st.last_checkpoint_at = agg_clock::now();
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());

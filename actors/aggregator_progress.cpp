@@ -20,10 +20,21 @@ void save(aggregator_state& st, const std::string& file, const nlohmann::json& i
   train::save_model((checkpoint_dir(st) / file).string(), m);
 }
 
+void report_spans(aggregator_state& st) {
+  if (st.spans.empty())
+    return;
+  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+  r["event"] = "spans";
+  r["spans"] = st.spans.take();
+  st.ctx->record(r.dump());
+}
+
 void evaluate(aggregator_state& st, std::size_t epoch) {
   const auto t0 = agg_clock::now();
+  const auto w0 = span_log::wall::now();
   const auto ev = train::evaluate(*st.engine, st.core->params(), st.test);
   const double secs = std::chrono::duration<double>(agg_clock::now() - t0).count();
+  st.spans.add("evaluate", w0, span_log::wall::now());
   st.ctx->line(fmt::format(" * Epoch {} (clock {}) test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)",
                            epoch, st.core->min_clock(), 100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
@@ -76,6 +87,7 @@ void progress(aggregator_state& st, bool force) {
     hist[std::to_string(k)] = v;
   r["staleness_hist"] = hist;
   st.ctx->record(r.dump());
+  report_spans(st);
   st.loss_sum = 0;
   st.samples = st.correct1 = st.correct5 = st.pushes = 0;
   st.last_line_clock = clock;

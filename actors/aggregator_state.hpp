@@ -15,6 +15,7 @@
 
 #include "actors/aggregator_core.hpp"
 #include "actors/node_context.hpp"
+#include "actors/span_log.hpp"
 #include "data/dataset.hpp"
 #include "train/checkpoint_store.hpp"
 #include "train/gradient_engine.hpp"
@@ -41,6 +42,7 @@ struct aggregator_state {
   std::map<std::uint64_t, std::uint64_t> staleness_hist;
   std::uint64_t last_line_clock = 0;
   std::unique_ptr<train::checkpoint_store> store;
+  span_log spans;
   std::uint64_t last_checkpoint_version = 0;
   agg_clock::time_point last_checkpoint_at = agg_clock::now();
   agg_clock::time_point started_at = agg_clock::now(), last_line_at = agg_clock::now();
@@ -57,6 +59,9 @@ void evaluate(aggregator_state& st, std::size_t epoch);
 
 /// The progress line and record every print_freq clocks of the slowest trainer (or now, if forced).
 void progress(aggregator_state& st, bool force);
+
+/// Reports the spans collected since the last report as one "spans" event record.
+void report_spans(aggregator_state& st);
 
 /// The complete training state, for a checkpoint.
 train::training_state checkpoint_state(const aggregator_state& st);

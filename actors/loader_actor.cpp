@@ -10,6 +10,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics_actor.hpp"
 #include "actors/protocol.hpp"
+#include "actors/span_log.hpp"
 #include "common/error.hpp"
 #include "data/dataset.hpp"
 
@@ -22,10 +23,31 @@ struct loader_state {
   data::dataset train;
   std::unique_ptr<loader_core> core;
   std::uint64_t batches_sent = 0;
+  span_log spans;
+  std::size_t requests = 0;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
+void serve_batches(loader_state& st, std::size_t rank, std::size_t credits);
+
+void report_spans(loader_state& st) {
+  if (st.spans.empty())
+    return;
+  auto r = make_record(st.ctx->node, loader_name, "loader", st.batches_sent);
+  r["event"] = "spans";
+  r["spans"] = st.spans.take();
+  st.ctx->record(r.dump());
+}
+
 void serve(loader_state& st, std::size_t rank, std::size_t credits) {
+  const auto w0 = span_log::wall::now();
+  serve_batches(st, rank, credits);
+  st.spans.add("serve", w0, span_log::wall::now(), trainer_name(rank));
+  if (++st.requests % 200 == 0)
+    report_spans(st);
+}
+
+void serve_batches(loader_state& st, std::size_t rank, std::size_t credits) {
   const auto& ctx = *st.ctx;
   TROUPE_ENFORCE(rank < ctx.where.trainers(), "batch request from trainer rank {} but the job has {} trainers", rank,
                  ctx.where.trainers());
@@ -87,6 +109,7 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
             r["batches_sent"] = s.batches_sent;
             r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
             s.ctx->record(r.dump());
+            report_spans(s);
             self->quit();
           }
         } catch (const std::exception& e) {

@@ -11,6 +11,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics_actor.hpp"
 #include "actors/protocol.hpp"
+#include "actors/span_log.hpp"
 #include "common/error.hpp"
 #include "train/gradient_engine.hpp"
 
@@ -68,6 +69,8 @@ private:
     if (limit.count() == 0)
       limit = std::chrono::seconds(static_cast<long>(std::max(30.0, ctx_->topo.cluster.connect_timeout_s * 2)));
     const auto t0 = clock_type::now();
+    const auto w0 = span_log::wall::now();
+    const bool waited = !ready();
     while (!ready() && !shutdown_) {
       bool got = true;
       self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
@@ -77,6 +80,8 @@ private:
                                 ctx_->node, limit.count(), what));
     }
     wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (waited)
+      spans_.add(what.rfind("a batch", 0) == 0 ? "wait_batch" : "wait_params", w0, span_log::wall::now());
   }
 
   /// This node is stopping (signal or a failed sibling): tell the aggregator, which ends the job.
@@ -163,6 +168,7 @@ private:
 
   void step(const pending_batch& b) {
     const auto t0 = clock_type::now();
+    const auto w0 = span_log::wall::now();
     auto grad = std::make_shared<std::vector<float>>(params_.size());
     train::batch_stats s;
     if (b.n > 0) {
@@ -178,6 +184,8 @@ private:
       std::this_thread::sleep_for(std::chrono::duration<double>(real * (o_.slow_factor - 1.0)));
     }
     const double compute = std::chrono::duration<double>(clock_type::now() - t0).count();
+    const auto w1 = span_log::wall::now();
+    spans_.add("compute", w0, w1, gradient_id(o_.rank, clock_));
     auto m = make_message(net::msg_type::push_gradient, aggregator_name,
                           {{"rank", o_.rank}, {"version_read", version_}, {"loss_sum", s.loss_sum}, {"n", s.n},
                            {"correct1", s.correct1}, {"correct5", s.correct5}});
@@ -186,6 +194,7 @@ private:
     if (b.n > 0)
       add_flat(m, "grad", std::move(grad));
     ctx_->send(ctx_->where.aggregator_node, std::move(m));
+    spans_.add("push", w1, span_log::wall::now(), gradient_id(o_.rank, clock_));
     request_batches(1);
     ++clock_;
     loss_sum_ += s.loss_sum;
@@ -206,6 +215,12 @@ private:
     r["compute_s"] = compute_seconds_;
     r["wait_s"] = wait_seconds_;
     ctx_->record(r.dump());
+    if (!spans_.empty()) {
+      auto sp = make_record(ctx_->node, name_, "trainer", clock_);
+      sp["event"] = "spans";
+      sp["spans"] = spans_.take();
+      ctx_->record(sp.dump());
+    }
     loss_sum_ = 0;
     samples_ = correct1_ = 0;
     compute_seconds_ = wait_seconds_ = 0;
@@ -218,6 +233,7 @@ private:
   train::gradient_engine engine_;
   std::vector<float> params_;
   std::deque<pending_batch> batches_;
+  span_log spans_;
   std::string mode_ = "bsp";
   std::uint64_t steps_per_epoch_ = 0, epochs_ = 0, staleness_ = 0;
   std::uint64_t clock_ = 0, version_ = 0, min_clock_ = 0;

@@ -25,6 +25,7 @@
 
 #include <yaml-cpp/yaml.h>
 #include "observe/report.hpp"
+#include "observe/timeline.hpp"
 #include "observe/watch.hpp"
 #include "train/process_tuning.hpp"
 
@@ -79,6 +80,25 @@ int report_command(int argc, char** argv) {
   }
 }
 
+/// `troupe-node timeline <run dir> [-o trace.json]`; argv[0] is "timeline".
+int timeline_command(int argc, char** argv) {
+  std::string dir, out = "timeline.json";
+  CLI::App app{"Writes a Chrome-trace / Perfetto timeline of every actor's spans, all nodes on one time axis"};
+  app.name("troupe-node timeline");
+  app.add_option("dir", dir, "Run directory holding metrics/, or the metrics directory itself")->required();
+  app.add_option("-o,--output", out, "Trace JSON to write (open in ui.perfetto.dev or chrome://tracing)")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  try {
+    troupe::observe::write_timeline(dir, out);
+    std::cout << "troupe-node timeline: wrote " << out << '\n';
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "troupe-node timeline: error: " << e.what() << '\n';
+    return 1;
+  }
+}
+
 /// The nodes this process runs: every node (--role all), the one named, or the only one with the role.
 std::vector<std::string> pick_nodes(const troupe::config::cluster_spec& cluster, const std::string& source,
                                     const std::string& role, const std::string& name) {
@@ -114,12 +134,15 @@ int main(int argc, char** argv) {
     return watch_command(argc - 1, argv + 1);
   if (argc > 1 && std::string(argv[1]) == "report")
     return report_command(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "timeline")
+    return timeline_command(argc - 1, argv + 1);
   std::string role, config_path, name;
   std::vector<std::string> sets, slow;
   CLI::App app{"Troupe node: runs the actors of one node of a cluster described in YAML"};
   app.footer("Reading a run's metrics logs (docs/metrics.md):\n"
              "  troupe-node watch <metrics dir> [--once] [--interval s]   live view, one row per actor\n"
-             "  troupe-node report <run dir> [-o report.html]            self-contained HTML report");
+             "  troupe-node report <run dir> [-o report.html]            self-contained HTML report\n"
+             "  troupe-node timeline <run dir> [-o timeline.json]        Perfetto / Chrome-trace timeline");
   app.add_option("--role", role, "aggregator | trainer | loader | all (all: every node of the topology in this process)")
       ->required()
       ->check(CLI::IsMember({"aggregator", "trainer", "loader", "all"}));

@@ -4,9 +4,12 @@
 #include "actors/node.hpp"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "config/topology.hpp"
+#include "observe/records.hpp"
+#include "observe/timeline.hpp"
 #include "train/fit.hpp"
 #include "train/model_file.hpp"
 
@@ -137,4 +140,36 @@ TEST_CASE("ssp never lets a trainer run more than s clocks ahead of a slowed one
   // A trainer that was allowed clock c (c <= slowest + s) has pushed c + 1 when the lag is read.
   REQUIRE(max_lag <= c.staleness + 1);
   REQUIRE(max_lag >= 1);  // the fast trainers did run ahead of the slowed one
+}
+
+TEST_CASE("the timeline of a run has spans from every actor and links pushes to applies", "[actors][cluster][timeline]") {
+  test::cluster_case c;
+  c.print_freq = 5;
+  test::scratch_dir dir("timeline");
+  const auto r = run_cluster(c, dir.path);
+  REQUIRE(r.exit_code == 0);
+  const auto trace = observe::build_timeline(observe::read_records((dir.path / "metrics").string()));
+  std::map<int, std::string> thread_names;
+  std::map<std::string, std::size_t> spans_per_actor;
+  std::size_t starts = 0, finishes = 0;
+  for (const auto& e : trace["traceEvents"]) {
+    REQUIRE(e.contains("ph"));
+    REQUIRE(e.contains("pid"));
+    if (e["ph"] == "M" && e["name"] == "thread_name")
+      thread_names[e["tid"].get<int>()] = e["args"]["name"].get<std::string>();
+    if (e["ph"] == "X") {
+      REQUIRE(e["ts"].get<double>() >= 0);
+      REQUIRE(e["dur"].get<double>() >= 0);
+      ++spans_per_actor[thread_names.at(e["tid"].get<int>())];
+    }
+    starts += e["ph"] == "s";
+    finishes += e["ph"] == "f";
+  }
+  for (const std::string actor : {"aggregator", "loader", "trainer-0", "trainer-1"}) {
+    CAPTURE(actor);
+    REQUIRE(spans_per_actor[actor] > 0);
+  }
+  const std::size_t pushes = 2 * 640 / (2 * 16);  // every gradient of both trainers
+  REQUIRE(starts == pushes);
+  REQUIRE(finishes == pushes);
 }
