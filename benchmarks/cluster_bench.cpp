@@ -3,7 +3,8 @@
 //   ./build/benchmarks/bench_cluster --part throughput   # 2 trainers x 1 thread (bsp, tcp) vs 1 trainer x 2 threads
 //   ./build/benchmarks/bench_cluster --part roundtrip    # push gradient + receive parameters over tcp loopback
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 test accuracy, bsp / ssp / asp
-//   ./build/benchmarks/bench_cluster                     # all three (the straggler part takes minutes)
+//   ./build/benchmarks/bench_cluster --part metrics      # what metrics and spans cost a trainer per step
+//   ./build/benchmarks/bench_cluster                     # all (the straggler part takes minutes)
 
 #include <algorithm>
 #include <chrono>
@@ -19,7 +20,9 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "actors/metrics_actor.hpp"
 #include "actors/node.hpp"
+#include "actors/span_log.hpp"
 #include "config/topology.hpp"
 #include "net/van.hpp"
 #include "train/process_tuning.hpp"
@@ -230,20 +233,58 @@ nlohmann::json part_straggler() {
   return out;
 }
 
+/// What metrics cost a trainer per step at the default rate: four spans per step, and every
+/// print_freq = 100 steps a progress record plus the spans record, serialised to JSON (the
+/// metrics actor writes them on another thread). Measured directly (repeatable), then compared
+/// with the step time of the 2-trainer run.
+nlohmann::json part_metrics(double step_seconds) {
+  const int steps = 20000, print_freq = 100;
+  actors::span_log spans;
+  std::size_t bytes = 0;
+  const auto t0 = clock_type::now();
+  for (int i = 1; i <= steps; ++i) {
+    const auto now = actors::span_log::wall::now();
+    for (const char* name : {"wait_params", "compute", "push", "wait_batch"})
+      spans.add(name, now, now, actors::gradient_id(0, static_cast<std::uint64_t>(i)));
+    if (i % print_freq == 0) {
+      auto r = actors::make_record("t0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
+      r["loss"] = 0.5;
+      r["acc"] = 0.8;
+      r["images_per_s"] = 1000.0;
+      bytes += r.dump().size();
+      auto sp = actors::make_record("t0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
+      sp["event"] = "spans";
+      sp["spans"] = spans.take();
+      bytes += sp.dump().size();
+    }
+  }
+  const double per_step = std::chrono::duration<double>(clock_type::now() - t0).count() / steps;
+  const double fraction = step_seconds > 0 ? per_step / step_seconds : 0;
+  fmt::print("metrics: {:.2f} us per step at print_freq {} ({:.0f} bytes/step of JSON) = {:.3f}% of a {:.1f} ms step\n",
+             per_step * 1e6, print_freq, static_cast<double>(bytes) / steps, 100 * fraction, step_seconds * 1e3);
+  return {{"us_per_step", per_step * 1e6}, {"bytes_per_step", static_cast<double>(bytes) / steps},
+          {"step_ms", step_seconds * 1e3}, {"fraction_of_step", fraction}};
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   std::string part = "all";
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
-  app.add_option("--part", part, "throughput | roundtrip | straggler | all")
-      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "all"}));
+  app.add_option("--part", part, "throughput | roundtrip | straggler | metrics | all")
+      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "metrics", "all"}));
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
   if (part == "roundtrip" || part == "all")
     summary["roundtrip"] = part_roundtrip();
-  if (part == "throughput" || part == "all")
+  double step_seconds = 64.0 / 5000.0;  // batch 2 x 32 at the throughput part's typical rate
+  if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();
+    step_seconds = 64.0 / summary["throughput"]["two_trainers_images_per_s"].get<double>();
+  }
+  if (part == "metrics" || part == "all")
+    summary["metrics"] = part_metrics(step_seconds);
   if (part == "straggler" || part == "all")
     summary["straggler"] = part_straggler();
   std::cout << summary.dump() << std::endl;
