@@ -78,6 +78,14 @@ void progress(aggregator_state& st, bool force) {
   r["updates_per_s"] = static_cast<double>(st.pushes) / std::max(secs, 1e-9);
   r["lr"] = st.core->current_lr();
   r["version"] = st.core->version();
+  r["applied"] = st.core->version();  // optimizer applications so far (= version)
+  double stale_sum = 0;
+  std::uint64_t stale_n = 0;
+  for (const auto& [k, v] : st.staleness_hist) {
+    stale_sum += static_cast<double>(k * v);
+    stale_n += v;
+  }
+  r["staleness"] = stale_n > 0 ? stale_sum / static_cast<double>(stale_n) : 0.0;  // mean over the run so far
   nlohmann::json lag = nlohmann::json::array();
   for (std::size_t i = 0; i < o.trainers; ++i)
     lag.push_back(st.core->clock_of(i) - st.core->min_clock());

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -109,15 +110,21 @@ double aggregator_images_per_s(const run_result& r) {
   return median(v);
 }
 
+/// Where the trainers' time went, from their spans: compute, push, waiting for parameters (the
+/// pull) and waiting for batches, as fractions of their sum.
 nlohmann::json step_split(const run_result& r) {
-  double compute = 0, wait = 0;
+  std::map<std::string, double> seconds;
   for (const auto& rec : r.records)
-    if (rec["role"] == "trainer" && rec.contains("compute_s")) {
-      compute += rec["compute_s"].get<double>();
-      wait += rec["wait_s"].get<double>();
-    }
-  const double total = std::max(compute + wait, 1e-9);
-  return {{"compute_fraction", compute / total}, {"wait_fraction", wait / total}};
+    if (rec["role"] == "trainer" && rec.value("event", "") == "spans")
+      for (const auto& s : rec["spans"])
+        seconds[s[0].get<std::string>()] += s[2].get<double>();
+  double total = 0;
+  for (const auto& [name, secs] : seconds)
+    total += secs;
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, secs] : seconds)
+    out[name] = secs / std::max(total, 1e-9);
+  return out;
 }
 
 nlohmann::json part_throughput() {
@@ -145,9 +152,11 @@ nlohmann::json part_throughput() {
   fmt::print("throughput: 2 trainers x 1 thread (bsp, tcp) {:.0f} images/s; 1 trainer x 2 threads {:.0f} images/s; "
              "ratio {:.2f}\n",
              ma, mb, ma / mb);
-  fmt::print("  step split, 2x1: compute {:.0f}%  wait {:.0f}%;  1x2: compute {:.0f}%  wait {:.0f}%\n",
-             100 * split_a["compute_fraction"].get<double>(), 100 * split_a["wait_fraction"].get<double>(),
-             100 * split_b["compute_fraction"].get<double>(), 100 * split_b["wait_fraction"].get<double>());
+  auto pct = [](const nlohmann::json& split, const char* key) { return 100 * split.value(key, 0.0); };
+  fmt::print("  trainer time, 2x1: compute {:.1f}%  push {:.1f}%  wait for params {:.1f}%  wait for batch {:.1f}%\n",
+             pct(split_a, "compute"), pct(split_a, "push"), pct(split_a, "wait_params"), pct(split_a, "wait_batch"));
+  fmt::print("  trainer time, 1x2: compute {:.1f}%  push {:.1f}%  wait for params {:.1f}%  wait for batch {:.1f}%\n",
+             pct(split_b, "compute"), pct(split_b, "push"), pct(split_b, "wait_params"), pct(split_b, "wait_batch"));
   return {{"two_trainers_images_per_s", ma}, {"one_trainer_two_threads_images_per_s", mb}, {"ratio", ma / mb},
           {"split_2x1", split_a}, {"split_1x2", split_b}};
 }
