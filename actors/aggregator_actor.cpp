@@ -22,6 +22,7 @@
 #include "common/atomic_file.hpp"
 #include "train/checkpoint_store.hpp"
 #include "train/model_file.hpp"
+#include "train/npz_export.hpp"
 
 namespace troupe::actors {
 
@@ -76,6 +77,8 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   if (reason == "done" && st.evaluated_epochs < epochs_done)
     evaluate(st, epochs_done);
   save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}});
+  // The same parameters for Python users: numpy.load("model_final.npz")["0.weight"], ...
+  train::export_npz((checkpoint_dir(st) / "model_final.npz").string(), st.core->layout(), st.core->params().data());
   if (st.core->at_round_boundary() && st.core->version() != st.last_checkpoint_version)
     save_checkpoint(st);
   report_spans(st);

@@ -20,6 +20,20 @@ void save(aggregator_state& st, const std::string& file, const nlohmann::json& i
   train::save_model((checkpoint_dir(st) / file).string(), m);
 }
 
+namespace {
+
+/// "1:05:03", "4:07" or "12 s".
+std::string format_duration(double seconds) {
+  const auto s = static_cast<long>(seconds + 0.5);
+  if (s < 60)
+    return fmt::format("{} s", s);
+  if (s < 3600)
+    return fmt::format("{}:{:02}", s / 60, s % 60);
+  return fmt::format("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60);
+}
+
+} // namespace
+
 void report_spans(aggregator_state& st) {
   if (st.spans.empty())
     return;
@@ -64,13 +78,17 @@ void progress(aggregator_state& st, bool force) {
   const double secs = std::chrono::duration<double>(agg_clock::now() - st.last_line_at).count();
   const std::size_t epoch = std::min<std::size_t>(clock / o.steps_per_epoch, o.epochs - 1) + 1;
   const std::size_t in_epoch = clock - (epoch - 1) * o.steps_per_epoch;
+  // ETA from the clock rate since the run started (or resumed).
+  const double run_secs = std::chrono::duration<double>(agg_clock::now() - st.started_at).count();
+  const double clocks_done = static_cast<double>(clock - st.first_clock);
+  const double eta = clocks_done > 0 ? run_secs / clocks_done * static_cast<double>(st.core->total_clocks() - clock) : 0;
   st.ctx->line(fmt::format("Epoch: [{}][{:>4}/{}]  Time {:6.3f}/step  Loss {:.4e}  Acc@1 {:6.2f}  Acc@5 {:6.2f}  "
-                           "images/s {:.0f}  LR {:.4g}  version {}",
+                           "images/s {:.0f}  LR {:.4g}  version {}  ETA {}",
                            epoch, in_epoch, o.steps_per_epoch,
                            secs / static_cast<double>(std::max<std::uint64_t>(clock - st.last_line_clock, 1)),
                            st.loss_sum / n, 100.0 * static_cast<double>(st.correct1) / n,
                            100.0 * static_cast<double>(st.correct5) / n, n / std::max(secs, 1e-9), st.core->current_lr(),
-                           st.core->version()));
+                           st.core->version(), format_duration(eta)));
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", clock);
   r["loss"] = st.loss_sum / n;
   r["acc"] = static_cast<double>(st.correct1) / n;

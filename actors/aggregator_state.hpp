@@ -41,6 +41,7 @@ struct aggregator_state {
   std::size_t samples = 0, correct1 = 0, correct5 = 0, pushes = 0;
   std::map<std::uint64_t, std::uint64_t> staleness_hist;
   std::uint64_t last_line_clock = 0;
+  std::uint64_t first_clock = 0;  ///< slowest clock when training (re)started, for the ETA
   std::unique_ptr<train::checkpoint_store> store;
   span_log spans;
   std::uint64_t last_checkpoint_version = 0;

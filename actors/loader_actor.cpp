@@ -25,6 +25,8 @@ struct loader_state {
   std::uint64_t batches_sent = 0;
   span_log spans;
   std::size_t requests = 0;
+  std::uint64_t reported_batches = 0;
+  std::chrono::steady_clock::time_point reported_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -45,6 +47,21 @@ void serve(loader_state& st, std::size_t rank, std::size_t credits) {
   st.spans.add("serve", w0, span_log::wall::now(), trainer_name(rank));
   if (++st.requests % 200 == 0)
     report_spans(st);
+  // Progress every 100 batches: rate, what is in flight, and where each trainer's cursor is.
+  if (st.batches_sent >= st.reported_batches + 100) {
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - st.reported_at).count();
+    auto r = make_record(st.ctx->node, loader_name, "loader", st.batches_sent);
+    r["batches_sent"] = st.batches_sent;
+    r["batches_per_s"] = static_cast<double>(st.batches_sent - st.reported_batches) / std::max(secs, 1e-9);
+    nlohmann::json cursors = nlohmann::json::array();
+    for (std::size_t k = 0; k < st.core->trainers(); ++k)
+      cursors.push_back({st.core->position(k).epoch, st.core->position(k).step});
+    r["cursors"] = cursors;  // per rank: [epoch, step] of the next batch to send
+    st.ctx->record(r.dump());
+    st.reported_batches = st.batches_sent;
+    st.reported_at = now;
+  }
 }
 
 void serve_batches(loader_state& st, std::size_t rank, std::size_t credits) {

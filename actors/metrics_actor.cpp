@@ -21,20 +21,44 @@ namespace {
 
 struct metrics_state {
   std::unique_ptr<std::ofstream> file;
+  std::filesystem::path path;
+  std::uint64_t bytes = 0;  ///< size of the current log
   metrics_options o;
+
+  void open() {
+    file = std::make_unique<std::ofstream>(path, std::ios::app);
+    if (!*file)
+      throw error(fmt::format("{}: cannot open the metrics log for writing", path.string()));
+    bytes = std::filesystem::file_size(path);
+  }
+
+  /// Moves the full log aside as <node>.<k>.jsonl (the first free k) and starts a new one.
+  void rotate() {
+    file.reset();
+    for (unsigned k = 1;; ++k) {
+      const auto target = path.parent_path() / fmt::format("{}.{}.jsonl", o.node, k);
+      if (!std::filesystem::exists(target)) {
+        std::filesystem::rename(path, target);
+        break;
+      }
+    }
+    open();
+  }
 };
 
 caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_options o) {
   std::filesystem::create_directories(o.dir);
-  const auto path = std::filesystem::path(o.dir) / (o.node + ".jsonl");
-  self->state.file = std::make_unique<std::ofstream>(path, std::ios::app);
-  if (!*self->state.file)
-    throw error(fmt::format("{}: cannot open the metrics log for writing", path.string()));
+  self->state.path = std::filesystem::path(o.dir) / (o.node + ".jsonl");
   self->state.o = std::move(o);
+  self->state.open();
   return {
       [=](record_atom, const std::string& json) {
-        *self->state.file << json << '\n';
-        self->state.file->flush();
+        auto& st = self->state;
+        if (st.bytes > 0 && st.bytes + json.size() + 1 > st.o.rotate_bytes)
+          st.rotate();
+        *st.file << json << '\n';
+        st.file->flush();
+        st.bytes += json.size() + 1;
         if (self->state.o.registry)  // an unparsable record feeds nothing
           observe::feed_record(*self->state.o.registry, nlohmann::json::parse(json, nullptr, false));
       },

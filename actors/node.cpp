@@ -80,6 +80,28 @@ bool ephemeral(const std::string& endpoint) {
          (endpoint.size() >= 2 && (endpoint.substr(endpoint.size() - 2) == ":*" || endpoint.substr(endpoint.size() - 2) == ":0"));
 }
 
+/// Every `period`, one "transport" record per local node with its van's counters.
+void report_transport(std::vector<local_node>& locals, std::chrono::seconds period) {
+  static thread_local std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < period)
+    return;
+  last = now;
+  for (auto& ln : locals) {
+    const auto c = ln.van->counters();
+    auto r = make_record(ln.spec->name, "van", "transport", c.messages_received);
+    r["messages_sent"] = c.messages_sent;
+    r["bytes_sent"] = c.bytes_sent;
+    r["messages_received"] = c.messages_received;
+    r["bytes_received"] = c.bytes_received;
+    r["rejected"] = c.rejected;
+    r["send_failures"] = c.send_failures;
+    if (!c.last_rejection.empty())
+      r["last_rejection"] = c.last_rejection;
+    ln.ctx->record(r.dump());
+  }
+}
+
 } // namespace
 
 int run_nodes(const config::topology& topo, const run_options& o) {
@@ -219,8 +241,10 @@ int run_nodes(const config::topology& topo, const run_options& o) {
           caf::after(std::chrono::milliseconds(200)) >> [&] {
             if (o.stop && o.stop->load())
               stop_all();
+            report_transport(locals, std::chrono::seconds(5));
           });
     }
+    report_transport(locals, std::chrono::seconds(0));  // the final counters of each van
     for (auto& ln : locals) {
       ln.reg->clear();
       self->monitor(ln.ctx->metrics);
