@@ -132,7 +132,8 @@ const std::vector<field_spec> trainer_fields = {
 
 const std::vector<field_spec> loader_fields = {
     {"batches_sent", type::integer, true},
-    {"seconds", type::real, true},
+    {"seconds", type::real, false},        // the record at shutdown
+    {"batches_per_s", type::real, false},  // progress records
 };
 
 // Event records: any record with "event" is one; the fields of the known events.
