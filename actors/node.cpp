@@ -15,6 +15,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics_actor.hpp"
 #include "actors/protocol.hpp"
+#include "actors/restart_policy.hpp"
 #include "actors/trainer_actor.hpp"
 #include "common/error.hpp"
 #include "observe/prometheus.hpp"
@@ -72,8 +73,22 @@ struct local_node {
   std::shared_ptr<net::van> van;
   std::shared_ptr<node_context> ctx;
   std::string bound;                 ///< actual endpoint
-  std::vector<caf::actor> workers;   ///< aggregator, loader, trainers
+  std::vector<caf::actor> workers;   ///< aggregator, loader, trainers (restarted ones appended)
+  std::map<caf::actor_addr, std::size_t> trainer_ranks;  ///< supervised: trainer actor -> rank
+  std::unique_ptr<restart_policy> policy;                ///< this node's supervisor (trainers, one_for_one)
 };
+
+/// A trainer restart waiting for its backoff to pass.
+struct pending_restart {
+  std::chrono::steady_clock::time_point due;
+  std::size_t node = 0, rank = 0;
+  double failed_at = 0;  ///< wall time of the failure
+  double backoff_s = 0;
+};
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 bool ephemeral(const std::string& endpoint) {
   return endpoint.rfind("tcp://", 0) == 0 &&
@@ -188,6 +203,7 @@ int run_nodes(const config::topology& topo, const run_options& o) {
     ctx->metrics = spawn_metrics(sys, {topo.metrics.dir, ln.spec->name, talks, &out,
                                        topo.metrics.prometheus_port >= 0 ? prom_registry : nullptr});
     ln.ctx = ctx;
+    ln.policy = std::make_unique<restart_policy>(topo.cluster.supervisor, topo.job.seed + locals.size());
     if (config::has_role(*ln.spec, config::role::aggregator)) {
       auto a = spawn_aggregator(sys, ctx);
       ln.reg->add(aggregator_name, a);
@@ -203,9 +219,12 @@ int run_nodes(const config::topology& topo, const run_options& o) {
       to.rank = rank;
       if (auto it = o.slow_trainers.find(rank); it != o.slow_trainers.end())
         to.slow_factor = it->second;
+      if (auto it = o.fail_trainers.find(rank); it != o.fail_trainers.end())
+        to.fail_at_clock = static_cast<std::int64_t>(it->second);
       auto a = spawn_trainer(sys, ctx, to);
       ln.reg->add(trainer_name(rank), a);
       ln.workers.push_back(a);
+      ln.trainer_ranks[a.address()] = rank;
     }
   }
 
@@ -228,21 +247,84 @@ int run_nodes(const config::topology& topo, const run_options& o) {
         for (auto& w : ln.workers)
           caf::anon_send(w, stop_atom::value);
     };
-    while (remaining > 0) {
-      self->receive(
-          [&](caf::down_msg& d) {
-            --remaining;
-            if (d.reason) {
-              std::cerr << fmt::format("troupe-node: an actor failed: {}\n", sys.render(d.reason));
-              exit_code = 1;
-              stop_all();
-            }
-          },
-          caf::after(std::chrono::milliseconds(200)) >> [&] {
-            if (o.stop && o.stop->load())
-              stop_all();
-            report_transport(locals, std::chrono::seconds(5));
-          });
+    std::vector<pending_restart> restarts;
+    // A failed trainer is restarted by its node's supervisor (one_for_one) after a backoff; it
+    // re-syncs parameters and its clock from the aggregator. Any other failure, or too many
+    // restarts within the period, escalates: the job stops and the node exits 1.
+    auto on_down = [&](const caf::down_msg& d) {
+      --remaining;
+      if (!d.reason)
+        return;
+      for (std::size_t i = 0; i < locals.size(); ++i) {
+        auto& ln = locals[i];
+        const auto it = ln.trainer_ranks.find(d.source);
+        if (it == ln.trainer_ranks.end() || stopping)
+          continue;
+        const std::size_t rank = it->second;
+        ln.trainer_ranks.erase(it);
+        const auto delay = ln.policy->on_failure(std::chrono::steady_clock::now());
+        auto r = make_record(ln.spec->name, "supervisor", "supervisor", 0);
+        r["target"] = trainer_name(rank);
+        r["reason"] = sys.render(d.reason);
+        if (delay) {
+          r["event"] = "failure";
+          r["backoff_s"] = *delay;
+          ln.ctx->record(r.dump());
+          std::cerr << fmt::format("troupe-node [{}]: {} failed; restarting it in {:.2f} s\n", ln.spec->name,
+                                   trainer_name(rank), *delay);
+          restarts.push_back({std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                                     std::chrono::duration<double>(*delay)),
+                              i, rank, wall_now(), *delay});
+          return;
+        }
+        r["event"] = "escalation";
+        ln.ctx->record(r.dump());
+        std::cerr << fmt::format("troupe-node [{}]: {} failed more than {} times within {} s; giving up\n",
+                                 ln.spec->name, trainer_name(rank), topo.cluster.supervisor.max_restarts,
+                                 topo.cluster.supervisor.period_s);
+        exit_code = 1;
+        stop_all();
+        return;
+      }
+      std::cerr << fmt::format("troupe-node: an actor failed: {}\n", sys.render(d.reason));
+      exit_code = 1;
+      stop_all();
+    };
+    auto restart_due = [&] {
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = restarts.begin(); it != restarts.end();) {
+        if (it->due > now || stopping) {
+          it = stopping ? restarts.erase(it) : std::next(it);
+          continue;
+        }
+        auto& ln = locals[it->node];
+        trainer_options to;
+        to.rank = it->rank;
+        if (auto s = o.slow_trainers.find(it->rank); s != o.slow_trainers.end())
+          to.slow_factor = s->second;
+        to.failed_at = it->failed_at;  // the test hook fires once: the new incarnation runs clean
+        auto a = spawn_trainer(sys, ln.ctx, to);
+        ln.reg->add(trainer_name(it->rank), a);
+        ln.workers.push_back(a);
+        ln.trainer_ranks[a.address()] = it->rank;
+        self->monitor(a);
+        ++remaining;
+        auto r = make_record(ln.spec->name, "supervisor", "supervisor", 0);
+        r["event"] = "restart";
+        r["target"] = trainer_name(it->rank);
+        r["backoff_s"] = it->backoff_s;
+        ln.ctx->record(r.dump());
+        it = restarts.erase(it);
+      }
+    };
+    while (remaining > 0 || !restarts.empty()) {
+      self->receive([&](caf::down_msg& d) { on_down(d); },
+                    caf::after(std::chrono::milliseconds(100)) >> [&] {
+                      if (o.stop && o.stop->load())
+                        stop_all();
+                      restart_due();
+                      report_transport(locals, std::chrono::seconds(5));
+                    });
     }
     report_transport(locals, std::chrono::seconds(0));  // the final counters of each van
     for (auto& ln : locals) {

@@ -48,7 +48,17 @@ public:
       drain();  // read the freshest parameters that already arrived (ssp/asp read without waiting)
       pending_batch b = std::move(batches_.front());
       batches_.pop_front();
+      if (o_.fail_at_clock >= 0 && clock_ == static_cast<std::uint64_t>(o_.fail_at_clock))
+        throw error(fmt::format("injected failure at clock {} (test hook)", clock_));
       step(b);
+      if (o_.failed_at > 0) {  // the first step after a restart: the trainer has recovered
+        auto r = make_record(ctx_->node, name_, "trainer", clock_);
+        r["event"] = "recovered";
+        r["target"] = name_;
+        r["recovery_s"] = std::chrono::duration<double>(span_log::wall::now().time_since_epoch()).count() - o_.failed_at;
+        ctx_->record(r.dump());
+        o_.failed_at = 0;
+      }
       if (print_freq > 0 && (clock_ % print_freq == 0 || clock_ == total))
         report();
     }
@@ -135,6 +145,8 @@ private:
       take_params(m);
       break;
     case net::msg_type::batch: {
+      if (m.h.step < clock_)  // sent to a previous incarnation of this trainer before it restarted
+        break;
       const auto meta = meta_of(m);
       batches_.push_back({std::make_shared<const net::message>(m), field<std::size_t>(meta, "n", m)});
       break;

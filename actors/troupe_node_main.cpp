@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "timeline")
     return timeline_command(argc - 1, argv + 1);
   std::string role, config_path, name;
-  std::vector<std::string> sets, slow;
+  std::vector<std::string> sets, slow, fail;
   CLI::App app{"Troupe node: runs the actors of one node of a cluster described in YAML"};
   app.footer("Reading a run's metrics logs (docs/metrics.md):\n"
              "  troupe-node watch <metrics dir> [--once] [--interval s]   live view, one row per actor\n"
@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
   app.add_option("--name", name, "Which node of the topology this process is (needed when several have the role)");
   app.add_option("--set", sets, "Override a YAML key, e.g. --set job.epochs=1 --set metrics.dir=/tmp/m (repeatable)");
   app.add_option("--slow-trainer", slow, "Test hook: RANK=FACTOR makes that trainer's steps FACTOR times slower");
+  app.add_option("--fail-trainer", fail, "Test hook: RANK=CLOCK makes that trainer throw once at that clock");
   CLI11_PARSE(app, argc, argv);
 
   std::signal(SIGINT, on_signal);
@@ -186,6 +187,12 @@ int main(int argc, char** argv) {
       if (eq == std::string::npos)
         throw troupe::error(fmt::format("--slow-trainer {}: expected RANK=FACTOR, e.g. 1=3", s));
       o.slow_trainers[std::stoul(s.substr(0, eq))] = std::stod(s.substr(eq + 1));
+    }
+    for (const auto& f : fail) {
+      const auto eq = f.find('=');
+      if (eq == std::string::npos)
+        throw troupe::error(fmt::format("--fail-trainer {}: expected RANK=CLOCK, e.g. 1=100", f));
+      o.fail_trainers[std::stoul(f.substr(0, eq))] = std::stoull(f.substr(eq + 1));
     }
     o.nodes = pick_nodes(topo.cluster, topo.source, role, name);
     return troupe::actors::run_nodes(topo, o);

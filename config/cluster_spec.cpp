@@ -12,7 +12,8 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> cluster_keys = {"id", "nodes", "connect_timeout_s", "heartbeat_s"};
+const std::vector<std::string> cluster_keys = {"id", "nodes", "connect_timeout_s", "heartbeat_s", "supervisor"};
+const std::vector<std::string> supervisor_keys = {"strategy", "max_restarts", "period_s", "backoff_s", "backoff_max_s"};
 const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads"};
 const std::vector<std::string> role_names = {"aggregator", "loader", "trainer"};
 
@@ -162,6 +163,16 @@ cluster_spec read_cluster(const yaml_cursor& c) {
   out.id = read_name(c.child("id"), "cluster id");
   out.connect_timeout_s = c.optional<double>("connect_timeout_s", bounds::positive()).value_or(out.connect_timeout_s);
   out.heartbeat_s = c.optional<double>("heartbeat_s", bounds::positive()).value_or(out.heartbeat_s);
+  if (auto sup = c.find("supervisor")) {
+    sup->check_keys(supervisor_keys);
+    auto& s = out.supervisor;
+    if (auto strategy = sup->find("strategy"))
+      s.strategy = strategy->as_choice({"one_for_one"}, "supervision strategy (only one_for_one is implemented)");
+    s.max_restarts = sup->optional<std::size_t>("max_restarts", bounds::at_least(0)).value_or(s.max_restarts);
+    s.period_s = sup->optional<double>("period_s", bounds::positive()).value_or(s.period_s);
+    s.backoff_s = sup->optional<double>("backoff_s", bounds::at_least(0)).value_or(s.backoff_s);
+    s.backoff_max_s = sup->optional<double>("backoff_max_s", bounds::at_least(0)).value_or(s.backoff_max_s);
+  }
 
   const yaml_cursor list = c.child("nodes");
   if (list.node().IsNull() || (list.node().IsSequence() && list.node().size() == 0))

@@ -26,11 +26,23 @@ struct node_spec {
 };
 
 /// All nodes plus the timing the runtime needs to tell a slow node from a dead one.
+/// How a node supervises its trainer actors (OTP-style): a failed trainer is restarted after an
+/// exponential backoff with jitter, and it re-syncs parameters and its clock from the aggregator.
+/// More than `max_restarts` failures within `period_s` escalate: the node exits non-zero.
+struct supervisor_spec {
+  std::string strategy = "one_for_one";  ///< only one_for_one is implemented
+  std::size_t max_restarts = 3;
+  double period_s = 60;
+  double backoff_s = 0.5;       ///< first restart delay; doubles per restart within the period
+  double backoff_max_s = 10;
+};
+
 struct cluster_spec {
   std::string id;                ///< names the run: runs/<id>/...; letters, digits, '_', '-', '.'
   std::vector<node_spec> nodes;  ///< exactly one aggregator, at least one loader and one trainer
   double connect_timeout_s = 30; ///< how long a node waits for its peers at start-up
   double heartbeat_s = 1;        ///< interval between liveness messages
+  supervisor_spec supervisor;
 };
 
 /// Whether `node` has role `r`.

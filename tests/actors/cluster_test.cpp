@@ -173,3 +173,54 @@ TEST_CASE("the timeline of a run has spans from every actor and links pushes to 
   REQUIRE(starts == pushes);
   REQUIRE(finishes == pushes);
 }
+
+TEST_CASE("a trainer that throws is restarted by its supervisor and the bsp run ends as if it never failed",
+          "[actors][cluster][supervisor][faults]") {
+  test::cluster_case c;
+  c.trainers = 2;
+  c.epochs = 2;
+  test::scratch_dir clean_dir("supervisor-clean"), failed_dir("supervisor-failed");
+  const auto clean = run_cluster(c, clean_dir.path);
+  REQUIRE(clean.exit_code == 0);
+
+  const auto topo = config::parse_topology(test::topology_yaml(c, failed_dir.path), "test.yaml");
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_trainers = {{1, 7}};  // trainer 1 throws when about to compute clock 7
+  REQUIRE(actors::run_nodes(topo, o) == 0);
+  const auto failed_params = train::load_model((failed_dir.path / "checkpoints" / "model_final.trpm").string()).params;
+  // The restarted trainer re-syncs parameters and its clock; the loader continues its shard at
+  // that clock; bsp is deterministic: the same final parameters, bit for bit.
+  REQUIRE(failed_params == clean.params);
+  std::map<std::string, double> events;
+  for (const auto& rec : test::read_records(failed_dir.path / "metrics" / "main.jsonl"))
+    if (rec.contains("event"))
+      events[rec["event"].get<std::string>()] = rec.value("recovery_s", rec.value("backoff_s", 0.0));
+  REQUIRE(events.count("failure") == 1);
+  REQUIRE(events.count("restart") == 1);
+  REQUIRE(events.count("recovered") == 1);
+  REQUIRE(events["recovered"] > 0.0);
+  REQUIRE(events["recovered"] < 10.0);  // backoff 0.5 s + re-sync, measured failure -> first applied step
+}
+
+TEST_CASE("too many trainer failures within the period escalate: the node exits non-zero", "[actors][supervisor][faults]") {
+  test::cluster_case c;
+  test::scratch_dir dir("supervisor-escalate");
+  auto yaml = test::topology_yaml(c, dir.path);
+  const auto pos = yaml.find("  nodes:\n");
+  yaml.insert(pos, "  supervisor: {max_restarts: 0}\n");
+  const auto topo = config::parse_topology(yaml, "test.yaml");
+  REQUIRE(topo.cluster.supervisor.max_restarts == 0);
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_trainers = {{0, 3}};
+  REQUIRE(actors::run_nodes(topo, o) == 1);
+  bool escalated = false;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    escalated = escalated || rec.value("event", "") == "escalation";
+  REQUIRE(escalated);
+}
