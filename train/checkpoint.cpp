@@ -6,9 +6,9 @@
 #include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include "common/atomic_file.hpp"
+#include "common/crc32.hpp"
 
 namespace troupe::train {
 
@@ -29,14 +29,7 @@ void put(std::string& out, T v) {
 }
 
 std::uint32_t crc_of(const char* data, std::size_t n) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (n > 0) {
-    const auto chunk = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data), chunk);
-    data += chunk;
-    n -= chunk;
-  }
-  return static_cast<std::uint32_t>(crc);
+  return crc32_of(data, n);
 }
 
 /// Bounds-checked reader over the file's bytes; every shortfall names the file and the field.

@@ -3,9 +3,9 @@
 #include <cstring>
 
 #include <nlohmann/json.hpp>
-#include <zlib.h>
 
 #include "common/atomic_file.hpp"
+#include "common/crc32.hpp"
 #include "common/error.hpp"
 
 namespace troupe::train {
@@ -52,14 +52,7 @@ private:
 };
 
 std::uint32_t crc_of(const char* data, std::size_t n) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (n > 0) {
-    const auto chunk = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data), chunk);
-    data += chunk;
-    n -= chunk;
-  }
-  return static_cast<std::uint32_t>(crc);
+  return crc32_of(data, n);
 }
 
 } // namespace
