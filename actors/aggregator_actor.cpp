@@ -160,6 +160,10 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
 }
 
 /// How long the aggregator waits without any message before it gives up with an error.
+std::chrono::milliseconds heartbeat_interval(const node_context& ctx) {
+  return std::chrono::milliseconds(static_cast<long>(1000 * ctx.topo.cluster.heartbeat_s));
+}
+
 long idle_limit_s(const node_context& ctx) {
   return static_cast<long>(std::max(60.0, 4 * ctx.topo.cluster.connect_timeout_s));
 }
@@ -214,12 +218,16 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
     std::cerr << fmt::format("troupe-node [{}]: aggregator failed to start: {}\n", ctx->node, e.what());
     throw;
   }
+  self->delayed_send(self, heartbeat_interval(*ctx), tick_atom::value);
   return {
       [=](inbound& in) {
         auto& s = self->state;
         const net::message& m = *in.msg;
+        heard_from(s, m.h.sender);
         try {
           switch (m.h.type) {
+          case net::msg_type::heartbeat:
+            break;
           case net::msg_type::hello: {
             const auto rank = field<std::size_t>(meta_of(m), "rank", m);
             TROUPE_ENFORCE(rank < s.ctx->where.trainers(), "hello from trainer rank {} but the job has {} trainers",
@@ -251,6 +259,10 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
         }
       },
       [=](stop_atom) { finish(self, "stopped"); },
+      [=](tick_atom) {
+        check_liveness(self->state);
+        self->delayed_send(self, heartbeat_interval(*self->state.ctx), tick_atom::value);
+      },
       caf::after(std::chrono::seconds(idle_limit_s(*ctx))) >> [=] {
         auto& s = self->state;
         std::vector<std::string> missing;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <iostream>
 
 #include <fmt/format.h>
 
@@ -118,6 +119,39 @@ void progress(aggregator_state& st, bool force) {
   st.samples = st.correct1 = st.correct5 = st.pushes = 0;
   st.last_line_clock = clock;
   st.last_line_at = agg_clock::now();
+}
+
+void heard_from(aggregator_state& st, const std::string& node) {
+  st.last_heard[node] = agg_clock::now();
+  if (st.lost.erase(node) > 0) {
+    st.ctx->line(fmt::format("=> node '{}' is back", node));
+    auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+    r["event"] = "peer_back";
+    r["target"] = node;
+    st.ctx->record(r.dump());
+  }
+}
+
+void check_liveness(aggregator_state& st) {
+  const auto limit = std::chrono::duration<double>(3 * st.ctx->topo.cluster.heartbeat_s);
+  const auto now = agg_clock::now();
+  for (const auto& [node, when] : st.last_heard) {
+    if (node == st.ctx->node || st.lost.count(node) > 0 || now - when <= limit)
+      continue;
+    st.lost.insert(node);
+    std::vector<std::string> trainers;
+    for (std::size_t r : st.ctx->where.ranks_on(node))
+      trainers.push_back(trainer_name(r));
+    const double silent = std::chrono::duration<double>(now - when).count();
+    std::cerr << fmt::format("troupe-node [{}]: node '{}' ({}) silent for {:.1f} s: declared lost; waiting for it "
+                             "to come back\n",
+                             st.ctx->node, node, fmt::join(trainers, ", "), silent);
+    auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+    r["event"] = "peer_lost";
+    r["target"] = node;
+    r["silent_s"] = silent;
+    st.ctx->record(r.dump());
+  }
 }
 
 } // namespace troupe::actors

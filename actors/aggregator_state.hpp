@@ -43,6 +43,9 @@ struct aggregator_state {
   std::uint64_t last_line_clock = 0;
   std::uint64_t first_clock = 0;  ///< slowest clock when training (re)started, for the ETA
   std::unique_ptr<train::checkpoint_store> store;
+  // Liveness: the last time anything arrived from each trainer node, and who is declared gone.
+  std::map<std::string, agg_clock::time_point> last_heard;
+  std::set<std::string> lost;
   span_log spans;
   std::uint64_t last_checkpoint_version = 0;
   agg_clock::time_point last_checkpoint_at = agg_clock::now();
@@ -60,6 +63,14 @@ void evaluate(aggregator_state& st, std::size_t epoch);
 
 /// The progress line and record every print_freq clocks of the slowest trainer (or now, if forced).
 void progress(aggregator_state& st, bool force);
+
+/// Notes that `node` is alive (any message counts); reports it back if it had been declared lost.
+void heard_from(aggregator_state& st, const std::string& node);
+
+/// Declares trainer nodes silent for more than 3 heartbeat intervals lost (once each, as a
+/// "peer_lost" event naming the node and its trainers). A node's runtime sends heartbeats
+/// independently of its trainers' compute, so a slow trainer is never mistaken for a gone one.
+void check_liveness(aggregator_state& st);
 
 /// Reports the spans collected since the last report as one "spans" event record.
 void report_spans(aggregator_state& st);

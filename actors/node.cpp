@@ -95,6 +95,19 @@ bool ephemeral(const std::string& endpoint) {
          (endpoint.size() >= 2 && (endpoint.substr(endpoint.size() - 2) == ":*" || endpoint.substr(endpoint.size() - 2) == ":0"));
 }
 
+/// Every heartbeat interval, each local node tells the aggregator it is alive. The node runtime
+/// sends them, not the trainers, so a trainer busy computing never looks dead.
+void send_heartbeats(std::vector<local_node>& locals, const placement& where, double interval_s) {
+  static thread_local std::chrono::steady_clock::time_point last{};
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::duration<double>(interval_s))
+    return;
+  last = now;
+  for (auto& ln : locals)
+    if (ln.spec->name != where.aggregator_node)
+      ln.ctx->send(where.aggregator_node, make_message(net::msg_type::heartbeat, aggregator_name, {}));
+}
+
 /// Every `period`, one "transport" record per local node with its van's counters.
 void report_transport(std::vector<local_node>& locals, std::chrono::seconds period) {
   static thread_local std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
@@ -323,6 +336,7 @@ int run_nodes(const config::topology& topo, const run_options& o) {
                       if (o.stop && o.stop->load())
                         stop_all();
                       restart_due();
+                      send_heartbeats(locals, where, topo.cluster.heartbeat_s);
                       report_transport(locals, std::chrono::seconds(5));
                     });
     }

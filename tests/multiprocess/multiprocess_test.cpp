@@ -128,3 +128,98 @@ TEST_CASE("SIGTERM to one trainer process stops the whole job gracefully", "[mul
   REQUIRE(reason == "stopped by 't0'");
   REQUIRE(std::filesystem::exists(dir.path / "checkpoints" / "model_final.trpm"));
 }
+
+namespace {
+
+/// Whether the aggregator's log already holds a record with "event" == event.
+bool has_event(const std::filesystem::path& log, const std::string& event) {
+  if (!std::filesystem::exists(log))
+    return false;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("\"event\":\"" + event + "\"") != std::string::npos)
+      return true;
+  return false;
+}
+
+/// The newest "step" the aggregator's progress records reached.
+std::uint64_t aggregator_step(const std::filesystem::path& log) {
+  std::uint64_t step = 0;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.value("actor", "") == "aggregator" && rec.contains("loss"))
+      step = std::max<std::uint64_t>(step, rec.value("step", std::uint64_t{0}));
+  }
+  return step;
+}
+
+} // namespace
+
+TEST_CASE("a trainer process killed with SIGKILL is detected within seconds and rejoins when restarted",
+          "[multiprocess][e2e][faults][rejoin]") {
+  test::scratch_dir dir("multiprocess-rejoin");
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.trainers = 2;
+  c.batch = 32;
+  c.epochs = 3;
+  c.max_train = 3200;
+  c.max_test = 500;
+  c.print_freq = 5;
+  const auto config = dir.path / "topology.yaml";
+  std::ofstream(config) << test::topology_yaml(c, dir.path);
+  const auto agg_log = dir.path / "metrics" / "agg.jsonl";
+  auto command = [&](const std::string& role, const std::string& name) {
+    return std::vector<std::string>{TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string(),
+                                    "--slow-trainer", "0=2"};
+  };
+  std::map<std::string, pid_t> pids;
+  for (const auto& [name, role] : std::vector<std::pair<std::string, std::string>>{
+           {"agg", "aggregator"}, {"loader", "loader"}, {"t0", "trainer"}, {"t1", "trainer"}})
+    pids[name] = launch(command(role, name), (dir.path / (name + ".log")).string());
+
+  auto wait_for = [&](auto condition, std::chrono::seconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!condition() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return condition();
+  };
+  REQUIRE(wait_for([&] { return aggregator_step(agg_log) >= 20; }, std::chrono::seconds(120)));
+  ::kill(pids["t1"], SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  int status = 0;
+  ::waitpid(pids["t1"], &status, 0);
+  REQUIRE(wait_for([&] { return has_event(agg_log, "peer_lost"); }, std::chrono::seconds(15)));
+  const double detect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  CHECK(detect_s < 5.0);  // 3 heartbeat intervals of 1 s plus the check's own 1 s tick
+
+  // The same command again: the trainer says hello, gets its clock and the parameters, the
+  // loader continues its shard there, and nobody else restarts.
+  pids["t1"] = launch(command("trainer", "t1"), (dir.path / "t1-again.log").string());
+  std::map<std::string, int> exit_codes;
+  REQUIRE(wait_for(
+      [&] {
+        for (auto& [name, pid] : pids)
+          if (!exit_codes.count(name) && ::waitpid(pid, &status, WNOHANG) == pid)
+            exit_codes[name] = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        return exit_codes.size() == pids.size();
+      },
+      std::chrono::seconds(180)));
+  std::string logs;
+  for (const std::string n : {"agg", "loader", "t0", "t1", "t1-again"})
+    logs += "---- " + n + "\n" + slurp(dir.path / (n + ".log"));
+  INFO(logs);
+  for (const auto& [name, code] : exit_codes) {
+    CAPTURE(name);
+    REQUIRE(code == 0);
+  }
+  REQUIRE(has_event(agg_log, "peer_back"));
+  double acc = -1;
+  for (const auto& rec : test::read_records(agg_log))
+    if (rec.contains("test_acc"))
+      acc = rec["test_acc"].get<double>();
+  REQUIRE(acc > 0.6);
+}

@@ -37,7 +37,7 @@ std::size_t newest_checkpoint_step(const std::filesystem::path& dir) {
 } // namespace
 
 TEST_CASE("a bsp run killed with SIGKILL and resumed ends bitwise equal to an uninterrupted run",
-          "[multiprocess][e2e][resume]") {
+          "[multiprocess][faults][resume]") {
   // With corrupt_newest, the newest checkpoint is damaged before the resume: the node must
   // report it, fall back to the previous good one, and (bsp being deterministic) still end equal.
   const bool corrupt_newest = GENERATE(false, true);
