@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <iostream>
 #include <thread>
 
@@ -35,19 +36,19 @@ public:
   void run() {
     if (!handshake())
       return;
-    ctx_->send(ctx_->where.loader_node,
-               make_message(net::msg_type::request_batches, loader_name,
-                            {{"rank", o_.rank}, {"credits", o_.prefetch}, {"from_clock", clock_}}));
     const std::uint64_t total = steps_per_epoch_ * epochs_;
+    total_ = total;
+    next_request_ = clock_;
+    request_batches(o_.prefetch);
     const auto print_freq = ctx_->topo.metrics.print_freq;
     while (clock_ < total && !shutdown_) {
       wait_until([&] { return allowed(clock_); }, "the aggregator's parameters for clock " + std::to_string(clock_));
-      wait_until([&] { return !batches_.empty(); }, "a batch from the loader");
+      wait_for_batch();
       if (shutdown_)
         break;
       drain();  // read the freshest parameters that already arrived (ssp/asp read without waiting)
-      pending_batch b = std::move(batches_.front());
-      batches_.pop_front();
+      pending_batch b = std::move(batches_.begin()->second);
+      batches_.erase(batches_.begin());
       if (o_.fail_at_clock >= 0 && clock_ == static_cast<std::uint64_t>(o_.fail_at_clock))
         throw error(fmt::format("injected failure at clock {} (test hook)", clock_));
       step(b);
@@ -91,7 +92,7 @@ private:
     }
     wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
     if (waited)
-      spans_.add(what.rfind("a batch", 0) == 0 ? "wait_batch" : "wait_params", w0, span_log::wall::now());
+      spans_.add("wait_params", w0, span_log::wall::now());
   }
 
   /// This node is stopping (signal or a failed sibling): tell the aggregator, which ends the job.
@@ -145,10 +146,12 @@ private:
       take_params(m);
       break;
     case net::msg_type::batch: {
-      if (m.h.step < clock_)  // sent to a previous incarnation of this trainer before it restarted
+      // Batches are keyed by their clock: one already used (sent to a previous incarnation, or
+      // answered twice after a retried request) is dropped, a duplicate replaces nothing.
+      if (m.h.step < clock_ || batches_.count(m.h.step) > 0)
         break;
       const auto meta = meta_of(m);
-      batches_.push_back({std::make_shared<const net::message>(m), field<std::size_t>(meta, "n", m)});
+      batches_.emplace(m.h.step, pending_batch{std::make_shared<const net::message>(m), field<std::size_t>(meta, "n", m)});
       break;
     }
     case net::msg_type::shutdown:
@@ -173,9 +176,43 @@ private:
     have_params_ = true;
   }
 
+  /// Asks the loader for the batches of clocks [next_request_, next_request_ + credits): requests
+  /// name their clocks, so they are idempotent and a restarted loader needs no state of ours.
   void request_batches(std::size_t credits) {
+    credits = static_cast<std::size_t>(std::min<std::uint64_t>(credits, total_ > next_request_ ? total_ - next_request_ : 0));
+    if (credits == 0)
+      return;
     ctx_->send(ctx_->where.loader_node,
-               make_message(net::msg_type::request_batches, loader_name, {{"rank", o_.rank}, {"credits", credits}}));
+               make_message(net::msg_type::request_batches, loader_name,
+                            {{"rank", o_.rank}, {"credits", credits}, {"from_clock", next_request_}}));
+    next_request_ += credits;
+  }
+
+  /// Waits for the batch of the current clock. If it does not come within a few heartbeat
+  /// intervals (the loader restarted, or a request was lost), asks again from the current clock.
+  void wait_for_batch() {
+    const auto retry = std::chrono::duration<double>(std::max(2.0, 3 * ctx_->topo.cluster.heartbeat_s));
+    const auto limit = std::chrono::duration<double>(std::max(60.0, 4 * ctx_->topo.cluster.connect_timeout_s));
+    const auto t0 = clock_type::now();
+    const auto w0 = span_log::wall::now();
+    auto asked = t0;
+    const bool waited = batches_.count(clock_) == 0;
+    while (batches_.count(clock_) == 0 && !shutdown_) {
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
+                     caf::after(std::chrono::milliseconds(200)) >> [] {});
+      const auto now = clock_type::now();
+      if (now - t0 > limit)
+        throw error(fmt::format("trainer {} on node '{}': no batch for clock {} from the loader on node '{}' for {:.0f} s",
+                                o_.rank, ctx_->node, clock_, ctx_->where.loader_node, limit.count()));
+      if (now - asked > retry && batches_.count(clock_) == 0) {
+        next_request_ = clock_;
+        request_batches(o_.prefetch);
+        asked = now;
+      }
+    }
+    wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (waited)
+      spans_.add("wait_batch", w0, span_log::wall::now());
   }
 
   void step(const pending_batch& b) {
@@ -244,7 +281,8 @@ private:
   std::string name_;
   train::gradient_engine engine_;
   std::vector<float> params_;
-  std::deque<pending_batch> batches_;
+  std::map<std::uint64_t, pending_batch> batches_;  ///< by clock
+  std::uint64_t next_request_ = 0, total_ = 0;
   span_log spans_;
   std::string mode_ = "bsp";
   std::uint64_t steps_per_epoch_ = 0, epochs_ = 0, staleness_ = 0;
