@@ -47,6 +47,8 @@ public:
       if (shutdown_)
         break;
       drain();  // read the freshest parameters that already arrived (ssp/asp read without waiting)
+      if (!allowed(clock_) || batches_.count(clock_) == 0)
+        continue;  // a re-sync moved our clock while draining
       pending_batch b = std::move(batches_.begin()->second);
       batches_.erase(batches_.begin());
       if (o_.fail_at_clock >= 0 && clock_ == static_cast<std::uint64_t>(o_.fail_at_clock))
@@ -79,16 +81,25 @@ private:
   void wait_until(Ready ready, const std::string& what, std::chrono::seconds limit = std::chrono::seconds(0)) {
     if (limit.count() == 0)
       limit = std::chrono::seconds(static_cast<long>(std::max(30.0, ctx_->topo.cluster.connect_timeout_s * 2)));
+    // Waiting longer than a few heartbeats: say hello again. A live aggregator answers with our
+    // clock and the current parameters (harmless); a restarted one needs every trainer's hello
+    // before it resumes from its checkpoint and re-syncs everyone.
+    const auto retry = std::chrono::duration<double>(std::max(2.0, 3 * ctx_->topo.cluster.heartbeat_s));
     const auto t0 = clock_type::now();
     const auto w0 = span_log::wall::now();
+    auto said_hello = t0;
     const bool waited = !ready();
     while (!ready() && !shutdown_) {
-      bool got = true;
       self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
-                     caf::after(limit) >> [&] { got = false; });
-      if (!got)
+                     caf::after(std::chrono::milliseconds(200)) >> [] {});
+      const auto now = clock_type::now();
+      if (now - t0 > limit)
         throw error(fmt::format("trainer {} on node '{}': waited {} s for {} and nothing arrived", o_.rank,
                                 ctx_->node, limit.count(), what));
+      if (now - said_hello > retry && !ready()) {
+        ctx_->send(ctx_->where.aggregator_node, make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
+        said_hello = now;
+      }
     }
     wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
     if (waited)
@@ -130,8 +141,10 @@ private:
   void handle(const net::message& m) {
     switch (m.h.type) {
     case net::msg_type::welcome: {
-      if (welcomed_)
+      if (welcomed_) {
+        resync(m);
         break;
+      }
       const auto meta = meta_of(m);
       steps_per_epoch_ = field<std::uint64_t>(meta, "steps_per_epoch", m);
       epochs_ = field<std::uint64_t>(meta, "epochs", m);
@@ -160,6 +173,28 @@ private:
     default:
       ctx_->line(fmt::format("trainer {}: ignoring unexpected {} from '{}'", o_.rank, net::to_string(m.h.type),
                              m.h.sender));
+    }
+  }
+
+  /// A welcome after the first: the aggregator (possibly restarted from a checkpoint) tells us our
+  /// clock and the parameters; continue from there, re-asking the loader from that clock.
+  void resync(const net::message& m) {
+    const auto clock = meta_of(m).value("clock", std::uint64_t{0});
+    const bool moved = clock != clock_;
+    clock_ = clock;
+    have_params_ = false;  // take these parameters even if their version is lower (a rewound aggregator)
+    take_params(m);
+    min_clock_ = m.h.clock;
+    for (auto it = batches_.begin(); it != batches_.end();)
+      it = it->first < clock_ ? batches_.erase(it) : std::next(it);
+    if (moved) {
+      next_request_ = clock_;
+      request_batches(o_.prefetch);
+      auto r = make_record(ctx_->node, name_, "trainer", clock_);
+      r["event"] = "resync";
+      r["target"] = name_;
+      r["version"] = version_;
+      ctx_->record(r.dump());
     }
   }
 
