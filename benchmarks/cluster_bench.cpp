@@ -4,6 +4,7 @@
 //   ./build/benchmarks/bench_cluster --part roundtrip    # push gradient + receive parameters over tcp loopback
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 test accuracy, bsp / ssp / asp
 //   ./build/benchmarks/bench_cluster --part metrics      # what metrics and spans cost a trainer per step
+//   ./build/benchmarks/bench_cluster --part recovery     # trainer failure -> first step after its restart
 //   ./build/benchmarks/bench_cluster                     # all (the straggler part takes minutes)
 
 #include <algorithm>
@@ -74,7 +75,8 @@ struct run_result {
   std::vector<nlohmann::json> records;  ///< every node's records
 };
 
-run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t, double> slow = {}) {
+run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t, double> slow = {},
+               std::map<std::size_t, std::uint64_t> fail = {}) {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("troupe-bench-{}-{}", tag, ::getpid());
   std::filesystem::remove_all(dir);
   const auto topo = config::parse_topology(yaml_of(j, dir), tag + ".yaml");
@@ -84,6 +86,7 @@ run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t,
   std::ostringstream quiet;
   o.out = &quiet;
   o.slow_trainers = std::move(slow);
+  o.fail_trainers = std::move(fail);
   run_result r;
   const auto t0 = clock_type::now();
   if (actors::run_nodes(topo, o) != 0)
@@ -242,6 +245,28 @@ nlohmann::json part_straggler() {
   return out;
 }
 
+/// Trainer recovery: a trainer throws at clock 50 (the test hook); its node's supervisor restarts
+/// it after the backoff (0.5 s by default) and it re-syncs. Recovery = failure -> its first applied
+/// step, from the trainer's "recovered" event; median over repeats.
+nlohmann::json part_recovery() {
+  job_shape j;
+  j.max_train = 6400;
+  j.max_test = 100;
+  j.nodes = "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench-recovery\", trainers: 2}";
+  std::vector<double> times;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto r = run(j, "recovery", {}, {{1, 50}});
+    for (const auto& rec : r.records)
+      if (rec.value("event", "") == "recovered")
+        times.push_back(rec["recovery_s"].get<double>());
+  }
+  const double m = median(times);
+  fmt::print("recovery: trainer failure -> first applied step after its restart: median {:.3f} s over {} runs "
+             "(backoff 0.5 s included)\n",
+             m, times.size());
+  return {{"trainer_recovery_s_median", m}, {"runs", times.size()}, {"all", times}};
+}
+
 /// What metrics cost a trainer per step at the default rate: four spans per step, and every
 /// print_freq = 100 steps a progress record plus the spans record, serialised to JSON (the
 /// metrics actor writes them on another thread). Measured directly (repeatable), then compared
@@ -280,8 +305,8 @@ nlohmann::json part_metrics(double step_seconds) {
 int main(int argc, char** argv) {
   std::string part = "all";
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
-  app.add_option("--part", part, "throughput | roundtrip | straggler | metrics | all")
-      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "metrics", "all"}));
+  app.add_option("--part", part, "throughput | roundtrip | straggler | metrics | recovery | all")
+      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "metrics", "recovery", "all"}));
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
@@ -294,6 +319,8 @@ int main(int argc, char** argv) {
   }
   if (part == "metrics" || part == "all")
     summary["metrics"] = part_metrics(step_seconds);
+  if (part == "recovery" || part == "all")
+    summary["recovery"] = part_recovery();
   if (part == "straggler" || part == "all")
     summary["straggler"] = part_straggler();
   std::cout << summary.dump() << std::endl;
