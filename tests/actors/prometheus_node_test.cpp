@@ -39,7 +39,11 @@ TEST_CASE("a node with metrics.prometheus_port serves its actors' figures on /me
   httplib::Client client("127.0.0.1", f.get());
   std::string body;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (body.find("troupe_trainer_clock{") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+  // Both trainers report independently: wait until trainer-0's figures are in too.
+  auto complete = [&] {
+    return body.find("troupe_trainer_clock{") != std::string::npos && body.find("actor=\"trainer-0\"") != std::string::npos;
+  };
+  while (!complete() && std::chrono::steady_clock::now() < deadline) {
     if (auto res = client.Get("/metrics"); res && res->status == 200)
       body = res->body;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

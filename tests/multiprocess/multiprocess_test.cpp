@@ -203,7 +203,7 @@ TEST_CASE("a trainer or loader process killed with SIGKILL is detected within se
   if (victim != "agg") {  // the aggregator detects the others
     REQUIRE(wait_for([&] { return has_event(agg_log, "peer_lost"); }, std::chrono::seconds(15)));
     const double detect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
-    CHECK(detect_s < 5.0);  // 3 heartbeat intervals of 1 s plus the check's own 1 s tick
+    CHECK(detect_s < 6.0);  // 3 heartbeat intervals of 1 s + the 1 s check tick, with slack for a loaded CI machine
   }
 
   // The same command again: the trainer says hello, gets its clock and the parameters, the
