@@ -50,8 +50,10 @@ struct decode_error {
     frame_size_mismatch,
     too_large,
     bad_shape,
+    unauthenticated,  ///< the transport could not vouch for the sender: failed CURVE handshake, unknown key, wrong name
+    flooding,         ///< the peer has more unprocessed bytes in this node than van_options::max_peer_inflight_bytes
   };
-  static constexpr std::size_t reason_count = bad_shape + 1;
+  static constexpr std::size_t reason_count = flooding + 1;
 
   reason code = bad_header;
   std::string detail;

@@ -176,7 +176,8 @@ std::string to_string(decode_error::reason r) {
   static constexpr const char* names[] = {"bad_magic",      "bad_version",          "wrong_cluster",
                                           "truncated_header", "bad_header",         "unknown_type",
                                           "too_many_frames", "frame_count_mismatch", "frame_size_mismatch",
-                                          "too_large",      "bad_shape"};
+                                          "too_large",      "bad_shape",            "unauthenticated",
+                                          "flooding"};
   static_assert(std::size(names) == decode_error::reason_count);
   return r < decode_error::reason_count ? names[r] : fmt::format("reason({})", static_cast<unsigned>(r));
 }

@@ -45,6 +45,40 @@ van::impl::impl(van_options o) : opt(std::move(o)), ctx(opt.ctx ? opt.ctx : cont
   configure(router);
   router.set(zmq::sockopt::router_mandatory, true);  // a reply to a vanished peer fails instead of vanishing
   router.set(zmq::sockopt::router_handover, true);   // a restarted node takes its name back
+  if (opt.curve.enabled)
+    setup_curve_server();
+}
+
+void van::impl::setup_curve_server() {
+  TROUPE_ENFORCE(curve_available(), "van '{}': CURVE is on but this libzmq was built without it", opt.node_name);
+  TROUPE_ENFORCE(is_curve_key(opt.curve.own.public_key) && is_curve_key(opt.curve.own.secret_key),
+                 "van '{}': CURVE is on but the node has no valid key pair", opt.node_name);
+  TROUPE_ENFORCE(curve_public_of(opt.curve.own.secret_key) == opt.curve.own.public_key,
+                 "van '{}': its public key does not belong to its secret key", opt.node_name);
+  std::map<std::string, std::string> key_to_name;
+  for (const auto& [name, key] : opt.curve.peers) {
+    auto [it, fresh] = key_to_name.emplace(key, name);
+    TROUPE_ENFORCE(fresh || it->second == name, "nodes '{}' and '{}' list the same public key {}", it->second, name,
+                   key);
+  }
+  zap_domain = "troupe:" + opt.node_name;
+  // The ZAP handler must exist before the first handshake, i.e. before bind().
+  ctx.zap_allow(zap_domain, key_to_name, [this](const std::string& address, const std::string& why) {
+    reject(address, {decode_error::unauthenticated, fmt::format("CURVE handshake refused: {}", why)});
+  });
+  router.set(zmq::sockopt::curve_server, true);
+  router.set(zmq::sockopt::curve_secretkey, opt.curve.own.secret_key);
+  router.set(zmq::sockopt::zap_domain, zap_domain);
+  // Failed handshakes (a plaintext peer, a client that expects another server key, garbage) are
+  // reported by libzmq's socket monitor; the I/O thread reads them next to the data sockets.
+  const auto mon_ep = fmt::format("inproc://troupe-van-monitor-{}-{}", opt.node_name, wake_counter++);
+  TROUPE_ENFORCE(zmq_socket_monitor(router.handle(), mon_ep.c_str(),
+                                    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0,
+                 "van '{}': zmq_socket_monitor failed: {}", opt.node_name, zmq_strerror(zmq_errno()));
+  monitor = zmq::socket_t(ctx.native(), zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(mon_ep);
 }
 
 void van::impl::configure(zmq::socket_t& s) const {

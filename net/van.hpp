@@ -19,6 +19,7 @@
 
 #include "net/codec.hpp"
 #include "net/context.hpp"
+#include "net/curve.hpp"
 #include "net/message.hpp"
 
 namespace troupe::net {
@@ -33,7 +34,15 @@ struct van_options {
   std::chrono::milliseconds reconnect_ivl{100};  ///< first reconnect delay of a DEALER
   std::chrono::milliseconds reconnect_ivl_max{5000};
   std::chrono::milliseconds op_timeout{10000};  ///< how long bind()/connect() wait for the I/O thread
-  /// Called on the I/O thread for each refused message (peer = connection identity); may be empty.
+  /// CURVE on every tcp:// and ipc:// socket of this van: the ROUTER only admits the keys in
+  /// curve.peers (each under its own name), and a DEALER expects its peer's key from there.
+  /// inproc:// links stay plaintext (they never leave the process).
+  curve_options curve;
+  /// Received bytes of one peer that the handler has not released yet (the payloads are still
+  /// alive). Beyond this the peer's messages are refused as `flooding`, so memory stays bounded.
+  std::uint64_t max_peer_inflight_bytes = 1ULL << 30;
+  /// Called for each refused message or handshake (peer = connection identity, or the address of a
+  /// peer that failed the CURVE handshake), on the I/O thread or the ZAP thread; may be empty.
   std::function<void(const std::string& peer, const decode_error& e)> on_reject;
 };
 

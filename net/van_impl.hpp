@@ -65,6 +65,11 @@ struct van::impl {
   std::map<std::string, zmq::socket_t> dealers;
   std::map<std::string, std::deque<send_cmd>> dealer_backlog;  // messages ZeroMQ refused for now (HWM)
   std::map<std::string, std::deque<send_cmd>> router_backlog;
+  zmq::socket_t monitor;  // PAIR fed by zmq_socket_monitor(router): failed handshakes (CURVE only)
+  std::string zap_domain;  // "troupe:<node>" when CURVE is on
+  /// Per peer: received bytes still referenced by undelivered or unreleased payloads (see
+  /// van_options::max_peer_inflight_bytes). The counters are decremented from any thread.
+  std::map<std::string, std::shared_ptr<std::atomic<std::uint64_t>>> inflight;
   std::thread io;  // last: started when everything above exists
 
   /// Queues a command and wakes the I/O thread; mu must be held.
@@ -85,6 +90,8 @@ struct van::impl {
   void fail_send(const send_cmd& c, const std::string& why);
   void shutdown();
   void configure(zmq::socket_t& s) const;
+  void setup_curve_server();
+  void read_monitor();
 };
 
 } // namespace troupe::net

@@ -1,6 +1,7 @@
 /// The van's I/O thread: the only code that touches its ZeroMQ sockets.
 
 #include <cctype>
+#include <cstring>
 
 #include "common/error.hpp"
 #include "net/van_impl.hpp"
@@ -13,13 +14,33 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t max_receives_per_poll = 64;  // per socket, so one busy peer cannot starve the rest
 
+/// A received frame and what keeps its peer's in-flight count up while the frame is alive.
+struct held_frame {
+  zmq::message_t part;
+  std::shared_ptr<void> ticket;
+};
+
 /// A received frame as a payload that keeps the zmq message (and so its buffer) alive.
-payload to_payload(zmq::message_t&& part) {
-  auto owner = std::make_shared<zmq::message_t>(std::move(part));
-  const auto* p = static_cast<const std::byte*>(owner->data());
-  const std::size_t n = owner->size();
+payload to_payload(zmq::message_t&& part, std::shared_ptr<void> ticket) {
+  auto owner = std::make_shared<held_frame>(held_frame{std::move(part), std::move(ticket)});
+  const auto* p = static_cast<const std::byte*>(owner->part.data());
+  const std::size_t n = owner->part.size();
   return payload(std::shared_ptr<const void>(std::move(owner)), p, n);
 }
+
+/// Counts `bytes` against a peer until the last frame holding the returned ticket is released.
+std::shared_ptr<void> make_ticket(std::shared_ptr<std::atomic<std::uint64_t>> counter, std::uint64_t bytes) {
+  *counter += bytes;
+  return std::shared_ptr<void>(nullptr, [counter = std::move(counter), bytes](void*) { *counter -= bytes; });
+}
+
+/// The ZAP user id libzmq attached to a frame received over CURVE; empty if none (inproc, plaintext).
+std::string user_id_of(const zmq::message_t& part) {
+  const char* v = zmq_msg_gets(part.handle(), "User-Id");
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+constexpr std::size_t max_tracked_peers = 4096;  // bounds the in-flight table against made-up names
 
 /// A routing id fit for a log line: non-printable bytes as \xNN.
 std::string printable(const std::string& id) {
@@ -54,6 +75,9 @@ void van::impl::loop() {
   for (;;) {
     // Poll set: wake-up, ROUTER, then every DEALER (POLLOUT too while ZeroMQ refused it something).
     std::vector<zmq::pollitem_t> items{{wake_rx.handle(), 0, ZMQ_POLLIN, 0}, {router.handle(), 0, ZMQ_POLLIN, 0}};
+    if (monitor)  // never a null socket in the set: zmq_poll would take it for file descriptor 0
+      items.push_back({monitor.handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t first_dealer = items.size();
     std::vector<std::pair<const std::string*, zmq::socket_t*>> polled;
     for (auto& [name, s] : dealers) {
       const bool blocked = !dealer_backlog[name].empty();
@@ -84,8 +108,10 @@ void van::impl::loop() {
       execute(c, stopping);
     if (items[1].revents & ZMQ_POLLIN)
       receive_from(router, nullptr);
+    if (monitor && (items[2].revents & ZMQ_POLLIN))
+      read_monitor();
     for (std::size_t i = 0; i < polled.size(); ++i)
-      if (items[i + 2].revents & ZMQ_POLLIN)
+      if (items[i + first_dealer].revents & ZMQ_POLLIN)
         receive_from(*polled[i].second, polled[i].first);
     flush_backlogs();
     if (stopping)
@@ -111,6 +137,14 @@ void van::impl::execute(command& c, bool stopping) {
       zmq::socket_t s(ctx.native(), zmq::socket_type::dealer);
       configure(s);
       s.set(zmq::sockopt::routing_id, opt.node_name);  // the peer's ROUTER addresses us by name
+      if (opt.curve.enabled && k->endpoint.rfind("inproc://", 0) != 0) {
+        auto key = opt.curve.peers.find(k->peer);
+        TROUPE_ENFORCE(key != opt.curve.peers.end(),
+                       "van '{}': CURVE is on but no public key is known for peer '{}'", opt.node_name, k->peer);
+        s.set(zmq::sockopt::curve_serverkey, key->second);
+        s.set(zmq::sockopt::curve_publickey, opt.curve.own.public_key);
+        s.set(zmq::sockopt::curve_secretkey, opt.curve.own.secret_key);
+      }
       s.connect(k->endpoint);
       dealers.emplace(k->peer, std::move(s));
       k->done.set_value();
@@ -131,25 +165,26 @@ void van::impl::receive_from(zmq::socket_t& s, const std::string* dealer_peer) {
 }
 
 bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
-  std::vector<payload> frames;
+  std::vector<zmq::message_t> parts;
   std::string identity;
-  std::size_t parts = 0;
   std::uint64_t bytes = 0;
+  std::size_t received = 0;
   bool overflow = false;
   for (bool more = true; more;) {
     zmq::message_t part;
     if (!s.recv(part, zmq::recv_flags::dontwait)) {
-      if (parts == 0)
+      if (received == 0)
         return false;
       break;  // cannot happen: ZeroMQ delivers all parts of a message at once
     }
     more = part.more();
-    ++parts;
     bytes += part.size();
-    if (dealer_peer == nullptr && parts == 1)
+    const bool is_identity = dealer_peer == nullptr && received == 0;
+    ++received;
+    if (is_identity)
       identity = part.to_string();
-    else if (frames.size() < opt.lim.max_frames)
-      frames.push_back(to_payload(std::move(part)));
+    else if (parts.size() < opt.lim.max_frames)
+      parts.push_back(std::move(part));
     else
       overflow = true;  // keep draining, keep nothing
   }
@@ -159,6 +194,30 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
                   fmt::format("message has more than {} frames, the limit", opt.lim.max_frames)});
     return true;
   }
+  // Over CURVE, libzmq names the key that passed the handshake; it must be the sender's own.
+  if (opt.curve.enabled && dealer_peer == nullptr && !parts.empty()) {
+    const std::string user = user_id_of(parts.front());
+    if (!user.empty() && user != peer) {
+      reject(peer, {decode_error::unauthenticated,
+                    fmt::format("connection calls itself '{}' but holds the key of node '{}'", printable(peer), user)});
+      return true;
+    }
+  }
+  auto tracked = inflight.find(peer);
+  auto counter = tracked != inflight.end() ? tracked->second : std::make_shared<std::atomic<std::uint64_t>>(0);
+  if (const std::uint64_t held = counter->load(); held + bytes > opt.max_peer_inflight_bytes) {
+    reject(peer, {decode_error::flooding,
+                  fmt::format("{} bytes of this peer's earlier messages are still unprocessed; {} more would pass the "
+                              "limit of {} (max_peer_inflight_bytes)",
+                              held, bytes, opt.max_peer_inflight_bytes)});
+    return true;
+  }
+  auto ticket = make_ticket(counter, bytes);
+  std::vector<payload> frames;
+  frames.reserve(parts.size());
+  for (auto& part : parts)
+    frames.push_back(to_payload(std::move(part), ticket));
+  ticket.reset();
   auto result = decode(std::move(frames), opt.lim, opt.cluster_id);
   if (!result) {
     reject(peer, result.error());
@@ -170,12 +229,42 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
                                                         printable(m.h.sender), printable(peer))});
     return true;
   }
+  if (tracked == inflight.end()) {
+    if (inflight.size() >= max_tracked_peers)
+      for (auto it = inflight.begin(); it != inflight.end();)
+        it = it->second->load() == 0 ? inflight.erase(it) : std::next(it);
+    inflight.emplace(peer, std::move(counter));
+  }
   if (dealer_peer == nullptr) {
     std::lock_guard<std::mutex> lk(mu);
     router_routes.insert(peer);
   }
   deliver(std::move(m), bytes);
   return true;
+}
+
+void van::impl::read_monitor() {
+  for (std::size_t i = 0; i < max_receives_per_poll; ++i) {
+    zmq::message_t event, address;
+    if (!monitor.recv(event, zmq::recv_flags::dontwait))
+      return;
+    if (!event.more() || !monitor.recv(address, zmq::recv_flags::dontwait) || event.size() < 6)
+      continue;
+    std::uint16_t id = 0;
+    std::uint32_t value = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
+    const char* what = id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "the peer's key was refused"
+                       : id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error (a plaintext or non-CURVE peer, "
+                                                                     "or one that expects another server key)"
+                                                                   : "handshake failed";
+    // ZAP refusals are already reported, with the key, by the ZAP handler.
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && value == EACCES)
+      continue;
+    reject(address.to_string(), {decode_error::unauthenticated,
+                                 fmt::format("CURVE handshake on {} failed: {} (code {})", address.to_string(), what,
+                                             value)});
+  }
 }
 
 void van::impl::deliver(message&& m, std::uint64_t bytes) {

@@ -99,6 +99,12 @@ void van::impl::shutdown() {
       q.clear();
     }
   // Closing never blocks: ZeroMQ keeps delivering queued messages for `linger` in the background.
+  if (monitor) {
+    (void)zmq_socket_monitor(router.handle(), nullptr, 0);
+    monitor.close();
+  }
+  if (!zap_domain.empty())
+    ctx.zap_forget(zap_domain);  // after this the ZAP thread never calls into this van again
   router.close();
   for (auto& [peer, s] : dealers)
     s.close();
