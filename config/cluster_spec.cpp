@@ -1,7 +1,9 @@
 #include "config/cluster_spec.hpp"
 
 #include <cctype>
+#include <filesystem>
 #include <map>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -12,9 +14,13 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> cluster_keys = {"id", "nodes", "connect_timeout_s", "heartbeat_s", "supervisor"};
+const std::vector<std::string> cluster_keys = {"id",          "nodes",      "connect_timeout_s",
+                                               "heartbeat_s", "supervisor", "security"};
+const std::vector<std::string> security_keys = {"curve", "key_dir", "allow_plaintext"};
 const std::vector<std::string> supervisor_keys = {"strategy", "max_restarts", "period_s", "backoff_s", "backoff_max_s"};
-const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads"};
+const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads", "public_key"};
+constexpr std::string_view z85_alphabet =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 const std::vector<std::string> role_names = {"aggregator", "loader", "trainer"};
 
 /// A name that is safe as a path component and in logs: letters, digits, '_', '-', '.', starting with a letter or digit.
@@ -83,6 +89,71 @@ node_spec read_node(const yaml_cursor& n) {
                           out.name, roles_text(out.roles), out.trainers, out.trainers == 1 ? "" : "s"));
   }
   out.threads = n.optional<std::size_t>("threads", bounds::positive()).value_or(1);
+  if (auto key = n.find("public_key")) {
+    out.public_key = key->as<std::string>();
+    bool ok = out.public_key.size() == 40;
+    for (char ch : out.public_key)
+      ok = ok && z85_alphabet.find(ch) != std::string_view::npos;
+    if (!ok)
+      key->fail(fmt::format("expected a CURVE public key of 40 Z85 characters as `troupe-node keygen` prints it, got "
+                            "'{}' ({} characters)",
+                            out.public_key, out.public_key.size()));
+  }
+  return out;
+}
+
+/// Reads `cluster.security` and resolves `curve: auto`; checks every node has what that needs.
+security_spec read_security(const yaml_cursor& c, const yaml_cursor& list, const std::vector<yaml_cursor>& items,
+                            const std::vector<node_spec>& nodes, const std::string& base_dir) {
+  security_spec out;
+  std::string key_dir = "keys";
+  if (auto sec = c.find("security")) {
+    sec->check_keys(security_keys);
+    if (auto curve = sec->find("curve")) {
+      // YAML 1.1 reads on/off as booleans; take them as the words they are.
+      const std::string text = curve->node().IsScalar() ? curve->node().Scalar() : std::string();
+      out.curve_setting = text == "true" ? "on" : text == "false" ? "off" : curve->as_choice({"auto", "on", "off"}, "curve setting");
+    }
+    key_dir = sec->optional<std::string>("key_dir").value_or(key_dir);
+    out.allow_plaintext = sec->optional<bool>("allow_plaintext").value_or(false);
+  }
+  out.key_dir = std::filesystem::path(key_dir).is_absolute() ? key_dir : (std::filesystem::path(base_dir) / key_dir).string();
+
+  const node_spec* exposed = nullptr;
+  std::size_t exposed_at = 0;
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    if (exposed == nullptr && !is_loopback(nodes[i].address)) {
+      exposed = &nodes[i];
+      exposed_at = i;
+    }
+  out.curve = out.curve_setting == "on" || (out.curve_setting == "auto" && exposed != nullptr);
+  if (!out.curve) {
+    if (exposed != nullptr && !out.allow_plaintext)
+      items[exposed_at].child("endpoint").fail(fmt::format(
+          "node '{}' would listen on {}, which is not a loopback address, in plaintext{}: anyone who can reach it "
+          "could read parameters and push gradients. Give every node a public_key (make one with `troupe-node keygen "
+          "--name NODE`) and set cluster.security.curve: on, or set cluster.security.allow_plaintext: true if this "
+          "network is trusted",
+          exposed->name, exposed->endpoint, out.curve_setting == "off" ? " (cluster.security.curve: off)" : ""));
+    return out;
+  }
+  std::map<std::string, std::size_t> owners;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const node_spec& node = nodes[i];
+    if (node.public_key.empty())
+      items[i].fail(fmt::format(
+          "node '{}' has no public_key, but CURVE is on ({}); run `troupe-node keygen --name {} --dir {}` and copy "
+          "the public key it prints here",
+          node.name,
+          out.curve_setting == "on" ? "cluster.security.curve: on"
+                                    : fmt::format("cluster.security.curve: auto, and node '{}' listens on {}",
+                                                  exposed->name, exposed->endpoint),
+          node.name, key_dir));
+    if (auto [first, fresh] = owners.emplace(node.public_key, i); !fresh)
+      items[i].child("public_key").fail(fmt::format("node '{}' has the same public_key as node '{}' ({}[{}]); each "
+                                                    "node needs a key pair of its own",
+                                                    node.name, nodes[first->second].name, list.path(), first->second));
+  }
   return out;
 }
 
@@ -157,7 +228,17 @@ std::size_t total_trainers(const cluster_spec& cluster) {
   return n;
 }
 
-cluster_spec read_cluster(const yaml_cursor& c) {
+bool is_loopback(const endpoint_address& e) {
+  if (e.kind != transport::tcp)
+    return true;  // inproc stays in the process; ipc is a local socket file
+  return e.host == "localhost" || e.host == "::1" || e.host.rfind("127.", 0) == 0;
+}
+
+std::string key_file_of(const cluster_spec& cluster, const std::string& node) {
+  return (std::filesystem::path(cluster.security.key_dir) / (node + ".key")).string();
+}
+
+cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir) {
   c.check_keys(cluster_keys);
   cluster_spec out;
   out.id = read_name(c.child("id"), "cluster id");
@@ -181,6 +262,7 @@ cluster_spec read_cluster(const yaml_cursor& c) {
   for (const auto& item : items)
     out.nodes.push_back(read_node(item));
   check_nodes(list, items, out.nodes);
+  out.security = read_security(c, list, items, out.nodes, base_dir);
   return out;
 }
 

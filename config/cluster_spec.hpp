@@ -22,7 +22,21 @@ struct node_spec {
   endpoint_address address; ///< `endpoint` parsed (host, port, ...)
   std::size_t trainers = 0; ///< trainer actors on this node; >= 1 iff it has the trainer role (default 1 then)
   std::size_t threads = 1;  ///< compute threads per trainer
+  std::string public_key;   ///< CURVE public key (40 Z85 characters) from `troupe-node keygen`; empty if none
   std::string where;        ///< "file:line:col" of this node's entry, for later error messages
+};
+
+/// How nodes authenticate and encrypt their links (`cluster.security`).
+///
+/// CURVE (CurveZMQ: Curve25519 keys, authenticated encryption) covers every tcp:// and ipc:// link
+/// when on. Each node then proves itself with the secret key in `<key_dir>/<node>.key`, and accepts
+/// only the public keys the topology lists, each under its own node's name.
+struct security_spec {
+  /// As written: "auto" (the default) means on when some node listens on a non-loopback address.
+  std::string curve_setting = "auto";
+  bool curve = false;            ///< resolved
+  std::string key_dir;           ///< absolute or relative to the working directory (resolved against the file)
+  bool allow_plaintext = false;  ///< with CURVE off, lets nodes listen on non-loopback addresses anyway
 };
 
 /// All nodes plus the timing the runtime needs to tell a slow node from a dead one.
@@ -43,7 +57,14 @@ struct cluster_spec {
   double connect_timeout_s = 30; ///< how long a node waits for its peers at start-up
   double heartbeat_s = 1;        ///< interval between liveness messages
   supervisor_spec supervisor;
+  security_spec security;
 };
+
+/// Whether `e` only accepts connections from this machine (127.0.0.0/8, ::1, localhost, inproc, ipc).
+bool is_loopback(const endpoint_address& e);
+
+/// Where the key file of `node` is: <security.key_dir>/<node>.key.
+std::string key_file_of(const cluster_spec& cluster, const std::string& node);
 
 /// Whether `node` has role `r`.
 bool has_role(const node_spec& node, role r);
@@ -55,6 +76,7 @@ std::string to_string(role r);
 std::size_t total_trainers(const cluster_spec& cluster);
 
 /// Reads and validates the `cluster` section at `c` (see parse_topology); errors cite positions through `c`.
-cluster_spec read_cluster(const yaml_cursor& c);
+/// A relative security.key_dir is resolved against `base_dir` (the topology file's directory).
+cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir = ".");
 
 } // namespace troupe::config

@@ -72,7 +72,7 @@ topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>
 
   topology out;
   out.source = parsed.source();
-  out.cluster = read_cluster(root.child("cluster"));
+  out.cluster = read_cluster(root.child("cluster"), base_dir);
   out.job = read_job(root.child("job"), base_dir);
   out.checkpoint = read_checkpoint(root, out.cluster.id);
   out.metrics = read_metrics(root, out.cluster.id);
