@@ -1,6 +1,7 @@
 #include "actors/node.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <iostream>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include "actors/restart_policy.hpp"
 #include "actors/trainer_actor.hpp"
 #include "common/error.hpp"
+#include "net/curve.hpp"
 #include "observe/prometheus.hpp"
 
 namespace troupe::actors {
@@ -123,11 +125,34 @@ void report_transport(std::vector<local_node>& locals, std::chrono::seconds peri
     r["messages_received"] = c.messages_received;
     r["bytes_received"] = c.bytes_received;
     r["rejected"] = c.rejected;
+    auto by_reason = nlohmann::json::object();
+    for (std::size_t i = 0; i < c.rejected_by_reason.size(); ++i)
+      if (c.rejected_by_reason[i] != 0)
+        by_reason[net::to_string(static_cast<net::decode_error::reason>(i))] = c.rejected_by_reason[i];
+    r["rejected_by_reason"] = by_reason;
     r["send_failures"] = c.send_failures;
     if (!c.last_rejection.empty())
       r["last_rejection"] = c.last_rejection;
     ln.ctx->record(r.dump());
   }
+}
+
+/// The CURVE settings of local node `node`: its key pair from <key_dir>/<node>.key, checked against
+/// the public key the topology lists for it, and every node's public key.
+net::curve_options curve_for(const config::cluster_spec& cluster, const config::node_spec& node) {
+  net::curve_options c;
+  if (!cluster.security.curve)
+    return c;
+  c.enabled = true;
+  const std::string path = config::key_file_of(cluster, node.name);
+  c.own = net::read_key_file(path);
+  if (c.own.public_key != node.public_key)
+    throw error(fmt::format("{}: node '{}' lists public_key {}, but its key file {} holds the key pair of {}; copy "
+                            "the public key from the key file into the topology, or use the right key_dir",
+                            node.where, node.name, node.public_key, path, c.own.public_key));
+  for (const auto& n : cluster.nodes)
+    c.peers[n.name] = n.public_key;
+  return c;
 }
 
 } // namespace
@@ -163,8 +188,16 @@ int run_nodes(const config::topology& topo, const run_options& o) {
     vo.node_name = name;
     vo.cluster_id = cluster_id;
     vo.ctx = zctx;
-    vo.on_reject = [name](const std::string& peer, const net::decode_error& e) {
-      std::cerr << fmt::format("troupe-node [{}]: rejected a message from '{}': {}\n", name, peer, e.detail);
+    vo.curve = curve_for(topo.cluster, *ln.spec);
+    // A flood of bad messages must not become a flood of log lines: the first 20, then every 1000th.
+    vo.on_reject = [name, seen = std::make_shared<std::atomic<std::uint64_t>>(0)](const std::string& peer,
+                                                                                 const net::decode_error& e) {
+      const std::uint64_t n = ++*seen;
+      if (n <= 20 || n % 1000 == 0)
+        std::cerr << fmt::format("troupe-node [{}]: rejected {} from '{}' ({}): {}{}\n", name,
+                                 e.code == net::decode_error::unauthenticated ? "a connection" : "a message", peer,
+                                 net::to_string(e.code), e.detail,
+                                 n == 20 ? " (further rejections: every 1000th is shown)" : "");
     };
     ln.van = std::make_shared<net::van>(vo);
     ln.van->set_handler([reg = ln.reg, name](net::message&& m) {

@@ -254,16 +254,20 @@ void van::impl::read_monitor() {
     std::uint32_t value = 0;
     std::memcpy(&id, event.data(), sizeof id);
     std::memcpy(&value, static_cast<const char*>(event.data()) + 2, sizeof value);
-    const char* what = id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH       ? "the peer's key was refused"
-                       : id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error (a plaintext or non-CURVE peer, "
-                                                                     "or one that expects another server key)"
-                                                                   : "handshake failed";
-    // ZAP refusals are already reported, with the key, by the ZAP handler.
-    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && value == EACCES)
+    // ZAP refusals (an unlisted key) are already reported, with the key, by the ZAP handler.
+    if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH || (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && value == EACCES))
       continue;
-    reject(address.to_string(), {decode_error::unauthenticated,
-                                 fmt::format("CURVE handshake on {} failed: {} (code {})", address.to_string(), what,
-                                             value)});
+    std::string what;
+    if (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+      what = "the peer does not speak CURVE (plaintext)";
+    else if (value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC || value == ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE)
+      what = "cryptographic error (the peer expects another server key, or sent garbage)";
+    else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+      what = fmt::format("protocol error 0x{:08x} (not a ZeroMQ/CURVE peer?)", value);
+    else
+      what = fmt::format("the peer went away during the handshake ({})", zmq_strerror(static_cast<int>(value)));
+    reject(address.to_string(),
+           {decode_error::unauthenticated, fmt::format("CURVE handshake on {} failed: {}", address.to_string(), what)});
   }
 }
 

@@ -1,0 +1,119 @@
+// A whole cluster with CURVE on: the listed nodes train as usual, while a process without a listed
+// key (or without CURVE) can neither push gradients nor read parameters, and is logged as refused.
+
+#include "actors/node.hpp"
+
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "actors/protocol.hpp"
+#include "config/topology.hpp"
+#include "net/curve.hpp"
+#include "net/van.hpp"
+
+#include "cluster_test_util.hpp"
+
+using namespace troupe;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// topology_yaml with cluster.security.curve on, a key file per node under dir/keys and its public key listed.
+std::string curve_topology(const test::cluster_case& c, const std::filesystem::path& dir,
+                           std::map<std::string, net::curve_keypair>& keys) {
+  std::string yaml = test::topology_yaml(c, dir);
+  std::filesystem::create_directories(dir / "keys");
+  for (const std::string node : {"agg", "loader", "t0", "t1"}) {
+    keys[node] = net::generate_curve_keypair();
+    net::write_key_file((dir / "keys" / (node + ".key")).string(), node, keys[node]);
+    const std::string from = "{name: " + node + ",";
+    const auto at = yaml.find(from);
+    REQUIRE(at != std::string::npos);
+    yaml.replace(at, from.size(), fmt::format("{{name: {}, public_key: \"{}\",", node, keys[node].public_key));
+  }
+  const std::string id = "  id: test-cluster\n";
+  yaml.replace(yaml.find(id), id.size(),
+               id + fmt::format("  security: {{curve: on, key_dir: \"{}\"}}\n", (dir / "keys").string()));
+  return yaml;
+}
+
+} // namespace
+
+TEST_CASE("with CURVE on, listed nodes train and an outsider is refused", "[actors][cluster][curve]") {
+  test::scratch_dir dir("curve-cluster");
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.trainers = 2;
+  c.max_train = 1280;
+  std::map<std::string, net::curve_keypair> keys;
+  const auto topo = config::parse_topology(curve_topology(c, dir.path, keys), "test.yaml");
+  REQUIRE(topo.cluster.security.curve);
+  actors::run_options o;
+  for (const auto& n : topo.cluster.nodes)
+    o.nodes.push_back(n.name);
+  std::ostringstream console;
+  o.out = &console;
+  int exit_code = -1;
+  std::thread cluster([&] { exit_code = actors::run_nodes(topo, o); });
+
+  // Outsiders: one with a key the topology does not list, one in plaintext. Both know every public
+  // key and the cluster id, and both claim to be trainer t1.
+  std::atomic<int> replies{0};
+  auto outsider = [&](bool with_curve) {
+    net::van_options vo;
+    vo.node_name = "t1";
+    vo.cluster_id = net::cluster_id_of(topo.cluster.id);
+    if (with_curve) {
+      vo.curve.enabled = true;
+      vo.curve.own = net::generate_curve_keypair();
+      for (const auto& [name, k] : keys)
+        vo.curve.peers[name] = k.public_key;
+    }
+    auto v = std::make_unique<net::van>(vo);
+    v->set_handler([&](net::message&&) { ++replies; });
+    v->connect("agg", "ipc://" + (dir.path / "agg.sock").string());
+    v->send("agg", actors::make_message(net::msg_type::hello, actors::aggregator_name, {{"rank", 1}}));
+    auto grad = actors::make_message(net::msg_type::push_gradient, actors::aggregator_name,
+                                     {{"rank", 1}, {"version_read", 0}, {"loss_sum", 1.0}, {"n", 16},
+                                      {"correct1", 0}, {"correct5", 0}});
+    grad.add_tensor("grad", {3}, std::vector<float>{1e9f, 1e9f, 1e9f});
+    v->send("agg", std::move(grad));
+    return v;
+  };
+  auto keyed = outsider(true);
+  auto plain = outsider(false);
+
+  cluster.join();
+  keyed->stop();
+  plain->stop();
+  INFO(console.str());
+  REQUIRE(exit_code == 0);
+  CHECK(replies == 0);  // neither outsider ever heard from the aggregator (no parameters, no welcome)
+  double acc = -1;
+  std::uint64_t unauthenticated = 0;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "agg.jsonl")) {
+    if (rec.contains("test_acc"))
+      acc = rec["test_acc"].get<double>();
+    if (rec.value("actor", "") == "van" && rec.contains("rejected_by_reason"))
+      unauthenticated = rec["rejected_by_reason"].value("unauthenticated", std::uint64_t{0});
+  }
+  CHECK(unauthenticated >= 2);  // the unlisted key (ZAP) and the plaintext handshake
+  REQUIRE(acc > 0.3);
+}
+
+TEST_CASE("a node whose key file does not match its listed public key does not start", "[actors][cluster][curve]") {
+  test::scratch_dir dir("curve-mismatch");
+  test::cluster_case c;
+  c.transport = "ipc";
+  std::map<std::string, net::curve_keypair> keys;
+  const auto topo = config::parse_topology(curve_topology(c, dir.path, keys), "test.yaml");
+  net::write_key_file((dir.path / "keys" / "t0.key").string(), "t0", net::generate_curve_keypair(), true);
+  actors::run_options o;
+  o.nodes = {"t0"};
+  std::ostringstream console;
+  o.out = &console;
+  CHECK_THROWS_WITH(actors::run_nodes(topo, o),
+                    Catch::Contains("node 't0' lists public_key " + keys["t0"].public_key) &&
+                        Catch::Contains("t0.key holds the key pair of"));
+}
