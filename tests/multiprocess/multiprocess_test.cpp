@@ -129,6 +129,47 @@ TEST_CASE("SIGTERM to one trainer process stops the whole job gracefully", "[mul
   REQUIRE(std::filesystem::exists(dir.path / "checkpoints" / "model_final.trpm"));
 }
 
+TEST_CASE("four processes with keys from troupe-node keygen train over CURVE", "[multiprocess][e2e][curve]") {
+  test::scratch_dir dir("multiprocess-curve");
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.trainers = 2;
+  c.batch = 32;
+  c.max_train = 1600;
+  c.max_test = 500;
+  c.print_freq = 10;
+  std::string yaml = test::topology_yaml(c, dir.path);
+  const auto keys = dir.path / "keys";
+  for (const std::string node : {"agg", "loader", "t0", "t1"}) {
+    const auto log = (dir.path / ("keygen-" + node + ".log")).string();
+    REQUIRE(test::run_to_end({TROUPE_NODE_BINARY, "keygen", "--name", node, "--dir", keys.string()}, log) == 0);
+    const std::string out = slurp(log);
+    const auto at = out.find("public_key: \"");
+    REQUIRE(at != std::string::npos);
+    const std::string key = out.substr(at + 13, 40);
+    const std::string from = "{name: " + node + ",";
+    yaml.replace(yaml.find(from), from.size(), "{name: " + node + ", public_key: \"" + key + "\",");
+  }
+  const std::string id = "  id: test-cluster\n";
+  yaml.replace(yaml.find(id), id.size(), id + "  security: {curve: on, key_dir: \"" + keys.string() + "\"}\n");
+  const auto config = dir.path / "topology.yaml";
+  std::ofstream(config) << yaml;
+
+  const auto out = run_four(config, dir.path);
+  require_all_exited_zero(out);
+  double acc = -1;
+  std::uint64_t rejected = 1;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "agg.jsonl")) {
+    if (rec.contains("test_acc"))
+      acc = rec["test_acc"].get<double>();
+    if (rec.value("actor", "") == "van")
+      rejected = rec["rejected"].get<std::uint64_t>();
+  }
+  INFO(out.logs);
+  REQUIRE(rejected == 0);  // every listed node got in
+  REQUIRE(acc > 0.5);
+}
+
 namespace {
 
 /// Whether the aggregator's log already holds a record with "event" == event.
