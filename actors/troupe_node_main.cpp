@@ -5,11 +5,13 @@
 //   ./build/actors/troupe-node --role trainer --name t0 --config examples/fmnist-2trainers.yaml
 //   ./build/actors/troupe-node watch runs/fmnist-local/metrics          (live view; --once prints once)
 //   ./build/actors/troupe-node report runs/fmnist-local -o report.html  (HTML report with plots)
+//   ./build/actors/troupe-node keygen --name t0 --dir keys              (CURVE key pair, docs/security.md)
 //
 // Exit status 0 when the job finished (or was stopped by SIGINT/SIGTERM after saving), 1 on an
 // error (the message says what and where), 2 on bad command-line usage.
 
 #include <atomic>
+#include <filesystem>
 #include <csignal>
 #include <iostream>
 
@@ -24,6 +26,7 @@
 #include "config/topology.hpp"
 
 #include <yaml-cpp/yaml.h>
+#include "net/curve.hpp"
 #include "observe/report.hpp"
 #include "observe/timeline.hpp"
 #include "observe/watch.hpp"
@@ -99,6 +102,36 @@ int timeline_command(int argc, char** argv) {
   }
 }
 
+/// `troupe-node keygen --name NODE [--dir keys] [--force]`; argv[0] is "keygen".
+int keygen_command(int argc, char** argv) {
+  std::string node, dir = "keys";
+  bool force = false;
+  CLI::App app{"Writes a CURVE key pair for one node to <dir>/<node>.key (mode 0600) and prints its public key "
+               "for the topology YAML"};
+  app.name("troupe-node keygen");
+  app.add_option("--name", node, "the node's name in the topology")->required();
+  app.add_option("--dir", dir, "directory of key files (cluster.security.key_dir; created 0700 if missing)");
+  app.add_flag("--force", force, "replace an existing key file (the old public key stops working)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    std::error_code ec;
+    if (std::filesystem::create_directories(dir, ec))
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    TROUPE_ENFORCE(std::filesystem::is_directory(dir), "{}: not a directory and cannot be created: {}", dir,
+                   ec ? ec.message() : std::string("exists as a file"));
+    const auto keys = troupe::net::generate_curve_keypair();
+    const auto path = (std::filesystem::path(dir) / (node + ".key")).string();
+    troupe::net::write_key_file(path, node, keys, force);
+    std::cout << fmt::format("troupe-node keygen: wrote {} (mode 0600; copy it only to the host of node '{}')\n"
+                             "Add to node '{}' in the topology:\n      public_key: \"{}\"\n",
+                             path, node, node, keys.public_key);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "troupe-node keygen: error: " << e.what() << '\n';
+    return 1;
+  }
+}
+
 /// The nodes this process runs: every node (--role all), the one named, or the only one with the role.
 std::vector<std::string> pick_nodes(const troupe::config::cluster_spec& cluster, const std::string& source,
                                     const std::string& role, const std::string& name) {
@@ -136,13 +169,17 @@ int main(int argc, char** argv) {
     return report_command(argc - 1, argv + 1);
   if (argc > 1 && std::string(argv[1]) == "timeline")
     return timeline_command(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "keygen")
+    return keygen_command(argc - 1, argv + 1);
   std::string role, config_path, name;
   std::vector<std::string> sets, slow, fail;
   CLI::App app{"Troupe node: runs the actors of one node of a cluster described in YAML"};
   app.footer("Reading a run's metrics logs (docs/metrics.md):\n"
              "  troupe-node watch <metrics dir> [--once] [--interval s]   live view, one row per actor\n"
              "  troupe-node report <run dir> [-o report.html]            self-contained HTML report\n"
-             "  troupe-node timeline <run dir> [-o timeline.json]        Perfetto / Chrome-trace timeline");
+             "  troupe-node timeline <run dir> [-o timeline.json]        Perfetto / Chrome-trace timeline\n"
+             "Security (docs/security.md):\n"
+             "  troupe-node keygen --name NODE [--dir keys] [--force]    CURVE key pair for one node");
   app.add_option("--role", role, "aggregator | trainer | loader | all (all: every node of the topology in this process)")
       ->required()
       ->check(CLI::IsMember({"aggregator", "trainer", "loader", "all"}));
