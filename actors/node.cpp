@@ -77,7 +77,7 @@ struct local_node {
   std::string bound;                 ///< actual endpoint
   std::vector<caf::actor> workers;   ///< aggregator, loader, trainers (restarted ones appended)
   std::map<caf::actor_addr, std::size_t> trainer_ranks;  ///< supervised: trainer actor -> rank
-  std::unique_ptr<restart_policy> policy;                ///< this node's supervisor (trainers, one_for_one)
+  std::unique_ptr<restart_policy> policy;                ///< this node's supervisor over its trainers
 };
 
 /// A trainer restart waiting for its backoff to pass.
@@ -86,7 +86,22 @@ struct pending_restart {
   std::size_t node = 0, rank = 0;
   double failed_at = 0;  ///< wall time of the failure
   double backoff_s = 0;
+  caf::actor_addr old;   ///< a sibling taken down with it: the new incarnation waits until this one is gone
+  std::string cause;     ///< the trainer whose failure caused this restart
 };
+
+/// The healthy trainers of `ln` a failure of `rank` takes down with it under `strategy`:
+/// none (one_for_one), all others (one_for_all), or those started after it, i.e. higher ranks (rest_for_one).
+std::vector<std::pair<caf::actor_addr, std::size_t>> siblings_to_restart(const local_node& ln, std::size_t rank,
+                                                                          const std::string& strategy) {
+  std::vector<std::pair<caf::actor_addr, std::size_t>> out;
+  if (strategy == "one_for_one")
+    return out;
+  for (const auto& [addr, r] : ln.trainer_ranks)
+    if (r != rank && (strategy == "one_for_all" || r > rank))
+      out.emplace_back(addr, r);
+  return out;
+}
 
 double wall_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -294,12 +309,19 @@ int run_nodes(const config::topology& topo, const run_options& o) {
           caf::anon_send(w, stop_atom::value);
     };
     std::vector<pending_restart> restarts;
-    // A failed trainer is restarted by its node's supervisor (one_for_one) after a backoff; it
-    // re-syncs parameters and its clock from the aggregator. Any other failure, or too many
+    // A failed trainer is restarted by its node's supervisor after a backoff, with its siblings as
+    // the strategy says (one_for_one / one_for_all / rest_for_one); each new incarnation re-syncs
+    // parameters and its clock from the aggregator. Any other failure, or too many
     // restarts within the period, escalates: the job stops and the node exits 1.
     auto on_down = [&](const caf::down_msg& d) {
       --remaining;
-      if (!d.reason)
+      bool replaced = false;  // a sibling taken down by the supervisor (whatever its exit reason)
+      for (auto& p : restarts)
+        if (p.old && p.old == d.source) {
+          p.old = caf::actor_addr();  // it is gone: its new incarnation may start
+          replaced = true;
+        }
+      if (!d.reason || replaced)
         return;
       for (std::size_t i = 0; i < locals.size(); ++i) {
         auto& ln = locals[i];
@@ -313,14 +335,29 @@ int run_nodes(const config::topology& topo, const run_options& o) {
         r["target"] = trainer_name(rank);
         r["reason"] = sys.render(d.reason);
         if (delay) {
+          const auto& strategy = topo.cluster.supervisor.strategy;
+          const auto due = std::chrono::steady_clock::now() +
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(*delay));
+          const auto siblings = siblings_to_restart(ln, rank, strategy);
           r["event"] = "failure";
           r["backoff_s"] = *delay;
+          r["strategy"] = strategy;
+          auto& also = r["also_restarting"] = nlohmann::json::array();
+          for (const auto& [addr, sibling] : siblings)
+            also.push_back(trainer_name(sibling));
           ln.ctx->record(r.dump());
-          std::cerr << fmt::format("troupe-node [{}]: {} failed; restarting it in {:.2f} s\n", ln.spec->name,
-                                   trainer_name(rank), *delay);
-          restarts.push_back({std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                                     std::chrono::duration<double>(*delay)),
-                              i, rank, wall_now(), *delay});
+          std::cerr << fmt::format("troupe-node [{}]: {} failed; restarting it{} in {:.2f} s ({})\n", ln.spec->name,
+                                   trainer_name(rank),
+                                   siblings.empty() ? std::string() : fmt::format(" and {}", also.dump()), *delay,
+                                   strategy);
+          restarts.push_back({due, i, rank, wall_now(), *delay, {}, trainer_name(rank)});
+          for (const auto& [addr, sibling] : siblings) {
+            ln.trainer_ranks.erase(addr);  // its exit is part of the restart, not a failure
+            if (auto a = caf::actor_cast<caf::actor>(addr))
+              caf::anon_send(a, restart_atom::value);
+            restarts.push_back({due, i, sibling, wall_now(), *delay, addr, trainer_name(rank)});
+          }
           return;
         }
         r["event"] = "escalation";
@@ -339,7 +376,7 @@ int run_nodes(const config::topology& topo, const run_options& o) {
     auto restart_due = [&] {
       const auto now = std::chrono::steady_clock::now();
       for (auto it = restarts.begin(); it != restarts.end();) {
-        if (it->due > now || stopping) {
+        if (it->due > now || it->old || stopping) {
           it = stopping ? restarts.erase(it) : std::next(it);
           continue;
         }
@@ -359,6 +396,7 @@ int run_nodes(const config::topology& topo, const run_options& o) {
         r["event"] = "restart";
         r["target"] = trainer_name(it->rank);
         r["backoff_s"] = it->backoff_s;
+        r["cause"] = it->cause;
         ln.ctx->record(r.dump());
         it = restarts.erase(it);
       }

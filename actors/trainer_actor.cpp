@@ -90,7 +90,7 @@ private:
     auto said_hello = t0;
     const bool waited = !ready();
     while (!ready() && !shutdown_) {
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
                      caf::after(std::chrono::milliseconds(200)) >> [] {});
       const auto now = clock_type::now();
       if (now - t0 > limit)
@@ -107,6 +107,7 @@ private:
   }
 
   /// This node is stopping (signal or a failed sibling): tell the aggregator, which ends the job.
+  /// (A restart_atom from the supervisor ends this trainer without telling anyone: it is replaced.)
   void stop_locally() {
     if (!shutdown_)
       ctx_->send(ctx_->where.aggregator_node,
@@ -117,7 +118,7 @@ private:
   /// Handles every message already in the mailbox without waiting.
   void drain() {
     for (bool more = true; more && !shutdown_;) {
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
                      caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
     }
   }
@@ -128,7 +129,7 @@ private:
     while (!welcomed_ && !shutdown_) {
       ctx_->send(ctx_->where.aggregator_node,
                  make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
                      caf::after(std::chrono::seconds(1)) >> [] {});
       if (!welcomed_ && clock_type::now() - t0 > limit)
         throw error(fmt::format("trainer {} on node '{}': no welcome from the aggregator on node '{}' after {:.0f} s "
@@ -233,7 +234,7 @@ private:
     auto asked = t0;
     const bool waited = batches_.count(clock_) == 0;
     while (batches_.count(clock_) == 0 && !shutdown_) {
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); },
+      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
                      caf::after(std::chrono::milliseconds(200)) >> [] {});
       const auto now = clock_type::now();
       if (now - t0 > limit)

@@ -248,7 +248,7 @@ cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir) {
     sup->check_keys(supervisor_keys);
     auto& s = out.supervisor;
     if (auto strategy = sup->find("strategy"))
-      s.strategy = strategy->as_choice({"one_for_one"}, "supervision strategy (only one_for_one is implemented)");
+      s.strategy = strategy->as_choice({"one_for_one", "one_for_all", "rest_for_one"}, "supervision strategy");
     s.max_restarts = sup->optional<std::size_t>("max_restarts", bounds::at_least(0)).value_or(s.max_restarts);
     s.period_s = sup->optional<double>("period_s", bounds::positive()).value_or(s.period_s);
     s.backoff_s = sup->optional<double>("backoff_s", bounds::at_least(0)).value_or(s.backoff_s);

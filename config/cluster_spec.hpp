@@ -43,8 +43,11 @@ struct security_spec {
 /// How a node supervises its trainer actors (OTP-style): a failed trainer is restarted after an
 /// exponential backoff with jitter, and it re-syncs parameters and its clock from the aggregator.
 /// More than `max_restarts` failures within `period_s` escalate: the node exits non-zero.
+/// The node's trainers are its children in rank order (the order they start in).
 struct supervisor_spec {
-  std::string strategy = "one_for_one";  ///< only one_for_one is implemented
+  /// one_for_one: restart the failed trainer; one_for_all: restart every trainer of the node;
+  /// rest_for_one: restart the failed trainer and those started after it (higher ranks on the node).
+  std::string strategy = "one_for_one";
   std::size_t max_restarts = 3;
   double period_s = 60;
   double backoff_s = 0.5;       ///< first restart delay; doubles per restart within the period

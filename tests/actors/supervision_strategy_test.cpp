@@ -1,0 +1,79 @@
+// OTP supervision strategies over a node's trainers: one_for_one restarts the failed trainer,
+// one_for_all every trainer of the node, rest_for_one the failed one and those started after it.
+// Each new incarnation re-syncs from the aggregator, so a deterministic bsp run still ends with the
+// same parameters, bit for bit, as a run in which nothing failed.
+
+#include "actors/node.hpp"
+
+#include <set>
+#include <sstream>
+
+#include "config/topology.hpp"
+#include "train/model_file.hpp"
+
+#include "cluster_test_util.hpp"
+
+using namespace troupe;
+
+namespace {
+
+struct outcome {
+  int exit_code = -1;
+  std::vector<float> params;
+  std::vector<nlohmann::json> supervisor;  ///< the supervisor's records, in order
+};
+
+outcome run(const test::cluster_case& c, const std::filesystem::path& dir, const std::string& strategy,
+            std::map<std::size_t, std::uint64_t> fail) {
+  auto yaml = test::topology_yaml(c, dir);
+  yaml.insert(yaml.find("  nodes:\n"), "  supervisor: {strategy: " + strategy + ", backoff_s: 0.1}\n");
+  const auto topo = config::parse_topology(yaml, "test.yaml");
+  REQUIRE(topo.cluster.supervisor.strategy == strategy);
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_trainers = std::move(fail);
+  outcome r;
+  r.exit_code = actors::run_nodes(topo, o);
+  INFO(console.str());
+  REQUIRE(r.exit_code == 0);
+  r.params = train::load_model((dir / "checkpoints" / "model_final.trpm").string()).params;
+  for (const auto& rec : test::read_records(dir / "metrics" / "main.jsonl"))
+    if (rec.value("actor", "") == "supervisor")
+      r.supervisor.push_back(rec);
+  return r;
+}
+
+std::set<std::string> restarted(const outcome& r) {
+  std::set<std::string> out;
+  for (const auto& rec : r.supervisor)
+    if (rec.value("event", "") == "restart") {
+      CHECK(rec["cause"] == "trainer-1");
+      out.insert(rec["target"].get<std::string>());
+    }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("one_for_all and rest_for_one restart the right trainers and bsp ends bit-identical",
+          "[actors][supervisor][faults]") {
+  test::cluster_case c;
+  c.trainers = 3;
+  c.epochs = 2;
+  test::scratch_dir clean_dir("strategy-clean"), all_dir("strategy-all"), rest_dir("strategy-rest");
+  const auto clean = run(c, clean_dir.path, "one_for_one", {});
+  CHECK(restarted(clean).empty());
+
+  const auto all = run(c, all_dir.path, "one_for_all", {{1, 7}});  // trainer 1 throws at clock 7
+  CHECK(restarted(all) == std::set<std::string>{"trainer-0", "trainer-1", "trainer-2"});
+  REQUIRE_FALSE(all.supervisor.empty());
+  CHECK(all.supervisor.front()["event"] == "failure");
+  CHECK(all.supervisor.front()["also_restarting"] == nlohmann::json::array({"trainer-0", "trainer-2"}));
+  CHECK(all.params == clean.params);
+
+  const auto rest = run(c, rest_dir.path, "rest_for_one", {{1, 7}});
+  CHECK(restarted(rest) == std::set<std::string>{"trainer-1", "trainer-2"});  // trainer-0 started before it
+  CHECK(rest.params == clean.params);
+}
