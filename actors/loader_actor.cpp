@@ -25,6 +25,7 @@ struct loader_state {
   std::uint64_t batches_sent = 0;
   span_log spans;
   std::size_t requests = 0;
+  std::uint64_t requests_seen = 0;  ///< batch requests received (for the failure test hook)
   std::uint64_t reported_batches = 0;
   std::chrono::steady_clock::time_point reported_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -92,7 +93,8 @@ void serve_batches(loader_state& st, std::size_t rank, std::size_t credits) {
   }
 }
 
-caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_ptr<const node_context> ctx) {
+caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_ptr<const node_context> ctx,
+                           std::int64_t fail_after_requests) {
   try {
     auto& st = self->state;
     st.ctx = ctx;
@@ -113,6 +115,12 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
         const net::message& m = *in.msg;
         try {
           if (m.h.type == net::msg_type::request_batches) {
+            if (fail_after_requests >= 0 && s.requests_seen++ == static_cast<std::uint64_t>(fail_after_requests)) {
+              std::cerr << fmt::format("troupe-node [{}]: loader failed: injected failure at request {} (test hook)\n",
+                                       s.ctx->node, fail_after_requests);
+              self->quit(caf::make_error(caf::sec::runtime_error, "injected loader failure (test hook)"));
+              return;
+            }
             const auto meta = meta_of(m);
             const auto rank = field<std::size_t>(meta, "rank", m);
             if (meta.contains("from_clock")) {  // a trainer (re)starting at this clock: continue its shard there
@@ -146,8 +154,9 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
 
 } // namespace
 
-caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const node_context> ctx) {
-  return sys.spawn<caf::detached>(loader_actor, std::move(ctx));
+caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+                        std::int64_t fail_after_requests) {
+  return sys.spawn<caf::detached>(loader_actor, std::move(ctx), fail_after_requests);
 }
 
 } // namespace troupe::actors

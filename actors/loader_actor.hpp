@@ -5,6 +5,7 @@
 ///   [serving] --request_batches {rank, credits}--> sends up to `credits` batches to that rank
 ///   [serving] --shutdown | stop--> done
 
+#include <cstdint>
 #include <memory>
 
 #include <caf/fwd.hpp>
@@ -13,6 +14,9 @@
 
 namespace troupe::actors {
 
-caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const node_context> ctx);
+/// `fail_after_requests` >= 0 is a test hook: the loader fails (exits with an error) when it
+/// receives its (n+1)-th batch request, so its supervisor's in-process restart can be tested.
+caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+                        std::int64_t fail_after_requests = -1);
 
 } // namespace troupe::actors

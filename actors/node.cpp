@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
 
 #include <caf/all.hpp>
 #include <caf/actor_system_config.hpp>
@@ -77,6 +79,7 @@ struct local_node {
   std::string bound;                 ///< actual endpoint
   std::vector<caf::actor> workers;   ///< aggregator, loader, trainers (restarted ones appended)
   std::map<caf::actor_addr, std::size_t> trainer_ranks;  ///< supervised: trainer actor -> rank
+  caf::actor_addr loader;                                ///< supervised: restarted alone on failure
   std::unique_ptr<restart_policy> policy;                ///< this node's supervisor over its trainers
 };
 
@@ -88,6 +91,7 @@ struct pending_restart {
   double backoff_s = 0;
   caf::actor_addr old;   ///< a sibling taken down with it: the new incarnation waits until this one is gone
   std::string cause;     ///< the trainer whose failure caused this restart
+  std::string kind = "trainer";  ///< or loader_name: what to spawn
 };
 
 /// The healthy trainers of `ln` a failure of `rank` takes down with it under `strategy`:
@@ -271,9 +275,10 @@ int run_nodes(const config::topology& topo, const run_options& o) {
       ln.workers.push_back(a);
     }
     if (config::has_role(*ln.spec, config::role::loader)) {
-      auto a = spawn_loader(sys, ctx);
+      auto a = spawn_loader(sys, ctx, o.fail_loader_after);
       ln.reg->add(loader_name, a);
       ln.workers.push_back(a);
+      ln.loader = a.address();
     }
     for (std::size_t rank : where.ranks_on(ln.spec->name)) {
       trainer_options to;
@@ -313,6 +318,35 @@ int run_nodes(const config::topology& topo, const run_options& o) {
     // the strategy says (one_for_one / one_for_all / rest_for_one); each new incarnation re-syncs
     // parameters and its clock from the aggregator. Any other failure, or too many
     // restarts within the period, escalates: the job stops and the node exits 1.
+    // Records a failure of `target` on local node `i` against its restart intensity: either the
+    // `failure` record and the backoff before the restart, or the `escalation` that stops the job.
+    auto on_failure = [&](std::size_t i, const std::string& target, const caf::error& reason,
+                          const std::function<void(nlohmann::json&)>& annotate) -> std::optional<double> {
+      auto& ln = locals[i];
+      const auto delay = ln.policy->on_failure(std::chrono::steady_clock::now());
+      auto r = make_record(ln.spec->name, "supervisor", "supervisor", 0);
+      r["target"] = target;
+      r["reason"] = sys.render(reason);
+      if (!delay) {
+        r["event"] = "escalation";
+        ln.ctx->record(r.dump());
+        std::cerr << fmt::format("troupe-node [{}]: {} failed more than {} times within {} s; giving up\n",
+                                 ln.spec->name, target, topo.cluster.supervisor.max_restarts,
+                                 topo.cluster.supervisor.period_s);
+        exit_code = 1;
+        stop_all();
+        return std::nullopt;
+      }
+      r["event"] = "failure";
+      r["backoff_s"] = *delay;
+      annotate(r);
+      ln.ctx->record(r.dump());
+      return delay;
+    };
+    auto due_after = [](double seconds) {
+      return std::chrono::steady_clock::now() +
+             std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    };
     auto on_down = [&](const caf::down_msg& d) {
       --remaining;
       bool replaced = false;  // a sibling taken down by the supervisor (whatever its exit reason)
@@ -323,50 +357,46 @@ int run_nodes(const config::topology& topo, const run_options& o) {
         }
       if (!d.reason || replaced)
         return;
-      for (std::size_t i = 0; i < locals.size(); ++i) {
+      for (std::size_t i = 0; i < locals.size() && !stopping; ++i) {
         auto& ln = locals[i];
-        const auto it = ln.trainer_ranks.find(d.source);
-        if (it == ln.trainer_ranks.end() || stopping)
-          continue;
-        const std::size_t rank = it->second;
-        ln.trainer_ranks.erase(it);
-        const auto delay = ln.policy->on_failure(std::chrono::steady_clock::now());
-        auto r = make_record(ln.spec->name, "supervisor", "supervisor", 0);
-        r["target"] = trainer_name(rank);
-        r["reason"] = sys.render(d.reason);
-        if (delay) {
-          const auto& strategy = topo.cluster.supervisor.strategy;
-          const auto due = std::chrono::steady_clock::now() +
-                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                               std::chrono::duration<double>(*delay));
-          const auto siblings = siblings_to_restart(ln, rank, strategy);
-          r["event"] = "failure";
-          r["backoff_s"] = *delay;
-          r["strategy"] = strategy;
-          auto& also = r["also_restarting"] = nlohmann::json::array();
-          for (const auto& [addr, sibling] : siblings)
-            also.push_back(trainer_name(sibling));
-          ln.ctx->record(r.dump());
-          std::cerr << fmt::format("troupe-node [{}]: {} failed; restarting it{} in {:.2f} s ({})\n", ln.spec->name,
-                                   trainer_name(rank),
-                                   siblings.empty() ? std::string() : fmt::format(" and {}", also.dump()), *delay,
-                                   strategy);
-          restarts.push_back({due, i, rank, wall_now(), *delay, {}, trainer_name(rank)});
-          for (const auto& [addr, sibling] : siblings) {
-            ln.trainer_ranks.erase(addr);  // its exit is part of the restart, not a failure
-            if (auto a = caf::actor_cast<caf::actor>(addr))
-              caf::anon_send(a, restart_atom::value);
-            restarts.push_back({due, i, sibling, wall_now(), *delay, addr, trainer_name(rank)});
+        if (ln.loader && ln.loader == d.source) {
+          // Restarted alone: trainers name the clock of every batch they ask for and ask again
+          // when one does not come, so a new loader needs none of the old one's state.
+          ln.loader = caf::actor_addr();
+          if (auto delay = on_failure(i, loader_name, d.reason, [](nlohmann::json&) {})) {
+            std::cerr << fmt::format("troupe-node [{}]: the loader failed; restarting it in {:.2f} s\n",
+                                     ln.spec->name, *delay);
+            restarts.push_back({due_after(*delay), i, 0, wall_now(), *delay, {}, loader_name, loader_name});
           }
           return;
         }
-        r["event"] = "escalation";
-        ln.ctx->record(r.dump());
-        std::cerr << fmt::format("troupe-node [{}]: {} failed more than {} times within {} s; giving up\n",
-                                 ln.spec->name, trainer_name(rank), topo.cluster.supervisor.max_restarts,
-                                 topo.cluster.supervisor.period_s);
-        exit_code = 1;
-        stop_all();
+        const auto it = ln.trainer_ranks.find(d.source);
+        if (it == ln.trainer_ranks.end())
+          continue;
+        const std::size_t rank = it->second;
+        ln.trainer_ranks.erase(it);
+        const auto& strategy = topo.cluster.supervisor.strategy;
+        const auto siblings = siblings_to_restart(ln, rank, strategy);
+        auto also = nlohmann::json::array();
+        for (const auto& [addr, sibling] : siblings)
+          also.push_back(trainer_name(sibling));
+        const auto delay = on_failure(i, trainer_name(rank), d.reason, [&](nlohmann::json& r) {
+          r["strategy"] = strategy;
+          r["also_restarting"] = also;
+        });
+        if (!delay)
+          return;
+        std::cerr << fmt::format("troupe-node [{}]: {} failed; restarting it{} in {:.2f} s ({})\n", ln.spec->name,
+                                 trainer_name(rank), siblings.empty() ? std::string() : " and " + also.dump(), *delay,
+                                 strategy);
+        const auto due = due_after(*delay);
+        restarts.push_back({due, i, rank, wall_now(), *delay, {}, trainer_name(rank)});
+        for (const auto& [addr, sibling] : siblings) {
+          ln.trainer_ranks.erase(addr);  // its exit is part of the restart, not a failure
+          if (auto a = caf::actor_cast<caf::actor>(addr))
+            caf::anon_send(a, restart_atom::value);
+          restarts.push_back({due, i, sibling, wall_now(), *delay, addr, trainer_name(rank)});
+        }
         return;
       }
       std::cerr << fmt::format("troupe-node: an actor failed: {}\n", sys.render(d.reason));
@@ -381,20 +411,29 @@ int run_nodes(const config::topology& topo, const run_options& o) {
           continue;
         }
         auto& ln = locals[it->node];
-        trainer_options to;
-        to.rank = it->rank;
-        if (auto s = o.slow_trainers.find(it->rank); s != o.slow_trainers.end())
-          to.slow_factor = s->second;
-        to.failed_at = it->failed_at;  // the test hook fires once: the new incarnation runs clean
-        auto a = spawn_trainer(sys, ln.ctx, to);
-        ln.reg->add(trainer_name(it->rank), a);
+        caf::actor a;
+        std::string target;
+        if (it->kind == loader_name) {
+          a = spawn_loader(sys, ln.ctx);
+          target = loader_name;
+          ln.loader = a.address();
+        } else {
+          trainer_options to;
+          to.rank = it->rank;
+          if (auto s = o.slow_trainers.find(it->rank); s != o.slow_trainers.end())
+            to.slow_factor = s->second;
+          to.failed_at = it->failed_at;  // the test hook fires once: the new incarnation runs clean
+          a = spawn_trainer(sys, ln.ctx, to);
+          target = trainer_name(it->rank);
+          ln.trainer_ranks[a.address()] = it->rank;
+        }
+        ln.reg->add(target, a);
         ln.workers.push_back(a);
-        ln.trainer_ranks[a.address()] = it->rank;
         self->monitor(a);
         ++remaining;
         auto r = make_record(ln.spec->name, "supervisor", "supervisor", 0);
         r["event"] = "restart";
-        r["target"] = trainer_name(it->rank);
+        r["target"] = target;
         r["backoff_s"] = it->backoff_s;
         r["cause"] = it->cause;
         ln.ctx->record(r.dump());

@@ -77,3 +77,29 @@ TEST_CASE("one_for_all and rest_for_one restart the right trainers and bsp ends 
   CHECK(restarted(rest) == std::set<std::string>{"trainer-1", "trainer-2"});  // trainer-0 started before it
   CHECK(rest.params == clean.params);
 }
+
+TEST_CASE("a failed loader is restarted in place and bsp ends bit-identical", "[actors][supervisor][faults]") {
+  test::cluster_case c;
+  c.trainers = 2;
+  c.epochs = 2;
+  test::scratch_dir clean_dir("loader-clean"), failed_dir("loader-failed");
+  const auto clean = run(c, clean_dir.path, "one_for_one", {});
+
+  const auto topo = config::parse_topology(test::topology_yaml(c, failed_dir.path), "test.yaml");
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_loader_after = 12;  // the loader fails at its 13th batch request
+  REQUIRE(actors::run_nodes(topo, o) == 0);
+  INFO(console.str());
+  std::vector<std::string> events;
+  for (const auto& rec : test::read_records(failed_dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("actor", "") == "supervisor") {
+      CHECK(rec["target"] == "loader");
+      events.push_back(rec["event"].get<std::string>());
+    }
+  CHECK(events == std::vector<std::string>{"failure", "restart"});
+  // The trainers ask the new loader again from the clocks they need: nothing skipped, nothing repeated.
+  CHECK(train::load_model((failed_dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
+}
