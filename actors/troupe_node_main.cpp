@@ -11,6 +11,10 @@
 // error (the message says what and where), 2 on bad command-line usage.
 
 #include <atomic>
+#include <charconv>
+#include <cmath>
+#include <type_traits>
+#include <utility>
 #include <filesystem>
 #include <csignal>
 #include <iostream>
@@ -24,6 +28,7 @@
 #include "bandit/runner.hpp"
 #include "config/bandit_spec.hpp"
 #include "config/topology.hpp"
+#include "data/dataset.hpp"
 
 #include <yaml-cpp/yaml.h>
 #include "net/curve.hpp"
@@ -132,6 +137,61 @@ int keygen_command(int argc, char** argv) {
   }
 }
 
+/// "RANK=VALUE" of a test-hook flag, strictly: an integer rank, a number value (positive and finite if floating).
+template <class Value>
+std::pair<std::size_t, Value> parse_rank_value(const std::string& text, const char* flag, const char* form) {
+  const auto bad = [&] { return troupe::error(fmt::format("{} {}: expected {}", flag, text, form)); };
+  const auto eq = text.find('=');
+  if (eq == std::string::npos)
+    throw bad();
+  std::size_t rank = 0;
+  Value value{};
+  const char* end = text.data() + text.size();
+  const auto r = std::from_chars(text.data(), text.data() + eq, rank);
+  const auto v = std::from_chars(text.data() + eq + 1, end, value);
+  if (eq == 0 || r.ec != std::errc() || r.ptr != text.data() + eq || v.ec != std::errc() || v.ptr != end)
+    throw bad();
+  if constexpr (std::is_floating_point_v<Value>)
+    if (!(value > 0) || !std::isfinite(value))
+      throw bad();
+  return {rank, value};
+}
+
+/// Before any actor starts (and writes logs): the model file and, for an aggregator or a loader here,
+/// the data set they read; errors cite where the topology names the input.
+void check_inputs(const troupe::config::topology& topo, const std::vector<std::string>& nodes) {
+  // The data set is Fashion-MNIST (data::load_fashion_mnist): 1 x 28 x 28 images of 10 classes.
+  const auto model = troupe::config::load_job_model(topo);
+  std::size_t values = 1;
+  for (auto d : model.input_shape)
+    values *= d;
+  if (values != 28 * 28)
+    throw troupe::error(fmt::format("{}: job.model: {}: input [{}] holds {} values per sample, but the data set's "
+                                    "images are 1 x 28 x 28 (784 values); write input: [1, 28, 28]",
+                                    topo.job.model_where, topo.job.model, fmt::join(model.input_shape, ", "), values));
+  if (model.loss == "softmax_cross_entropy" && troupe::config::num_outputs(model) < 10)
+    throw troupe::error(fmt::format("{}: job.model: {}: the model outputs {} class scores, but the data set has 10 "
+                                    "classes; end the model with dense: {{units: 10}}",
+                                    topo.job.model_where, topo.job.model, troupe::config::num_outputs(model)));
+  bool aggregator = false, loader = false;
+  for (const auto& n : nodes) {
+    aggregator = aggregator || has_role(troupe::config::find_node(topo, n), "aggregator");
+    loader = loader || has_role(troupe::config::find_node(topo, n), "loader");
+  }
+  if (!aggregator && !loader)
+    return;
+  troupe::config::check_data_dir(topo);
+  try {
+    if (aggregator)
+      troupe::data::check_fashion_mnist(topo.job.data.dir, false);  // the test split it evaluates on
+    if (loader)
+      troupe::data::check_fashion_mnist(topo.job.data.dir, true);
+  } catch (const troupe::error& e) {
+    const auto& where = topo.job.data.dir_where.empty() ? topo.source : topo.job.data.dir_where;
+    throw troupe::error(fmt::format("{}: job.data.dir: {}", where, e.what()));
+  }
+}
+
 /// The nodes this process runs: every node (--role all), the one named, or the only one with the role.
 std::vector<std::string> pick_nodes(const troupe::config::cluster_spec& cluster, const std::string& source,
                                     const std::string& role, const std::string& name) {
@@ -192,7 +252,12 @@ int main(int argc, char** argv) {
   app.add_option("--set", sets, "Override a YAML key, e.g. --set job.epochs=1 --set metrics.dir=/tmp/m (repeatable)");
   app.add_option("--slow-trainer", slow, "Test hook: RANK=FACTOR makes that trainer's steps FACTOR times slower");
   app.add_option("--fail-trainer", fail, "Test hook: RANK=CLOCK makes that trainer throw once at that clock");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // --help prints and is 0; an error prints to stderr
+    return code == 0 ? 0 : 2;      // bad command-line usage, as the header says
+  }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -220,18 +285,15 @@ int main(int argc, char** argv) {
     troupe::actors::run_options o;
     o.stop = &stop_requested;
     for (const auto& s : slow) {
-      const auto eq = s.find('=');
-      if (eq == std::string::npos)
-        throw troupe::error(fmt::format("--slow-trainer {}: expected RANK=FACTOR, e.g. 1=3", s));
-      o.slow_trainers[std::stoul(s.substr(0, eq))] = std::stod(s.substr(eq + 1));
+      const auto [rank, factor] = parse_rank_value<double>(s, "--slow-trainer", "RANK=FACTOR, e.g. 1=3");
+      o.slow_trainers[rank] = factor;
     }
     for (const auto& f : fail) {
-      const auto eq = f.find('=');
-      if (eq == std::string::npos)
-        throw troupe::error(fmt::format("--fail-trainer {}: expected RANK=CLOCK, e.g. 1=100", f));
-      o.fail_trainers[std::stoul(f.substr(0, eq))] = std::stoull(f.substr(eq + 1));
+      const auto [rank, clock] = parse_rank_value<std::uint64_t>(f, "--fail-trainer", "RANK=CLOCK, e.g. 1=100");
+      o.fail_trainers[rank] = clock;
     }
     o.nodes = pick_nodes(topo.cluster, topo.source, role, name);
+    check_inputs(topo, o.nodes);
     return troupe::actors::run_nodes(topo, o);
   } catch (const std::exception& e) {
     std::cerr << "troupe-node: error: " << e.what() << '\n';

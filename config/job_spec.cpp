@@ -48,8 +48,10 @@ std::optional<yaml_cursor> section(const yaml_cursor& j, const std::string& key,
 data_spec read_data(const yaml_cursor& j, const std::string& base_dir) {
   data_spec out;
   if (auto d = section(j, "data", data_keys)) {
-    if (auto dir = d->find("dir"))
+    if (auto dir = d->find("dir")) {
       out.dir = read_input_path(*dir, base_dir);
+      out.dir_where = dir->where();
+    }
     out.max_train = d->optional<std::size_t>("max_train", non_negative).value_or(out.max_train);
     out.max_test = d->optional<std::size_t>("max_test", non_negative).value_or(out.max_test);
     out.normalize = d->optional<bool>("normalize").value_or(out.normalize);

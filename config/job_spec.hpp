@@ -18,6 +18,7 @@ struct data_spec {
   std::size_t max_train = 0;                             ///< 0 = the whole training split
   std::size_t max_test = 0;                              ///< 0 = the whole test split
   bool normalize = false;                                ///< per-pixel standardisation after scaling to [0, 1]
+  std::string dir_where;                                 ///< "file:line:col" (or "--set ...") of data.dir; empty for the default
 };
 
 /// Mirrors train::optimizer_options (plus the learning rate); only the fields of `kind` matter.

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -114,6 +115,23 @@ model_spec load_job_model(const topology& t) {
   } catch (const error& e) {
     throw error(fmt::format("{}: job.model: {}", t.job.model_where, e.what()));
   }
+}
+
+void check_data_dir(const topology& t) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(t.job.data.dir, ec);
+  if (std::filesystem::is_directory(status))
+    return;
+  const bool given = !t.job.data.dir_where.empty();
+  const std::string problem =
+      std::filesystem::exists(status)
+          ? fmt::format("'{}' is not a directory; job.data.dir names the directory that holds the IDX files",
+                        t.job.data.dir)
+          : fmt::format("directory '{}' does not exist{}", t.job.data.dir,
+                        given ? std::string()
+                              : " (the default; set job.data.dir, or install the data set with `apt-get install "
+                                "dataset-fashion-mnist`)");
+  throw error(fmt::format("{}: job.data.dir: {}", given ? t.job.data.dir_where : t.source, problem));
 }
 
 } // namespace troupe::config

@@ -58,4 +58,7 @@ const node_spec& find_node(const cluster_spec& c, const std::string& name, const
 /// Loads and validates the model file job.model names; errors are prefixed with where job.model was given.
 model_spec load_job_model(const topology& t);
 
+/// Throws unless job.data.dir is an existing directory; the error cites where job.data.dir was given (the file, for the default).
+void check_data_dir(const topology& t);
+
 } // namespace troupe::config

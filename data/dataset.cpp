@@ -43,6 +43,13 @@ std::array<float, 256> pixel_table(const normalization& norm) {
   return table;
 }
 
+/// The images and labels files of the train or t10k split in `dir`.
+std::array<std::string, 2> fashion_mnist_files(const std::string& dir, bool train) {
+  const std::string prefix = train ? "train" : "t10k";
+  return {(std::filesystem::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string(),
+          (std::filesystem::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string()};
+}
+
 } // namespace
 
 std::size_t dataset::image_size() const { return channels * height * width; }
@@ -70,8 +77,8 @@ dataset load_idx_dataset(const std::string& images_path, const std::string& labe
 
   const std::size_t total = pixels.dims[0];
   if (classes.dims[0] != total)
-    throw error(fmt::format("label count mismatch: {} has {} images but {} has {} labels",
-                            images_path, total, labels_path, classes.dims[0]));
+    fail(labels_path, fmt::format("label count mismatch: {} has {} images but {} has {} labels",
+                                  images_path, total, labels_path, classes.dims[0]));
   for (std::size_t i = 0; i < classes.bytes.size(); ++i)
     if (classes.bytes[i] >= num_classes)
       fail(labels_path, fmt::format("label {} at index {} is out of range: expected 0 to {}",
@@ -92,19 +99,20 @@ dataset load_idx_dataset(const std::string& images_path, const std::string& labe
   return ds;
 }
 
-dataset load_fashion_mnist(const std::string& dir, bool train, const normalization& norm,
-                           std::size_t max_samples) {
+void check_fashion_mnist(const std::string& dir, bool train) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
     fail(dir, fmt::format("Fashion-MNIST directory not found; {}", install_hint));
-
-  const std::string prefix = train ? "train" : "t10k";
-  const std::string images = (fs::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string();
-  const std::string labels = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
-  for (const auto& file : {images, labels})
+  for (const auto& file : fashion_mnist_files(dir, train))
     if (!fs::exists(file, ec))
       fail(file, fmt::format("Fashion-MNIST file not found; {}", install_hint));
+}
+
+dataset load_fashion_mnist(const std::string& dir, bool train, const normalization& norm,
+                           std::size_t max_samples) {
+  check_fashion_mnist(dir, train);
+  const auto [images, labels] = fashion_mnist_files(dir, train);
   return load_idx_dataset(images, labels, norm, max_samples, 10);
 }
 

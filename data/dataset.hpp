@@ -47,6 +47,9 @@ dataset load_idx_dataset(const std::string& images_path, const std::string& labe
 dataset load_fashion_mnist(const std::string& dir, bool train, const normalization& norm = {},
                            std::size_t max_samples = 0);
 
+/// Throws the error load_fashion_mnist gives for a missing directory or file of the split, reading nothing.
+void check_fashion_mnist(const std::string& dir, bool train);
+
 /// Copies samples indices[0..count) of ds into a contiguous NCHW batch and its labels.
 ///
 /// `images_out` holds count * ds.image_size() floats and `labels_out` count labels; an index
