@@ -196,6 +196,10 @@ std::vector<std::vector<std::size_t>> infer_shapes(const model_spec& spec) {
   for (std::size_t d : shape)
     if (d == 0)
       throw error(fmt::format("{}input: every dimension must be positive, got {}", prefix, shape_str(shape)));
+  std::size_t input_elements = 1;
+  for (std::size_t d : shape)
+    if (__builtin_mul_overflow(input_elements, d, &input_elements))
+      throw error(fmt::format("{}input: {} has more elements than fit in 64 bits", prefix, shape_str(shape)));
 
   std::vector<std::vector<std::size_t>> shapes;
   shapes.reserve(spec.layers.size());
@@ -210,6 +214,10 @@ std::vector<std::vector<std::size_t>> infer_shapes(const model_spec& spec) {
         fail(fmt::format("kernel and stride must be positive, got kernel {} and stride {}", l.kernel, l.stride));
       // PyTorch, floor mode: out = floor((in + 2*padding - kernel) / stride) + 1; max-pooling has no padding here.
       const std::size_t pad = l.type == "conv2d" ? l.padding : 0;
+      for (const std::size_t axis : {std::size_t{1}, std::size_t{2}})
+        if (pad > (std::numeric_limits<std::size_t>::max() - shape[axis]) / 2)
+          fail(fmt::format("padding {} is too large: the padded input {} does not fit in 64 bits", pad,
+                           shape_str(shape)));
       for (const std::size_t axis : {std::size_t{1}, std::size_t{2}})
         if (shape[axis] + 2 * pad < l.kernel)
           fail(fmt::format("kernel {} is larger than the input {}{}; the output would be empty", l.kernel,
@@ -243,6 +251,11 @@ std::vector<std::vector<std::size_t>> infer_shapes(const model_spec& spec) {
     } else if (l.type != "relu" && l.type != "sigmoid" && l.type != "tanh") {
       fail(fmt::format("unknown layer type '{}'", l.type));
     }
+    // Every later count (flatten, num_outputs, the layer's buffers) multiplies these dimensions.
+    std::size_t n = 1;
+    for (std::size_t d : shape)
+      if (__builtin_mul_overflow(n, d, &n))
+        fail(fmt::format("output {} has more elements than fit in 64 bits", shape_str(shape)));
     shapes.push_back(shape);
   }
   return shapes;

@@ -121,10 +121,22 @@ void read_header(const json& h, training_state& s) {
   for (const auto& p : h.at("parameters")) {
     nn::param_entry e;
     e.name = p.at("name").get<std::string>();
-    e.shape = p.at("shape").get<tensor::shape_t>();
-    e.offset = p.at("offset").get<std::size_t>();
-    e.size = tensor::numel(e.shape);
-    s.layout.total += e.size;
+    // u64_of, not get<>: nlohmann converts -1 to 2^64 - 1 without a word.
+    const json& shape = p.at("shape");
+    if (!shape.is_array())
+      throw error(fmt::format("the shape of parameter '{}' must be an array, found {}", e.name, shape.dump()));
+    for (const auto& d : shape)
+      e.shape.push_back(u64_of(d, "a shape dimension"));
+    e.offset = u64_of(p.at("offset"), "a parameter offset");
+    // Checked here: tensor::numel and the running total would wrap around and pass as small sizes.
+    e.size = 1;
+    for (const auto d : e.shape)
+      if (__builtin_mul_overflow(e.size, d, &e.size))
+        throw error(fmt::format("parameter '{}' of shape {} has more elements than fit in 64 bits", e.name,
+                                tensor::shape_str(e.shape)));
+    if (__builtin_add_overflow(s.layout.total, e.size, &s.layout.total))
+      throw error(fmt::format("the parameters up to '{}' have more elements in total than fit in 64 bits",
+                              e.name));
     s.layout.entries.push_back(std::move(e));
   }
   s.global_step = u64_of(h.at("global_step"), "global_step");
