@@ -99,6 +99,8 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   self->quit(failed ? caf::make_error(caf::sec::runtime_error, reason) : caf::error{});
 }
 
+void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcome& out);
+
 void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
   auto& st = self->state;
   const auto meta = meta_of(m);
@@ -112,12 +114,34 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   st.spans.add(out.applied ? "apply" : "gather", w0, span_log::wall::now(), gradient_id(rank, m.h.clock));
   if (out.duplicate)
     return;
-  st.loss_sum += field<double>(meta, "loss_sum", m);
-  st.samples += n;
-  st.correct1 += field<std::size_t>(meta, "correct1", m);
-  st.correct5 += field<std::size_t>(meta, "correct5", m);
+  if (out.refused) {
+    // Its loss and accuracy are as broken as its gradient: they stay out of the progress figures.
+    ++st.refused;
+    report_refusal(st, rank, m.h.clock, out);
+  } else {
+    st.loss_sum += field<double>(meta, "loss_sum", m);
+    st.samples += n;
+    st.correct1 += field<std::size_t>(meta, "correct1", m);
+    st.correct5 += field<std::size_t>(meta, "correct5", m);
+  }
   ++st.pushes;
   ++st.staleness_hist[out.staleness];
+  if (out.escalate) {
+    const auto reason = fmt::format("{} pushed {} non-finite gradients in a row (clocks {}..{})", trainer_name(rank),
+                                    out.refused_in_a_row, m.h.clock + 1 - out.refused_in_a_row, m.h.clock);
+    std::cerr << fmt::format("troupe-node [{}]: {}: stopping the job (job.max_refused_in_a_row = {}); check its data "
+                             "and lower the learning rate\n",
+                             st.ctx->node, reason, st.core->options().max_refused_in_a_row);
+    finish(self, reason, true);
+    return;
+  }
+  after_change(self, out);
+}
+
+/// What follows a change of the parameters or clocks (a push, or a trainer removed): parameters
+/// to the released trainers, progress, evaluations, the end of the job, periodic checkpoints.
+void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcome& out) {
+  auto& st = self->state;
   // One params message per node, addressed to all its released trainers: a node hosting several
   // trainers receives the parameters once and hands the same buffer to each of them.
   std::map<std::string, nlohmann::json> per_node;
@@ -159,6 +183,20 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   maybe_checkpoint(st);
 }
 
+/// on_trainer_loss: shrink — a lost node's trainers leave the job; rounds that only waited for
+/// them complete now.
+void remove_node(caf::stateful_actor<aggregator_state>* self, const std::string& node) {
+  if (auto out = drop_trainers_of(self->state, node))
+    after_change(self, *out);
+}
+
+/// on_trainer_loss: shrink — a returning node's trainers are re-synced (welcome: their clock and
+/// the parameters) and take part again from that clock.
+void readmit_node(caf::stateful_actor<aggregator_state>* self, const std::string& node) {
+  for (std::size_t r : readmit_trainers_of(self->state, node))
+    welcome(self->state, r);
+}
+
 /// How long the aggregator waits without any message before it gives up with an error.
 std::chrono::milliseconds heartbeat_interval(const node_context& ctx) {
   return std::chrono::milliseconds(static_cast<long>(1000 * ctx.topo.cluster.heartbeat_s));
@@ -197,6 +235,8 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
                    job.optimizer.weight_decay, job.optimizer.beta1, job.optimizer.beta2, job.optimizer.eps};
     o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
                   job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
+    o.refuse_nonfinite = job.on_nonfinite_gradient == config::nonfinite_policy::refuse;
+    o.max_refused_in_a_row = job.max_refused_in_a_row;
     st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
     st.next_step_eval = job.evaluation.every_steps;
     st.store = std::make_unique<train::checkpoint_store>(ctx->topo.checkpoint.dir, ctx->topo.checkpoint.keep);
@@ -207,12 +247,15 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
                             "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
                             config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
     ctx->line(fmt::format("=> aggregator on '{}': model '{}' ({} parameters), {} trainer(s) x batch {}, {} clocks/epoch, "
-                          "{} epochs, {}{}",
+                          "{} epochs, {}{}{}{}",
                           ctx->node, ctx->model.name, st.core->layout().total, trainers, job.batch_size,
                           o.steps_per_epoch, o.epochs, config::to_string(job.consistency.mode),
                           job.consistency.mode == config::consistency::ssp
                               ? fmt::format(" (staleness {})", job.consistency.staleness)
-                              : std::string()));
+                              : std::string(),
+                          // the non-default fault policies only
+                          job.on_trainer_loss == config::trainer_loss_policy::shrink ? ", on_trainer_loss: shrink" : "",
+                          o.refuse_nonfinite ? "" : ", on_nonfinite_gradient: apply"));
   } catch (const std::exception& e) {
     // Say why before CAF records a bare "unhandled exception" for the node.
     std::cerr << fmt::format("troupe-node [{}]: aggregator failed to start: {}\n", ctx->node, e.what());
@@ -223,8 +266,9 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
       [=](inbound& in) {
         auto& s = self->state;
         const net::message& m = *in.msg;
-        heard_from(s, m.h.sender);
         try {
+          if (heard_from(s, m.h.sender))
+            readmit_node(self, m.h.sender);
           switch (m.h.type) {
           case net::msg_type::heartbeat:
             break;
@@ -260,7 +304,13 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
       },
       [=](stop_atom) { finish(self, "stopped"); },
       [=](tick_atom) {
-        check_liveness(self->state);
+        try {
+          for (const auto& node : check_liveness(self->state))
+            remove_node(self, node);
+        } catch (const std::exception& e) {
+          std::cerr << fmt::format("troupe-node [{}]: aggregator failed to drop a lost node's trainers: {}\n",
+                                   self->state.ctx->node, e.what());
+        }
         self->delayed_send(self, heartbeat_interval(*self->state.ctx), tick_atom::value);
       },
       caf::after(std::chrono::seconds(idle_limit_s(*ctx))) >> [=] {

@@ -9,17 +9,33 @@ namespace troupe::actors {
 aggregator_core::aggregator_core(aggregator_options o, nn::param_layout layout, std::vector<float> params)
     : o_(std::move(o)), layout_(std::move(layout)), params_(std::move(params)),
       opt_(train::make_optimizer(o_.optimizer)), schedule_(o_.schedule), clocks_(o_.trainers, 0),
-      round_sum_(params_.size(), 0.0f), round_grads_(o_.trainers), round_n_(o_.trainers, 0) {
+      present_(o_.trainers, true), refused_in_a_row_(o_.trainers, 0), round_sum_(params_.size(), 0.0f),
+      round_grads_(o_.trainers), round_n_(o_.trainers, 0) {
   TROUPE_ENFORCE(o_.trainers > 0, "the aggregator needs at least one trainer");
   TROUPE_ENFORCE(params_.size() == layout_.total, "{} parameters for a layout of {}", params_.size(), layout_.total);
+  TROUPE_ENFORCE(o_.max_refused_in_a_row > 0, "max_refused_in_a_row must be positive");
 }
 
 std::size_t aggregator_core::effective_staleness() const {
   return o_.mode == consistency_mode::ssp ? o_.staleness : 0;
 }
 
+bool aggregator_core::synchronous() const {
+  return o_.mode == consistency_mode::bsp || (o_.mode == consistency_mode::ssp && o_.staleness == 0);
+}
+
+std::size_t aggregator_core::present_count() const {
+  return static_cast<std::size_t>(std::count(present_.begin(), present_.end(), true));
+}
+
 std::uint64_t aggregator_core::min_clock() const {
-  return *std::min_element(clocks_.begin(), clocks_.end());
+  std::uint64_t m = ~std::uint64_t{0};
+  for (std::size_t r = 0; r < clocks_.size(); ++r)
+    if (present_[r])
+      m = std::min(m, clocks_[r]);
+  if (m == ~std::uint64_t{0})  // nobody present: the slowest of all
+    m = *std::min_element(clocks_.begin(), clocks_.end());
+  return m;
 }
 
 std::uint64_t aggregator_core::max_clock() const {
@@ -29,9 +45,7 @@ std::uint64_t aggregator_core::max_clock() const {
 float aggregator_core::current_lr() const {
   // The schedule advances by clocks (one clock = one step of every trainer), so an epoch spans
   // the same part of the schedule whatever the consistency model.
-  const std::uint64_t position = o_.mode == consistency_mode::bsp || (o_.mode == consistency_mode::ssp && o_.staleness == 0)
-                                     ? version_
-                                     : version_ / o_.trainers;
+  const std::uint64_t position = synchronous() ? version_ : version_ / o_.trainers;
   return schedule_.lr_at(position, o_.steps_per_epoch, total_clocks());
 }
 
@@ -60,6 +74,53 @@ void aggregator_core::apply(const float* grad, float scale) {
   ++version_;
 }
 
+void aggregator_core::close_round_if_complete(push_outcome& out) {
+  bool any_present = false;
+  for (std::size_t r = 0; r < o_.trainers; ++r) {
+    if (!present_[r])
+      continue;
+    any_present = true;
+    if (clocks_[r] <= round_clock_)
+      return;  // a present trainer has not pushed this clock yet
+  }
+  if (!any_present)
+    return;  // nobody to gather from: the round waits for a trainer to be readmitted
+  // Σ n_i · g_i in rank order (not arrival order), so a bsp run is deterministic, and the
+  // sample-weighted mean applied once.
+  std::size_t samples = 0;
+  std::fill(round_sum_.begin(), round_sum_.end(), 0.0f);
+  for (std::size_t r = 0; r < o_.trainers; ++r) {
+    if (round_n_[r] == 0)
+      continue;
+    const float w = static_cast<float>(round_n_[r]);
+    const float* g = round_grads_[r].data();
+    for (std::size_t i = 0; i < round_sum_.size(); ++i)
+      round_sum_[i] += w * g[i];
+    samples += round_n_[r];
+  }
+  if (samples > 0) {
+    apply(round_sum_.data(), 1.0f / static_cast<float>(samples));
+    out.applied = 1;
+  }
+  ++round_clock_;
+  round_count_ = 0;
+  std::fill(round_n_.begin(), round_n_.end(), 0);
+  for (std::size_t r = 0; r < o_.trainers; ++r) {
+    if (present_[r])
+      out.released.push_back(r);
+    else  // an absent trainer's clock follows the rounds, as if it had pushed empty batches
+      clocks_[r] = std::max(clocks_[r], round_clock_);
+  }
+}
+
+void aggregator_core::release_unblocked(std::uint64_t min_before, std::size_t except, push_outcome& out) const {
+  if (o_.mode != consistency_mode::ssp || min_clock() <= min_before)
+    return;
+  for (std::size_t r = 0; r < o_.trainers; ++r)
+    if (r != except && present_[r] && clocks_[r] > min_before + o_.staleness && may_start(r, clocks_[r]))
+      out.released.push_back(r);
+}
+
 push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::uint64_t version_read, std::size_t n,
                                    const float* grad) {
   TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
@@ -68,42 +129,33 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
     out.duplicate = true;
     return out;
   }
+  TROUPE_ENFORCE(present_[rank], "trainer {} pushed clock {} while it is not a member (its node was declared lost); "
+                 "readmit it first", rank, clock);
   TROUPE_ENFORCE(clock == clocks_[rank], "trainer {} pushed clock {} but its next clock is {}", rank, clock,
                  clocks_[rank]);
   TROUPE_ENFORCE(may_start(rank, clock), "trainer {} pushed clock {} beyond the staleness bound (slowest at {})", rank,
                  clock, min_clock());
+  TROUPE_ENFORCE(n == 0 || grad != nullptr, "trainer {} pushed clock {} with {} samples but no gradient", rank, clock, n);
   out.staleness = version_ >= version_read ? version_ - version_read : 0;
-  const bool synchronous = o_.mode == consistency_mode::bsp || (o_.mode == consistency_mode::ssp && o_.staleness == 0);
+  // One vectorized pass; the per-parameter description only for a gradient it flags.
+  if (o_.refuse_nonfinite && n > 0 && count_nonfinite(grad, params_.size()) > 0) {
+    out.refused = true;
+    out.nonfinite = describe_nonfinite(grad, layout_);
+    out.refused_in_a_row = ++refused_in_a_row_[rank];
+    out.escalate = out.refused_in_a_row >= o_.max_refused_in_a_row;
+    n = 0;  // from here on it counts as an empty batch: the clock is pushed, nothing is applied
+  } else {
+    refused_in_a_row_[rank] = 0;
+  }
   const std::uint64_t min_before = min_clock();
   clocks_[rank] = clock + 1;
 
-  if (synchronous) {
-    // Keep each rank's gradient; once all N are in, Σ n_i · g_i is summed in rank order (not
-    // arrival order), so a bsp run is deterministic, and the sample-weighted mean applied once.
+  if (synchronous()) {
     round_n_[rank] = n;
     if (n > 0)
       round_grads_[rank].assign(grad, grad + params_.size());
     ++round_count_;
-    if (round_count_ == o_.trainers) {
-      std::size_t samples = 0;
-      std::fill(round_sum_.begin(), round_sum_.end(), 0.0f);
-      for (std::size_t r = 0; r < o_.trainers; ++r) {
-        if (round_n_[r] == 0)
-          continue;
-        const float w = static_cast<float>(round_n_[r]);
-        const float* g = round_grads_[r].data();
-        for (std::size_t i = 0; i < round_sum_.size(); ++i)
-          round_sum_[i] += w * g[i];
-        samples += round_n_[r];
-      }
-      if (samples > 0) {
-        apply(round_sum_.data(), 1.0f / static_cast<float>(samples));
-        out.applied = 1;
-      }
-      round_count_ = 0;
-      for (std::size_t r = 0; r < o_.trainers; ++r)
-        out.released.push_back(r);
-    }
+    close_round_if_complete(out);
     return out;
   }
 
@@ -115,11 +167,36 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
   }
   out.released.push_back(rank);  // the pusher always gets the fresh parameters back
   // The slowest trainer moved on: whoever was blocked on the bound and is now within it may start.
-  if (o_.mode == consistency_mode::ssp && min_clock() > min_before)
-    for (std::size_t r = 0; r < o_.trainers; ++r)
-      if (r != rank && clocks_[r] > min_before + o_.staleness && may_start(r, clocks_[r]))
-        out.released.push_back(r);
+  release_unblocked(min_before, rank, out);
   return out;
+}
+
+push_outcome aggregator_core::remove_trainer(std::size_t rank) {
+  TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
+  push_outcome out;
+  if (!present_[rank])
+    return out;
+  const std::uint64_t min_before = min_clock();
+  present_[rank] = false;
+  if (synchronous())
+    close_round_if_complete(out);
+  else if (present_count() > 0)
+    release_unblocked(min_before, rank, out);
+  return out;
+}
+
+std::uint64_t aggregator_core::readmit_trainer(std::size_t rank) {
+  TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
+  if (present_[rank])
+    return clocks_[rank];
+  if (synchronous()) {
+    clocks_[rank] = std::max(clocks_[rank], round_clock_);
+  } else if (present_count() > 0) {
+    clocks_[rank] = std::max(clocks_[rank], min_clock());
+  }
+  present_[rank] = true;
+  refused_in_a_row_[rank] = 0;
+  return clocks_[rank];
 }
 
 void aggregator_core::restore(std::vector<float> params, const optim::optimizer_state& opt, std::uint64_t version,
@@ -132,8 +209,11 @@ void aggregator_core::restore(std::vector<float> params, const optim::optimizer_
   params_ = std::move(params);
   version_ = version;
   clocks_ = std::move(clocks);
+  round_clock_ = *std::min_element(clocks_.begin(), clocks_.end());
   round_count_ = 0;
   std::fill(round_n_.begin(), round_n_.end(), 0);
+  std::fill(present_.begin(), present_.end(), true);
+  std::fill(refused_in_a_row_.begin(), refused_in_a_row_.end(), 0);
 }
 
 } // namespace troupe::actors

@@ -12,12 +12,29 @@
 ///         c − min_clock ≤ s (s = staleness). ssp with s = 0 runs exactly as bsp.
 ///   asp — each gradient is applied as it arrives, weighted 1/N; nobody waits.
 /// A push that repeats a (trainer, clock) already seen is ignored: applied at most once.
+///
+/// Non-finite gradients (refuse_nonfinite): a gradient holding any NaN or ±Inf is refused — not
+/// applied, but its clock counts as pushed, exactly as an empty batch (n = 0) would: in bsp the
+/// round completes with the other trainers' gradients (their sample-weighted mean), in ssp/asp
+/// nothing is applied; either way the pusher is released as after any push (bsp: with the
+/// round), and the parameters it gets owe nothing to the refused gradient. A trainer's refusals
+/// in a row are counted; reaching `max_refused_in_a_row` sets `escalate`.
+///
+/// Membership: every trainer starts present. remove_trainer() (its node was declared lost)
+/// takes it out of the slowest clock, of the end condition and, in bsp, of the round: a round
+/// closes once every present trainer has pushed, and its update is the sample-weighted mean of
+/// the gradients received for that clock (one received from a trainer before its loss counts).
+/// An absent trainer's clock follows the rounds (as if it pushed empty batches), so a state
+/// between rounds stays complete for checkpoints. readmit_trainer() makes it present again at
+/// the clock it must continue from: the round being gathered (bsp; that round then waits for
+/// it) or the slowest present trainer's clock (ssp/asp). ssp/asp weights stay 1/N.
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "actors/gradient_check.hpp"
 #include "tensor/nn/flat_params.hpp"
 #include "tensor/optim/lr_schedule.hpp"
 #include "tensor/optim/optimizer.hpp"
@@ -35,6 +52,8 @@ struct aggregator_options {
   std::size_t epochs = 1;
   train::optimizer_options optimizer;
   optim::lr_schedule_options schedule;
+  bool refuse_nonfinite = true;          ///< false: apply gradients unchecked
+  std::size_t max_refused_in_a_row = 10; ///< refusals in a row from one trainer that set `escalate`
 };
 
 /// What a push changed.
@@ -43,13 +62,18 @@ struct push_outcome {
   std::size_t applied = 0;             ///< optimizer steps taken by this push (0 or 1)
   std::vector<std::size_t> released;   ///< trainers that may now start their next clock
   std::uint64_t staleness = 0;         ///< versions applied since the pushed gradient's parameters
+  bool refused = false;                ///< the gradient held NaN/Inf and was not applied
+  nonfinite_report nonfinite;          ///< where, when refused
+  std::size_t refused_in_a_row = 0;    ///< this trainer's refusals in a row, including this one
+  bool escalate = false;               ///< refused_in_a_row reached max_refused_in_a_row
 };
 
 class aggregator_core {
 public:
   aggregator_core(aggregator_options o, nn::param_layout layout, std::vector<float> params);
 
-  /// Records rank's gradient (batch-mean over n samples; n = 0 marks an empty batch).
+  /// Records rank's gradient (batch-mean over n samples; n = 0 marks an empty batch); throws
+  /// troupe::error for an absent rank, a clock out of order or beyond the staleness bound.
   push_outcome push(std::size_t rank, std::uint64_t clock, std::uint64_t version_read, std::size_t n,
                     const float* grad);
 
@@ -60,9 +84,10 @@ public:
   /// Number of optimizer applications so far (the parameters' version).
   std::uint64_t version() const { return version_; }
   std::uint64_t clock_of(std::size_t rank) const { return clocks_.at(rank); }
+  /// The slowest present trainer's clock (of all trainers when none is present).
   std::uint64_t min_clock() const;
   std::uint64_t max_clock() const;
-  /// Every trainer has pushed every clock of the job.
+  /// Every present trainer has pushed every clock of the job.
   bool done() const { return min_clock() >= total_clocks(); }
   std::uint64_t total_clocks() const { return o_.steps_per_epoch * o_.epochs; }
   /// Learning rate of the next optimizer application.
@@ -75,6 +100,16 @@ public:
   bool at_round_boundary() const { return round_count_ == 0; }
   /// The per-trainer clocks (gradients pushed).
   const std::vector<std::uint64_t>& clocks() const { return clocks_; }
+
+  /// Takes rank out of the job until readmitted (see Membership above); a bsp round that only
+  /// waited for it completes here (`applied`, `released` as for a push). No-op if already absent.
+  push_outcome remove_trainer(std::size_t rank);
+  /// Makes rank present again and returns the clock it continues from. No-op if present.
+  std::uint64_t readmit_trainer(std::size_t rank);
+  bool present(std::size_t rank) const { return present_.at(rank); }
+  std::size_t present_count() const;
+  /// Refusals in a row of rank's latest gradients (0 after an accepted one).
+  std::size_t refused_in_a_row(std::size_t rank) const { return refused_in_a_row_.at(rank); }
   /// Restores a checkpointed state: parameters, optimizer, version and clocks; throws troupe::error
   /// if the sizes do not match this job (another model or another number of trainers).
   void restore(std::vector<float> params, const optim::optimizer_state& opt, std::uint64_t version,
@@ -83,6 +118,11 @@ public:
 private:
   void apply(const float* grad, float scale);
   std::size_t effective_staleness() const;
+  bool synchronous() const;
+  /// bsp: applies the round if every present trainer has pushed, and releases them.
+  void close_round_if_complete(push_outcome& out);
+  /// ssp: trainers blocked on the bound that may start now that the slowest clock left `min_before`.
+  void release_unblocked(std::uint64_t min_before, std::size_t except, push_outcome& out) const;
 
   aggregator_options o_;
   nn::param_layout layout_;
@@ -91,7 +131,11 @@ private:
   optim::lr_schedule schedule_;
   std::uint64_t version_ = 0;
   std::vector<std::uint64_t> clocks_;      ///< pushes seen per trainer
-  // BSP round in progress: each rank's gradient and sample count, summed in rank order.
+  std::vector<bool> present_;               ///< false: removed (node lost) until readmitted
+  std::vector<std::size_t> refused_in_a_row_;
+  // BSP round in progress (clock round_clock_): each rank's gradient and sample count (0: none
+  // received, empty or refused), summed in rank order.
+  std::uint64_t round_clock_ = 0;
   std::vector<float> round_sum_;
   std::vector<std::vector<float>> round_grads_;
   std::vector<std::size_t> round_n_;

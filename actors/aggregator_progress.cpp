@@ -106,13 +106,14 @@ void progress(aggregator_state& st, bool force) {
   }
   r["staleness"] = stale_n > 0 ? stale_sum / static_cast<double>(stale_n) : 0.0;  // mean over the run so far
   nlohmann::json lag = nlohmann::json::array();
-  for (std::size_t i = 0; i < o.trainers; ++i)
-    lag.push_back(st.core->clock_of(i) - st.core->min_clock());
+  for (std::size_t i = 0; i < o.trainers; ++i)  // a trainer removed under shrink may be behind the slowest present one
+    lag.push_back(st.core->clock_of(i) > st.core->min_clock() ? st.core->clock_of(i) - st.core->min_clock() : 0);
   r["clock_lag"] = lag;
   nlohmann::json hist = nlohmann::json::object();
   for (const auto& [k, v] : st.staleness_hist)
     hist[std::to_string(k)] = v;
   r["staleness_hist"] = hist;
+  r["refused"] = st.refused;  // non-finite gradients refused so far
   st.ctx->record(r.dump());
   report_spans(st);
   st.loss_sum = 0;
@@ -121,18 +122,20 @@ void progress(aggregator_state& st, bool force) {
   st.last_line_at = agg_clock::now();
 }
 
-void heard_from(aggregator_state& st, const std::string& node) {
+bool heard_from(aggregator_state& st, const std::string& node) {
   st.last_heard[node] = agg_clock::now();
-  if (st.lost.erase(node) > 0) {
-    st.ctx->line(fmt::format("=> node '{}' is back", node));
-    auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
-    r["event"] = "peer_back";
-    r["target"] = node;
-    st.ctx->record(r.dump());
-  }
+  if (st.lost.erase(node) == 0)
+    return false;
+  st.ctx->line(fmt::format("=> node '{}' is back", node));
+  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+  r["event"] = "peer_back";
+  r["target"] = node;
+  st.ctx->record(r.dump());
+  return true;
 }
 
-void check_liveness(aggregator_state& st) {
+std::vector<std::string> check_liveness(aggregator_state& st) {
+  std::vector<std::string> declared;
   const auto limit = std::chrono::duration<double>(3 * st.ctx->topo.cluster.heartbeat_s);
   const auto now = agg_clock::now();
   for (const auto& [node, when] : st.last_heard) {
@@ -143,15 +146,19 @@ void check_liveness(aggregator_state& st) {
     for (std::size_t r : st.ctx->where.ranks_on(node))
       trainers.push_back(trainer_name(r));
     const double silent = std::chrono::duration<double>(now - when).count();
-    std::cerr << fmt::format("troupe-node [{}]: node '{}' ({}) silent for {:.1f} s: declared lost; waiting for it "
-                             "to come back\n",
-                             st.ctx->node, node, fmt::join(trainers, ", "), silent);
+    const bool shrink = st.ctx->topo.job.on_trainer_loss == config::trainer_loss_policy::shrink && !trainers.empty();
+    std::cerr << fmt::format("troupe-node [{}]: node '{}' ({}) silent for {:.1f} s: declared lost; {}\n", st.ctx->node,
+                             node, fmt::join(trainers, ", "), silent,
+                             shrink ? "continuing without its trainers until it comes back (on_trainer_loss: shrink)"
+                                    : "waiting for it to come back");
     auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
     r["event"] = "peer_lost";
     r["target"] = node;
     r["silent_s"] = silent;
     st.ctx->record(r.dump());
+    declared.push_back(node);
   }
+  return declared;
 }
 
 } // namespace troupe::actors

@@ -1,12 +1,14 @@
 #pragma once
 /// The aggregator actor's state and the plain functions its handlers delegate to, split by
 /// concern: evaluation and progress (aggregator_progress.cpp), checkpoints and resume
-/// (aggregator_checkpoint.cpp). Internal to actors/.
+/// (aggregator_checkpoint.cpp), refused gradients and membership (aggregator_faults.cpp).
+/// Internal to actors/.
 
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,6 +42,7 @@ struct aggregator_state {
   double loss_sum = 0;
   std::size_t samples = 0, correct1 = 0, correct5 = 0, pushes = 0;
   std::map<std::uint64_t, std::uint64_t> staleness_hist;
+  std::uint64_t refused = 0;  ///< non-finite gradients refused since the start (not reset per line)
   std::uint64_t last_line_clock = 0;
   std::uint64_t first_clock = 0;  ///< slowest clock when training (re)started, for the ETA
   std::unique_ptr<train::checkpoint_store> store;
@@ -64,13 +67,27 @@ void evaluate(aggregator_state& st, std::size_t epoch);
 /// The progress line and record every print_freq clocks of the slowest trainer (or now, if forced).
 void progress(aggregator_state& st, bool force);
 
-/// Notes that `node` is alive (any message counts); reports it back if it had been declared lost.
-void heard_from(aggregator_state& st, const std::string& node);
+/// Notes that `node` is alive (any message counts); reports it back if it had been declared lost
+/// and returns true then.
+bool heard_from(aggregator_state& st, const std::string& node);
 
 /// Declares trainer nodes silent for more than 3 heartbeat intervals lost (once each, as a
-/// "peer_lost" event naming the node and its trainers). A node's runtime sends heartbeats
-/// independently of its trainers' compute, so a slow trainer is never mistaken for a gone one.
-void check_liveness(aggregator_state& st);
+/// "peer_lost" event naming the node and its trainers) and returns the nodes declared now. A
+/// node's runtime sends heartbeats independently of its trainers' compute, so a slow trainer is
+/// never mistaken for a gone one.
+std::vector<std::string> check_liveness(aggregator_state& st);
+
+/// The "gradient_refused" event and stderr line for a push the core refused (aggregator_faults.cpp).
+void report_refusal(aggregator_state& st, std::size_t rank, std::uint64_t clock, const push_outcome& out);
+
+/// on_trainer_loss: shrink — takes the trainers of lost `node` out of the job (a "membership"
+/// event) and returns what that changed; nothing when the policy is wait, the job has not started
+/// or has finished, or the node has no present trainer.
+std::optional<push_outcome> drop_trainers_of(aggregator_state& st, const std::string& node);
+
+/// on_trainer_loss: shrink — readmits the absent trainers of returning `node` (a "membership"
+/// event) and returns their ranks, each to be welcomed at its clock.
+std::vector<std::size_t> readmit_trainers_of(aggregator_state& st, const std::string& node);
 
 /// Reports the spans collected since the last report as one "spans" event record.
 void report_spans(aggregator_state& st);

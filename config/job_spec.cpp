@@ -11,8 +11,12 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> job_keys = {"model",     "data",     "batch_size",  "epochs",    "seed",
-                                           "optimizer", "schedule", "consistency", "evaluation"};
+const std::vector<std::string> job_keys = {"model",      "data",     "batch_size",  "epochs",
+                                           "seed",       "optimizer", "schedule",   "consistency",
+                                           "evaluation", "on_nonfinite_gradient",   "max_refused_in_a_row",
+                                           "on_trainer_loss"};
+const std::vector<std::string> nonfinite_policies = {"refuse", "apply"};
+const std::vector<std::string> trainer_loss_policies = {"wait", "shrink"};
 const std::vector<std::string> data_keys = {"dir", "max_train", "max_test", "normalize"};
 const std::vector<std::string> optimizer_keys = {"kind",         "lr",    "momentum", "dampening", "nesterov",
                                                  "weight_decay", "beta1", "beta2",    "eps"};
@@ -128,6 +132,14 @@ evaluation_spec read_evaluation(const yaml_cursor& j) {
 
 } // namespace
 
+std::string to_string(nonfinite_policy p) {
+  return p == nonfinite_policy::apply ? "apply" : "refuse";
+}
+
+std::string to_string(trainer_loss_policy p) {
+  return p == trainer_loss_policy::shrink ? "shrink" : "wait";
+}
+
 std::string to_string(consistency c) {
   switch (c) {
   case consistency::ssp:
@@ -154,6 +166,20 @@ job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
   out.schedule = read_schedule(j, out.optimizer.lr);
   out.consistency = read_consistency(j);
   out.evaluation = read_evaluation(j);
+  if (auto p = j.find("on_nonfinite_gradient"))
+    out.on_nonfinite_gradient =
+        p->as_choice(nonfinite_policies, "non-finite gradient policy") == "apply" ? nonfinite_policy::apply
+                                                                                  : nonfinite_policy::refuse;
+  if (auto limit = j.find("max_refused_in_a_row")) {
+    if (out.on_nonfinite_gradient != nonfinite_policy::refuse)
+      limit->fail("max_refused_in_a_row only applies to on_nonfinite_gradient: refuse, but the policy is apply; "
+                  "remove it or set on_nonfinite_gradient: refuse");
+    out.max_refused_in_a_row = limit->as<std::size_t>(bounds::positive());
+  }
+  if (auto p = j.find("on_trainer_loss"))
+    out.on_trainer_loss = p->as_choice(trainer_loss_policies, "trainer loss policy") == "shrink"
+                              ? trainer_loss_policy::shrink
+                              : trainer_loss_policy::wait;
   return out;
 }
 

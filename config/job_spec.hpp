@@ -60,6 +60,18 @@ struct evaluation_spec {
   std::size_t every_steps = 0;
 };
 
+/// What the aggregator does with a pushed gradient that holds NaN or ±Inf.
+enum class nonfinite_policy {
+  refuse, ///< not applied; a `gradient_refused` event; N refusals in a row from one trainer stop the job
+  apply,  ///< applied unchecked (the behaviour before the check existed)
+};
+
+/// What a bsp round does when a trainer's node is declared lost (silent for 3 heartbeats).
+enum class trainer_loss_policy {
+  wait,   ///< the round waits until the trainer comes back
+  shrink, ///< rounds complete with the trainers present; a returning trainer is re-synced and rejoins
+};
+
 struct job_spec {
   std::string model;        ///< model YAML; a relative path in the file is resolved against the file's directory
   std::string model_where;  ///< "file:line:col" (or "--set ...") of job.model, for errors about the model file
@@ -71,10 +83,17 @@ struct job_spec {
   schedule_spec schedule;
   consistency_spec consistency;
   evaluation_spec evaluation;
+  nonfinite_policy on_nonfinite_gradient = nonfinite_policy::refuse;
+  std::size_t max_refused_in_a_row = 10;  ///< refuse only: this many refusals in a row from one trainer stop the job (> 0)
+  trainer_loss_policy on_trainer_loss = trainer_loss_policy::wait;
 };
 
 /// "bsp", "ssp" or "asp".
 std::string to_string(consistency c);
+/// "refuse" or "apply".
+std::string to_string(nonfinite_policy p);
+/// "wait" or "shrink".
+std::string to_string(trainer_loss_policy p);
 
 /// Reads and validates the `job` section at `j`; relative input paths from the file are resolved
 /// against `base_dir`, those given by `--set` are left relative to the working directory.

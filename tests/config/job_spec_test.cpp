@@ -45,3 +45,39 @@ TEST_CASE("impossible job settings are rejected with position, key path and prob
        "expected a boolean (true or false), got 'maybe'"},
   });
 }
+
+TEST_CASE("the fault policies default to refuse / 10 in a row / wait and are read when given", "[config][topology][job]") {
+  using troupe::config::nonfinite_policy;
+  using troupe::config::parse_topology;
+  using troupe::config::trainer_loss_policy;
+  const auto defaults = parse_topology(doc(three), "t.yaml").job;
+  CHECK(defaults.on_nonfinite_gradient == nonfinite_policy::refuse);
+  CHECK(defaults.max_refused_in_a_row == 10);
+  CHECK(defaults.on_trainer_loss == trainer_loss_policy::wait);
+  const auto given =
+      parse_topology(doc(three, model_line + "  on_nonfinite_gradient: refuse\n  max_refused_in_a_row: 3\n"
+                                             "  on_trainer_loss: shrink\n"),
+                     "t.yaml")
+          .job;
+  CHECK(given.max_refused_in_a_row == 3);
+  CHECK(given.on_trainer_loss == trainer_loss_policy::shrink);
+  CHECK(to_string(given.on_trainer_loss) == "shrink");
+  const auto apply = parse_topology(doc(three, model_line + "  on_nonfinite_gradient: apply\n"), "t.yaml").job;
+  CHECK(apply.on_nonfinite_gradient == nonfinite_policy::apply);
+  CHECK(to_string(apply.on_nonfinite_gradient) == "apply");
+}
+
+TEST_CASE("impossible fault policies are rejected with position, key path and problem", "[config][topology][job]") {
+  const auto job = [](const std::string& lines) { return doc(three, model_line + lines); };
+  check_rejected({
+      {"unknown loss policy", job("  on_trainer_loss: shrnk\n"), "bad.yaml:9:20", "job.on_trainer_loss",
+       "unknown trainer loss policy 'shrnk' (did you mean 'shrink'?); expected one of: wait, shrink"},
+      {"unknown non-finite policy", job("  on_nonfinite_gradient: skip\n"), "bad.yaml:9:26",
+       "job.on_nonfinite_gradient", "expected one of: refuse, apply"},
+      {"zero refusals in a row", job("  max_refused_in_a_row: 0\n"), "bad.yaml:9:25", "job.max_refused_in_a_row",
+       "expected a positive integer, got '0'"},
+      {"a refusal limit with apply", job("  on_nonfinite_gradient: apply\n  max_refused_in_a_row: 4\n"),
+       "bad.yaml:10:25", "job.max_refused_in_a_row",
+       "max_refused_in_a_row only applies to on_nonfinite_gradient: refuse, but the policy is apply"},
+  });
+}
