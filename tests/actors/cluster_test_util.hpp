@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -73,6 +74,22 @@ metrics:
                      fmt::arg("epochs", c.epochs), fmt::arg("seed", c.seed), fmt::arg("schedule", c.schedule),
                      fmt::arg("consistency", consistency), fmt::arg("dir", dir.string()),
                      fmt::arg("print_freq", c.print_freq), fmt::arg("momentum", c.momentum));
+}
+
+/// `yaml` (from topology_yaml) with cluster.security.curve on, key files under `key_dir` and each
+/// node's public key from `public_keys` (node name -> Z85 key) listed in its entry.
+inline std::string with_curve(std::string yaml, const std::filesystem::path& key_dir,
+                              const std::map<std::string, std::string>& public_keys) {
+  for (const auto& [node, key] : public_keys) {
+    const std::string from = "{name: " + node + ",";
+    const auto at = yaml.find(from);
+    REQUIRE(at != std::string::npos);
+    yaml.replace(at, from.size(), fmt::format("{{name: {}, public_key: \"{}\",", node, key));
+  }
+  const std::string id = "  id: test-cluster\n";
+  yaml.replace(yaml.find(id), id.size(),
+               id + fmt::format("  security: {{curve: on, key_dir: \"{}\"}}\n", key_dir.string()));
+  return yaml;
 }
 
 /// All JSON records of one node's metrics log.

@@ -19,23 +19,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// topology_yaml with cluster.security.curve on, a key file per node under dir/keys and its public key listed.
+/// topology_yaml with CURVE on: a key file per node under dir/keys, its public key listed.
 std::string curve_topology(const test::cluster_case& c, const std::filesystem::path& dir,
                            std::map<std::string, net::curve_keypair>& keys) {
-  std::string yaml = test::topology_yaml(c, dir);
   std::filesystem::create_directories(dir / "keys");
+  std::map<std::string, std::string> public_keys;
   for (const std::string node : {"agg", "loader", "t0", "t1"}) {
     keys[node] = net::generate_curve_keypair();
     net::write_key_file((dir / "keys" / (node + ".key")).string(), node, keys[node]);
-    const std::string from = "{name: " + node + ",";
-    const auto at = yaml.find(from);
-    REQUIRE(at != std::string::npos);
-    yaml.replace(at, from.size(), fmt::format("{{name: {}, public_key: \"{}\",", node, keys[node].public_key));
+    public_keys[node] = keys[node].public_key;
   }
-  const std::string id = "  id: test-cluster\n";
-  yaml.replace(yaml.find(id), id.size(),
-               id + fmt::format("  security: {{curve: on, key_dir: \"{}\"}}\n", (dir / "keys").string()));
-  return yaml;
+  return test::with_curve(test::topology_yaml(c, dir), dir / "keys", public_keys);
 }
 
 } // namespace

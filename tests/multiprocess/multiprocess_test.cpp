@@ -138,20 +138,17 @@ TEST_CASE("four processes with keys from troupe-node keygen train over CURVE", "
   c.max_train = 1600;
   c.max_test = 500;
   c.print_freq = 10;
-  std::string yaml = test::topology_yaml(c, dir.path);
   const auto keys = dir.path / "keys";
+  std::map<std::string, std::string> public_keys;
   for (const std::string node : {"agg", "loader", "t0", "t1"}) {
     const auto log = (dir.path / ("keygen-" + node + ".log")).string();
     REQUIRE(test::run_to_end({TROUPE_NODE_BINARY, "keygen", "--name", node, "--dir", keys.string()}, log) == 0);
     const std::string out = slurp(log);
     const auto at = out.find("public_key: \"");
     REQUIRE(at != std::string::npos);
-    const std::string key = out.substr(at + 13, 40);
-    const std::string from = "{name: " + node + ",";
-    yaml.replace(yaml.find(from), from.size(), "{name: " + node + ", public_key: \"" + key + "\",");
+    public_keys[node] = out.substr(at + 13, 40);
   }
-  const std::string id = "  id: test-cluster\n";
-  yaml.replace(yaml.find(id), id.size(), id + "  security: {curve: on, key_dir: \"" + keys.string() + "\"}\n");
+  const std::string yaml = test::with_curve(test::topology_yaml(c, dir.path), keys, public_keys);
   const auto config = dir.path / "topology.yaml";
   std::ofstream(config) << yaml;
 
