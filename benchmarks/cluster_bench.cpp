@@ -5,21 +5,29 @@
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 test accuracy, bsp / ssp / asp
 //   ./build/benchmarks/bench_cluster --part metrics      # what metrics and spans cost a trainer per step
 //   ./build/benchmarks/bench_cluster --part recovery     # trainer failure -> first step after its restart
+//   ./build/benchmarks/bench_cluster --part process-recovery  # kill -9 of a trainer / the aggregator process,
+//                                                        # a partitioned trainer healed -> first applied step
 //   ./build/benchmarks/bench_cluster                     # all (the straggler part takes minutes)
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <csignal>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "actors/metrics_actor.hpp"
@@ -28,6 +36,9 @@
 #include "config/topology.hpp"
 #include "net/van.hpp"
 #include "train/process_tuning.hpp"
+#include "tests/multiprocess/fault_proxy.hpp"
+
+extern char** environ;
 
 using namespace troupe;
 using clock_type = std::chrono::steady_clock;
@@ -45,6 +56,7 @@ struct job_shape {
   std::string nodes;             ///< YAML of the node list
   std::string consistency = "{mode: bsp}";
   std::size_t batch = 32, epochs = 1, max_train = 0, max_test = 0, every_steps = 0, print_freq = 20;
+  std::size_t checkpoint_every = 0;  ///< checkpoint.every_steps; 0 = the default
   float momentum = 0.9f;
 };
 
@@ -63,11 +75,13 @@ job:
   schedule: {{kind: cosine}}
   consistency: {}
   evaluation: {{every_epochs: 1, every_steps: {}}}
-checkpoint: {{dir: {}/checkpoints}}
+checkpoint: {{dir: {}/checkpoints{}}}
 metrics: {{dir: {}/metrics, print_freq: {}, console: false}}
 )",
                      j.nodes, TROUPE_DEFAULT_MODEL, j.max_train, j.max_test, j.batch, j.epochs, j.momentum,
-                     j.consistency, j.every_steps, dir.string(), dir.string(), j.print_freq);
+                     j.consistency, j.every_steps, dir.string(),
+                     j.checkpoint_every > 0 ? fmt::format(", every_steps: {}", j.checkpoint_every) : std::string(),
+                     dir.string(), j.print_freq);
 }
 
 struct run_result {
@@ -267,6 +281,267 @@ nlohmann::json part_recovery() {
   return {{"trainer_recovery_s_median", m}, {"runs", times.size()}, {"all", times}};
 }
 
+// ---- process-level recovery: real troupe-node processes, faults from outside ----
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+pid_t spawn_node(const std::vector<std::string>& args, const std::filesystem::path& log) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::vector<char*> argv;
+  for (const auto& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0)
+    throw std::runtime_error(fmt::format("cannot start {}: {}", args[0], std::strerror(rc)));
+  return pid;
+}
+
+/// The aggregator's progress records (one per applied bsp round at print_freq 1) and events, parsed
+/// from its log as far as it is written.
+std::vector<nlohmann::json> aggregator_records(const std::filesystem::path& log) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.value("actor", "") == "aggregator")
+      out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+bool is_progress(const nlohmann::json& rec) { return rec.contains("loss") && rec.contains("version"); }
+
+/// The four nodes (agg, loader, t0, t1) as troupe-node processes over ipc, with every byte to and
+/// from t1 passing through a fault proxy (in pass mode unless a scenario says otherwise).
+class process_cluster {
+public:
+  explicit process_cluster(const std::string& tag)
+      : dir_(std::filesystem::temp_directory_path() / fmt::format("troupe-bench-{}-{}", tag, ::getpid())) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    job_shape j;
+    j.max_train = 6400;
+    j.max_test = 100;
+    j.epochs = 50;  // far longer than a measurement: SIGTERM ends the run
+    j.print_freq = 1;
+    j.checkpoint_every = 10;
+    auto ipc = [&](const std::string& n) { return fmt::format("ipc://{}/{}.sock", dir_.string(), n); };
+    auto nodes = [&](const std::map<std::string, std::string>& ep) {
+      return fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"}}\n"
+                         "    - {{name: loader, roles: [loader], endpoint: \"{}\"}}\n"
+                         "    - {{name: t0, roles: [trainer], endpoint: \"{}\"}}\n"
+                         "    - {{name: t1, roles: [trainer], endpoint: \"{}\"}}",
+                         ep.at("agg"), ep.at("loader"), ep.at("t0"), ep.at("t1"));
+    };
+    std::map<std::string, std::string> direct, from_t1;
+    for (const std::string n : {"agg", "loader", "t0", "t1"})
+      direct[n] = from_t1[n] = ipc(n);
+    for (const std::string n : {"agg", "loader", "t0"})
+      from_t1[n] = proxy_.add_route(ipc(n));
+    direct["t1"] = proxy_.add_route(ipc("t1"));
+    j.nodes = nodes(direct);
+    std::ofstream(dir_ / "others.yaml") << yaml_of(j, dir_);
+    j.nodes = nodes(from_t1);
+    std::ofstream(dir_ / "t1.yaml") << yaml_of(j, dir_);
+    for (const std::string n : {"agg", "loader", "t0", "t1"})
+      start(n);
+  }
+
+  ~process_cluster() {
+    for (auto& [name, pid] : pids_)
+      ::kill(pid, SIGTERM);
+    const auto deadline = clock_type::now() + std::chrono::seconds(30);
+    for (auto& [name, pid] : pids_) {
+      int status = 0;
+      while (::waitpid(pid, &status, WNOHANG) != pid) {
+        if (clock_type::now() > deadline) {
+          ::kill(pid, SIGKILL);
+          ::waitpid(pid, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  void start(const std::string& node) {
+    const std::string role = node == "agg" ? "aggregator" : node == "loader" ? "loader" : "trainer";
+    pids_[node] = spawn_node({TROUPE_NODE_BINARY, "--role", role, "--name", node, "--config",
+                              (dir_ / (node == "t1" ? "t1.yaml" : "others.yaml")).string()},
+                             dir_ / (node + ".log"));
+  }
+
+  /// kill -9, reaped.
+  void kill9(const std::string& node) {
+    ::kill(pids_.at(node), SIGKILL);
+    int status = 0;
+    ::waitpid(pids_.at(node), &status, 0);
+  }
+
+  std::vector<nlohmann::json> records() const { return aggregator_records(dir_ / "metrics" / "agg.jsonl"); }
+
+  /// Waits (20 ms polls, up to `limit`) for a record that `pick` accepts; returns it, or null.
+  template <class Pick>
+  nlohmann::json wait_record(Pick pick, double limit_s) const {
+    const auto deadline = clock_type::now() + std::chrono::duration<double>(limit_s);
+    for (;;) {
+      for (const auto& rec : records())
+        if (pick(rec))
+          return rec;
+      if (clock_type::now() > deadline)
+        return nullptr;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  /// The newest applied version among the progress records stamped before `ts`.
+  std::uint64_t version_before(double ts) const {
+    std::uint64_t v = 0;
+    for (const auto& rec : records())
+      if (is_progress(rec) && rec["ts"].get<double>() <= ts)
+        v = std::max<std::uint64_t>(v, rec["version"].get<std::uint64_t>());
+    return v;
+  }
+
+  std::string log_of(const std::string& node) const {
+    std::ifstream in(dir_ / (node + ".log"));
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  troupe::test::fault_proxy& proxy() { return proxy_; }
+
+private:
+  std::filesystem::path dir_;
+  troupe::test::fault_proxy proxy_;
+  std::map<std::string, pid_t> pids_;
+};
+
+struct recovery_sample {
+  double recovery_s = -1;  ///< failure (detection, heal) -> first applied step that needed the recovered node
+  double detect_s = -1;    ///< failure -> the aggregator's peer_lost; -1 if it never declared one
+  double rewound = 0;      ///< aggregator: versions lost (newest before the kill - the checkpoint resumed)
+  double next_round_s = -1;  ///< partition: heal -> the first round t1 computed after the heal (version + 2)
+};
+
+/// One scenario on a fresh cluster, the fault injected at version 35 (checkpoints every 10, so
+/// a restarted aggregator loses 5 versions):
+///   trainer            kill -9 of t1, restarted at once (a process supervisor): failure -> first step
+///   trainer-detected   kill -9 of t1, restarted once the aggregator declares it lost: detection -> first step
+///   aggregator         kill -9, restarted at once, resumes from its checkpoint: failure -> first step
+///   partition          t1 blackholed until declared lost (+0.5 s), then healed: heal -> first step
+recovery_sample measure_process_recovery(const std::string& scenario) {
+  process_cluster c("process-recovery-" + scenario);
+  const double limit = 120;
+  if (c.wait_record([](const nlohmann::json& r) { return is_progress(r) && r["version"].get<std::uint64_t>() >= 35; },
+                    limit)
+          .is_null())
+    throw std::runtime_error("process-recovery: the cluster did not reach version 35:\n" + c.log_of("agg"));
+  recovery_sample s;
+  auto lost_t1 = [](const nlohmann::json& r) { return r.value("event", "") == "peer_lost" && r.value("target", "") == "t1"; };
+  if (scenario == "trainer" || scenario == "trainer-detected") {
+    const double failed_at = wall_now();
+    c.kill9("t1");
+    double from = failed_at;
+    if (scenario == "trainer-detected") {
+      const auto lost = c.wait_record(lost_t1, limit);
+      if (lost.is_null())
+        throw std::runtime_error("process-recovery: the killed t1 was never declared lost:\n" + c.log_of("agg"));
+      from = lost["ts"].get<double>();
+    }
+    c.start("t1");
+    // In bsp a round needs t1's gradient; at most one round (t1's last push) can still complete
+    // without the new process, so version >= v + 2 needs the restarted trainer.
+    const auto v = c.version_before(failed_at);
+    const auto first = c.wait_record(
+        [&](const nlohmann::json& r) { return is_progress(r) && r["version"].get<std::uint64_t>() >= v + 2; }, limit);
+    if (first.is_null())
+      throw std::runtime_error("process-recovery: no step after restarting t1:\n" + c.log_of("agg"));
+    s.recovery_s = first["ts"].get<double>() - from;
+    if (const auto lost = c.wait_record(lost_t1, 0); !lost.is_null())
+      s.detect_s = lost["ts"].get<double>() - failed_at;
+  } else if (scenario == "aggregator") {
+    const double failed_at = wall_now();
+    c.kill9("agg");
+    const auto v = c.version_before(failed_at);
+    c.start("agg");  // resumes from its newest checkpoint
+    const auto first = c.wait_record(
+        [&](const nlohmann::json& r) { return is_progress(r) && r["ts"].get<double>() > failed_at; }, limit);
+    if (first.is_null())
+      throw std::runtime_error("process-recovery: no step after restarting the aggregator:\n" + c.log_of("agg"));
+    s.recovery_s = first["ts"].get<double>() - failed_at;
+    s.rewound = static_cast<double>(v) - static_cast<double>(first["version"].get<std::uint64_t>() - 1);
+  } else {
+    const double cut_at = wall_now();
+    c.proxy().blackhole();
+    const auto lost = c.wait_record(lost_t1, limit);
+    if (lost.is_null())
+      throw std::runtime_error("process-recovery: the partition of t1 was never detected:\n" + c.log_of("agg"));
+    s.detect_s = lost["ts"].get<double>() - cut_at;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const double healed_at = wall_now();
+    const auto v = c.version_before(healed_at);
+    c.proxy().heal();
+    const auto first = c.wait_record(
+        [&](const nlohmann::json& r) { return is_progress(r) && r["version"].get<std::uint64_t>() > v; }, limit);
+    if (first.is_null())
+      throw std::runtime_error("process-recovery: no step after healing the partition:\n" + c.log_of("agg"));
+    s.recovery_s = first["ts"].get<double>() - healed_at;
+    const auto next = c.wait_record(
+        [&](const nlohmann::json& r) { return is_progress(r) && r["version"].get<std::uint64_t>() > v + 1; }, limit);
+    if (!next.is_null())
+      s.next_round_s = next["ts"].get<double>() - healed_at;
+  }
+  return s;
+}
+
+nlohmann::json part_process_recovery(int repeats) {
+  nlohmann::json out;
+  fmt::print("process recovery (4 troupe-node processes, bsp, ipc; t1 behind a fault proxy), {} repeats each:\n",
+             repeats);
+  fmt::print("  {:<52} {:>8} {:>8} {:>8}  {}\n", "fault -> first applied step", "median s", "min s", "max s",
+             "detection (median)");
+  for (const std::string scenario : {"trainer", "trainer-detected", "aggregator", "partition"}) {
+    std::vector<double> rec, det, rew, next;
+    for (int i = 0; i < repeats; ++i) {
+      const auto s = measure_process_recovery(scenario);
+      rec.push_back(s.recovery_s);
+      if (s.detect_s >= 0)
+        det.push_back(s.detect_s);
+      rew.push_back(s.rewound);
+      if (s.next_round_s >= 0)
+        next.push_back(s.next_round_s);
+    }
+    const char* label = scenario == "trainer"            ? "kill -9 trainer, restarted at once: failure ->"
+                        : scenario == "trainer-detected" ? "kill -9 trainer, restarted on detection: detection ->"
+                        : scenario == "aggregator"       ? "kill -9 aggregator, restarted: failure ->"
+                                                         : "partition (t1) healed: heal ->";
+    fmt::print("  {:<52} {:>8.3f} {:>8.3f} {:>8.3f}  {}\n", label, median(rec), *std::min_element(rec.begin(), rec.end()),
+               *std::max_element(rec.begin(), rec.end()),
+               det.empty() ? std::string("not declared lost") : fmt::format("{:.2f} s after the fault ({} of {})", median(det), det.size(), repeats));
+    out[scenario] = {{"recovery_s_median", median(rec)}, {"recovery_s", rec}, {"detect_s", det}};
+    if (scenario == "aggregator") {
+      out[scenario]["rewound_versions_median"] = median(rew);
+      fmt::print("  {:<52} versions redone after the resume: median {:.0f}\n", "", median(rew));
+    }
+    if (scenario == "partition" && !next.empty()) {
+      out[scenario]["next_round_s_median"] = median(next);
+      fmt::print("  {:<52} heal -> first round t1 computed after it: median {:.3f} s\n", "", median(next));
+    }
+  }
+  fmt::print("  (\"-> first step\": the aggregator's first applied update that needed the recovered node)\n");
+  return out;
+}
+
 /// What metrics cost a trainer per step at the default rate: four spans per step, and every
 /// print_freq = 100 steps a progress record plus the spans record, serialised to JSON (the
 /// metrics actor writes them on another thread). Measured directly (repeatable), then compared
@@ -305,8 +580,10 @@ nlohmann::json part_metrics(double step_seconds) {
 int main(int argc, char** argv) {
   std::string part = "all";
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
-  app.add_option("--part", part, "throughput | roundtrip | straggler | metrics | recovery | all")
-      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "metrics", "recovery", "all"}));
+  int repeats = 3;
+  app.add_option("--part", part, "throughput | roundtrip | straggler | metrics | recovery | process-recovery | all")
+      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "metrics", "recovery", "process-recovery", "all"}));
+  app.add_option("--repeats", repeats, "Repeats of each process-recovery scenario")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
@@ -321,6 +598,8 @@ int main(int argc, char** argv) {
     summary["metrics"] = part_metrics(step_seconds);
   if (part == "recovery" || part == "all")
     summary["recovery"] = part_recovery();
+  if (part == "process-recovery" || part == "all")
+    summary["process_recovery"] = part_process_recovery(repeats);
   if (part == "straggler" || part == "all")
     summary["straggler"] = part_straggler();
   std::cout << summary.dump() << std::endl;
