@@ -34,6 +34,7 @@
 #include "actors/node.hpp"
 #include "actors/span_log.hpp"
 #include "config/topology.hpp"
+#include "benchmarks/roundtrip.hpp"
 #include "net/van.hpp"
 #include "train/process_tuning.hpp"
 #include "tests/multiprocess/fault_proxy.hpp"
@@ -45,12 +46,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-double median(std::vector<double> v) {
-  if (v.empty())
-    return 0;
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
+using bench::median;
 
 struct job_shape {
   std::string nodes;             ///< YAML of the node list
@@ -181,48 +177,7 @@ nlohmann::json part_throughput() {
 nlohmann::json part_roundtrip() {
   nlohmann::json out = nlohmann::json::object();
   for (std::size_t floats : {std::size_t{225034}, std::size_t{1} << 20, std::size_t{16} << 20}) {
-    net::van_options so, co;
-    so.node_name = "server";
-    co.node_name = "client";
-    so.cluster_id = co.cluster_id = 7;
-    net::van server(so), client(co);
-    auto params = std::make_shared<const std::vector<float>>(floats, 0.5f);
-    std::vector<float> master(floats, 0.0f);
-    server.set_handler([&](net::message&& m) {
-      // The aggregator's work per push: read the gradient, update, answer with parameters.
-      const auto g = m.view<float>(0);
-      for (std::size_t i = 0; i < g.size; ++i)
-        master[i] -= 0.01f * g[i];
-      net::message reply(net::msg_type::params);
-      reply.add_tensor("params", {static_cast<std::uint32_t>(floats)}, params);
-      server.send("client", std::move(reply));
-    });
-    std::mutex mu;
-    std::condition_variable cv;
-    std::size_t replies = 0;
-    client.set_handler([&](net::message&&) {
-      std::lock_guard<std::mutex> lock(mu);
-      ++replies;
-      cv.notify_all();
-    });
-    const auto ep = server.bind("tcp://127.0.0.1:*");
-    client.connect("server", ep);
-    auto grad = std::make_shared<const std::vector<float>>(floats, 0.25f);
-    const int reps = floats > (std::size_t{4} << 20) ? 7 : 31;
-    std::vector<double> times;
-    for (int i = 0; i < reps; ++i) {
-      const auto t0 = clock_type::now();
-      net::message m(net::msg_type::push_gradient);
-      m.add_tensor("grad", {static_cast<std::uint32_t>(floats)}, grad);
-      client.send("server", std::move(m));
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return replies == static_cast<std::size_t>(i + 1); });
-      if (i > 0)  // the first one pays the connection set-up
-        times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
-    }
-    client.stop();
-    server.stop();
-    const double t = median(times);
+    const double t = bench::roundtrip_seconds(floats, false, floats > (std::size_t{4} << 20) ? 6 : 30);
     const double gbps = 2.0 * static_cast<double>(floats) * 4 / t / 1e9;
     fmt::print("roundtrip {:>9} floats: {:8.3f} ms  ({:.2f} GB/s both ways)\n", floats, t * 1e3, gbps);
     out[std::to_string(floats)] = {{"ms", t * 1e3}, {"gb_per_s", gbps}};
