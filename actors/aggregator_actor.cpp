@@ -136,6 +136,11 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
     return;
   }
   after_change(self, out);
+  if (st.fail_at_version >= 0 && !st.finished && st.core->version() >= static_cast<std::uint64_t>(st.fail_at_version)) {
+    std::cerr << fmt::format("troupe-node [{}]: aggregator failed: injected failure at version {} (test hook)\n",
+                             st.ctx->node, st.core->version());
+    self->quit(caf::make_error(caf::sec::runtime_error, "injected aggregator failure (test hook)"));
+  }
 }
 
 /// What follows a change of the parameters or clocks (a push, or a trainer removed): parameters
@@ -206,10 +211,12 @@ long idle_limit_s(const node_context& ctx) {
   return static_cast<long>(std::max(60.0, 4 * ctx.topo.cluster.connect_timeout_s));
 }
 
-caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std::shared_ptr<const node_context> ctx) {
+caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std::shared_ptr<const node_context> ctx,
+                               std::int64_t fail_at_version) {
   try {
     auto& st = self->state;
     st.ctx = ctx;
+    st.fail_at_version = fail_at_version;
     const auto& job = ctx->topo.job;
     const std::size_t trainers = ctx->where.trainers();
     // Evaluation threads: the cores not taken by this node's own trainers.
@@ -329,8 +336,9 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
 
 } // namespace
 
-caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const node_context> ctx) {
-  return sys.spawn<caf::detached>(aggregator_actor, std::move(ctx));
+caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+                            std::int64_t fail_at_version) {
+  return sys.spawn<caf::detached>(aggregator_actor, std::move(ctx), fail_at_version);
 }
 
 } // namespace troupe::actors

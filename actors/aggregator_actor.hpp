@@ -7,6 +7,7 @@
 ///               crossing an epoch: evaluate, save model_latest / model_best
 ///   [training]  --every clock pushed | stop--> final evaluation, model_final, shutdown to all --> done
 
+#include <cstdint>
 #include <memory>
 
 #include <caf/fwd.hpp>
@@ -15,6 +16,9 @@
 
 namespace troupe::actors {
 
-caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const node_context> ctx);
+/// `fail_at_version` >= 0 is a test hook: the aggregator fails (exits with an error) once it has
+/// applied that version, so its supervisor's in-process restart can be tested.
+caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+                            std::int64_t fail_at_version = -1);
 
 } // namespace troupe::actors

@@ -28,6 +28,7 @@ using agg_clock = std::chrono::steady_clock;
 
 struct aggregator_state {
   std::shared_ptr<const node_context> ctx;
+  std::int64_t fail_at_version = -1;  ///< test hook: >= 0 fails the actor once this version is applied
   std::unique_ptr<train::gradient_engine> engine;  ///< evaluation only
   std::unique_ptr<aggregator_core> core;
   data::dataset test;

@@ -80,6 +80,7 @@ struct local_node {
   std::vector<caf::actor> workers;   ///< aggregator, loader, trainers (restarted ones appended)
   std::map<caf::actor_addr, std::size_t> trainer_ranks;  ///< supervised: trainer actor -> rank
   caf::actor_addr loader;                                ///< supervised: restarted alone on failure
+  caf::actor_addr aggregator;                            ///< supervised: restarted alone, from the newest checkpoint
   std::unique_ptr<restart_policy> policy;                ///< this node's supervisor over its trainers
 };
 
@@ -91,7 +92,7 @@ struct pending_restart {
   double backoff_s = 0;
   caf::actor_addr old;   ///< a sibling taken down with it: the new incarnation waits until this one is gone
   std::string cause;     ///< the trainer whose failure caused this restart
-  std::string kind = "trainer";  ///< or loader_name: what to spawn
+  std::string kind = "trainer";  ///< or loader_name / aggregator_name: what to spawn
 };
 
 /// The healthy trainers of `ln` a failure of `rank` takes down with it under `strategy`:
@@ -270,9 +271,10 @@ int run_nodes(const config::topology& topo, const run_options& o) {
     ln.ctx = ctx;
     ln.policy = std::make_unique<restart_policy>(topo.cluster.supervisor, topo.job.seed + locals.size());
     if (config::has_role(*ln.spec, config::role::aggregator)) {
-      auto a = spawn_aggregator(sys, ctx);
+      auto a = spawn_aggregator(sys, ctx, o.fail_aggregator_at);
       ln.reg->add(aggregator_name, a);
       ln.workers.push_back(a);
+      ln.aggregator = a.address();
     }
     if (config::has_role(*ln.spec, config::role::loader)) {
       auto a = spawn_loader(sys, ctx, o.fail_loader_after);
@@ -359,14 +361,19 @@ int run_nodes(const config::topology& topo, const run_options& o) {
         return;
       for (std::size_t i = 0; i < locals.size() && !stopping; ++i) {
         auto& ln = locals[i];
-        if (ln.loader && ln.loader == d.source) {
-          // Restarted alone: trainers name the clock of every batch they ask for and ask again
-          // when one does not come, so a new loader needs none of the old one's state.
-          ln.loader = caf::actor_addr();
-          if (auto delay = on_failure(i, loader_name, d.reason, [](nlohmann::json&) {})) {
-            std::cerr << fmt::format("troupe-node [{}]: the loader failed; restarting it in {:.2f} s\n",
-                                     ln.spec->name, *delay);
-            restarts.push_back({due_after(*delay), i, 0, wall_now(), *delay, {}, loader_name, loader_name});
+        // The loader and the aggregator are restarted alone. Trainers name the clock of every batch
+        // they ask for and ask again when one does not come, so a new loader needs none of the old
+        // one's state; a new aggregator resumes from the newest checkpoint and the trainers, who
+        // hear nothing, say hello again and re-sync to it.
+        for (auto* single : {&ln.loader, &ln.aggregator}) {
+          if (!*single || *single != d.source)
+            continue;
+          *single = caf::actor_addr();
+          const std::string& what = single == &ln.loader ? loader_name : aggregator_name;
+          if (auto delay = on_failure(i, what, d.reason, [](nlohmann::json&) {})) {
+            std::cerr << fmt::format("troupe-node [{}]: the {} failed; restarting it in {:.2f} s\n", ln.spec->name,
+                                     what, *delay);
+            restarts.push_back({due_after(*delay), i, 0, wall_now(), *delay, {}, what, what});
           }
           return;
         }
@@ -417,6 +424,10 @@ int run_nodes(const config::topology& topo, const run_options& o) {
           a = spawn_loader(sys, ln.ctx);
           target = loader_name;
           ln.loader = a.address();
+        } else if (it->kind == aggregator_name) {
+          a = spawn_aggregator(sys, ln.ctx);
+          target = aggregator_name;
+          ln.aggregator = a.address();
         } else {
           trainer_options to;
           to.rank = it->rank;

@@ -103,3 +103,37 @@ TEST_CASE("a failed loader is restarted in place and bsp ends bit-identical", "[
   // The trainers ask the new loader again from the clocks they need: nothing skipped, nothing repeated.
   CHECK(train::load_model((failed_dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
 }
+
+TEST_CASE("a failed aggregator is restarted in place from its newest checkpoint and bsp ends bit-identical",
+          "[actors][supervisor][faults]") {
+  test::cluster_case c;
+  c.trainers = 2;
+  c.epochs = 2;
+  test::scratch_dir clean_dir("aggregator-clean"), failed_dir("aggregator-failed");
+  const auto clean = run(c, clean_dir.path, "one_for_one", {});
+
+  auto yaml = test::topology_yaml(c, failed_dir.path);
+  const std::string ckpt = "checkpoint:\n";
+  yaml.insert(yaml.find(ckpt) + ckpt.size(), "  every_steps: 4\n");
+  const auto topo = config::parse_topology(yaml, "test.yaml");
+  REQUIRE(topo.checkpoint.every_steps == 4);
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_aggregator_at = 10;  // fails after applying version 10: versions 9 and 10 are redone from checkpoint 8
+  REQUIRE(actors::run_nodes(topo, o) == 0);
+  INFO(console.str());
+  std::vector<std::string> events;
+  bool resumed = false;
+  for (const auto& rec : test::read_records(failed_dir.path / "metrics" / "main.jsonl")) {
+    if (rec.value("actor", "") == "supervisor") {
+      CHECK(rec["target"] == "aggregator");
+      events.push_back(rec["event"].get<std::string>());
+    }
+    resumed = resumed || rec.value("event", "") == "resume";
+  }
+  CHECK(events == std::vector<std::string>{"failure", "restart"});
+  CHECK(resumed);
+  CHECK(train::load_model((failed_dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
+}
