@@ -96,7 +96,9 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
     st.ctx->send(st.ctx->where.trainer_nodes[r], make_message(net::msg_type::shutdown, trainer_name(r), {{"reason", reason}}));
   st.ctx->send(st.ctx->where.loader_node, make_message(net::msg_type::shutdown, loader_name, {{"reason", reason}}));
-  self->quit(failed ? caf::make_error(caf::sec::runtime_error, reason) : caf::error{});
+  // A job that ends in failure by decision (e.g. too many non-finite gradients) exits with
+  // user_shutdown: its supervisor must end the node with an error, not restart the aggregator.
+  self->quit(failed ? caf::error(caf::exit_reason::user_shutdown) : caf::error{});
 }
 
 void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcome& out);
@@ -202,10 +204,14 @@ void readmit_node(caf::stateful_actor<aggregator_state>* self, const std::string
     welcome(self->state, r);
 }
 
-/// How long the aggregator waits without any message before it gives up with an error.
-std::chrono::milliseconds heartbeat_interval(const node_context& ctx) {
-  return std::chrono::milliseconds(static_cast<long>(1000 * ctx.topo.cluster.heartbeat_s));
+/// How often the aggregator checks for silent nodes: a fifth of the failure timeout (at most a
+/// heartbeat), so a dead node is declared lost at most 1.2 failure timeouts after its last message.
+std::chrono::milliseconds liveness_interval(const node_context& ctx) {
+  const auto& c = ctx.topo.cluster;
+  return std::chrono::milliseconds(std::max(10L, static_cast<long>(1000 * std::min(c.heartbeat_s, c.failure_timeout_s / 5))));
 }
+
+/// How long the aggregator waits without any message before it gives up with an error.
 
 long idle_limit_s(const node_context& ctx) {
   return static_cast<long>(std::max(60.0, 4 * ctx.topo.cluster.connect_timeout_s));
@@ -268,7 +274,7 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
     std::cerr << fmt::format("troupe-node [{}]: aggregator failed to start: {}\n", ctx->node, e.what());
     throw;
   }
-  self->delayed_send(self, heartbeat_interval(*ctx), tick_atom::value);
+  self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   return {
       [=](inbound& in) {
         auto& s = self->state;
@@ -318,7 +324,7 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
           std::cerr << fmt::format("troupe-node [{}]: aggregator failed to drop a lost node's trainers: {}\n",
                                    self->state.ctx->node, e.what());
         }
-        self->delayed_send(self, heartbeat_interval(*self->state.ctx), tick_atom::value);
+        self->delayed_send(self, liveness_interval(*self->state.ctx), tick_atom::value);
       },
       caf::after(std::chrono::seconds(idle_limit_s(*ctx))) >> [=] {
         auto& s = self->state;

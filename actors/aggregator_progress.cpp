@@ -136,7 +136,7 @@ bool heard_from(aggregator_state& st, const std::string& node) {
 
 std::vector<std::string> check_liveness(aggregator_state& st) {
   std::vector<std::string> declared;
-  const auto limit = std::chrono::duration<double>(3 * st.ctx->topo.cluster.heartbeat_s);
+  const auto limit = std::chrono::duration<double>(st.ctx->topo.cluster.failure_timeout_s);
   const auto now = agg_clock::now();
   for (const auto& [node, when] : st.last_heard) {
     if (node == st.ctx->node || st.lost.count(node) > 0 || now - when <= limit)

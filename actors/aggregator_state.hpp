@@ -72,7 +72,7 @@ void progress(aggregator_state& st, bool force);
 /// and returns true then.
 bool heard_from(aggregator_state& st, const std::string& node);
 
-/// Declares trainer nodes silent for more than 3 heartbeat intervals lost (once each, as a
+/// Declares trainer nodes silent for more than cluster.failure_timeout_s lost (once each, as a
 /// "peer_lost" event naming the node and its trainers) and returns the nodes declared now. A
 /// node's runtime sends heartbeats independently of its trainers' compute, so a slow trainer is
 /// never mistaken for a gone one.

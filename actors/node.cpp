@@ -366,8 +366,8 @@ int run_nodes(const config::topology& topo, const run_options& o) {
         // one's state; a new aggregator resumes from the newest checkpoint and the trainers, who
         // hear nothing, say hello again and re-sync to it.
         for (auto* single : {&ln.loader, &ln.aggregator}) {
-          if (!*single || *single != d.source)
-            continue;
+          if (!*single || *single != d.source || d.reason == caf::exit_reason::user_shutdown)
+            continue;  // user_shutdown: the job itself ended in failure (nothing to restart)
           *single = caf::actor_addr();
           const std::string& what = single == &ln.loader ? loader_name : aggregator_name;
           if (auto delay = on_failure(i, what, d.reason, [](nlohmann::json&) {})) {
@@ -406,7 +406,8 @@ int run_nodes(const config::topology& topo, const run_options& o) {
         }
         return;
       }
-      std::cerr << fmt::format("troupe-node: an actor failed: {}\n", sys.render(d.reason));
+      if (d.reason != caf::exit_reason::user_shutdown)  // that one has said why already
+        std::cerr << fmt::format("troupe-node: an actor failed: {}\n", sys.render(d.reason));
       exit_code = 1;
       stop_all();
     };

@@ -14,8 +14,8 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> cluster_keys = {"id",          "nodes",      "connect_timeout_s",
-                                               "heartbeat_s", "supervisor", "security"};
+const std::vector<std::string> cluster_keys = {"id",          "nodes",      "connect_timeout_s", "heartbeat_s",
+                                               "failure_timeout_s", "supervisor", "security"};
 const std::vector<std::string> security_keys = {"curve", "key_dir", "allow_plaintext"};
 const std::vector<std::string> supervisor_keys = {"strategy", "max_restarts", "period_s", "backoff_s", "backoff_max_s"};
 const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads", "public_key"};
@@ -244,6 +244,14 @@ cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir) {
   out.id = read_name(c.child("id"), "cluster id");
   out.connect_timeout_s = c.optional<double>("connect_timeout_s", bounds::positive()).value_or(out.connect_timeout_s);
   out.heartbeat_s = c.optional<double>("heartbeat_s", bounds::positive()).value_or(out.heartbeat_s);
+  out.failure_timeout_s = 2.5 * out.heartbeat_s;
+  if (auto t = c.find("failure_timeout_s")) {
+    out.failure_timeout_s = t->as<double>(bounds::positive());
+    if (out.failure_timeout_s <= out.heartbeat_s)
+      t->fail(fmt::format("failure_timeout_s ({}) must be longer than heartbeat_s ({}), or every node would be "
+                          "declared lost between two heartbeats",
+                          out.failure_timeout_s, out.heartbeat_s));
+  }
   if (auto sup = c.find("supervisor")) {
     sup->check_keys(supervisor_keys);
     auto& s = out.supervisor;

@@ -66,7 +66,7 @@ enum class nonfinite_policy {
   apply,  ///< applied unchecked (the behaviour before the check existed)
 };
 
-/// What a bsp round does when a trainer's node is declared lost (silent for 3 heartbeats).
+/// What a bsp round does when a trainer's node is declared lost (silent for cluster.failure_timeout_s).
 enum class trainer_loss_policy {
   wait,   ///< the round waits until the trainer comes back
   shrink, ///< rounds complete with the trainers present; a returning trainer is re-synced and rejoins

@@ -80,3 +80,19 @@ TEST_CASE("ephemeral tcp ports never collide", "[config][topology][cluster]") {
   CHECK(t.cluster.nodes[0].address.ephemeral());
   CHECK(t.cluster.nodes[1].address.ephemeral());
 }
+
+TEST_CASE("failure_timeout_s defaults to 2.5 heartbeats and must exceed one heartbeat", "[config][topology][cluster]") {
+  const auto by_default = parse_topology(doc(troupe_test::three), "ok.yaml");
+  CHECK(by_default.cluster.failure_timeout_s == 2.5);
+  const auto scaled = parse_topology(
+      "cluster:\n  id: c\n  heartbeat_s: 0.2\n  nodes:\n" + troupe_test::three + "job:\n" + model_line, "ok.yaml");
+  CHECK(scaled.cluster.failure_timeout_s == Approx(0.5));
+  check_rejected({
+      {"failure timeout within a heartbeat",
+       "cluster:\n  id: c\n  heartbeat_s: 1\n  failure_timeout_s: 0.8\n  nodes:\n" + troupe_test::three + "job:\n" +
+           model_line,
+       "bad.yaml:4:22", "cluster.failure_timeout_s",
+       "failure_timeout_s (0.8) must be longer than heartbeat_s (1), or every node would be declared lost between "
+       "two heartbeats"},
+  });
+}
