@@ -5,9 +5,11 @@
 #include <cmath>
 #include <csignal>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "process_util.hpp"
+#include "train/model_file.hpp"
 
 using namespace troupe;
 using test::launch;
@@ -29,17 +31,20 @@ struct cluster_outcome {
 
 /// Starts the four nodes (trainers first: they must wait for the others), optionally sends
 /// `signal` to node `victim` after `delay`, and waits for every process (killing any left after 240 s).
+/// `extra` adds command-line arguments to some nodes (e.g. a test hook).
 cluster_outcome run_four(const std::filesystem::path& config, const std::filesystem::path& dir,
                          const std::string& victim = {}, int signal = 0,
-                         std::chrono::milliseconds delay = std::chrono::milliseconds(0)) {
+                         std::chrono::milliseconds delay = std::chrono::milliseconds(0),
+                         const std::map<std::string, std::vector<std::string>>& extra = {}) {
   const std::vector<std::pair<std::string, std::string>> nodes{
       {"t1", "trainer"}, {"t0", "trainer"}, {"loader", "loader"}, {"agg", "aggregator"}};
   cluster_outcome out;
   for (const auto& [name, role] : nodes) {
     out.children.push_back({name});
-    out.children.back().pid =
-        launch({TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string()},
-               (dir / (name + ".log")).string());
+    std::vector<std::string> args{TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string()};
+    if (auto it = extra.find(name); it != extra.end())
+      args.insert(args.end(), it->second.begin(), it->second.end());
+    out.children.back().pid = launch(args, (dir / (name + ".log")).string());
   }
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(240);
@@ -166,6 +171,49 @@ TEST_CASE("four processes with keys from troupe-node keygen train over CURVE", "
   INFO(out.logs);
   REQUIRE(rejected == 0);  // every listed node got in
   REQUIRE(acc > 0.5);
+}
+
+TEST_CASE("an exception inside a trainer process's actor: restarted in place, the run ends as if fault-free",
+          "[multiprocess][faults][trainer-exception]") {
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.trainers = 2;
+  c.batch = 32;
+  c.epochs = 2;
+  c.max_train = 3200;
+  c.max_test = 500;
+  c.print_freq = 10;
+  auto final_of = [&](const std::filesystem::path& where, const std::map<std::string, std::vector<std::string>>& extra) {
+    const auto config = where / "topology.yaml";
+    std::ofstream(config) << test::topology_yaml(c, where);
+    const auto out = run_four(config, where, {}, 0, std::chrono::milliseconds(0), extra);
+    require_all_exited_zero(out);
+    double acc = -1;
+    for (const auto& rec : test::read_records(where / "metrics" / "agg.jsonl"))
+      if (rec.contains("test_acc"))
+        acc = rec["test_acc"].get<double>();
+    return std::make_pair(acc, train::load_model((where / "checkpoints" / "model_final.trpm").string()).params);
+  };
+  test::scratch_dir clean_dir("multiprocess-exception-clean"), failed_dir("multiprocess-exception");
+  const auto [clean_acc, clean_params] = final_of(clean_dir.path, {});
+  // Trainer rank 1 (node t1) throws when about to compute clock 30; t1's supervisor restarts it.
+  const auto [acc, params] = final_of(failed_dir.path, {{"t1", {"--fail-trainer", "1=30"}}});
+  std::vector<std::string> events;
+  double recovery_s = -1;
+  for (const auto& rec : test::read_records(failed_dir.path / "metrics" / "t1.jsonl")) {
+    const auto event = rec.value("event", "");
+    if (event == "failure" || event == "restart" || event == "recovered")
+      events.push_back(event);
+    if (event == "recovered")
+      recovery_s = rec["recovery_s"].get<double>();
+  }
+  CHECK(events == std::vector<std::string>{"failure", "restart", "recovered"});
+  CHECK(recovery_s > 0.0);
+  CHECK(recovery_s < 10.0);
+  CAPTURE(acc, clean_acc);
+  REQUIRE(clean_acc > 0.6);
+  REQUIRE(std::abs(acc - clean_acc) <= 0.005);  // within 0.5 points of the fault-free run
+  CHECK(params == clean_params);                 // bsp is deterministic: in fact bit for bit
 }
 
 namespace {
