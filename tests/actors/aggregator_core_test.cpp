@@ -2,34 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include "aggregator_test_util.hpp"
+
 using namespace troupe;
 using namespace troupe::actors;
-
-namespace {
-
-nn::param_layout two_params() {
-  nn::param_layout l;
-  l.entries = {{"w", {2}, 0, 2}, {"b", {1}, 2, 1}};
-  l.total = 3;
-  return l;
-}
-
-aggregator_options plain_sgd(consistency_mode mode, std::size_t trainers, std::size_t staleness = 0) {
-  aggregator_options o;
-  o.mode = mode;
-  o.staleness = staleness;
-  o.trainers = trainers;
-  o.steps_per_epoch = 10;
-  o.epochs = 1;
-  o.optimizer.kind = "sgd";
-  o.optimizer.momentum = 0;
-  o.optimizer.weight_decay = 0;
-  o.schedule.kind = "constant";
-  o.schedule.base_lr = 0.5f;
-  return o;
-}
-
-} // namespace
+using test::plain_sgd;
+using test::two_params;
 
 TEST_CASE("bsp averages a round's gradients by samples and applies them once", "[actors][aggregator][bsp]") {
   aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});

@@ -8,36 +8,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "aggregator_test_util.hpp"
+
 using namespace troupe;
 using namespace troupe::actors;
+using test::plain_sgd;
+using test::two_params;
 
 namespace {
 
 constexpr float nan_f = std::numeric_limits<float>::quiet_NaN();
 constexpr float inf_f = std::numeric_limits<float>::infinity();
-
-nn::param_layout two_params() {
-  nn::param_layout l;
-  l.entries = {{"w", {2}, 0, 2}, {"b", {1}, 2, 1}};
-  l.total = 3;
-  return l;
-}
-
-/// Plain SGD with lr 0.5 (p -= 0.5 · g), 10 clocks per trainer.
-aggregator_options plain_sgd(consistency_mode mode, std::size_t trainers, std::size_t staleness = 0) {
-  aggregator_options o;
-  o.mode = mode;
-  o.staleness = staleness;
-  o.trainers = trainers;
-  o.steps_per_epoch = 10;
-  o.epochs = 1;
-  o.optimizer.kind = "sgd";
-  o.optimizer.momentum = 0;
-  o.optimizer.weight_decay = 0;
-  o.schedule.kind = "constant";
-  o.schedule.base_lr = 0.5f;
-  return o;
-}
 
 using released_t = std::vector<std::size_t>;
 
