@@ -204,11 +204,11 @@ void readmit_node(caf::stateful_actor<aggregator_state>* self, const std::string
     welcome(self->state, r);
 }
 
-/// How often the aggregator checks for silent nodes: a fifth of the failure timeout (at most a
-/// heartbeat), so a dead node is declared lost at most 1.2 failure timeouts after its last message.
+/// How often the aggregator checks for silent nodes: a tenth of the failure timeout (at most a
+/// heartbeat), so a dead node is declared lost at most 1.1 failure timeouts after its last message.
 std::chrono::milliseconds liveness_interval(const node_context& ctx) {
   const auto& c = ctx.topo.cluster;
-  return std::chrono::milliseconds(std::max(10L, static_cast<long>(1000 * std::min(c.heartbeat_s, c.failure_timeout_s / 5))));
+  return std::chrono::milliseconds(std::max(10L, static_cast<long>(1000 * std::min(c.heartbeat_s, c.failure_timeout_s / 10))));
 }
 
 /// How long the aggregator waits without any message before it gives up with an error.
@@ -274,6 +274,10 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
     std::cerr << fmt::format("troupe-node [{}]: aggregator failed to start: {}\n", ctx->node, e.what());
     throw;
   }
+  // Trainers that outlived a previous aggregator (it was restarted) say hello and re-sync at once
+  // instead of after their retry interval; trainers not running yet say hello when they start.
+  for (std::size_t r = 0; r < ctx->where.trainers(); ++r)
+    ctx->send(ctx->where.trainer_nodes[r], make_message(net::msg_type::hello, trainer_name(r), {}));
   self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   return {
       [=](inbound& in) {

@@ -171,6 +171,9 @@ private:
     case net::msg_type::shutdown:
       shutdown_ = true;
       break;
+    case net::msg_type::hello:  // a (re)started aggregator asks who is there: answer now, not at the next retry
+      ctx_->send(ctx_->where.aggregator_node, make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
+      break;
     default:
       ctx_->line(fmt::format("trainer {}: ignoring unexpected {} from '{}'", o_.rank, net::to_string(m.h.type),
                              m.h.sender));

@@ -60,7 +60,7 @@ struct cluster_spec {
   double connect_timeout_s = 30; ///< how long a node waits for its peers at start-up
   double heartbeat_s = 1;        ///< interval between liveness messages
   /// A node silent this long is declared lost (peer_lost); default 2.5 heartbeats. The aggregator
-  /// checks every min(heartbeat_s, failure_timeout_s / 5), so detection takes at most 1.2x this.
+  /// checks every min(heartbeat_s, failure_timeout_s / 10), so detection takes at most 1.1x this.
   double failure_timeout_s = 2.5;
   supervisor_spec supervisor;
   security_spec security;
