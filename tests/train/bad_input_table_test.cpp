@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "reference_crc.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -26,6 +28,9 @@ using troupe::train::training_state;
 
 namespace {
 
+using troupe::test::reference_crc;
+using troupe::test::with_crc;
+
 training_state state_at(std::uint64_t step, const std::string& model = "tiny") {
   training_state s;
   s.model_name = model;
@@ -37,24 +42,6 @@ training_state state_at(std::uint64_t step, const std::string& model = "tiny") {
   s.global_step = step;
   s.trainer_clocks = {step, step};
   return s;
-}
-
-/// CRC-32 (IEEE, reflected), bit by bit, independent of the implementation under test.
-std::uint32_t reference_crc(const std::string& bytes, std::size_t n) {
-  std::uint32_t crc = 0xffffffffu;
-  for (std::size_t i = 0; i < n; ++i) {
-    crc ^= static_cast<unsigned char>(bytes[i]);
-    for (int k = 0; k < 8; ++k)
-      crc = (crc & 1u) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-  }
-  return ~crc;
-}
-
-/// `b` with its CRC-32 trailer made to match, so that an edit is taken as intended rather than as damage.
-std::string with_crc(std::string b) {
-  const std::uint32_t crc = reference_crc(b, b.size() - 4);
-  std::memcpy(b.data() + b.size() - 4, &crc, 4);
-  return b;
 }
 
 std::string flip(std::string b, std::size_t at) {

@@ -12,12 +12,15 @@
 #include "tensor/optim/sgd.hpp"
 #include "train/gradient_engine.hpp"
 
+#include "reference_crc.hpp"
 #include "train_test_util.hpp"
 
 using namespace troupe;
 namespace fs = std::filesystem;
 
 namespace {
+
+using troupe::test::reference_crc;
 
 train::training_state state_at(std::uint64_t step, const std::string& model = "tiny") {
   train::training_state s;
@@ -41,17 +44,6 @@ std::vector<std::string> names_in(const train::checkpoint_store& store) {
 
 std::size_t files_in(const fs::path& dir) {
   return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
-}
-
-/// CRC-32 (IEEE, reflected), bit by bit, independent of the implementation under test.
-std::uint32_t reference_crc(const std::string& bytes) {
-  std::uint32_t crc = 0xffffffffu;
-  for (const char c : bytes) {
-    crc ^= static_cast<unsigned char>(c);
-    for (int k = 0; k < 8; ++k)
-      crc = (crc & 1u) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-  }
-  return ~crc;
 }
 
 void damage(const std::string& path, bool truncate) {

@@ -8,11 +8,15 @@
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 
+#include "reference_crc.hpp"
 #include "train_test_util.hpp"
 
 using namespace troupe;
 
 namespace {
+
+using troupe::test::reference_crc;
+using troupe::test::with_crc;
 
 /// A state in which every field differs from its default, with floats whose bits are easy to lose.
 train::training_state sample_state() {
@@ -39,24 +43,6 @@ train::training_state sample_state() {
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
-}
-
-/// CRC-32 (IEEE, reflected), bit by bit: an implementation independent of the one under test.
-std::uint32_t reference_crc(const std::string& bytes, std::size_t n) {
-  std::uint32_t crc = 0xffffffffu;
-  for (std::size_t i = 0; i < n; ++i) {
-    crc ^= static_cast<unsigned char>(bytes[i]);
-    for (int k = 0; k < 8; ++k)
-      crc = (crc & 1u) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-  }
-  return ~crc;
-}
-
-/// `bytes` with its CRC-32 trailer recomputed, so that a deliberate edit is not caught as corruption.
-std::string with_crc(std::string bytes) {
-  const std::uint32_t crc = reference_crc(bytes, bytes.size() - 4);
-  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
-  return bytes;
 }
 
 void put_u64(std::string& bytes, std::size_t at, std::uint64_t v) { std::memcpy(bytes.data() + at, &v, 8); }

@@ -7,11 +7,14 @@
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 
+#include "reference_crc.hpp"
 #include "train_test_util.hpp"
 
 using namespace troupe;
 
 namespace {
+
+using troupe::test::reference_crc;
 
 nn::param_layout sample_layout() {
   nn::param_layout l;
@@ -21,17 +24,6 @@ nn::param_layout sample_layout() {
 }
 
 const std::vector<float> sample_params = {1, 2, 3, 4, 5, 6, -1.5f, -0.0f, 3.25f, 1e-3f, 7e5f, -2, 0.1f};
-
-/// CRC-32 (IEEE, reflected), bit by bit, independent of the implementation under test.
-std::uint32_t reference_crc(const char* p, std::size_t n) {
-  std::uint32_t crc = 0xffffffffu;
-  for (std::size_t i = 0; i < n; ++i) {
-    crc ^= static_cast<unsigned char>(p[i]);
-    for (int k = 0; k < 8; ++k)
-      crc = (crc & 1u) ? (crc >> 1) ^ 0xedb88320u : crc >> 1;
-  }
-  return ~crc;
-}
 
 /// Little-endian reads with bounds checks, so a malformed archive fails the test instead of crashing it.
 struct bytes_at {
