@@ -1,0 +1,39 @@
+// The embedded default (examples/fmnist-local.yaml: 2 trainers x 32, bsp, seed 1) for its first
+// 200 clocks must end with exactly the parameters it ended with before the remodel of the top
+// floor (#11): the digest below was recorded with the code before that change. A refactoring that
+// changes the order of a single floating-point operation in a bsp round changes it.
+
+#include <sstream>
+
+#include "actors/node.hpp"
+#include "common/crc32.hpp"
+#include "config/topology.hpp"
+#include "train/model_file.hpp"
+
+#include "cluster_test_util.hpp"
+
+using namespace troupe;
+
+TEST_CASE("the embedded default's first 200 bsp clocks end bit-identical to the recorded digest",
+          "[actors][cluster][digest]") {
+  test::scratch_dir dir("digest");
+  // 200 clocks of 2 x 32 images; no evaluation, so nothing but the rounds touches the parameters.
+  const auto topo = config::load_topology(test::source_dir() + "/examples/fmnist-local.yaml",
+                                          {{"job.data.max_train", "12800"},
+                                           {"job.data.max_test", "100"},
+                                           {"job.epochs", "1"},
+                                           {"job.evaluation.every_epochs", "0"},
+                                           {"checkpoint.dir", (dir.path / "checkpoints").string()},
+                                           {"metrics.dir", (dir.path / "metrics").string()},
+                                           {"metrics.console", "false"}});
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  INFO(console.str());
+  REQUIRE(actors::run_nodes(topo, o) == 0);
+  const auto model = train::load_model((dir.path / "checkpoints" / "model_final.trpm").string());
+  REQUIRE(model.params.size() == 225034);
+  const std::uint32_t digest = crc32_of(model.params.data(), model.params.size() * sizeof(float));
+  CHECK(fmt::format("{:08x}", digest) == "8e3647ad");
+}
