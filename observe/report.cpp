@@ -10,8 +10,10 @@
 
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
+#include "observe/report_sections.hpp"
 #include "observe/run_summary.hpp"
 #include "observe/svg_plot.hpp"
+#include "observe/trainer_stats.hpp"
 
 namespace troupe::observe {
 
@@ -28,6 +30,7 @@ td,th{border:1px solid #ddd;padding:3px 10px;text-align:left}
 td.n{text-align:right}.bad{color:#d62728;font-weight:bold}
 .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:14px}
 figure{margin:0;background:#fff;border:1px solid #ddd;border-radius:6px;padding:4px}svg.plot{max-width:100%;height:auto}
+pre{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 12px;font-size:12px;overflow-x:auto}
 )";
 
 /// Series of one figure per actor of a role, as (x, y) points in read order.
@@ -78,27 +81,6 @@ std::string card(const std::string& value, const std::string& what) {
 
 std::string figure(const std::string& svg) {
   return "<figure>\n" + svg + "</figure>\n";
-}
-
-/// Every event record (finish, checkpoint, resume, restart, ...) with its own fields.
-std::string events_table(const std::vector<const record*>& by_time, double t0) {
-  std::string h = "<h2>Events</h2>\n";
-  std::size_t n = 0;
-  for (const record* r : by_time) {
-    if (!r->fields.contains("event"))
-      continue;
-    if (n++ == 0)
-      h += "<table><tr><th>at</th><th>node</th><th>actor</th><th>event</th><th>step</th><th>details</th></tr>\n";
-    std::string details;
-    for (const auto& [k, v] : r->fields.items())
-      if (k != "ts" && k != "node" && k != "actor" && k != "role" && k != "step" && k != "event")
-        details += (details.empty() ? "" : ", ") + k + " = " + (v.is_string() ? v.get<std::string>() : v.dump());
-    h += fmt::format("<tr><td class=\"n\">{:.1f} s</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td>"
-                     "<td>{}</td></tr>\n",
-                     r->ts - t0, html_escape(r->node), html_escape(r->actor), html_escape(r->text("event")), r->step,
-                     html_escape(details));
-  }
-  return h + (n == 0 ? "<p>None recorded.</p>\n" : "</table>\n");
 }
 
 } // namespace
@@ -205,6 +187,7 @@ std::string render_report(const read_result& run, const std::string& source) {
        std::initializer_list<const line_plot*>{&loss_step, &acc_step, &loss_time, &acc_time, &ips, &progress, &lags})
     h += figure(render_svg(*p));
   h += figure(render_svg(staleness)) + "</div>\n";
+  h += trainers_table(summarize_trainers(run.records, s));
 
   h += "<h2>Actors</h2>\n<table><tr><th>node</th><th>actor</th><th>role</th><th>records</th><th>last step</th>"
        "<th>last record at</th><th>restarts</th><th>state</th></tr>\n";
@@ -224,6 +207,7 @@ std::string render_report(const read_result& run, const std::string& source) {
     h += "</table>\n";
   }
   h += events_table(by_time, t0);
+  h += config_section(by_time);
   if (!run.errors.empty()) {
     h += fmt::format("<h2>Schema errors ({})</h2>\n<ul>\n", run.errors.size());
     for (std::size_t i = 0; i < std::min<std::size_t>(run.errors.size(), 50); ++i)

@@ -1,7 +1,9 @@
 #pragma once
 /// `troupe-node report`: one self-contained HTML file for a run — loss and test accuracy vs step
 /// and vs wall time, images/s per trainer, clock lag, staleness histogram, restarts marked on the
-/// time axes. Inline SVG only: no scripts, no network.
+/// time axes; then the per-trainer table, the actors, the events a person reads (never the bulk
+/// `spans` records) and the run's configuration (report_sections.hpp). Inline SVG only: no
+/// scripts, no network.
 
 #include <string>
 

@@ -10,7 +10,22 @@ namespace {
 
 /// JSON types a field may have. `real` also accepts null: nlohmann::json writes a NaN or an
 /// infinite loss (a diverged run) as null, and the record is still a valid report.
-enum class type { number, real, integer, string, integer_array, count_map };
+/// `spans` and `nonfinite_params` are the two structured arrays events carry (docs/metrics.md);
+/// for them (and string_array) only the first bad element is reported: a spans array may hold
+/// 100000 entries.
+enum class type {
+  number,
+  real,
+  integer,
+  integer_or_null,
+  string,
+  boolean,
+  integer_array,
+  string_array,
+  count_map,
+  spans,
+  nonfinite_params,
+};
 
 struct field_spec {
   const char* name;
@@ -26,12 +41,22 @@ const char* describe(type t) {
     return "a number (or null for NaN/Inf)";
   case type::integer:
     return "a non-negative integer";
+  case type::integer_or_null:
+    return "a non-negative integer or null";
   case type::string:
     return "a string";
+  case type::boolean:
+    return "true or false";
   case type::integer_array:
     return "an array of non-negative integers";
+  case type::string_array:
+    return "an array of strings";
   case type::count_map:
     return "an object mapping integer strings to non-negative integer counts";
+  case type::spans:
+    return "an array of [name, start, seconds, correlation] spans";
+  case type::nonfinite_params:
+    return "an array of {\"name\", \"nan\", \"inf\"} objects";
   }
   return "?";
 }
@@ -47,6 +72,21 @@ bool is_integer_string(const std::string& s) {
     if (c < '0' || c > '9')
       return false;
   return true;
+}
+
+bool is_text(const nlohmann::json& v) {
+  return v.is_string() && !v.get_ref<const std::string&>().empty();
+}
+
+/// One span as span_log writes it: [name, start (s since the epoch), seconds, correlation id ("" allowed)].
+bool is_span(const nlohmann::json& v) {
+  return v.is_array() && v.size() == 4 && is_text(v[0]) && v[1].is_number() && v[2].is_number() && v[3].is_string();
+}
+
+/// One parameter of a refused gradient: {"name": ..., "nan": count, "inf": count}.
+bool is_nonfinite_param(const nlohmann::json& v) {
+  return v.is_object() && v.contains("name") && is_text(v["name"]) && v.contains("nan") && is_count(v["nan"]) &&
+         v.contains("inf") && is_count(v["inf"]);
 }
 
 void check(const nlohmann::json& rec, const field_spec& f, std::vector<field_error>& errors) {
@@ -73,8 +113,16 @@ void check(const nlohmann::json& rec, const field_spec& f, std::vector<field_err
     if (!is_count(v))
       bad(f.name, v.dump());
     break;
+  case type::integer_or_null:
+    if (!is_count(v) && !v.is_null())
+      bad(f.name, v.dump());
+    break;
   case type::string:
-    if (!v.is_string() || v.get_ref<const std::string&>().empty())
+    if (!is_text(v))
+      bad(f.name, v.dump());
+    break;
+  case type::boolean:
+    if (!v.is_boolean())
       bad(f.name, v.dump());
     break;
   case type::integer_array:
@@ -86,6 +134,21 @@ void check(const nlohmann::json& rec, const field_spec& f, std::vector<field_err
       if (!is_count(v[i]))
         bad(fmt::format("{}[{}]", f.name, i), v[i].dump());
     break;
+  case type::string_array:
+  case type::spans:
+  case type::nonfinite_params: {
+    if (!v.is_array()) {
+      bad(f.name, v.dump().substr(0, 80));
+      break;
+    }
+    const auto ok = f.t == type::string_array ? is_text : f.t == type::spans ? is_span : is_nonfinite_param;
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (!ok(v[i])) {
+        bad(fmt::format("{}[{}]", f.name, i), v[i].dump().substr(0, 80));
+        break;
+      }
+    break;
+  }
   case type::count_map:
     if (!v.is_object()) {
       bad(f.name, v.dump());
@@ -112,6 +175,7 @@ const std::vector<field_spec> aggregator_progress = {
     {"version", type::integer, true},
     {"clock_lag", type::integer_array, true},
     {"staleness_hist", type::count_map, true},
+    {"refused", type::integer, false}, // non-finite gradients refused so far (absent in older logs)
 };
 
 const std::vector<field_spec> aggregator_evaluation = {
@@ -132,39 +196,99 @@ const std::vector<field_spec> trainer_fields = {
 
 const std::vector<field_spec> loader_fields = {
     {"batches_sent", type::integer, true},
-    {"seconds", type::real, false},        // the record at shutdown
-    {"batches_per_s", type::real, false},  // progress records
+    {"seconds", type::real, false},       // the record at shutdown
+    {"batches_per_s", type::real, false}, // progress records
 };
 
-// Event records: any record with "event" is one; the fields of the known events.
-const std::vector<field_spec> finish_event = {
+// Event records: any record with "event" is one; the fields of every event the runtime writes
+// (tests/observe/schema_test.cpp fails when the source writes an event that is not listed here).
+using fields = std::vector<field_spec>;
+const fields finish_event = {
     {"reason", type::string, true}, {"version", type::integer, true}, {"elapsed_s", type::real, true}};
-const std::vector<field_spec> checkpoint_event = {
+const fields checkpoint_event = {
     {"path", type::string, true}, {"version", type::integer, true}, {"stall_s", type::real, true}};
-const std::vector<field_spec> resume_event = {{"path", type::string, true}, {"version", type::integer, true}};
-const std::vector<field_spec> checkpoint_skipped_event = {{"reason", type::string, true}};
-// Reserved for the supervisors of issue 4.
-const std::vector<field_spec> restart_event = {
-    {"target", type::string, true}, {"reason", type::string, false}, {"backoff_s", type::real, false}};
-const std::vector<field_spec> failure_event = {{"target", type::string, false}, {"reason", type::string, false}};
-const std::vector<field_spec> any_event = {{"event", type::string, true}};
-const std::vector<field_spec> no_fields = {};
-
-const std::map<std::string, const std::vector<field_spec>*> kinds = {
-    {"aggregator progress", &aggregator_progress},
-    {"aggregator evaluation", &aggregator_evaluation},
-    {"trainer", &trainer_fields},
-    {"loader", &loader_fields},
-    {"supervisor", &any_event}, // a supervisor only reports events
-    {"event", &any_event},      // "event" present but not a string
-    {"event finish", &finish_event},
-    {"event checkpoint", &checkpoint_event},
-    {"event resume", &resume_event},
-    {"event checkpoint_skipped", &checkpoint_skipped_event},
-    {"event restart", &restart_event},
-    {"event failure", &failure_event},
-    {"event escalation", &failure_event},
+const fields resume_event = {{"path", type::string, true}, {"version", type::integer, true}};
+const fields checkpoint_skipped_event = {{"reason", type::string, true}};
+const fields gradient_refused_event = {
+    {"target", type::string, true},    {"clock", type::integer, true}, {"reason", type::string, true},
+    {"nan", type::integer, true},      {"inf", type::integer, true},   {"params", type::nonfinite_params, true},
+    {"in_a_row", type::integer, true},
 };
+const fields membership_event = {{"trainers", type::integer, true},
+                                 {"lost", type::string_array, true},
+                                 {"reason", type::string, true},
+                                 {"clock", type::integer, true}};
+const fields peer_lost_event = {{"target", type::string, true}, {"silent_s", type::real, true}};
+const fields peer_back_event = {{"target", type::string, true}};
+const fields recovered_event = {{"target", type::string, true}, {"recovery_s", type::real, true}};
+const fields resync_event = {{"target", type::string, true}, {"version", type::integer, true}};
+const fields spans_event = {{"spans", type::spans, true}};
+// Supervisor events (actors/node.cpp).
+const fields restart_event = {{"target", type::string, true},
+                              {"reason", type::string, false},
+                              {"backoff_s", type::real, false},
+                              {"cause", type::string, false}};
+const fields failure_event = {{"target", type::string, true},
+                              {"reason", type::string, true},
+                              {"backoff_s", type::real, true},
+                              {"strategy", type::string, false},
+                              {"also_restarting", type::string_array, false}};
+const fields escalation_event = {{"target", type::string, true}, {"reason", type::string, true}};
+// The run's configuration, once per start of the aggregator (docs/metrics.md).
+const fields config_event = {
+    {"source", type::string, true}, {"yaml", type::string, true}, {"overrides", type::string_array, false}};
+// The federated-bandit workload (bandit/): the server's result and each host's end.
+const fields done_event = {
+    {"algorithm", type::string, true},        {"T", type::integer, true},
+    {"phases", type::integer, true},          {"clients", type::integer, true},
+    {"communications", type::integer, true},  {"pull_regret", type::real, true},
+    {"communication_cost", type::real, true}, {"cumulative_regret", type::real, true},
+    {"active", type::integer_array, true},    {"decided_at", type::integer, true},
+    {"chosen", type::integer_or_null, true},  {"best_arm", type::integer, true},
+    {"found_best", type::boolean, true},
+};
+const fields shutdown_event = {
+    {"reason", type::string, true}, {"phase", type::integer, true},          {"clients", type::integer, true},
+    {"pulls", type::integer, true}, {"communications", type::integer, true}, {"communication_cost", type::real, true},
+    {"arm", type::integer, false},
+};
+const fields any_event = {{"event", type::string, true}};
+const fields no_fields = {};
+
+/// Every event the runtime writes, by name.
+const std::map<std::string, const fields*> events = {
+    {"finish", &finish_event},
+    {"checkpoint", &checkpoint_event},
+    {"resume", &resume_event},
+    {"checkpoint_skipped", &checkpoint_skipped_event},
+    {"gradient_refused", &gradient_refused_event},
+    {"membership", &membership_event},
+    {"peer_lost", &peer_lost_event},
+    {"peer_back", &peer_back_event},
+    {"recovered", &recovered_event},
+    {"resync", &resync_event},
+    {"spans", &spans_event},
+    {"restart", &restart_event},
+    {"failure", &failure_event},
+    {"escalation", &escalation_event},
+    {"config", &config_event},
+    {"done", &done_event},
+    {"shutdown", &shutdown_event},
+};
+
+const std::map<std::string, const fields*> kinds = [] {
+  std::map<std::string, const fields*> k = {
+      {"aggregator progress", &aggregator_progress},
+      {"aggregator evaluation", &aggregator_evaluation},
+      {"trainer", &trainer_fields},
+      {"loader", &loader_fields},
+      {"supervisor", &any_event}, // a supervisor only reports events
+      {"event", &any_event},      // "event" present but not a string
+  };
+  for (const auto& [name, f] : events)
+    k.emplace("event " + name, f);
+  return k;
+}();
 
 } // namespace
 
@@ -181,6 +305,13 @@ std::string record_kind(const nlohmann::json& rec) {
   if (role == "trainer" || role == "loader" || role == "supervisor")
     return role;
   return "unknown role";
+}
+
+std::vector<std::string> known_events() {
+  std::vector<std::string> names;
+  for (const auto& [name, f] : events)
+    names.push_back(name);
+  return names;
 }
 
 std::vector<field_error> validate_common(const nlohmann::json& rec) {

@@ -20,6 +20,10 @@ struct field_error {
 /// "trainer", "loader", "supervisor"; "unknown role" otherwise (only the common fields are checked).
 std::string record_kind(const nlohmann::json& rec);
 
+/// The event names with a schema entry (sorted): every event the runtime writes. Events not in
+/// this list are still valid records (their common fields are checked), but the tests refuse them.
+std::vector<std::string> known_events();
+
 /// Checks the common fields (ts, node, actor, role, step) only; empty when they are all valid.
 std::vector<field_error> validate_common(const nlohmann::json& rec);
 

@@ -1,6 +1,15 @@
 #include "observe/schema.hpp"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+
 #include <catch2/catch.hpp>
+
+#include "tests/support/test_env.hpp"
 
 namespace {
 
@@ -18,6 +27,18 @@ json progress_record() {
   return json::parse(R"({"acc":0.36,"actor":"aggregator","clock_lag":[3,0],"images_per_s":531.6,"loss":1.99,
     "lr":0.048,"node":"agg","role":"aggregator","staleness_hist":{"0":13,"3":7},"step":10,"ts":1795309202.3,
     "updates_per_s":16.6,"version":23})");
+}
+
+/// A record of event `event` with the common fields and `fields` (a JSON object text).
+json event_record(const std::string& event, const std::string& fields) {
+  auto r = json::parse(fields);
+  r.update({{"actor", "aggregator"},
+            {"node", "agg"},
+            {"role", "aggregator"},
+            {"step", 7},
+            {"ts", 1795310291.02},
+            {"event", event}});
+  return r;
 }
 
 bool names(const std::vector<field_error>& errors, const std::string& field) {
@@ -148,4 +169,138 @@ TEST_CASE("role-specific fields are checked by kind", "[observe][schema]") {
     r["new_field"] = "added at the end";
     CHECK(validate_record(r).empty());
   }
+}
+
+namespace {
+
+/// One valid record per event the runtime writes, as the writers in actors/ and bandit/ produce them.
+const std::map<std::string, std::string> event_examples = {
+    {"finish", R"j({"reason":"done","version":200,"elapsed_s":6.8})j"},
+    {"checkpoint", R"j({"path":"runs/x/checkpoints/ckpt-000000000080.trpc","version":80,"stall_s":0.002})j"},
+    {"checkpoint_skipped", R"j({"reason":"ckpt-80.trpc: bad checksum"})j"},
+    {"resume", R"j({"path":"runs/x/checkpoints/ckpt-000000000080.trpc","version":80})j"},
+    {"gradient_refused", R"j({"target":"trainer-1","clock":7,"reason":"3 NaN in 2.weight (3 NaN)","nan":3,"inf":0,
+        "params":[{"name":"2.weight","nan":3,"inf":0}],"in_a_row":1})j"},
+    {"membership", R"j({"trainers":1,"lost":["trainer-1"],"reason":"node 't1' lost (trainer-1)","clock":40})j"},
+    {"peer_lost", R"j({"target":"t1","silent_s":3.2})j"},
+    {"peer_back", R"j({"target":"t1"})j"},
+    {"recovered", R"j({"target":"trainer-0","recovery_s":1.4})j"},
+    {"resync", R"j({"target":"trainer-0","version":61})j"},
+    {"spans", R"j({"spans":[["compute",1795310291.0,0.01,""],["push",1795310291.01,0.001,"trainer-0/7"]]})j"},
+    {"restart", R"j({"target":"trainer-0","backoff_s":0.5,"cause":"trainer-0"})j"},
+    {"failure", R"j({"target":"trainer-0","reason":"injected fault","backoff_s":0.5,"strategy":"one_for_one",
+        "also_restarting":[]})j"},
+    {"escalation", R"j({"target":"trainer-0","reason":"injected fault"})j"},
+    {"config",
+     R"j({"source":"examples/fmnist-local.yaml","yaml":"cluster:\n  id: x\n","overrides":["job.epochs=1"]})j"},
+    {"done", R"j({"algorithm":"fed2_ucb","T":1000,"phases":9,"clients":4,"communications":30,"pull_regret":12.5,
+        "communication_cost":3.0,"cumulative_regret":15.5,"active":[2],"decided_at":800,"chosen":2,"phase":9,
+        "active_arms":1,"best_arm":2,"found_best":true})j"},
+    {"shutdown", R"j({"reason":"done","phase":9,"clients":1,"pulls":900,"communications":8,"communication_cost":0.8,
+        "arm":2})j"},
+};
+
+/// The event names written as literals anywhere in the source tree outside tests/:
+/// `r["event"] = "name"` and `{"event", "name"}`, with where each was found.
+std::map<std::string, std::string> events_in_source(const std::string& root) {
+  namespace fs = std::filesystem;
+  const std::regex assigned(R"re(\[\s*"event"\s*\]\s*=\s*"([^"]+)")re");
+  const std::regex listed(R"re(\{\s*"event"\s*,\s*"([^"]+)"\s*\})re");
+  std::map<std::string, std::string> found;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    const auto name = it->path().filename().string();
+    if (it->is_directory()) {
+      if (name == "tests" || name.rfind("build", 0) == 0 || name[0] == '.' || name == "runs")
+        it.disable_recursion_pending();
+      continue;
+    }
+    const auto ext = it->path().extension().string();
+    if (ext != ".cpp" && ext != ".hpp" && ext != ".h" && ext != ".cc")
+      continue;
+    std::ifstream in(it->path());
+    std::string line;
+    for (std::size_t n = 1; std::getline(in, line); ++n)
+      for (const auto* re : {&assigned, &listed})
+        for (std::sregex_iterator m(line.begin(), line.end(), *re), end; m != end; ++m)
+          found.emplace((*m)[1].str(), fs::relative(it->path(), root).string() + ":" + std::to_string(n));
+  }
+  return found;
+}
+
+} // namespace
+
+TEST_CASE("every event the runtime writes has a schema entry", "[observe][schema]") {
+  const auto written = events_in_source(troupe::test::source_dir());
+  // The scan works: it finds events of the aggregator, the trainer, the supervisor and the bandit server.
+  for (const char* e : {"finish", "gradient_refused", "membership", "recovered", "restart", "done"})
+    CHECK(written.count(e) == 1);
+  const auto known = troupe::observe::known_events();
+  for (const auto& [event, where] : written) {
+    INFO(where << " writes the event \"" << event
+               << "\": add it to observe/schema.cpp (its fields) and to docs/metrics.md");
+    CHECK(std::find(known.begin(), known.end(), event) != known.end());
+  }
+  // And no entry outlives its writer; "config" is reserved until the aggregator writes it.
+  for (const auto& event : known) {
+    INFO("observe/schema.cpp knows the event \"" << event << "\" but nothing in the source writes it");
+    CHECK((written.count(event) == 1 || event == "config"));
+  }
+}
+
+TEST_CASE("every known event has its fields checked", "[observe][schema]") {
+  const auto known = troupe::observe::known_events();
+  CHECK(known.size() == event_examples.size());
+  for (const auto& event : known) {
+    INFO("event " << event);
+    const auto example = event_examples.find(event);
+    REQUIRE(example != event_examples.end());
+    const auto rec = event_record(event, example->second);
+    CHECK(troupe::observe::record_kind(rec) == "event " + event);
+    CHECK(validate_record(rec).empty());
+    // Each event has at least one required field beyond the common ones: dropping all of them is refused.
+    auto bare = event_record(event, "{}");
+    CHECK_FALSE(validate_record(bare).empty());
+  }
+}
+
+TEST_CASE("gradient_refused and membership fields are checked one by one", "[observe][schema]") {
+  auto refused = event_record("gradient_refused", event_examples.at("gradient_refused"));
+  auto membership = event_record("membership", event_examples.at("membership"));
+  SECTION("a missing count") {
+    refused.erase("in_a_row");
+    CHECK(names(validate_record(refused), "in_a_row"));
+  }
+  SECTION("a negative NaN count") {
+    refused["nan"] = -3;
+    CHECK(names(validate_record(refused), "nan"));
+  }
+  SECTION("a parameter without its name") {
+    refused["params"].push_back({{"nan", 1}, {"inf", 0}});
+    CHECK(names(validate_record(refused), "params[1]"));
+  }
+  SECTION("params not an array") {
+    refused["params"] = "2.weight";
+    CHECK(names(validate_record(refused), "params"));
+  }
+  SECTION("lost trainers are strings") {
+    membership["lost"] = json::array({"trainer-1", 3});
+    CHECK(names(validate_record(membership), "lost[1]"));
+  }
+  SECTION("no clock") {
+    membership.erase("clock");
+    CHECK(names(validate_record(membership), "clock"));
+  }
+  SECTION("an empty lost list (every trainer back) is valid") {
+    membership["lost"] = json::array();
+    CHECK(validate_record(membership).empty());
+  }
+}
+
+TEST_CASE("a spans array reports its first bad span only", "[observe][schema]") {
+  auto r = event_record("spans", R"({"spans":[]})");
+  for (int i = 0; i < 1000; ++i)
+    r["spans"].push_back(json::array({"compute", 1.0, 0.5})); // 3 elements: no correlation id
+  const auto errors = validate_record(r);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].field == "spans[0]");
 }

@@ -1,0 +1,34 @@
+#pragma once
+/// Per-trainer figures over a whole run, from the trainers' own records: how fast each computed,
+/// how much of its time it waited, how far it trailed the fastest trainer, how often it restarted.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "observe/records.hpp"
+#include "observe/run_summary.hpp"
+
+namespace troupe::observe {
+
+struct trainer_stats {
+  std::string node, actor;
+  std::size_t records = 0; ///< periodic records (events not counted)
+  std::uint64_t clock = 0; ///< the clock of its last record
+  /// Images per second of compute over the run: Σ images / Σ compute_s, a record's images being
+  /// its images_per_s · compute_s. NaN without compute time.
+  double images_per_s = 0;
+  /// Σ wait_s / Σ (wait_s + compute_s): the share of its working time spent waiting for batches or
+  /// parameters. The trainer the others wait for has the lowest. NaN without any time.
+  double wait_share = 0;
+  /// Clocks behind the fastest trainer, sampled each time any trainer reports (its latest clock
+  /// against the highest latest clock): the mean and the maximum. 0 for a lone trainer.
+  double mean_lag = 0, max_lag = 0;
+  std::size_t restarts = 0; ///< from the run summary (supervisor restarts, resumes, step going back)
+};
+
+/// One entry per trainer that wrote a periodic record, ordered trainer-0, trainer-1, ..., trainer-10.
+/// `records` in read order; `summary` is summarize(records) (for the restarts).
+std::vector<trainer_stats> summarize_trainers(const std::vector<record>& records, const run_summary& summary);
+
+} // namespace troupe::observe
