@@ -11,15 +11,17 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/aggregator_state.hpp"
-#include "actors/loader_core.hpp"
-#include "actors/messages.hpp"
-#include "actors/metrics_actor.hpp"
-#include "actors/protocol.hpp"
+#include "ps/loader_core.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "ps/protocol.hpp"
 #include "common/error.hpp"
 #include "data/dataset.hpp"
+#include "data/fashion_mnist.hpp"
 #include "data/idx_reader.hpp"
 #include "train/fit.hpp"
 #include "common/atomic_file.hpp"
+#include "config/job_fingerprint.hpp"
 #include "train/checkpoint_store.hpp"
 #include "train/model_file.hpp"
 #include "train/npz_export.hpp"
@@ -29,15 +31,9 @@ namespace troupe::actors {
 namespace {
 
 using clock_type = agg_clock;
-
-consistency_mode mode_of(config::consistency c) {
-  switch (c) {
-  case config::consistency::bsp: return consistency_mode::bsp;
-  case config::consistency::ssp: return consistency_mode::ssp;
-  case config::consistency::asp: return consistency_mode::asp;
-  }
-  return consistency_mode::bsp;
-}
+using runtime::inbound;
+using runtime::stop_atom;
+using runtime::tick_atom;
 
 const std::shared_ptr<const std::vector<float>>& snapshot(aggregator_state& st) {
   if (st.snapshot_version != st.core->version()) {
@@ -47,24 +43,24 @@ const std::shared_ptr<const std::vector<float>>& snapshot(aggregator_state& st) 
   return st.snapshot;
 }
 
-net::message params_message(aggregator_state& st, net::msg_type type, std::size_t rank, nlohmann::json meta = {}) {
-  auto m = make_message(type, trainer_name(rank), meta.is_null() ? nlohmann::json::object() : meta);
-  m.h.clock = st.core->min_clock();
-  m.h.step = st.core->version();
-  add_flat(m, "params", snapshot(st));
-  return m;
+ps::flat_f32 params_of(aggregator_state& st) {
+  const auto& p = snapshot(st);
+  return {p, p->data(), p->size()};
 }
 
 void welcome(aggregator_state& st, std::size_t rank) {
-  const auto& job = st.ctx->topo.job;
-  const nlohmann::json meta{{"rank", rank},
-                            {"trainers", st.core->options().trainers},
-                            {"steps_per_epoch", st.core->options().steps_per_epoch},
-                            {"epochs", st.core->options().epochs},
-                            {"mode", config::to_string(job.consistency.mode)},
-                            {"staleness", job.consistency.staleness},
-                            {"clock", st.core->clock_of(rank)}};
-  st.ctx->send(st.ctx->where.trainer_nodes[rank], params_message(st, net::msg_type::welcome, rank, meta));
+  const auto& o = st.core->options();
+  ps::welcome w;
+  w.rank = rank;
+  w.trainers = o.trainers;
+  w.steps_per_epoch = o.steps_per_epoch;
+  w.epochs = o.epochs;
+  w.gate = o.gate;
+  w.clock = st.core->clock_of(rank);
+  w.min_clock = st.core->min_clock();
+  w.version = st.core->version();
+  w.params = params_of(st);
+  st.ctx->send(st.ctx->where.trainer_nodes[rank], encode(w, trainer_name(rank)));
 }
 
 void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reason, bool failed = false) {
@@ -78,7 +74,8 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
     evaluate(st, epochs_done);
   save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}});
   // The same parameters for Python users: numpy.load("model_final.npz")["0.weight"], ...
-  train::export_npz((checkpoint_dir(st) / "model_final.npz").string(), st.core->layout(), st.core->params().data());
+  const auto npz = (checkpoint_dir(st) / "model_final.npz").string();
+  written(st, npz, [&] { train::export_npz(npz, st.core->layout(), st.core->params().data()); });
   if (st.core->at_round_boundary() && st.core->version() != st.last_checkpoint_version)
     save_checkpoint(st);
   report_spans(st);
@@ -94,25 +91,25 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
                                             : fmt::format("best Acc@1 {:.2f}", 100.0 * st.best_top1),
                            (checkpoint_dir(st) / "model_final.trpm").string()));
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
-    st.ctx->send(st.ctx->where.trainer_nodes[r], make_message(net::msg_type::shutdown, trainer_name(r), {{"reason", reason}}));
-  st.ctx->send(st.ctx->where.loader_node, make_message(net::msg_type::shutdown, loader_name, {{"reason", reason}}));
+    st.ctx->send(st.ctx->where.trainer_nodes[r], encode(ps::shutdown{reason, std::nullopt}, trainer_name(r)));
+  st.ctx->send(st.ctx->where.loader_node, encode(ps::shutdown{reason, std::nullopt}, loader_name));
   // A job that ends in failure by decision (e.g. too many non-finite gradients) exits with
   // user_shutdown: its supervisor must end the node with an error, not restart the aggregator.
   self->quit(failed ? caf::error(caf::exit_reason::user_shutdown) : caf::error{});
 }
 
 void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcome& out);
+bool speaks_for(aggregator_state& st, const net::message& m, std::size_t rank);
 
 void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
   auto& st = self->state;
-  const auto meta = meta_of(m);
-  const auto rank = field<std::size_t>(meta, "rank", m);
-  const auto n = field<std::size_t>(meta, "n", m);
-  const float* grad = nullptr;
-  if (n > 0)
-    grad = flat_of(m, "grad", st.core->layout().total).data;
+  const auto p = ps::decode_push(m, st.core->layout().total);
+  if (!speaks_for(st, m, p.rank))
+    return;
+  const auto rank = p.rank;
+  const auto n = p.n;
   const auto w0 = span_log::wall::now();
-  const auto out = st.core->push(rank, m.h.clock, field<std::uint64_t>(meta, "version_read", m), n, grad);
+  const auto out = st.core->push(rank, p.clock, p.version_read, n, p.grad.data);
   st.spans.add(out.applied ? "apply" : "gather", w0, span_log::wall::now(), gradient_id(rank, m.h.clock));
   if (out.duplicate)
     return;
@@ -121,10 +118,10 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
     ++st.refused;
     report_refusal(st, rank, m.h.clock, out);
   } else {
-    st.loss_sum += field<double>(meta, "loss_sum", m);
+    st.loss_sum += p.loss_sum;
     st.samples += n;
-    st.correct1 += field<std::size_t>(meta, "correct1", m);
-    st.correct5 += field<std::size_t>(meta, "correct5", m);
+    st.correct1 += p.correct1;
+    st.correct5 += p.correct5;
   }
   ++st.pushes;
   ++st.staleness_hist[out.staleness];
@@ -151,21 +148,11 @@ void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcom
   auto& st = self->state;
   // One params message per node, addressed to all its released trainers: a node hosting several
   // trainers receives the parameters once and hands the same buffer to each of them.
-  std::map<std::string, nlohmann::json> per_node;
-  for (std::size_t r : out.released) {
-    auto& to = per_node[st.ctx->where.trainer_nodes[r]];
-    if (to.is_null())
-      to = nlohmann::json::array();
-    to.push_back(trainer_name(r));
-  }
-  for (auto& [node, to] : per_node) {
-    auto m = make_message(net::msg_type::params, "", {});
-    m.h.meta = nlohmann::json{{"to", to}}.dump();
-    m.h.clock = st.core->min_clock();
-    m.h.step = st.core->version();
-    add_flat(m, "params", snapshot(st));
-    st.ctx->send(node, std::move(m));
-  }
+  std::map<std::string, std::vector<std::string>> per_node;
+  for (std::size_t r : out.released)
+    per_node[st.ctx->where.trainer_nodes[r]].push_back(trainer_name(r));
+  for (auto& [node, to] : per_node)
+    st.ctx->send(node, encode(ps::params_update{st.core->min_clock(), st.core->version(), params_of(st)}, std::move(to)));
   progress(st, false);
   const auto& o = st.core->options();
   const auto& eval = st.ctx->topo.job.evaluation;
@@ -206,69 +193,217 @@ void readmit_node(caf::stateful_actor<aggregator_state>* self, const std::string
 
 /// How often the aggregator checks for silent nodes: a tenth of the failure timeout (at most a
 /// heartbeat), so a dead node is declared lost at most 1.1 failure timeouts after its last message.
-std::chrono::milliseconds liveness_interval(const node_context& ctx) {
+std::chrono::milliseconds liveness_interval(const runtime::node_context& ctx) {
   const auto& c = ctx.topo.cluster;
   return std::chrono::milliseconds(std::max(10L, static_cast<long>(1000 * std::min(c.heartbeat_s, c.failure_timeout_s / 10))));
 }
 
 /// How long the aggregator waits without any message before it gives up with an error.
 
-long idle_limit_s(const node_context& ctx) {
+long idle_limit_s(const runtime::node_context& ctx) {
   return static_cast<long>(std::max(60.0, 4 * ctx.topo.cluster.connect_timeout_s));
 }
 
-caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std::shared_ptr<const node_context> ctx,
-                               std::int64_t fail_at_version) {
+/// Sets up the aggregator: evaluation engine and test split, the core (resumed from the newest
+/// checkpoint if there is one), and says what it runs.
+void start(aggregator_state& st, const std::shared_ptr<const runtime::node_context>& ctx) {
+  st.alive = std::make_unique<ps::liveness>(std::chrono::duration<double>(ctx->topo.cluster.failure_timeout_s), ctx->node);
+  const auto& job = ctx->topo.job;
+  const std::size_t trainers = ctx->where.trainers();
+  // Evaluation threads: the cores not taken by this node's own trainers.
+  const std::size_t local_trainers = ctx->where.ranks_on(ctx->node).size();
+  st.engine = std::make_unique<train::gradient_engine>(ctx->model, job.seed, local_trainers == 0 ? 2 : 1);
+  st.test = data::load_fashion_mnist(job.data.dir, false, data::fashion_mnist::normalization(job.data.normalize),
+                                     job.data.max_test);
+  // The loader's schedule fixes the clocks per epoch; the aggregator derives the same number from
+  // the size of the training split (its label file is small; the images stay with the loader).
+  const auto labels = data::read_idx(data::fashion_mnist::labels_path(job.data.dir, true));
+  TROUPE_ENFORCE(!labels.dims.empty(), "training labels without dimensions");
+  const std::size_t train_n = job.data.max_train > 0 ? std::min<std::size_t>(job.data.max_train, labels.dims[0])
+                                                     : std::size_t{labels.dims[0]};
+  ps::aggregator_options o;
+  o.gate = {job.consistency.mode, job.consistency.staleness};
+  o.trainers = trainers;
+  o.steps_per_epoch = ps::loader_core(train_n, trainers, job.batch_size, job.seed, job.epochs).steps_per_epoch();
+  o.epochs = job.epochs;
+  o.optimizer = {job.optimizer.kind, job.optimizer.momentum, job.optimizer.dampening, job.optimizer.nesterov,
+                 job.optimizer.weight_decay, job.optimizer.beta1, job.optimizer.beta2, job.optimizer.eps};
+  o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
+                job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
+  o.refuse_nonfinite = job.on_nonfinite_gradient == config::nonfinite_policy::refuse;
+  o.max_refused_in_a_row = job.max_refused_in_a_row;
+  st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
+  st.next_step_eval = job.evaluation.every_steps;
+  st.store = std::make_unique<train::checkpoint_store>(ctx->topo.checkpoint.dir, ctx->topo.checkpoint.keep);
+  resume_if_possible(st);
+  if (!o.gate.synchronous() && trainers > 1 &&
+      job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
+    ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "
+                          "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
+                          config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
+  ctx->line(fmt::format("=> aggregator on '{}': model '{}' ({} parameters), {} trainer(s) x batch {}, {} clocks/epoch, "
+                        "{} epochs, {}{}{}{}",
+                        ctx->node, ctx->model.name, st.core->layout().total, trainers, job.batch_size,
+                        o.steps_per_epoch, o.epochs, config::to_string(job.consistency.mode),
+                        job.consistency.mode == config::consistency::ssp
+                            ? fmt::format(" (staleness {})", job.consistency.staleness)
+                            : std::string(),
+                        // the non-default fault policies only
+                        job.on_trainer_loss == config::trainer_loss_policy::shrink ? ", on_trainer_loss: shrink" : "",
+                        o.refuse_nonfinite ? "" : ", on_nonfinite_gradient: apply"));
+}
+
+/// A node may only speak for the trainers the topology places on it: anything else is refused,
+/// logged with both names and counted.
+void report_unauthorized(aggregator_state& st, const net::message& m, const std::string& claimed,
+                         const std::string& owner) {
+  ++st.refused_unauthorized;
+  ++*st.ctx->refused_unauthorized;
+  std::cerr << fmt::format("troupe-node [{}]: refused {} as {} from node '{}': that actor runs on node '{}'\n",
+                           st.ctx->node, net::to_string(m.h.type), claimed, m.h.sender, owner);
+  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+  r["event"] = "refused";
+  r["target"] = claimed;
+  r["from"] = m.h.sender;
+  r["reason"] = "unauthorized";
+  st.ctx->record(r.dump());
+}
+
+void speaks_for_loader_refused(aggregator_state& st, const net::message& m) {
+  report_unauthorized(st, m, loader_name, st.ctx->where.loader_node);
+}
+
+bool speaks_for(aggregator_state& st, const net::message& m, std::size_t rank) {
+  if (rank >= st.ctx->where.trainers())
+    throw error(fmt::format("{} from trainer rank {} but the job has {} trainers", net::to_string(m.h.type), rank,
+                            st.ctx->where.trainers()));
+  if (st.ctx->where.hosts_trainer(m.h.sender, rank))
+    return true;
+  report_unauthorized(st, m, trainer_name(rank), st.ctx->where.trainer_nodes[rank]);
+  return false;
+}
+
+/// A trainer of another job (another model, seed, optimizer, ...) must not join: the first key
+/// that differs is named on both sides, once per node.
+/// An actor of another job (another model, seed, optimizer, ...) must not join: it is told why
+/// (reject: the first key that differs, on both sides) and its node ends; logged once per node.
+bool same_job(aggregator_state& st, const net::message& m, const ps::hello& h) {
+  if (h.job == st.ctx->job_fingerprint)
+    return true;
+  std::string why;
   try {
-    auto& st = self->state;
-    st.ctx = ctx;
-    st.fail_at_version = fail_at_version;
-    const auto& job = ctx->topo.job;
-    const std::size_t trainers = ctx->where.trainers();
-    // Evaluation threads: the cores not taken by this node's own trainers.
-    const std::size_t local_trainers = ctx->where.ranks_on(ctx->node).size();
-    st.engine = std::make_unique<train::gradient_engine>(ctx->model, job.seed, local_trainers == 0 ? 2 : 1);
-    data::normalization norm;
-    if (job.data.normalize)
-      norm = {true, 0.2860f, 0.3530f};
-    st.test = data::load_fashion_mnist(job.data.dir, false, norm, job.data.max_test);
-    // The loader's schedule fixes the clocks per epoch; the aggregator derives the same number from
-    // the size of the training split (its label file is small; the images stay with the loader).
-    const auto labels = data::read_idx((std::filesystem::path(job.data.dir) / "train-labels-idx1-ubyte.gz").string());
-    TROUPE_ENFORCE(!labels.dims.empty(), "training labels without dimensions");
-    const std::size_t train_n = job.data.max_train > 0 ? std::min<std::size_t>(job.data.max_train, labels.dims[0])
-                                                       : std::size_t{labels.dims[0]};
-    aggregator_options o;
-    o.mode = mode_of(job.consistency.mode);
-    o.staleness = job.consistency.staleness;
-    o.trainers = trainers;
-    o.steps_per_epoch = loader_core(train_n, trainers, job.batch_size, job.seed, job.epochs).steps_per_epoch();
-    o.epochs = job.epochs;
-    o.optimizer = {job.optimizer.kind, job.optimizer.momentum, job.optimizer.dampening, job.optimizer.nesterov,
-                   job.optimizer.weight_decay, job.optimizer.beta1, job.optimizer.beta2, job.optimizer.eps};
-    o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
-                  job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
-    o.refuse_nonfinite = job.on_nonfinite_gradient == config::nonfinite_policy::refuse;
-    o.max_refused_in_a_row = job.max_refused_in_a_row;
-    st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
-    st.next_step_eval = job.evaluation.every_steps;
-    st.store = std::make_unique<train::checkpoint_store>(ctx->topo.checkpoint.dir, ctx->topo.checkpoint.keep);
-    resume_if_possible(st);
-    if (o.mode != consistency_mode::bsp && !(o.mode == consistency_mode::ssp && o.staleness == 0) && trainers > 1 &&
-        job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
-      ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "
-                            "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
-                            config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
-    ctx->line(fmt::format("=> aggregator on '{}': model '{}' ({} parameters), {} trainer(s) x batch {}, {} clocks/epoch, "
-                          "{} epochs, {}{}{}{}",
-                          ctx->node, ctx->model.name, st.core->layout().total, trainers, job.batch_size,
-                          o.steps_per_epoch, o.epochs, config::to_string(job.consistency.mode),
-                          job.consistency.mode == config::consistency::ssp
-                              ? fmt::format(" (staleness {})", job.consistency.staleness)
-                              : std::string(),
-                          // the non-default fault policies only
-                          job.on_trainer_loss == config::trainer_loss_policy::shrink ? ", on_trainer_loss: shrink" : "",
-                          o.refuse_nonfinite ? "" : ", on_nonfinite_gradient: apply"));
+    const auto mine = config::job_fingerprint::from_wire(st.ctx->job_fingerprint);
+    const auto theirs = config::job_fingerprint::from_wire(h.job);
+    const auto d = config::first_difference(mine, theirs);
+    if (!d)
+      return true;
+    why = config::to_string(*d, "on node '" + m.h.sender + "'");
+  } catch (const std::exception& e) {
+    why = h.job.empty() ? std::string("it sent no job fingerprint") : std::string(e.what());
+  }
+  const std::string who = h.loader ? loader_name : trainer_name(h.rank);
+  ++st.refused_other_job;
+  ++*st.ctx->refused_unauthorized;
+  st.ctx->send(m.h.sender, encode(ps::reject{"another job: " + why}, who));
+  if (st.other_job_logged.insert(m.h.sender).second) {
+    std::cerr << fmt::format("troupe-node [{}]: refused {} from node '{}': it runs another job: {}\n", st.ctx->node,
+                             who, m.h.sender, why);
+    auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+    r["event"] = "refused";
+    r["target"] = who;
+    r["from"] = m.h.sender;
+    r["reason"] = "other_job";
+    r["detail"] = why;
+    st.ctx->record(r.dump());
+  }
+  return false;
+}
+
+/// Training starts once every trainer and the loader (of the same job) have said hello.
+void start_if_ready(aggregator_state& s) {
+  if (s.started || !s.loader_ready || s.hello_from.size() != s.ctx->where.trainers())
+    return;
+  s.started = true;
+  s.started_at = s.last_line_at = clock_type::now();
+  for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
+    welcome(s, r);
+}
+
+void on_hello(aggregator_state& s, const net::message& m) {
+  const auto h = ps::decode_hello(m);
+  if (h.loader) {
+    if (m.h.sender != s.ctx->where.loader_node) {
+      speaks_for_loader_refused(s, m);
+      return;
+    }
+    if (same_job(s, m, h)) {
+      s.loader_ready = true;
+      start_if_ready(s);
+    }
+    return;
+  }
+  if (!speaks_for(s, m, h.rank) || !same_job(s, m, h))
+    return;
+  s.hello_from.insert(h.rank);
+  if (s.started)
+    welcome(s, h.rank);  // it missed the first welcome (or restarted)
+  else if (!s.loader_ready)  // the trainers' hello retries are the loader's too: ask it again
+    s.ctx->send(s.ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
+  else
+    start_if_ready(s);
+}
+
+void on_message(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
+  auto& s = self->state;
+  try {
+    if (heard_from(s, m.h.sender))
+      readmit_node(self, m.h.sender);
+    switch (m.h.type) {
+    case net::msg_type::heartbeat:
+      break;
+    case net::msg_type::hello:
+      on_hello(s, m);
+      break;
+    case net::msg_type::push_gradient:
+      on_push(self, m);
+      break;
+    case net::msg_type::shutdown:  // a trainer or the loader was stopped: end the job for everyone
+      ps::decode_shutdown(m);
+      finish(self, fmt::format("stopped by '{}'", m.h.sender));
+      break;
+    default:
+      std::cerr << fmt::format("troupe-node [{}]: aggregator ignores {} from '{}'\n", s.ctx->node,
+                               net::to_string(m.h.type), m.h.sender);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << fmt::format("troupe-node [{}]: aggregator refused {} from '{}': {}\n", s.ctx->node,
+                             net::to_string(m.h.type), m.h.sender, e.what());
+  }
+  if (!s.write_failure.empty() && !s.finished)  // checkpoint.on_write_error: stop
+    finish(self, s.write_failure, true);
+}
+
+/// Nothing arrived for the idle limit: say who is missing and end the job in failure.
+void give_up_idle(caf::stateful_actor<aggregator_state>* self) {
+  auto& s = self->state;
+  std::vector<std::string> missing;
+  for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
+    if (!s.started ? s.hello_from.count(r) == 0 : s.core->clock_of(r) == s.core->min_clock())
+      missing.push_back(fmt::format("{} on '{}'", trainer_name(r), s.ctx->where.trainer_nodes[r]));
+  if (!s.started && !s.loader_ready)
+    missing.push_back(fmt::format("the loader on '{}'", s.ctx->where.loader_node));
+  std::cerr << fmt::format("troupe-node [{}]: aggregator heard nothing for {} s; {}: {}\n", s.ctx->node,
+                           idle_limit_s(*s.ctx), s.started ? "slowest trainers" : "never said hello",
+                           fmt::join(missing, ", "));
+  finish(self, "no trainer activity", true);
+}
+
+caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
+                               std::shared_ptr<const runtime::node_context> ctx, std::int64_t fail_at_version) {
+  self->state.ctx = ctx;
+  self->state.fail_at_version = fail_at_version;
+  try {
+    start(self->state, ctx);
   } catch (const std::exception& e) {
     // Say why before CAF records a bare "unhandled exception" for the node.
     std::cerr << fmt::format("troupe-node [{}]: aggregator failed to start: {}\n", ctx->node, e.what());
@@ -277,48 +412,11 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
   // Trainers that outlived a previous aggregator (it was restarted) say hello and re-sync at once
   // instead of after their retry interval; trainers not running yet say hello when they start.
   for (std::size_t r = 0; r < ctx->where.trainers(); ++r)
-    ctx->send(ctx->where.trainer_nodes[r], make_message(net::msg_type::hello, trainer_name(r), {}));
+    ctx->send(ctx->where.trainer_nodes[r], encode(ps::hello{r, {}, false}, trainer_name(r)));
+  ctx->send(ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
   self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   return {
-      [=](inbound& in) {
-        auto& s = self->state;
-        const net::message& m = *in.msg;
-        try {
-          if (heard_from(s, m.h.sender))
-            readmit_node(self, m.h.sender);
-          switch (m.h.type) {
-          case net::msg_type::heartbeat:
-            break;
-          case net::msg_type::hello: {
-            const auto rank = field<std::size_t>(meta_of(m), "rank", m);
-            TROUPE_ENFORCE(rank < s.ctx->where.trainers(), "hello from trainer rank {} but the job has {} trainers",
-                           rank, s.ctx->where.trainers());
-            s.hello_from.insert(rank);
-            if (s.started) {
-              welcome(s, rank);  // it missed the first welcome (or restarted)
-            } else if (s.hello_from.size() == s.ctx->where.trainers()) {
-              s.started = true;
-              s.started_at = s.last_line_at = clock_type::now();
-              for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
-                welcome(s, r);
-            }
-            break;
-          }
-          case net::msg_type::push_gradient:
-            on_push(self, m);
-            break;
-          case net::msg_type::shutdown:  // a trainer or the loader was stopped: end the job for everyone
-            finish(self, fmt::format("stopped by '{}'", m.h.sender));
-            break;
-          default:
-            std::cerr << fmt::format("troupe-node [{}]: aggregator ignores {} from '{}'\n", s.ctx->node,
-                                     net::to_string(m.h.type), m.h.sender);
-          }
-        } catch (const std::exception& e) {
-          std::cerr << fmt::format("troupe-node [{}]: aggregator refused {} from '{}': {}\n", s.ctx->node,
-                                   net::to_string(m.h.type), m.h.sender, e.what());
-        }
-      },
+      [=](inbound& in) { on_message(self, *in.msg); },
       [=](stop_atom) { finish(self, "stopped"); },
       [=](tick_atom) {
         try {
@@ -330,23 +428,13 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self, std:
         }
         self->delayed_send(self, liveness_interval(*self->state.ctx), tick_atom::value);
       },
-      caf::after(std::chrono::seconds(idle_limit_s(*ctx))) >> [=] {
-        auto& s = self->state;
-        std::vector<std::string> missing;
-        for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
-          if (!s.started ? s.hello_from.count(r) == 0 : s.core->clock_of(r) == s.core->min_clock())
-            missing.push_back(fmt::format("{} on '{}'", trainer_name(r), s.ctx->where.trainer_nodes[r]));
-        std::cerr << fmt::format("troupe-node [{}]: aggregator heard nothing for {} s; {}: {}\n", s.ctx->node,
-                                 idle_limit_s(*s.ctx), s.started ? "slowest trainers" : "never said hello",
-                                 fmt::join(missing, ", "));
-        finish(self, "no trainer activity", true);
-      },
+      caf::after(std::chrono::seconds(idle_limit_s(*ctx))) >> [=] { give_up_idle(self); },
   };
 }
 
 } // namespace
 
-caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
                             std::int64_t fail_at_version) {
   return sys.spawn<caf::detached>(aggregator_actor, std::move(ctx), fail_at_version);
 }

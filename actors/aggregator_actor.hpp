@@ -12,13 +12,13 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/node_context.hpp"
+#include "runtime/node_context.hpp"
 
 namespace troupe::actors {
 
 /// `fail_at_version` >= 0 is a test hook: the aggregator fails (exits with an error) once it has
 /// applied that version, so its supervisor's in-process restart can be tested.
-caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
                             std::int64_t fail_at_version = -1);
 
 } // namespace troupe::actors

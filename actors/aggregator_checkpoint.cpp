@@ -1,11 +1,12 @@
 #include <algorithm>
+#include <functional>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "actors/aggregator_state.hpp"
-#include "actors/metrics_actor.hpp"
-#include "actors/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "ps/protocol.hpp"
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 
@@ -35,10 +36,36 @@ train::training_state checkpoint_state(const aggregator_state& st) {
   return s;
 }
 
+bool written(aggregator_state& st, const std::string& path, const std::function<void()>& write) {
+  try {
+    write();
+    return true;
+  } catch (const std::exception& e) {
+    const auto& policy = st.ctx->topo.checkpoint.on_write_error;
+    std::cerr << fmt::format("troupe-node [{}]: could not write {}: {} (checkpoint.on_write_error: {}{})\n",
+                             st.ctx->node, path, e.what(), policy,
+                             policy == "stop" ? ": stopping the job" : ": training goes on; the last good files are kept");
+    auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+    r["event"] = "write_failed";
+    r["path"] = path;
+    r["error"] = e.what();
+    r["policy"] = policy;
+    st.ctx->record(r.dump());
+    if (policy == "stop" && st.write_failure.empty())
+      st.write_failure = fmt::format("could not write {}: {}", path, e.what());
+    return false;
+  }
+}
+
 void save_checkpoint(aggregator_state& st) {
   const auto t0 = agg_clock::now();
   const auto w0 = span_log::wall::now();
-  const std::string path = st.store->save(checkpoint_state(st));
+  std::string path;
+  if (!written(st, st.store->dir(), [&] { path = st.store->save(checkpoint_state(st)); })) {
+    st.last_checkpoint_version = st.core->version();  // not again at once: at the next period
+    st.last_checkpoint_at = agg_clock::now();
+    return;
+  }
   const double stall = std::chrono::duration<double>(agg_clock::now() - t0).count();
   st.spans.add("checkpoint", w0, span_log::wall::now());
   st.last_checkpoint_version = st.core->version();

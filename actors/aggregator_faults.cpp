@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "actors/aggregator_state.hpp"
-#include "actors/metrics_actor.hpp"
-#include "actors/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "ps/protocol.hpp"
 
 namespace troupe::actors {
 

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "actors/aggregator_state.hpp"
-#include "actors/metrics_actor.hpp"
-#include "actors/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "ps/protocol.hpp"
 #include "train/fit.hpp"
 #include "train/model_file.hpp"
 
@@ -16,9 +16,12 @@ std::filesystem::path checkpoint_dir(const aggregator_state& st) {
 }
 
 void save(aggregator_state& st, const std::string& file, const nlohmann::json& info) {
-  std::filesystem::create_directories(checkpoint_dir(st));
-  train::saved_model m{st.ctx->model.name, st.core->layout(), st.core->params(), info.dump()};
-  train::save_model((checkpoint_dir(st) / file).string(), m);
+  const auto path = (checkpoint_dir(st) / file).string();
+  written(st, path, [&] {
+    std::filesystem::create_directories(checkpoint_dir(st));
+    train::saved_model m{st.ctx->model.name, st.core->layout(), st.core->params(), info.dump()};
+    train::save_model(path, m);
+  });
 }
 
 namespace {
@@ -123,8 +126,7 @@ void progress(aggregator_state& st, bool force) {
 }
 
 bool heard_from(aggregator_state& st, const std::string& node) {
-  st.last_heard[node] = agg_clock::now();
-  if (st.lost.erase(node) == 0)
+  if (!st.alive->heard(node, agg_clock::now()))
     return false;
   st.ctx->line(fmt::format("=> node '{}' is back", node));
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
@@ -136,27 +138,21 @@ bool heard_from(aggregator_state& st, const std::string& node) {
 
 std::vector<std::string> check_liveness(aggregator_state& st) {
   std::vector<std::string> declared;
-  const auto limit = std::chrono::duration<double>(st.ctx->topo.cluster.failure_timeout_s);
-  const auto now = agg_clock::now();
-  for (const auto& [node, when] : st.last_heard) {
-    if (node == st.ctx->node || st.lost.count(node) > 0 || now - when <= limit)
-      continue;
-    st.lost.insert(node);
+  for (const auto& d : st.alive->check(agg_clock::now())) {
     std::vector<std::string> trainers;
-    for (std::size_t r : st.ctx->where.ranks_on(node))
+    for (std::size_t r : st.ctx->where.ranks_on(d.node))
       trainers.push_back(trainer_name(r));
-    const double silent = std::chrono::duration<double>(now - when).count();
     const bool shrink = st.ctx->topo.job.on_trainer_loss == config::trainer_loss_policy::shrink && !trainers.empty();
     std::cerr << fmt::format("troupe-node [{}]: node '{}' ({}) silent for {:.1f} s: declared lost; {}\n", st.ctx->node,
-                             node, fmt::join(trainers, ", "), silent,
+                             d.node, fmt::join(trainers, ", "), d.silent_s,
                              shrink ? "continuing without its trainers until it comes back (on_trainer_loss: shrink)"
                                     : "waiting for it to come back");
     auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
     r["event"] = "peer_lost";
-    r["target"] = node;
-    r["silent_s"] = silent;
+    r["target"] = d.node;
+    r["silent_s"] = d.silent_s;
     st.ctx->record(r.dump());
-    declared.push_back(node);
+    declared.push_back(d.node);
   }
   return declared;
 }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,9 +16,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "actors/aggregator_core.hpp"
-#include "actors/node_context.hpp"
-#include "actors/span_log.hpp"
+#include "ps/aggregator_core.hpp"
+#include "ps/liveness.hpp"
+#include "ps/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "runtime/node_context.hpp"
+#include "runtime/span_log.hpp"
 #include "data/dataset.hpp"
 #include "train/checkpoint_store.hpp"
 #include "train/gradient_engine.hpp"
@@ -25,15 +29,24 @@
 namespace troupe::actors {
 
 using agg_clock = std::chrono::steady_clock;
+using ps::aggregator_core;
+using ps::push_outcome;
+using runtime::span_log;
+using runtime::make_record;
+using runtime::gradient_id;
+using ps::aggregator_name;
+using ps::loader_name;
+using ps::trainer_name;
 
 struct aggregator_state {
-  std::shared_ptr<const node_context> ctx;
+  std::shared_ptr<const runtime::node_context> ctx;
   std::int64_t fail_at_version = -1;  ///< test hook: >= 0 fails the actor once this version is applied
   std::unique_ptr<train::gradient_engine> engine;  ///< evaluation only
   std::unique_ptr<aggregator_core> core;
   data::dataset test;
   std::set<std::size_t> hello_from;
   bool started = false, finished = false;
+  bool loader_ready = false;  ///< the loader (of this job) said hello
   std::shared_ptr<const std::vector<float>> snapshot;  ///< params of `snapshot_version`, shared by all sends
   std::uint64_t snapshot_version = ~std::uint64_t{0};
   std::size_t evaluated_epochs = 0;
@@ -47,10 +60,11 @@ struct aggregator_state {
   std::uint64_t last_line_clock = 0;
   std::uint64_t first_clock = 0;  ///< slowest clock when training (re)started, for the ETA
   std::unique_ptr<train::checkpoint_store> store;
-  // Liveness: the last time anything arrived from each trainer node, and who is declared gone.
-  std::map<std::string, agg_clock::time_point> last_heard;
-  std::set<std::string> lost;
+  std::unique_ptr<ps::liveness> alive;  ///< who was heard from lately, who is declared lost
+  std::uint64_t refused_unauthorized = 0, refused_other_job = 0;
+  std::set<std::string> other_job_logged;  ///< nodes of another job, refused (logged once each)
   span_log spans;
+  std::string write_failure;  ///< checkpoint.on_write_error: stop — the failed write that ends the job
   std::uint64_t last_checkpoint_version = 0;
   agg_clock::time_point last_checkpoint_at = agg_clock::now();
   agg_clock::time_point started_at = agg_clock::now(), last_line_at = agg_clock::now();
@@ -59,7 +73,11 @@ struct aggregator_state {
 /// Where models and checkpoints go (checkpoint.dir).
 std::filesystem::path checkpoint_dir(const aggregator_state& st);
 
-/// Writes the current parameters as a model file `file` in the checkpoint directory.
+/// Runs `write` (of the file or directory `path`); a failure is reported as a write_failed event
+/// and on stderr, and under checkpoint.on_write_error: stop noted in st.write_failure. False then.
+bool written(aggregator_state& st, const std::string& path, const std::function<void()>& write);
+
+/// Writes the current parameters as a model file `file` in the checkpoint directory (written()).
 void save(aggregator_state& st, const std::string& file, const nlohmann::json& info);
 
 /// Evaluates on the test split, reports it, and keeps model_latest / model_best.

@@ -6,22 +6,30 @@
 #include <caf/all.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/loader_core.hpp"
-#include "actors/messages.hpp"
-#include "actors/metrics_actor.hpp"
-#include "actors/protocol.hpp"
-#include "actors/span_log.hpp"
+#include "ps/loader_core.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "ps/protocol.hpp"
+#include "runtime/span_log.hpp"
 #include "common/error.hpp"
 #include "data/dataset.hpp"
+#include "data/fashion_mnist.hpp"
 
 namespace troupe::actors {
 
 namespace {
 
+using ps::loader_name;
+using ps::trainer_name;
+using runtime::inbound;
+using runtime::make_record;
+using runtime::span_log;
+using runtime::stop_atom;
+
 struct loader_state {
-  std::shared_ptr<const node_context> ctx;
+  std::shared_ptr<const runtime::node_context> ctx;
   data::dataset train;
-  std::unique_ptr<loader_core> core;
+  std::unique_ptr<ps::loader_core> core;
   std::uint64_t batches_sent = 0;
   span_log spans;
   std::size_t requests = 0;
@@ -75,78 +83,95 @@ void serve_batches(loader_state& st, std::size_t rank, std::size_t credits) {
     if (!plan)
       return;
     const std::size_t n = plan->indices.size();
-    auto m = make_message(net::msg_type::batch, trainer_name(rank),
-                          {{"epoch", plan->epoch}, {"step", plan->step}, {"n", n}});
-    m.h.step = plan->epoch * st.core->steps_per_epoch() + plan->step;
+    ps::batch b;
+    b.clock = plan->epoch * st.core->steps_per_epoch() + plan->step;
+    b.epoch = plan->epoch;
+    b.step = plan->step;
+    b.n = n;
     if (n > 0) {
-      std::vector<float> images(n * image);
-      std::vector<std::int32_t> labels(n);
-      data::gather_batch(st.train, plan->indices.data(), n, images.data(), labels.data());
-      m.add_tensor("images",
-                   {static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(st.train.channels),
-                    static_cast<std::uint32_t>(st.train.height), static_cast<std::uint32_t>(st.train.width)},
-                   std::move(images));
-      m.add_tensor("labels", {static_cast<std::uint32_t>(n)}, std::move(labels));
+      auto images = std::make_shared<std::vector<float>>(n * image);
+      auto labels = std::make_shared<std::vector<std::int32_t>>(n);
+      data::gather_batch(st.train, plan->indices.data(), n, images->data(), labels->data());
+      b.image_shape = {static_cast<std::uint32_t>(st.train.channels), static_cast<std::uint32_t>(st.train.height),
+                       static_cast<std::uint32_t>(st.train.width)};
+      b.images_out = std::move(images);
+      b.labels_out = std::move(labels);
     }
-    ctx.send(ctx.where.trainer_nodes[rank], std::move(m));
+    ctx.send(ctx.where.trainer_nodes[rank], encode(b, trainer_name(rank)));
     ++st.batches_sent;
   }
 }
 
-caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_ptr<const node_context> ctx,
+/// The loader joins like a trainer: it tells the aggregator its job fingerprint, and the job does
+/// not start with a loader of another job (another seed would silently change every batch).
+void say_hello(const runtime::node_context& c) {
+  c.send(c.where.aggregator_node, encode(ps::hello{0, c.job_fingerprint, true}, ps::aggregator_name));
+}
+
+void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, std::int64_t fail_after_requests) {
+  auto& s = self->state;
+  try {
+    if (m.h.type == net::msg_type::request_batches) {
+      if (fail_after_requests >= 0 && s.requests_seen++ == static_cast<std::uint64_t>(fail_after_requests)) {
+        std::cerr << fmt::format("troupe-node [{}]: loader failed: injected failure at request {} (test hook)\n",
+                                 s.ctx->node, fail_after_requests);
+        self->quit(caf::make_error(caf::sec::runtime_error, "injected loader failure (test hook)"));
+        return;
+      }
+      const auto r = ps::decode_batch_request(m);
+      TROUPE_ENFORCE(r.rank < s.ctx->where.trainers(), "batch request from trainer rank {} but the job has {} trainers",
+                     r.rank, s.ctx->where.trainers());
+      // Only the node that runs a trainer may ask for its batches.
+      TROUPE_ENFORCE(s.ctx->where.hosts_trainer(m.h.sender, r.rank), "node '{}' asked for the batches of {}, which runs "
+                     "on node '{}'", m.h.sender, trainer_name(r.rank), s.ctx->where.trainer_nodes[r.rank]);
+      s.core->seek(r.rank, r.from_clock);  // a trainer (re)starting at this clock: continue its shard there
+      serve(s, r.rank, r.credits);
+    } else if (m.h.type == net::msg_type::hello && m.h.sender == s.ctx->where.aggregator_node) {
+      say_hello(*s.ctx);  // a (re)started aggregator asks who is there
+    } else if (m.h.type == net::msg_type::reject && m.h.sender == s.ctx->where.aggregator_node) {
+      const auto why = ps::decode_reject(m).reason;
+      std::cerr << fmt::format("troupe-node [{}]: the aggregator refused this loader: {}\n", s.ctx->node, why);
+      self->quit(caf::make_error(caf::sec::runtime_error, "refused by the aggregator: " + why));
+    } else if (m.h.type == net::msg_type::shutdown) {
+      TROUPE_ENFORCE(m.h.sender == s.ctx->where.aggregator_node, "only the aggregator's node '{}' ends the job",
+                     s.ctx->where.aggregator_node);
+      ps::decode_shutdown(m);
+      auto r = make_record(s.ctx->node, loader_name, "loader", s.batches_sent);
+      r["batches_sent"] = s.batches_sent;
+      r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
+      s.ctx->record(r.dump());
+      report_spans(s);
+      self->quit();
+    }
+  } catch (const std::exception& e) {
+    // A bad request is refused, not fatal: the loader keeps serving the others.
+    std::cerr << fmt::format("troupe-node [{}]: loader refused {} from '{}': {}\n", s.ctx->node,
+                             net::to_string(m.h.type), m.h.sender, e.what());
+  }
+}
+
+caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_ptr<const runtime::node_context> ctx,
                            std::int64_t fail_after_requests) {
   try {
     auto& st = self->state;
     st.ctx = ctx;
     const auto& job = ctx->topo.job;
-    data::normalization norm;
-    if (job.data.normalize)
-      norm = {true, 0.2860f, 0.3530f};
-    st.train = data::load_fashion_mnist(job.data.dir, true, norm, job.data.max_train);
-    st.core = std::make_unique<loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs);
+    st.train = data::load_fashion_mnist(job.data.dir, true, data::fashion_mnist::normalization(job.data.normalize),
+                                        job.data.max_train);
+    st.core = std::make_unique<ps::loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed,
+                                                job.epochs);
+    say_hello(*ctx);
   } catch (const std::exception& e) {
     // Say why before CAF records a bare "unhandled exception" for the node.
     std::cerr << fmt::format("troupe-node [{}]: loader failed to start: {}\n", ctx->node, e.what());
     throw;
   }
   return {
-      [=](inbound& in) {
-        auto& s = self->state;
-        const net::message& m = *in.msg;
-        try {
-          if (m.h.type == net::msg_type::request_batches) {
-            if (fail_after_requests >= 0 && s.requests_seen++ == static_cast<std::uint64_t>(fail_after_requests)) {
-              std::cerr << fmt::format("troupe-node [{}]: loader failed: injected failure at request {} (test hook)\n",
-                                       s.ctx->node, fail_after_requests);
-              self->quit(caf::make_error(caf::sec::runtime_error, "injected loader failure (test hook)"));
-              return;
-            }
-            const auto meta = meta_of(m);
-            const auto rank = field<std::size_t>(meta, "rank", m);
-            if (meta.contains("from_clock")) {  // a trainer (re)starting at this clock: continue its shard there
-              TROUPE_ENFORCE(rank < s.ctx->where.trainers(), "batch request from trainer rank {} but the job has {} trainers",
-                             rank, s.ctx->where.trainers());
-              s.core->seek(rank, field<std::uint64_t>(meta, "from_clock", m));
-            }
-            serve(s, rank, field<std::size_t>(meta, "credits", m));
-          } else if (m.h.type == net::msg_type::shutdown) {
-            auto r = make_record(s.ctx->node, loader_name, "loader", s.batches_sent);
-            r["batches_sent"] = s.batches_sent;
-            r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
-            s.ctx->record(r.dump());
-            report_spans(s);
-            self->quit();
-          }
-        } catch (const std::exception& e) {
-          // A bad request is refused, not fatal: the loader keeps serving the others.
-          std::cerr << fmt::format("troupe-node [{}]: loader refused {} from '{}': {}\n", s.ctx->node,
-                                   net::to_string(m.h.type), m.h.sender, e.what());
-        }
-      },
+      [=](inbound& in) { on_message(self, *in.msg, fail_after_requests); },
       [=](stop_atom) {
         // Stopped here (signal or a failed sibling): the aggregator ends the job for everyone.
         const auto& c = *self->state.ctx;
-        c.send(c.where.aggregator_node, make_message(net::msg_type::shutdown, aggregator_name, {{"reason", "stopped"}}));
+        c.send(c.where.aggregator_node, encode(ps::shutdown{"stopped", std::nullopt}, ps::aggregator_name));
         self->quit();
       },
   };
@@ -154,7 +179,7 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
 
 } // namespace
 
-caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
                         std::int64_t fail_after_requests) {
   return sys.spawn<caf::detached>(loader_actor, std::move(ctx), fail_after_requests);
 }

@@ -10,13 +10,13 @@
 
 #include <caf/fwd.hpp>
 
-#include "actors/node_context.hpp"
+#include "runtime/node_context.hpp"
 
 namespace troupe::actors {
 
 /// `fail_after_requests` >= 0 is a test hook: the loader fails (exits with an error) when it
 /// receives its (n+1)-th batch request, so its supervisor's in-process restart can be tested.
-caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const node_context> ctx,
+caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
                         std::int64_t fail_after_requests = -1);
 
 } // namespace troupe::actors

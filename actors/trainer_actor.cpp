@@ -1,19 +1,17 @@
 #include "actors/trainer_actor.hpp"
 
 #include <chrono>
-#include <deque>
-#include <map>
 #include <iostream>
 #include <thread>
 
 #include <caf/all.hpp>
 #include <caf/blocking_actor.hpp>
 
-#include "actors/messages.hpp"
-#include "actors/metrics_actor.hpp"
-#include "actors/protocol.hpp"
-#include "actors/span_log.hpp"
 #include "common/error.hpp"
+#include "ps/trainer_core.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "runtime/span_log.hpp"
 #include "train/gradient_engine.hpp"
 
 namespace troupe::actors {
@@ -21,83 +19,89 @@ namespace troupe::actors {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
+using runtime::span_log;
 
-struct pending_batch {
-  std::shared_ptr<const net::message> msg;
-  std::size_t n = 0;
-};
-
+/// The actor half of a trainer: a blocking loop that feeds its ps::trainer_core with what
+/// arrives, computes the clocks the core allows and sends what the core says.
 class trainer_loop {
 public:
-  trainer_loop(caf::blocking_actor* self, std::shared_ptr<const node_context> ctx, trainer_options o)
-      : self_(self), ctx_(std::move(ctx)), o_(o), name_(trainer_name(o.rank)),
-        engine_(ctx_->model, ctx_->topo.job.seed, ctx_->where.trainer_threads.at(o.rank)) {}
+  trainer_loop(caf::blocking_actor* self, std::shared_ptr<const runtime::node_context> ctx, trainer_options o)
+      : self_(self), ctx_(std::move(ctx)), o_(o), name_(ps::trainer_name(o.rank)),
+        engine_(ctx_->model, ctx_->topo.job.seed, ctx_->where.trainer_threads.at(o.rank)),
+        core_(o.rank, engine_.layout().total, o.prefetch) {}
 
   void run() {
     if (!handshake())
       return;
-    const std::uint64_t total = steps_per_epoch_ * epochs_;
-    total_ = total;
-    next_request_ = clock_;
-    request_batches(o_.prefetch);
+    ask(core_.request(o_.prefetch));
     const auto print_freq = ctx_->topo.metrics.print_freq;
-    while (clock_ < total && !shutdown_) {
-      wait_until([&] { return allowed(clock_); }, "the aggregator's parameters for clock " + std::to_string(clock_));
+    while (!core_.finished() && !shutdown_) {
+      wait_until([&] { return core_.allowed(); }, "the aggregator's parameters for clock " + std::to_string(core_.clock()));
       wait_for_batch();
       if (shutdown_)
         break;
       drain();  // read the freshest parameters that already arrived (ssp/asp read without waiting)
-      if (!allowed(clock_) || batches_.count(clock_) == 0)
+      if (!core_.allowed() || !core_.has_batch())
         continue;  // a re-sync moved our clock while draining
-      pending_batch b = std::move(batches_.begin()->second);
-      batches_.erase(batches_.begin());
-      if (o_.fail_at_clock >= 0 && clock_ == static_cast<std::uint64_t>(o_.fail_at_clock))
-        throw error(fmt::format("injected failure at clock {} (test hook)", clock_));
+      const auto b = core_.take_batch();
+      if (o_.fail_at_clock >= 0 && core_.clock() == static_cast<std::uint64_t>(o_.fail_at_clock))
+        throw error(fmt::format("injected failure at clock {} (test hook)", core_.clock()));
       step(b);
-      if (o_.failed_at > 0) {  // the first step after a restart: the trainer has recovered
-        auto r = make_record(ctx_->node, name_, "trainer", clock_);
-        r["event"] = "recovered";
-        r["target"] = name_;
-        r["recovery_s"] = std::chrono::duration<double>(span_log::wall::now().time_since_epoch()).count() - o_.failed_at;
-        ctx_->record(r.dump());
-        o_.failed_at = 0;
-      }
-      if (print_freq > 0 && (clock_ % print_freq == 0 || clock_ == total))
+      if (o_.failed_at > 0)  // the first step after a restart: the trainer has recovered
+        report_recovered();
+      if (print_freq > 0 && (core_.clock() % print_freq == 0 || core_.finished()))
         report();
     }
-    // Stay until the aggregator says the job is over, so no message is left unanswered.
-    wait_until([&] { return shutdown_; }, "the aggregator's shutdown", std::chrono::seconds(120));
+    if (o_.fail_at_clock >= 0 && core_.finished() && core_.clock() == static_cast<std::uint64_t>(o_.fail_at_clock))
+      throw error(fmt::format("injected failure after the last clock {} (test hook)", core_.clock()));
+    // Stay until the aggregator says the job is over, so no message is left unanswered. Others
+    // may train for a long time yet: wait as long as the aggregator answers (every hello retry
+    // brings a welcome back), not for a fixed time.
+    wait_until([&] { return shutdown_; }, "the aggregator's shutdown");
   }
 
 private:
-  bool allowed(std::uint64_t clock) const {
-    if (mode_ == "asp")
-      return true;
-    return clock <= min_clock_ + (mode_ == "ssp" ? staleness_ : 0);
+  void on_message(const net::message& m) {
+    if (m.h.sender == ctx_->where.aggregator_node)
+      heard_aggregator_ = clock_type::now();
+    handle(m);
   }
 
-  /// Receives until `ready()` holds; an error after `limit` without any message.
+  /// Receives for up to `timeout`; false when nothing arrived.
+  bool receive_for(std::chrono::milliseconds timeout) {
+    bool got = true;
+    self_->receive([&](runtime::inbound& in) { on_message(*in.msg); }, [&](runtime::stop_atom) { stop_locally(); },
+                   [&](runtime::restart_atom) { shutdown_ = true; },
+                   caf::after(timeout) >> [&] { got = false; });
+    return got;
+  }
+
+  /// Receives until `ready()` holds. Gives up with an error only when the aggregator has been
+  /// silent for the idle limit: a live aggregator answers every hello retry.
   template <class Ready>
-  void wait_until(Ready ready, const std::string& what, std::chrono::seconds limit = std::chrono::seconds(0)) {
-    if (limit.count() == 0)
-      limit = std::chrono::seconds(static_cast<long>(std::max(30.0, ctx_->topo.cluster.connect_timeout_s * 2)));
+  void wait_until(Ready ready, const std::string& what) {
+    const auto& c = ctx_->topo.cluster;
+    // Silence that long means the aggregator is gone (or cut off): an evaluation or a checkpoint
+    // never takes it, and every hello retry below is answered by a live aggregator.
+    const auto limit = std::chrono::duration<double>(std::max(10.0, c.connect_timeout_s * 2));
     // Waiting longer than a few heartbeats: say hello again. A live aggregator answers with our
     // clock and the current parameters (harmless); a restarted one needs every trainer's hello
     // before it resumes from its checkpoint and re-syncs everyone.
-    const auto retry = std::chrono::duration<double>(std::max(2.0, 3 * ctx_->topo.cluster.heartbeat_s));
+    const auto retry = std::chrono::duration<double>(std::max(2.0, 3 * c.heartbeat_s));
     const auto t0 = clock_type::now();
     const auto w0 = span_log::wall::now();
     auto said_hello = t0;
+    heard_aggregator_ = std::max(heard_aggregator_, t0);
     const bool waited = !ready();
     while (!ready() && !shutdown_) {
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
-                     caf::after(std::chrono::milliseconds(200)) >> [] {});
+      receive_for(std::chrono::milliseconds(200));
       const auto now = clock_type::now();
-      if (now - t0 > limit)
-        throw error(fmt::format("trainer {} on node '{}': waited {} s for {} and nothing arrived", o_.rank,
-                                ctx_->node, limit.count(), what));
+      if (now - heard_aggregator_ > limit)
+        throw error(fmt::format("trainer {} on node '{}': waited for {}, and the aggregator on node '{}' has been "
+                                "silent for {:.0f} s",
+                                o_.rank, ctx_->node, what, ctx_->where.aggregator_node, limit.count()));
       if (now - said_hello > retry && !ready()) {
-        ctx_->send(ctx_->where.aggregator_node, make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
+        say_hello();
         said_hello = now;
       }
     }
@@ -106,73 +110,79 @@ private:
       spans_.add("wait_params", w0, span_log::wall::now());
   }
 
+  void say_hello() {
+    ctx_->send(ctx_->where.aggregator_node, encode(ps::hello{o_.rank, ctx_->job_fingerprint}, ps::aggregator_name));
+  }
+
   /// This node is stopping (signal or a failed sibling): tell the aggregator, which ends the job.
   /// (A restart_atom from the supervisor ends this trainer without telling anyone: it is replaced.)
   void stop_locally() {
     if (!shutdown_)
-      ctx_->send(ctx_->where.aggregator_node,
-                 make_message(net::msg_type::shutdown, aggregator_name, {{"rank", o_.rank}, {"reason", "stopped"}}));
+      ctx_->send(ctx_->where.aggregator_node, encode(ps::shutdown{"stopped", o_.rank}, ps::aggregator_name));
     shutdown_ = true;
   }
 
   /// Handles every message already in the mailbox without waiting.
   void drain() {
-    for (bool more = true; more && !shutdown_;) {
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
-                     caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    while (!shutdown_ && receive_for(std::chrono::milliseconds(0))) {
     }
   }
 
   bool handshake() {
     const auto limit = std::chrono::duration<double>(ctx_->topo.cluster.connect_timeout_s);
     const auto t0 = clock_type::now();
-    while (!welcomed_ && !shutdown_) {
-      ctx_->send(ctx_->where.aggregator_node,
-                 make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
-                     caf::after(std::chrono::seconds(1)) >> [] {});
-      if (!welcomed_ && clock_type::now() - t0 > limit)
+    while (!core_.welcomed() && !shutdown_) {
+      say_hello();
+      receive_for(std::chrono::seconds(1));
+      if (!core_.welcomed() && clock_type::now() - t0 > limit)
         throw error(fmt::format("trainer {} on node '{}': no welcome from the aggregator on node '{}' after {:.0f} s "
                                 "(is it running and reachable?)",
                                 o_.rank, ctx_->node, ctx_->where.aggregator_node, limit.count()));
     }
-    return welcomed_;
+    return core_.welcomed();
   }
 
   void handle(const net::message& m) {
+    const std::size_t params = engine_.layout().total;
+    // Parameters, welcomes and the end of the job come from the aggregator's node only, batches
+    // from the loader's: a message as another node's actor is refused.
+    const auto& where = ctx_->where;
+    const bool from_aggregator = m.h.sender == where.aggregator_node;
+    const bool expected = m.h.type == net::msg_type::batch ? m.h.sender == where.loader_node : from_aggregator;
+    if (!expected) {
+      ctx_->line(fmt::format("trainer {}: refused {} from node '{}' (only the {} node '{}' sends it)", o_.rank,
+                             net::to_string(m.h.type), m.h.sender,
+                             m.h.type == net::msg_type::batch ? "loader" : "aggregator",
+                             m.h.type == net::msg_type::batch ? where.loader_node : where.aggregator_node));
+      ++*ctx_->refused_unauthorized;
+      return;
+    }
     switch (m.h.type) {
     case net::msg_type::welcome: {
-      if (welcomed_) {
-        resync(m);
-        break;
+      if (core_.on_welcome(ps::decode_welcome(m, params)).clock_moved) {
+        ask(core_.pending_request());
+        auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
+        r["event"] = "resync";
+        r["target"] = name_;
+        r["version"] = core_.version();
+        ctx_->record(r.dump());
       }
-      const auto meta = meta_of(m);
-      steps_per_epoch_ = field<std::uint64_t>(meta, "steps_per_epoch", m);
-      epochs_ = field<std::uint64_t>(meta, "epochs", m);
-      mode_ = field<std::string>(meta, "mode", m);
-      staleness_ = field<std::uint64_t>(meta, "staleness", m);
-      clock_ = meta.value("clock", std::uint64_t{0});  // a resumed run continues at the checkpointed clock
-      take_params(m);
-      welcomed_ = true;
       break;
     }
     case net::msg_type::params:
-      take_params(m);
+      core_.on_params(ps::decode_params(m, params));
       break;
-    case net::msg_type::batch: {
-      // Batches are keyed by their clock: one already used (sent to a previous incarnation, or
-      // answered twice after a retried request) is dropped, a duplicate replaces nothing.
-      if (m.h.step < clock_ || batches_.count(m.h.step) > 0)
-        break;
-      const auto meta = meta_of(m);
-      batches_.emplace(m.h.step, pending_batch{std::make_shared<const net::message>(m), field<std::size_t>(meta, "n", m)});
+    case net::msg_type::batch:
+      core_.on_batch(std::make_shared<const net::message>(m));
       break;
-    }
     case net::msg_type::shutdown:
       shutdown_ = true;
       break;
+    case net::msg_type::reject:  // another job: restarting will not help (the supervisor escalates)
+      throw error(fmt::format("trainer {} on node '{}': the aggregator refused it: {}", o_.rank, ctx_->node,
+                              ps::decode_reject(m).reason));
     case net::msg_type::hello:  // a (re)started aggregator asks who is there: answer now, not at the next retry
-      ctx_->send(ctx_->where.aggregator_node, make_message(net::msg_type::hello, aggregator_name, {{"rank", o_.rank}}));
+      say_hello();
       break;
     default:
       ctx_->line(fmt::format("trainer {}: ignoring unexpected {} from '{}'", o_.rank, net::to_string(m.h.type),
@@ -180,51 +190,9 @@ private:
     }
   }
 
-  /// A welcome after the first: the aggregator (possibly restarted from a checkpoint) tells us our
-  /// clock and the parameters; continue from there, re-asking the loader from that clock.
-  void resync(const net::message& m) {
-    const auto clock = meta_of(m).value("clock", std::uint64_t{0});
-    const bool moved = clock != clock_;
-    clock_ = clock;
-    have_params_ = false;  // take these parameters even if their version is lower (a rewound aggregator)
-    take_params(m);
-    min_clock_ = m.h.clock;
-    for (auto it = batches_.begin(); it != batches_.end();)
-      it = it->first < clock_ ? batches_.erase(it) : std::next(it);
-    if (moved) {
-      next_request_ = clock_;
-      request_batches(o_.prefetch);
-      auto r = make_record(ctx_->node, name_, "trainer", clock_);
-      r["event"] = "resync";
-      r["target"] = name_;
-      r["version"] = version_;
-      ctx_->record(r.dump());
-    }
-  }
-
-  void take_params(const net::message& m) {
-    // Parameters may overtake each other only in asp; keep the newest version.
-    if (have_params_ && m.h.step < version_) {
-      min_clock_ = std::max(min_clock_, m.h.clock);
-      return;
-    }
-    const auto v = flat_of(m, "params", engine_.layout().total);
-    params_.assign(v.begin(), v.end());
-    version_ = m.h.step;
-    min_clock_ = std::max(min_clock_, m.h.clock);
-    have_params_ = true;
-  }
-
-  /// Asks the loader for the batches of clocks [next_request_, next_request_ + credits): requests
-  /// name their clocks, so they are idempotent and a restarted loader needs no state of ours.
-  void request_batches(std::size_t credits) {
-    credits = static_cast<std::size_t>(std::min<std::uint64_t>(credits, total_ > next_request_ ? total_ - next_request_ : 0));
-    if (credits == 0)
-      return;
-    ctx_->send(ctx_->where.loader_node,
-               make_message(net::msg_type::request_batches, loader_name,
-                            {{"rank", o_.rank}, {"credits", credits}, {"from_clock", next_request_}}));
-    next_request_ += credits;
+  void ask(const std::optional<ps::batch_request>& r) {
+    if (r)
+      ctx_->send(ctx_->where.loader_node, encode(*r));
   }
 
   /// Waits for the batch of the current clock. If it does not come within a few heartbeat
@@ -235,17 +203,15 @@ private:
     const auto t0 = clock_type::now();
     const auto w0 = span_log::wall::now();
     auto asked = t0;
-    const bool waited = batches_.count(clock_) == 0;
-    while (batches_.count(clock_) == 0 && !shutdown_) {
-      self_->receive([&](inbound& in) { handle(*in.msg); }, [&](stop_atom) { stop_locally(); }, [&](restart_atom) { shutdown_ = true; },
-                     caf::after(std::chrono::milliseconds(200)) >> [] {});
+    const bool waited = !core_.has_batch();
+    while (!core_.has_batch() && !shutdown_) {
+      receive_for(std::chrono::milliseconds(200));
       const auto now = clock_type::now();
       if (now - t0 > limit)
         throw error(fmt::format("trainer {} on node '{}': no batch for clock {} from the loader on node '{}' for {:.0f} s",
-                                o_.rank, ctx_->node, clock_, ctx_->where.loader_node, limit.count()));
-      if (now - asked > retry && batches_.count(clock_) == 0) {
-        next_request_ = clock_;
-        request_batches(o_.prefetch);
+                                o_.rank, ctx_->node, core_.clock(), ctx_->where.loader_node, limit.count()));
+      if (now - asked > retry && !core_.has_batch()) {
+        ask(core_.request_again());
         asked = now;
       }
     }
@@ -254,18 +220,17 @@ private:
       spans_.add("wait_batch", w0, span_log::wall::now());
   }
 
-  void step(const pending_batch& b) {
+  void step(const ps::pending_batch& pb) {
     const auto t0 = clock_type::now();
     const auto w0 = span_log::wall::now();
-    auto grad = std::make_shared<std::vector<float>>(params_.size());
+    const auto& b = pb.b;
+    auto grad = std::make_shared<std::vector<float>>(core_.params().size());
     train::batch_stats s;
     if (b.n > 0) {
-      const auto images = b.msg->view<float>(0);
-      const auto labels = b.msg->view<std::int32_t>(1);
-      TROUPE_ENFORCE(labels.size == b.n && images.size == b.n * tensor::numel(ctx_->model.input_shape),
-                     "trainer {}: batch from '{}' has {} images / {} labels for n = {}", o_.rank, b.msg->h.sender,
-                     images.size, labels.size, b.n);
-      s = engine_.compute(params_.data(), images.data, labels.data, b.n, grad->data());
+      TROUPE_ENFORCE(b.images.size == b.n * tensor::numel(ctx_->model.input_shape),
+                     "trainer {}: batch from '{}' has {} image values for n = {}", o_.rank, pb.msg->h.sender,
+                     b.images.size, b.n);
+      s = engine_.compute(core_.params().data(), b.images.data, b.labels.data, b.n, grad->data());
     }
     if (o_.slow_factor > 1.0) {  // the straggler hook stretches compute, and is reported as compute
       const double real = std::chrono::duration<double>(clock_type::now() - t0).count();
@@ -273,38 +238,42 @@ private:
     }
     const double compute = std::chrono::duration<double>(clock_type::now() - t0).count();
     const auto w1 = span_log::wall::now();
-    spans_.add("compute", w0, w1, gradient_id(o_.rank, clock_));
-    auto m = make_message(net::msg_type::push_gradient, aggregator_name,
-                          {{"rank", o_.rank}, {"version_read", version_}, {"loss_sum", s.loss_sum}, {"n", s.n},
-                           {"correct1", s.correct1}, {"correct5", s.correct5}});
-    m.h.clock = clock_;
-    m.h.step = clock_;
-    if (b.n > 0)
-      add_flat(m, "grad", std::move(grad));
-    ctx_->send(ctx_->where.aggregator_node, std::move(m));
-    spans_.add("push", w1, span_log::wall::now(), gradient_id(o_.rank, clock_));
-    request_batches(1);
-    ++clock_;
+    const auto id = runtime::gradient_id(o_.rank, core_.clock());
+    spans_.add("compute", w0, w1, id);
+    ctx_->send(ctx_->where.aggregator_node,
+               encode(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad))));
+    spans_.add("push", w1, span_log::wall::now(), id);
+    ask(core_.request(1));
+    ctx_->progress(o_.rank);
     loss_sum_ += s.loss_sum;
     samples_ += s.n;
     correct1_ += s.correct1;
     compute_seconds_ += compute;
   }
 
+  void report_recovered() {
+    auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
+    r["event"] = "recovered";
+    r["target"] = name_;
+    r["recovery_s"] = std::chrono::duration<double>(span_log::wall::now().time_since_epoch()).count() - o_.failed_at;
+    ctx_->record(r.dump());
+    o_.failed_at = 0;
+  }
+
   void report() {
-    auto r = make_record(ctx_->node, name_, "trainer", clock_);
+    auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
     const double n = static_cast<double>(std::max<std::size_t>(samples_, 1));
     r["loss"] = loss_sum_ / n;
     r["acc"] = static_cast<double>(correct1_) / n;
     r["images_per_s"] = compute_seconds_ > 0 ? static_cast<double>(samples_) / compute_seconds_ : 0.0;
-    r["clock"] = clock_;
-    r["version_read"] = version_;
-    r["staleness_bound"] = mode_ == "ssp" ? staleness_ : 0;
+    r["clock"] = core_.clock();
+    r["version_read"] = core_.version();
+    r["staleness_bound"] = core_.gate().mode == config::consistency::ssp ? core_.gate().staleness : 0;
     r["compute_s"] = compute_seconds_;
     r["wait_s"] = wait_seconds_;
     ctx_->record(r.dump());
     if (!spans_.empty()) {
-      auto sp = make_record(ctx_->node, name_, "trainer", clock_);
+      auto sp = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
       sp["event"] = "spans";
       sp["spans"] = spans_.take();
       ctx_->record(sp.dump());
@@ -315,23 +284,19 @@ private:
   }
 
   caf::blocking_actor* self_;
-  std::shared_ptr<const node_context> ctx_;
+  std::shared_ptr<const runtime::node_context> ctx_;
   trainer_options o_;
   std::string name_;
   train::gradient_engine engine_;
-  std::vector<float> params_;
-  std::map<std::uint64_t, pending_batch> batches_;  ///< by clock
-  std::uint64_t next_request_ = 0, total_ = 0;
+  ps::trainer_core core_;
   span_log spans_;
-  std::string mode_ = "bsp";
-  std::uint64_t steps_per_epoch_ = 0, epochs_ = 0, staleness_ = 0;
-  std::uint64_t clock_ = 0, version_ = 0, min_clock_ = 0;
-  bool welcomed_ = false, have_params_ = false, shutdown_ = false;
+  clock_type::time_point heard_aggregator_{};
+  bool shutdown_ = false;
   double loss_sum_ = 0, compute_seconds_ = 0, wait_seconds_ = 0;
   std::size_t samples_ = 0, correct1_ = 0;
 };
 
-void trainer_actor(caf::blocking_actor* self, std::shared_ptr<const node_context> ctx, trainer_options o) {
+void trainer_actor(caf::blocking_actor* self, std::shared_ptr<const runtime::node_context> ctx, trainer_options o) {
   try {
     trainer_loop(self, ctx, o).run();
   } catch (const std::exception& e) {
@@ -342,7 +307,8 @@ void trainer_actor(caf::blocking_actor* self, std::shared_ptr<const node_context
 
 } // namespace
 
-caf::actor spawn_trainer(caf::actor_system& sys, std::shared_ptr<const node_context> ctx, trainer_options o) {
+caf::actor spawn_trainer(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
+                         trainer_options o) {
   return sys.spawn(trainer_actor, std::move(ctx), o);
 }
 

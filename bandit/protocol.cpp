@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "common/fnv1a.hpp"
 
 namespace troupe::bandit {
 
@@ -74,26 +75,22 @@ std::uint64_t digest(const config::bandit_params& p, std::size_t hosts) {
                             {"exact", {p.clients, static_cast<int>(p.exact), p.exact_low}},
                             {"seed", p.seed},
                             {"hosts", hosts}};
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the canonical JSON text
-  for (unsigned char c : j.dump()) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
+  return fnv1a(j.dump());  // over the canonical JSON text
 }
 
 net::message make_message(net::msg_type t, const std::string& to, nlohmann::json meta) {
   net::message m(t);
-  meta["to"] = to;
+  m.h.to = {to};
   m.h.meta = meta.dump();
   return m;
 }
 
 std::string destination(const net::message& m) {
-  const auto meta = nlohmann::json::parse(m.h.meta, nullptr, false);
-  if (!meta.is_object() || !meta.contains("to") || !meta["to"].is_string())
-    throw error(fmt::format("{} from '{}' names no destination actor", net::to_string(m.h.type), m.h.sender));
-  return meta["to"].get<std::string>();
+  if (m.h.to.size() != 1)
+    throw error(fmt::format("{} from '{}' names {}", net::to_string(m.h.type), m.h.sender,
+                            m.h.to.empty() ? std::string("no destination actor")
+                                           : fmt::format("{} destination actors, not one", m.h.to.size())));
+  return m.h.to.front();
 }
 
 net::message encode(const hello_msg& h) {

@@ -1,6 +1,6 @@
 #pragma once
-/// The federated-bandit protocol on net::message. Every meta is a JSON object whose "to" names
-/// the actor that receives it on the destination node ("aggregator" or "trainer-<rank>").
+/// The federated-bandit protocol on net::message. Every header names (net::header::to) the actor
+/// that receives it on the destination node ("aggregator" or "trainer-<rank>"); meta is a JSON object.
 ///
 ///   host   -> server  hello {rank, digest}                     (repeated until welcomed)
 ///   server -> host    welcome {rank, hosts} | reject {reason}  (reject: the configs differ)
@@ -61,9 +61,9 @@ struct shutdown_msg {
   std::uint64_t t = 0;
 };
 
-/// A message of type t for actor `to` with meta fields `meta` (plus "to").
+/// A message of type t for actor `to` with meta fields `meta`.
 net::message make_message(net::msg_type t, const std::string& to, nlohmann::json meta = nlohmann::json::object());
-/// The meta object and its "to"; throws troupe::error if the meta is not a JSON object naming a destination.
+/// The one actor the header names; throws troupe::error if it names none or several.
 std::string destination(const net::message& m);
 
 net::message encode(const hello_msg& h);

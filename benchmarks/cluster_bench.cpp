@@ -30,9 +30,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "actors/metrics_actor.hpp"
+#include "runtime/metrics_actor.hpp"
 #include "actors/node.hpp"
-#include "actors/span_log.hpp"
+#include "runtime/span_log.hpp"
 #include "config/topology.hpp"
 #include "benchmarks/roundtrip.hpp"
 #include "net/van.hpp"
@@ -289,7 +289,7 @@ public:
     j.epochs = 50;  // far longer than a measurement: SIGTERM ends the run
     j.print_freq = 1;
     j.checkpoint_every = 10;
-    auto ipc = [&](const std::string& n) { return fmt::format("ipc://{}/{}.sock", dir_.string(), n); };
+    auto ipc = [&](const std::string& n) { return fmt::format("ipc://{}/sockets/{}.sock", dir_.string(), n); };
     auto nodes = [&](const std::map<std::string, std::string>& ep) {
       return fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"}}\n"
                          "    - {{name: loader, roles: [loader], endpoint: \"{}\"}}\n"
@@ -503,20 +503,20 @@ nlohmann::json part_process_recovery(int repeats) {
 /// with the step time of the 2-trainer run.
 nlohmann::json part_metrics(double step_seconds) {
   const int steps = 20000, print_freq = 100;
-  actors::span_log spans;
+  runtime::span_log spans;
   std::size_t bytes = 0;
   const auto t0 = clock_type::now();
   for (int i = 1; i <= steps; ++i) {
-    const auto now = actors::span_log::wall::now();
+    const auto now = runtime::span_log::wall::now();
     for (const char* name : {"wait_params", "compute", "push", "wait_batch"})
-      spans.add(name, now, now, actors::gradient_id(0, static_cast<std::uint64_t>(i)));
+      spans.add(name, now, now, runtime::gradient_id(0, static_cast<std::uint64_t>(i)));
     if (i % print_freq == 0) {
-      auto r = actors::make_record("t0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
+      auto r = runtime::make_record("t0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
       r["loss"] = 0.5;
       r["acc"] = 0.8;
       r["images_per_s"] = 1000.0;
       bytes += r.dump().size();
-      auto sp = actors::make_record("t0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
+      auto sp = runtime::make_record("t0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
       sp["event"] = "spans";
       sp["spans"] = spans.take();
       bytes += sp.dump().size();

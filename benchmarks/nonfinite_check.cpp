@@ -1,4 +1,4 @@
-// Cost of the aggregator's non-finite gradient check (actors/gradient_check.hpp) next to the
+// Cost of the aggregator's non-finite gradient check (ps/gradient_check.hpp) next to the
 // copy of the same gradient that a bsp round makes anyway.
 //
 //   ./build/benchmarks/bench_nonfinite_check [--floats 225034] [--repeats 2000]
@@ -17,11 +17,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "actors/gradient_check.hpp"
+#include "ps/gradient_check.hpp"
 
 using namespace troupe;
-using troupe::actors::count_nonfinite;
-using troupe::actors::describe_nonfinite;
+using troupe::ps::count_nonfinite;
+using troupe::ps::describe_nonfinite;
 using clock_type = std::chrono::steady_clock;
 
 namespace {

@@ -6,16 +6,21 @@
 
 namespace troupe {
 
-std::uint32_t crc32_of(const void* data, std::size_t n) {
+std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t n) {
+  // zlib continues from a finished CRC (it undoes and redoes the final inversion itself).
   const auto* p = static_cast<const Bytef*>(data);
-  uLong crc = crc32(0L, Z_NULL, 0);
-  while (n > 0) {  // zlib takes at most uInt bytes per call
+  uLong c = crc;
+  while (n > 0) { // zlib takes at most uInt bytes per call
     const auto chunk = static_cast<uInt>(std::min<std::size_t>(n, std::size_t{1} << 30));
-    crc = crc32(crc, p, chunk);
+    c = ::crc32(c, p, chunk);
     p += chunk;
     n -= chunk;
   }
-  return static_cast<std::uint32_t>(crc);
+  return static_cast<std::uint32_t>(c);
+}
+
+std::uint32_t crc32_of(const void* data, std::size_t n) {
+  return crc32_update(0, data, n);
 }
 
 } // namespace troupe

@@ -1,9 +1,9 @@
 #include "config/bandit_spec.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
@@ -17,8 +17,6 @@ namespace troupe::config {
 namespace {
 
 const std::vector<std::string> top_level_keys = {"cluster", "bandit", "metrics"};
-const std::vector<std::string> cluster_keys = {"id", "nodes", "connect_timeout_s", "heartbeat_s"};
-const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers"};
 const std::vector<std::string> metrics_keys = {"dir", "console"};
 const std::vector<std::string> bandit_keys = {"algorithm", "K",  "means", "generator", "sigma",   "sigma_c",
                                               "T",         "C",  "kappa", "f",         "g",       "c1",
@@ -39,55 +37,6 @@ const std::map<std::string, std::vector<bandit_algorithm>> algorithm_keys = {
 const std::vector<std::string> algorithm_names = {"fed2_ucb", "fed1_ucb", "ucb1"};
 constexpr const char* id_placeholder = "<cluster id>";
 constexpr std::uint64_t max_arms = 1 << 16;
-
-/// Letters, digits, '_', '-', '.', starting with a letter or digit (a path component and a log name).
-std::string read_name(const yaml_cursor& c, const char* what) {
-  const auto text = c.as<std::string>();
-  bool ok = !text.empty() && std::isalnum(static_cast<unsigned char>(text.front())) != 0;
-  for (char ch : text)
-    ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_' || ch == '-' || ch == '.');
-  if (!ok)
-    c.fail(fmt::format("expected a {} of letters, digits, '_', '-' and '.' starting with a letter or digit, got '{}'",
-                       what, text));
-  return text;
-}
-
-node_spec read_node(const yaml_cursor& n) {
-  if (!n.node().IsMap())
-    n.fail(fmt::format("expected a node like {{name: ..., roles: [...], endpoint: ...}}, got {}", describe_node(n.node())));
-  n.check_keys(node_keys);
-  node_spec out;
-  out.where = n.where();
-  out.name = read_name(n.child("name"), "node name");
-  const yaml_cursor roles = n.child("roles");
-  if (!roles.node().IsSequence() || roles.node().size() == 0)
-    roles.fail(fmt::format("expected a non-empty list of roles like [aggregator] or [trainer], got {}",
-                           describe_node(roles.node())));
-  for (const auto& item : roles.items()) {
-    const std::string name = item.as_choice({"aggregator", "trainer", "loader"}, "role");
-    if (name == "loader")
-      item.fail("the bandit workload has no data loader; roles are aggregator (the server) and trainer (clients)");
-    const role r = name == "aggregator" ? role::aggregator : role::trainer;
-    if (has_role(out, r))
-      item.fail(fmt::format("role '{}' is listed twice", name));
-    out.roles.push_back(r);
-  }
-  const yaml_cursor endpoint = n.child("endpoint");
-  out.endpoint = endpoint.as<std::string>();
-  try {
-    out.address = parse_endpoint(out.endpoint);
-  } catch (const error& e) {
-    endpoint.fail(e.what());
-  }
-  const bool trains = has_role(out, role::trainer);
-  out.trainers = trains ? 1 : 0;
-  if (auto t = n.find("trainers")) {
-    if (!trains)
-      t->fail(fmt::format("node '{}' has no trainer role, so it hosts no clients; remove 'trainers'", out.name));
-    out.trainers = t->as<std::size_t>(bounds::closed(1, 1024));
-  }
-  return out;
-}
 
 /// Reads `bandit.means` or `bandit.generator` (exactly one) into μ_k.
 std::vector<double> read_means(const yaml_cursor& b, std::uint64_t seed) {
@@ -221,50 +170,27 @@ bandit_params read_bandit(const yaml_cursor& b) {
   return p;
 }
 
-cluster_spec read_bandit_cluster(const yaml_cursor& c) {
-  c.check_keys(cluster_keys);
-  cluster_spec out;
-  out.id = read_name(c.child("id"), "cluster id");
-  out.connect_timeout_s = c.optional<double>("connect_timeout_s", bounds::positive()).value_or(out.connect_timeout_s);
-  out.heartbeat_s = c.optional<double>("heartbeat_s", bounds::positive()).value_or(out.heartbeat_s);
-  const yaml_cursor list = c.child("nodes");
-  if (!list.node().IsSequence() || list.node().size() == 0)
-    list.fail(fmt::format("expected a non-empty list of nodes, got {}", describe_node(list.node())));
-  const std::vector<yaml_cursor> items = list.items();
-  std::map<std::string, std::size_t> names, endpoints;
-  std::size_t aggregators = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const node_spec n = read_node(items[i]);
-    if (auto [first, fresh] = names.emplace(n.name, i); !fresh)
-      items[i].child("name").fail(fmt::format("duplicate node name '{}' (also {}[{}])", n.name, list.path(), first->second));
-    if (n.address.kind == transport::inproc && items.size() > 1)
-      items[i].child("endpoint").fail("inproc:// only reaches nodes in the same process, so it needs a single-node "
-                                      "cluster; use tcp://host:port or ipc://path");
-    if (!n.address.ephemeral())
-      if (auto [first, fresh] = endpoints.emplace(to_string(n.address), i); !fresh)
-        items[i].child("endpoint").fail(fmt::format("endpoint '{}' is already used by {}[{}]", n.endpoint, list.path(),
-                                                    first->second));
-    if (has_role(n, role::aggregator) && ++aggregators > 1)
-      items[i].child("roles").fail("a second aggregator: the bandit server runs on exactly one node");
-    out.nodes.push_back(n);
-  }
-  if (aggregators == 0)
-    list.fail("no node has the aggregator role (the bandit server); exactly one must");
-  if (total_trainers(out) == 0)
-    list.fail("no node has the trainer role, so no client would pull an arm; give at least one node the trainer role");
-  return out;
+cluster_rules bandit_cluster_rules() {
+  cluster_rules r;
+  r.roles = {role::aggregator, role::trainer};
+  r.other_roles_note = "the bandit workload has no data loader; roles are aggregator (the server) and trainer "
+                       "(hosts of the clients)";
+  r.max_trainers = 1024;
+  r.threads = false;  // a client-host actor is one thread of control; there is no compute pool to size
+  return r;
 }
 
 namespace {
 
-bandit_spec read_spec(const yaml_cursor& parsed, const std::vector<override_kv>& overrides) {
+bandit_spec read_spec(const yaml_cursor& parsed, const std::vector<override_kv>& overrides,
+                      const std::string& base_dir) {
   YAML::Node tree = parsed.node();
   std::vector<value_origin> origins = apply_overrides(tree, overrides, parsed.source());
   const yaml_cursor root = yaml_cursor(tree, parsed.source()).with_origins(std::move(origins));
   root.check_keys(top_level_keys);
   bandit_spec out;
   out.source = parsed.source();
-  out.cluster = read_bandit_cluster(root.child("cluster"));
+  out.cluster = read_cluster(root.child("cluster"), base_dir, bandit_cluster_rules());
   out.bandit = read_bandit(root.child("bandit"));
   if (const auto at = out.metrics_dir.find(id_placeholder); at != std::string::npos)
     out.metrics_dir.replace(at, std::strlen(id_placeholder), out.cluster.id);
@@ -283,12 +209,13 @@ bandit_spec read_spec(const yaml_cursor& parsed, const std::vector<override_kv>&
 } // namespace
 
 bandit_spec parse_bandit_spec(const std::string& yaml_text, const std::string& source_name,
-                              const std::vector<override_kv>& overrides) {
-  return read_spec(parse_yaml(yaml_text, source_name), overrides);
+                              const std::vector<override_kv>& overrides, const std::string& base_dir) {
+  return read_spec(parse_yaml(yaml_text, source_name), overrides, base_dir);
 }
 
 bandit_spec load_bandit_spec(const std::string& path, const std::vector<override_kv>& overrides) {
-  return read_spec(load_yaml_file(path), overrides);
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return read_spec(load_yaml_file(path), overrides, dir.empty() ? "." : dir);
 }
 
 } // namespace troupe::config

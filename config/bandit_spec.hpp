@@ -1,9 +1,11 @@
 #pragma once
 /// The federated-bandit workload file (examples/fed_bandit.yaml) as typed, validated structs.
 ///
-/// A bandit file has the sections `cluster` (required; roles aggregator = the server and
-/// trainer = hosts of the clients, no loader), `bandit` (required) and `metrics` (optional, as in
-/// a topology file). Every error is a troupe::error starting "file:line:col: key.path: " (or the
+/// A bandit file has the sections `cluster` (required; read by read_cluster under
+/// bandit_cluster_rules(), so timing, supervisor and security are those of a topology file; roles
+/// aggregator = the server and trainer = hosts of the clients, no loader), `bandit` (required) and
+/// `metrics` (optional, as in a topology file).
+/// Every error is a troupe::error starting "file:line:col: key.path: " (or the
 /// `--set` that supplied the value). The model and the algorithms are in docs/fed_bandit.md.
 
 #include <cstdint>
@@ -68,14 +70,16 @@ std::size_t best_arm(const bandit_params& p);
 /// Reads and validates the `bandit` section at `c`.
 bandit_params read_bandit(const yaml_cursor& c);
 
-/// Reads a `cluster` section for the bandit workload: like read_cluster, without loaders.
-cluster_spec read_bandit_cluster(const yaml_cursor& c);
+/// The bandit workload's roles for read_cluster: one aggregator (the server) and trainer nodes
+/// hosting 1..1024 client-host actors each; no loader, no `threads`.
+cluster_rules bandit_cluster_rules();
 
 /// Reads and validates the bandit file at `path`, after applying `overrides` in order.
 bandit_spec load_bandit_spec(const std::string& path, const std::vector<override_kv>& overrides = {});
 
-/// Parses and validates bandit YAML cited as `source_name`.
+/// Parses and validates bandit YAML cited as `source_name`; a relative security.key_dir is resolved
+/// against `base_dir` (load_bandit_spec passes the file's directory).
 bandit_spec parse_bandit_spec(const std::string& yaml_text, const std::string& source_name,
-                              const std::vector<override_kv>& overrides = {});
+                              const std::vector<override_kv>& overrides = {}, const std::string& base_dir = ".");
 
 } // namespace troupe::config

@@ -1,5 +1,6 @@
 #include "config/cluster_spec.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <map>
@@ -39,6 +40,10 @@ role role_from(const std::string& name) {
   return name == "aggregator" ? role::aggregator : name == "loader" ? role::loader : role::trainer;
 }
 
+bool runs(const cluster_rules& rules, role r) {
+  return std::find(rules.roles.begin(), rules.roles.end(), r) != rules.roles.end();
+}
+
 std::string roles_text(const std::vector<role>& roles) {
   std::string out;
   for (role r : roles)
@@ -46,12 +51,20 @@ std::string roles_text(const std::vector<role>& roles) {
   return out;
 }
 
+/// The keys a node entry may have under `rules`.
+std::vector<std::string> node_keys_of(const cluster_rules& rules) {
+  std::vector<std::string> keys = node_keys;
+  if (!rules.threads)
+    keys.erase(std::find(keys.begin(), keys.end(), "threads"));
+  return keys;
+}
+
 /// One node entry, checked on its own; `node` keeps the cursor for the cross-node checks.
-node_spec read_node(const yaml_cursor& n) {
+node_spec read_node(const yaml_cursor& n, const cluster_rules& rules) {
   if (!n.node().IsMap())
     n.fail(fmt::format("expected a node like {{name: ..., roles: [...], endpoint: ...}}, got {}",
                        n.node().IsScalar() ? "'" + n.node().Scalar() + "'" : std::string("a sequence or nothing")));
-  n.check_keys(node_keys);
+  n.check_keys(node_keys_of(rules));
   node_spec out;
   out.where = n.where();
   out.name = read_name(n.child("name"), "node name");
@@ -61,9 +74,13 @@ node_spec read_node(const yaml_cursor& n) {
     roles.fail(fmt::format("expected a list of roles like [{}], got '{}'", roles.node().Scalar(),
                            roles.node().Scalar()));
   if (roles.node().IsNull() || (roles.node().IsSequence() && roles.node().size() == 0))
-    roles.fail("expected at least one role (aggregator, loader, trainer), got none");
+    roles.fail(fmt::format("expected at least one role ({}), got none", roles_text(rules.roles)));
   for (const auto& item : roles.items()) {
     const role r = role_from(item.as_choice(role_names, "role"));
+    if (!runs(rules, r))
+      item.fail(!rules.other_roles_note.empty() ? rules.other_roles_note
+                                                : fmt::format("this workload has no {} role; the roles are {}",
+                                                              to_string(r), roles_text(rules.roles)));
     if (has_role(out, r))
       item.fail(fmt::format("role '{}' is listed twice", to_string(r)));
     out.roles.push_back(r);
@@ -80,7 +97,9 @@ node_spec read_node(const yaml_cursor& n) {
   const bool trains = has_role(out, role::trainer);
   out.trainers = trains ? 1 : 0;
   if (auto t = n.find("trainers")) {
-    out.trainers = t->as<std::size_t>(bounds::at_least(0));
+    out.trainers = t->as<std::size_t>(rules.max_trainers == std::numeric_limits<std::size_t>::max()
+                                          ? bounds::at_least(0)
+                                          : bounds::closed(0, static_cast<double>(rules.max_trainers)));
     if (trains && out.trainers == 0)
       t->fail("a node with the trainer role needs trainers >= 1, got 0");
     if (!trains && out.trainers > 0)
@@ -158,7 +177,8 @@ security_spec read_security(const yaml_cursor& c, const yaml_cursor& list, const
 }
 
 /// The checks that need all nodes: unique names and endpoints, inproc only alone, the role counts.
-void check_nodes(const yaml_cursor& list, const std::vector<yaml_cursor>& items, const std::vector<node_spec>& nodes) {
+void check_nodes(const yaml_cursor& list, const std::vector<yaml_cursor>& items, const std::vector<node_spec>& nodes,
+                 const cluster_rules& rules) {
   std::map<std::string, std::size_t> names, endpoints;
   const node_spec* aggregator = nullptr;
   std::size_t aggregator_at = 0;
@@ -191,7 +211,7 @@ void check_nodes(const yaml_cursor& list, const std::vector<yaml_cursor>& items,
   }
   if (aggregator == nullptr)
     list.fail("no node has the aggregator role; exactly one must");
-  if (!any_loader)
+  if (!any_loader && runs(rules, role::loader))
     list.fail("no node has the loader role; at least one must");
   std::size_t trainers = 0;
   for (const auto& node : nodes)
@@ -238,7 +258,7 @@ std::string key_file_of(const cluster_spec& cluster, const std::string& node) {
   return (std::filesystem::path(cluster.security.key_dir) / (node + ".key")).string();
 }
 
-cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir) {
+cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir, const cluster_rules& rules) {
   c.check_keys(cluster_keys);
   cluster_spec out;
   out.id = read_name(c.child("id"), "cluster id");
@@ -268,8 +288,8 @@ cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir) {
     list.fail("expected at least one node, got none");
   const std::vector<yaml_cursor> items = list.items();
   for (const auto& item : items)
-    out.nodes.push_back(read_node(item));
-  check_nodes(list, items, out.nodes);
+    out.nodes.push_back(read_node(item, rules));
+  check_nodes(list, items, out.nodes, rules);
   out.security = read_security(c, list, items, out.nodes, base_dir);
   return out;
 }

@@ -2,6 +2,7 @@
 /// The `cluster` section of a topology file: which nodes exist, what each runs and where it listens.
 
 #include <cstddef>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,19 @@ struct cluster_spec {
   security_spec security;
 };
 
+/// What a workload runs on its cluster, beyond the checks every cluster gets (names, endpoints,
+/// timing, supervision, security): the roles its nodes may list. A cluster has exactly one
+/// aggregator and at least one node of every other role the workload runs. The defaults are the
+/// training workload's.
+struct cluster_rules {
+  std::vector<role> roles = {role::aggregator, role::loader, role::trainer};  ///< the roles a node may list
+  /// The error for a role outside `roles`, e.g. "the bandit workload has no data loader; ..."
+  /// (empty: a generic one that lists `roles`).
+  std::string other_roles_note;
+  std::size_t max_trainers = std::numeric_limits<std::size_t>::max();  ///< per node
+  bool threads = true;  ///< nodes may set `threads` (compute threads per trainer)
+};
+
 /// Whether `e` only accepts connections from this machine (127.0.0.0/8, ::1, localhost, inproc, ipc).
 bool is_loopback(const endpoint_address& e);
 
@@ -82,7 +96,8 @@ std::string to_string(role r);
 std::size_t total_trainers(const cluster_spec& cluster);
 
 /// Reads and validates the `cluster` section at `c` (see parse_topology); errors cite positions through `c`.
-/// A relative security.key_dir is resolved against `base_dir` (the topology file's directory).
-cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir = ".");
+/// A relative security.key_dir is resolved against `base_dir` (the topology file's directory); `rules`
+/// says which roles the workload runs (training by default; see config/bandit_spec.hpp for the other).
+cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir = ".", const cluster_rules& rules = {});
 
 } // namespace troupe::config

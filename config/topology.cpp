@@ -15,7 +15,7 @@ namespace troupe::config {
 namespace {
 
 const std::vector<std::string> top_level_keys = {"cluster", "job", "checkpoint", "metrics"};
-const std::vector<std::string> checkpoint_keys = {"dir", "every_steps", "every_seconds", "keep"};
+const std::vector<std::string> checkpoint_keys = {"dir", "every_steps", "every_seconds", "keep", "on_write_error"};
 const std::vector<std::string> metrics_keys = {"dir", "print_freq", "console", "prometheus_port", "prometheus_host"};
 constexpr const char* id_placeholder = "<cluster id>";
 
@@ -43,6 +43,8 @@ checkpoint_spec read_checkpoint(const yaml_cursor& root, const std::string& id) 
     out.every_steps = c->optional<std::size_t>("every_steps", bounds::at_least(0)).value_or(out.every_steps);
     out.every_seconds = c->optional<double>("every_seconds", bounds::at_least(0)).value_or(out.every_seconds);
     out.keep = c->optional<std::size_t>("keep", bounds::positive()).value_or(out.keep);
+    if (auto p = c->find("on_write_error"))
+      out.on_write_error = p->as_choice({"continue", "stop"}, "write error policy");
   }
   return out;
 }

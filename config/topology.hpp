@@ -24,6 +24,10 @@ struct checkpoint_spec {
   std::size_t every_steps = 0;
   double every_seconds = 0;
   std::size_t keep = 3; ///< newest checkpoints kept on disk (>= 1)
+  /// A checkpoint or model file that cannot be written (disk full, read-only, ...): "continue"
+  /// reports it and trains on (the last good files stay; the job exits 0 with the failures
+  /// reported), "stop" ends the job cleanly with exit 1 naming the path and the error.
+  std::string on_write_error = "continue";
 };
 
 /// Where metrics go and how often progress is printed.

@@ -16,9 +16,10 @@ namespace troupe::data {
 
 namespace {
 
-constexpr const char* install_hint =
-    "install the data set with `apt-get install dataset-fashion-mnist`, which puts it in "
-    "/usr/share/datasets/fashion-mnist";
+std::string install_hint() {
+  return fmt::format("install the data set with `apt-get install dataset-fashion-mnist`, which puts it in {}",
+                     fashion_mnist::default_dir);
+}
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw error(fmt::format("{}: {}", path, what));
@@ -45,9 +46,7 @@ std::array<float, 256> pixel_table(const normalization& norm) {
 
 /// The images and labels files of the train or t10k split in `dir`.
 std::array<std::string, 2> fashion_mnist_files(const std::string& dir, bool train) {
-  const std::string prefix = train ? "train" : "t10k";
-  return {(std::filesystem::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string(),
-          (std::filesystem::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string()};
+  return {fashion_mnist::images_path(dir, train), fashion_mnist::labels_path(dir, train)};
 }
 
 } // namespace
@@ -103,17 +102,17 @@ void check_fashion_mnist(const std::string& dir, bool train) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    fail(dir, fmt::format("Fashion-MNIST directory not found; {}", install_hint));
+    fail(dir, fmt::format("Fashion-MNIST directory not found; {}", install_hint()));
   for (const auto& file : fashion_mnist_files(dir, train))
     if (!fs::exists(file, ec))
-      fail(file, fmt::format("Fashion-MNIST file not found; {}", install_hint));
+      fail(file, fmt::format("Fashion-MNIST file not found; {}", install_hint()));
 }
 
 dataset load_fashion_mnist(const std::string& dir, bool train, const normalization& norm,
                            std::size_t max_samples) {
   check_fashion_mnist(dir, train);
   const auto [images, labels] = fashion_mnist_files(dir, train);
-  return load_idx_dataset(images, labels, norm, max_samples, 10);
+  return load_idx_dataset(images, labels, norm, max_samples, fashion_mnist::num_classes);
 }
 
 void gather_batch(const dataset& ds, const std::size_t* indices, std::size_t count,

@@ -6,10 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "data/fashion_mnist.hpp"
+#include "data/normalization.hpp"
+
 namespace troupe::data {
 
-/// Where the Debian package dataset-fashion-mnist installs the Fashion-MNIST IDX files.
-constexpr const char* default_fashion_mnist_dir = "/usr/share/datasets/fashion-mnist";
+/// fashion_mnist::default_dir under its older name.
+inline constexpr const char* default_fashion_mnist_dir = fashion_mnist::default_dir;
 
 /// Images of n samples stored contiguously as NCHW floats, with one class label per sample.
 struct dataset {
@@ -25,12 +28,6 @@ struct dataset {
   const float* image(std::size_t i) const;
 };
 
-/// Optional per-pixel standardisation applied after scaling to [0, 1]: x' = (x - mean) / stddev.
-struct normalization {
-  bool enabled = false;
-  float mean = 0.f, stddev = 1.f;
-};
-
 /// Loads unsigned-byte IDX images (rank 3: n, height, width) and labels (rank 1: n) into a dataset.
 ///
 /// Pixels become x / 255, then (x - mean) / stddev when `norm.enabled`. `max_samples` > 0 keeps
@@ -40,10 +37,10 @@ dataset load_idx_dataset(const std::string& images_path, const std::string& labe
                          const normalization& norm = {}, std::size_t max_samples = 0,
                          std::size_t num_classes = 10);
 
-/// Loads the Fashion-MNIST train or t10k split from the gzip IDX files in `dir` (1 x 28 x 28, 10 classes).
+/// Loads the Fashion-MNIST train or t10k split from the gzip IDX files in `dir` (see fashion_mnist.hpp).
 ///
 /// A missing directory or file is reported with its path and how to install the data set
-/// (`apt-get install dataset-fashion-mnist`, which fills default_fashion_mnist_dir).
+/// (`apt-get install dataset-fashion-mnist`, which fills fashion_mnist::default_dir).
 dataset load_fashion_mnist(const std::string& dir, bool train, const normalization& norm = {},
                            std::size_t max_samples = 0);
 

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "data/fashion_mnist.hpp"
 #include "train/fit.hpp"
 #include "train/process_tuning.hpp"
 
@@ -52,10 +53,7 @@ int main(int argc, char** argv) {
   app.add_flag("--normalize", o.normalization.enabled, "Normalise pixels with the Fashion-MNIST mean/std");
   app.add_option("--evaluate", evaluate_path, "Evaluate-only: load this saved model and report test loss, top-1, top-5");
   CLI11_PARSE(app, argc, argv);
-  if (o.normalization.enabled) {
-    o.normalization.mean = 0.2860f;
-    o.normalization.stddev = 0.3530f;
-  }
+  o.normalization = troupe::data::fashion_mnist::normalization(o.normalization.enabled);
 
   troupe::train::tune_allocator();
   try {

@@ -14,6 +14,7 @@
 
 #include "common/crc32.hpp"
 #include "common/error.hpp"
+#include "common/little_endian.hpp"
 #include "train/checkpoint.hpp"
 
 namespace {
@@ -33,8 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool fix_crc = (data[0] & 1U) != 0;
   std::string bytes(reinterpret_cast<const char*>(data + 1), size - 1);
   if (fix_crc && bytes.size() >= 4) {
-    const std::uint32_t crc = crc32_of(bytes.data(), bytes.size() - 4);
-    std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+    store_le(bytes.data() + bytes.size() - 4, crc32_of(bytes.data(), bytes.size() - 4));
   }
 
   train::training_state s;

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "common/crc32.hpp"
+#include "common/little_endian.hpp"
 #include "config/model_spec.hpp"
 #include "config/topology.hpp"
 #include "data/idx_reader.hpp"
@@ -109,9 +110,11 @@ void codec_seeds() {
 
   net::message hello = base(net::msg_type::hello);
   hello.h.meta = R"({"roles":["trainer"],"trainers":1})";
+  hello.h.to = {"aggregator"};
   put("codec", "valid-hello-meta", codec_seed("valid-hello-meta", frames_of(hello)));
 
   net::message grad = base(net::msg_type::push_gradient);
+  grad.h.to = {"trainer-0", "trainer-1"};
   grad.add_tensor<float>("0.weight", {3, 4}, std::vector<float>{1, -2, 3.5f, 0, 1e-3f, 7, 8, 9, 10, 11, 12, -0.f});
   grad.add_tensor<std::int32_t>("count", {2}, std::vector<std::int32_t>{-1, 65536});
   grad.add_tensor<std::uint8_t>("mask", {5}, std::vector<std::uint8_t>{0, 1, 2, 254, 255});
@@ -140,7 +143,7 @@ void codec_seeds() {
   f[0].resize(f[0].size() / 2);
   put("codec", "bad-truncated-header", codec_seed("bad-truncated-header", f));
   f = grad_frames;
-  f[0][4] = 2;  // protocol version 2
+  f[0][4] = 1;  // protocol version 1 (recipients still in meta)
   put("codec", "bad-version", codec_seed("bad-version", f));
   f = grad_frames;
   f[0][8 + 1] ^= 0x55;  // first byte of the cluster id
@@ -181,8 +184,7 @@ void checkpoint_seeds() {
   // Mode 1 asks the harness to fix the CRC trailer; the check does the same.
   const auto with_mode = [](char mode, std::string file) {
     if ((mode & 1) != 0 && file.size() >= 4) {
-      const std::uint32_t crc = crc32_of(file.data(), file.size() - 4);
-      std::memcpy(file.data() + file.size() - 4, &crc, 4);
+      store_le(file.data() + file.size() - 4, crc32_of(file.data(), file.size() - 4));
     }
     return std::string(1, mode) + file;
   };
@@ -225,13 +227,11 @@ void checkpoint_seeds() {
   // Parameter shapes whose element counts wrap around 64 bits (accepted before the fix).
   const auto with_parameters = [&](const std::string& json) {
     const std::string plain = train::encode_checkpoint(bare);
-    std::uint64_t len = 0;
-    std::memcpy(&len, plain.data() + 12, 8);
+    const auto len = load_le<std::uint64_t>(plain.data() + 12);
     std::string header = plain.substr(20, len);
     header.replace(header.find("\"parameters\":[]"), 15, "\"parameters\":" + json);
     std::string out = plain.substr(0, 12);
-    const std::uint64_t new_len = header.size();
-    out.append(reinterpret_cast<const char*>(&new_len), 8);
+    append_le<std::uint64_t>(out, header.size());
     return out + header + plain.substr(20 + len);
   };
   put_checked("bad-shape-overflow",

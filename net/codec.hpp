@@ -8,7 +8,8 @@
 ///   bytes 8..   cereal PortableBinary archive (little-endian), fields in this order:
 ///               cluster_id u64, type u16, sender (u64 length + bytes), seq u64, clock u64,
 ///               step u64, tensor count u32, per tensor { name, dtype u8, rank u8, dims u32 x rank },
-///               meta (u64 length + bytes)
+///               meta (u64 length + bytes),
+///               recipient count u32, per recipient { u64 length + bytes }      (since version 2)
 /// Frames 1..n: the raw bytes of tensor 0..n-1, row-major, little-endian.
 ///
 /// The archive must fill frame 0 exactly; adding a field means bumping the version.
@@ -25,7 +26,9 @@
 namespace troupe::net {
 
 inline constexpr std::array<char, 4> protocol_magic{'T', 'R', 'P', '1'};
-inline constexpr std::uint16_t protocol_version = 1;
+/// 2: the recipients moved from meta's "to" into the header. A peer of another version is refused
+/// with both versions named.
+inline constexpr std::uint16_t protocol_version = 2;
 inline constexpr std::size_t header_prefix_bytes = 8;
 
 /// Bounds a decoder enforces before it allocates anything.
@@ -34,6 +37,7 @@ struct limits {
   std::size_t max_frames = 64;                          ///< header frame + tensor frames
   std::size_t max_tensor_rank = 8;
   std::uint64_t max_message_bytes = 256ULL * 1024 * 1024;  ///< sum of the tensor frames
+  std::size_t max_recipients = 64;                      ///< names in header.to
 };
 
 /// Why a received message was refused, and a sentence that says exactly what was wrong.

@@ -78,9 +78,16 @@ public:
       h.tensors.push_back(std::move(t));
     }
     h.meta = read_string("the meta text");
+    const auto recipients = read<std::uint32_t>("the recipient count");
+    if (recipients > lim.max_recipients)
+      reject(decode_error::bad_header,
+             fmt::format("header lists {} recipients, the limit is {}", recipients, lim.max_recipients));
+    h.to.reserve(recipients);
+    for (std::uint32_t i = 0; i < recipients; ++i)
+      h.to.push_back(read_string(fmt::format("recipient {}", i)));
     if (buf_.remaining() != 0)
       reject(decode_error::bad_header,
-             fmt::format("header frame has {} bytes after its last field (meta)", buf_.remaining()));
+             fmt::format("header frame has {} bytes after its last field (the recipients)", buf_.remaining()));
     return h;
   }
 

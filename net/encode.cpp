@@ -4,6 +4,7 @@
 #include <cereal/archives/portable_binary.hpp>
 
 #include "common/error.hpp"
+#include "common/fnv1a.hpp"
 #include "net/codec.hpp"
 #include "net/wire_checks.hpp"
 
@@ -46,6 +47,10 @@ std::string encode_header(const header& h) {
         ar(d);
     }
     save_string(ar, h.meta);
+    TROUPE_ENFORCE(h.to.size() <= UINT32_MAX, "{} recipients do not fit in one message", h.to.size());
+    ar(static_cast<std::uint32_t>(h.to.size()));
+    for (const auto& name : h.to)
+      save_string(ar, name);
   }
   return os.str();
 }
@@ -53,6 +58,9 @@ std::string encode_header(const header& h) {
 std::optional<decode_error> validate(const message& m, const limits& lim) {
   if (!msg_type_from_wire(static_cast<std::uint16_t>(m.h.type)))
     return decode_error{decode_error::unknown_type, fmt::format("message type {} is unknown", to_string(m.h.type))};
+  if (m.h.to.size() > lim.max_recipients)
+    return decode_error{decode_error::bad_header, fmt::format("{} recipients, the limit is {}", m.h.to.size(),
+                                                              lim.max_recipients)};
   if (m.frames.size() + 1 > lim.max_frames)
     return decode_error{decode_error::too_many_frames, fmt::format("{} tensor frames plus the header exceed the limit "
                                                                    "of {} frames",
@@ -78,12 +86,7 @@ std::vector<payload> encode(const message& m, const limits& lim) {
 }
 
 std::uint64_t cluster_id_of(const std::string& name) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64-bit offset basis
-  for (unsigned char c : name) {
-    h ^= c;
-    h *= 0x100000001b3ULL;  // FNV-1a 64-bit prime
-  }
-  return h;
+  return fnv1a(name);
 }
 
 } // namespace troupe::net

@@ -98,14 +98,17 @@ struct header {
   msg_type type = msg_type::heartbeat;
   std::string sender;                ///< node name of the sender; the van stamps it
   std::uint64_t seq = 0;             ///< per-sender sequence number; the van stamps it
-  std::uint64_t clock = 0;           ///< logical clock (e.g. parameter version) for staleness
-  std::uint64_t step = 0;            ///< training step / batch index
+  std::uint64_t clock = 0;           ///< the clock the message is about (the protocol above says which)
+  std::uint64_t step = 0;            ///< a parameter version (the protocol above says which)
   std::vector<tensor_desc> tensors;  ///< one per tensor frame, in frame order
   std::string meta;                  ///< small JSON or text for control messages
+  /// The actors on the destination node that receive the message (one, or several sharing it):
+  /// the router reads them here, never in meta.
+  std::vector<std::string> to;
 
   friend bool operator==(const header& a, const header& b) {
     return a.cluster_id == b.cluster_id && a.type == b.type && a.sender == b.sender && a.seq == b.seq &&
-           a.clock == b.clock && a.step == b.step && a.tensors == b.tensors && a.meta == b.meta;
+           a.clock == b.clock && a.step == b.step && a.tensors == b.tensors && a.meta == b.meta && a.to == b.to;
   }
 };
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "net/codec.hpp"
@@ -41,6 +42,10 @@ struct van_options {
   /// Received bytes of one peer that the handler has not released yet (the payloads are still
   /// alive). Beyond this the peer's messages are refused as `flooding`, so memory stays bounded.
   std::uint64_t max_peer_inflight_bytes = 1ULL << 30;
+  /// The node names that may send to this van (the cluster's nodes). When not empty, a connection
+  /// calling itself anything else is refused as `unauthenticated` before its bytes are kept, so
+  /// the per-peer limits are counted per node of the cluster, never per made-up routing id.
+  std::set<std::string> known_peers;
   /// Called for each refused message or handshake (peer = connection identity, or the address of a
   /// peer that failed the CURVE handshake), on the I/O thread or the ZAP thread; may be empty.
   std::function<void(const std::string& peer, const decode_error& e)> on_reject;

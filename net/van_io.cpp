@@ -189,6 +189,11 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
       overflow = true;  // keep draining, keep nothing
   }
   const std::string& peer = dealer_peer ? *dealer_peer : identity;
+  if (!opt.known_peers.empty() && opt.known_peers.count(peer) == 0) {
+    reject(peer, {decode_error::unauthenticated,
+                  fmt::format("connection calls itself '{}', which is not a node of this cluster", printable(peer))});
+    return true;
+  }
   if (overflow) {
     reject(peer, {decode_error::too_many_frames,
                   fmt::format("message has more than {} frames, the limit", opt.lim.max_frames)});

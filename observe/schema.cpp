@@ -223,6 +223,16 @@ const fields peer_back_event = {{"target", type::string, true}};
 const fields recovered_event = {{"target", type::string, true}, {"recovery_s", type::real, true}};
 const fields resync_event = {{"target", type::string, true}, {"version", type::integer, true}};
 const fields spans_event = {{"spans", type::spans, true}};
+// A message refused because its sender may not speak for the actor it names (reason
+// "unauthorized") or runs another job ("other_job", with the first differing key in detail).
+const fields refused_event = {{"target", type::string, true},
+                              {"from", type::string, true},
+                              {"reason", type::string, true},
+                              {"detail", type::string, false}};
+// A model or checkpoint file that could not be written (checkpoint.on_write_error).
+const fields write_failed_event = {{"path", type::string, true},
+                                   {"error", type::string, true},
+                                   {"policy", type::string, true}};
 // Supervisor events (actors/node.cpp).
 const fields restart_event = {{"target", type::string, true},
                               {"reason", type::string, false},
@@ -268,6 +278,8 @@ const std::map<std::string, const fields*> events = {
     {"recovered", &recovered_event},
     {"resync", &resync_event},
     {"spans", &spans_event},
+    {"refused", &refused_event},
+    {"write_failed", &write_failed_event},
     {"restart", &restart_event},
     {"failure", &failure_event},
     {"escalation", &escalation_event},

@@ -1,27 +1,19 @@
-#include "actors/aggregator_core.hpp"
+#include "ps/aggregator_core.hpp"
 
 #include <algorithm>
 
 #include "common/error.hpp"
 
-namespace troupe::actors {
+namespace troupe::ps {
 
 aggregator_core::aggregator_core(aggregator_options o, nn::param_layout layout, std::vector<float> params)
     : o_(std::move(o)), layout_(std::move(layout)), params_(std::move(params)),
-      opt_(train::make_optimizer(o_.optimizer)), schedule_(o_.schedule), clocks_(o_.trainers, 0),
+      opt_(optim::make_optimizer(o_.optimizer)), schedule_(o_.schedule), clocks_(o_.trainers, 0),
       present_(o_.trainers, true), refused_in_a_row_(o_.trainers, 0), round_sum_(params_.size(), 0.0f),
       round_grads_(o_.trainers), round_n_(o_.trainers, 0) {
   TROUPE_ENFORCE(o_.trainers > 0, "the aggregator needs at least one trainer");
   TROUPE_ENFORCE(params_.size() == layout_.total, "{} parameters for a layout of {}", params_.size(), layout_.total);
   TROUPE_ENFORCE(o_.max_refused_in_a_row > 0, "max_refused_in_a_row must be positive");
-}
-
-std::size_t aggregator_core::effective_staleness() const {
-  return o_.mode == consistency_mode::ssp ? o_.staleness : 0;
-}
-
-bool aggregator_core::synchronous() const {
-  return o_.mode == consistency_mode::bsp || (o_.mode == consistency_mode::ssp && o_.staleness == 0);
 }
 
 std::size_t aggregator_core::present_count() const {
@@ -45,17 +37,13 @@ std::uint64_t aggregator_core::max_clock() const {
 float aggregator_core::current_lr() const {
   // The schedule advances by clocks (one clock = one step of every trainer), so an epoch spans
   // the same part of the schedule whatever the consistency model.
-  const std::uint64_t position = synchronous() ? version_ : version_ / o_.trainers;
+  const std::uint64_t position = o_.gate.synchronous() ? version_ : version_ / o_.trainers;
   return schedule_.lr_at(position, o_.steps_per_epoch, total_clocks());
 }
 
 bool aggregator_core::may_start(std::size_t rank, std::uint64_t clock) const {
   TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
-  if (clock >= total_clocks())
-    return false;
-  if (o_.mode == consistency_mode::asp)
-    return true;
-  return clock <= min_clock() + effective_staleness();
+  return clock < total_clocks() && o_.gate.allows(clock, min_clock());
 }
 
 void aggregator_core::apply(const float* grad, float scale) {
@@ -114,10 +102,10 @@ void aggregator_core::close_round_if_complete(push_outcome& out) {
 }
 
 void aggregator_core::release_unblocked(std::uint64_t min_before, std::size_t except, push_outcome& out) const {
-  if (o_.mode != consistency_mode::ssp || min_clock() <= min_before)
+  if (o_.gate.mode != config::consistency::ssp || min_clock() <= min_before)
     return;
   for (std::size_t r = 0; r < o_.trainers; ++r)
-    if (r != except && present_[r] && clocks_[r] > min_before + o_.staleness && may_start(r, clocks_[r]))
+    if (r != except && present_[r] && clocks_[r] > min_before + o_.gate.staleness && may_start(r, clocks_[r]))
       out.released.push_back(r);
 }
 
@@ -150,7 +138,7 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
   const std::uint64_t min_before = min_clock();
   clocks_[rank] = clock + 1;
 
-  if (synchronous()) {
+  if (o_.gate.synchronous()) {
     round_n_[rank] = n;
     if (n > 0)
       round_grads_[rank].assign(grad, grad + params_.size());
@@ -178,7 +166,7 @@ push_outcome aggregator_core::remove_trainer(std::size_t rank) {
     return out;
   const std::uint64_t min_before = min_clock();
   present_[rank] = false;
-  if (synchronous())
+  if (o_.gate.synchronous())
     close_round_if_complete(out);
   else if (present_count() > 0)
     release_unblocked(min_before, rank, out);
@@ -189,7 +177,7 @@ std::uint64_t aggregator_core::readmit_trainer(std::size_t rank) {
   TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
   if (present_[rank])
     return clocks_[rank];
-  if (synchronous()) {
+  if (o_.gate.synchronous()) {
     clocks_[rank] = std::max(clocks_[rank], round_clock_);
   } else if (present_count() > 0) {
     clocks_[rank] = std::max(clocks_[rank], min_clock());
@@ -216,4 +204,4 @@ void aggregator_core::restore(std::vector<float> params, const optim::optimizer_
   std::fill(refused_in_a_row_.begin(), refused_in_a_row_.end(), 0);
 }
 
-} // namespace troupe::actors
+} // namespace troupe::ps

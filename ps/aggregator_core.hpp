@@ -34,23 +34,21 @@
 #include <string>
 #include <vector>
 
-#include "actors/gradient_check.hpp"
+#include "ps/consistency_gate.hpp"
+#include "ps/gradient_check.hpp"
 #include "tensor/nn/flat_params.hpp"
 #include "tensor/optim/lr_schedule.hpp"
 #include "tensor/optim/optimizer.hpp"
-#include "train/fit.hpp"
+#include "tensor/optim/optimizer_options.hpp"
 
-namespace troupe::actors {
-
-enum class consistency_mode { bsp, ssp, asp };
+namespace troupe::ps {
 
 struct aggregator_options {
-  consistency_mode mode = consistency_mode::bsp;
-  std::size_t staleness = 0;         ///< ssp only
+  consistency_gate gate;             ///< bsp / ssp (+ staleness) / asp
   std::size_t trainers = 1;
   std::size_t steps_per_epoch = 1;   ///< clocks per epoch (per trainer)
   std::size_t epochs = 1;
-  train::optimizer_options optimizer;
+  optim::optimizer_options optimizer;
   optim::lr_schedule_options schedule;
   bool refuse_nonfinite = true;          ///< false: apply gradients unchecked
   std::size_t max_refused_in_a_row = 10; ///< refusals in a row from one trainer that set `escalate`
@@ -117,8 +115,6 @@ public:
 
 private:
   void apply(const float* grad, float scale);
-  std::size_t effective_staleness() const;
-  bool synchronous() const;
   /// bsp: applies the round if every present trainer has pushed, and releases them.
   void close_round_if_complete(push_outcome& out);
   /// ssp: trainers blocked on the bound that may start now that the slowest clock left `min_before`.
@@ -143,4 +139,4 @@ private:
   std::vector<float> scratch_;
 };
 
-} // namespace troupe::actors
+} // namespace troupe::ps

@@ -1,4 +1,4 @@
-#include "actors/gradient_check.hpp"
+#include "ps/gradient_check.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace troupe::actors {
+namespace troupe::ps {
 
 std::size_t count_nonfinite(const float* g, std::size_t n) {
   constexpr std::uint32_t exponent = 0x7f800000u;
@@ -64,4 +64,4 @@ std::string to_string(const nonfinite_report& r) {
   return fmt::format("{} in {}", counts(r.nan, r.inf), where.empty() ? std::string("no parameter") : where);
 }
 
-} // namespace troupe::actors
+} // namespace troupe::ps

@@ -12,7 +12,7 @@
 
 #include "tensor/nn/flat_params.hpp"
 
-namespace troupe::actors {
+namespace troupe::ps {
 
 /// Number of elements of g[0, n) that are NaN or ±Inf.
 std::size_t count_nonfinite(const float* g, std::size_t n);
@@ -35,4 +35,4 @@ nonfinite_report describe_nonfinite(const float* g, const nn::param_layout& layo
 /// "3 NaN, 1 Inf in 0.weight (2 NaN), 2.bias (1 NaN, 1 Inf)": for logs and events.
 std::string to_string(const nonfinite_report& r);
 
-} // namespace troupe::actors
+} // namespace troupe::ps

@@ -1,4 +1,4 @@
-#include "actors/loader_core.hpp"
+#include "ps/loader_core.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -6,7 +6,7 @@
 #include "common/error.hpp"
 #include "data/distributed_sampler.hpp"
 
-namespace troupe::actors {
+namespace troupe::ps {
 
 loader_core::loader_core(std::size_t dataset_size, std::size_t trainers, std::size_t batch_size, std::uint64_t seed,
                          std::size_t epochs)
@@ -49,4 +49,4 @@ void loader_core::seek(std::size_t rank, std::uint64_t clock) {
   cursors_[rank] = {static_cast<std::size_t>(clock / steps_per_epoch_), static_cast<std::size_t>(clock % steps_per_epoch_)};
 }
 
-} // namespace troupe::actors
+} // namespace troupe::ps

@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-namespace troupe::actors {
+namespace troupe::ps {
 
 struct batch_plan {
   std::size_t epoch = 0;
@@ -50,4 +50,4 @@ private:
   std::vector<std::vector<std::size_t>> shards_;
 };
 
-} // namespace troupe::actors
+} // namespace troupe::ps

@@ -1,10 +1,11 @@
-#include "actors/placement.hpp"
+#include "ps/placement.hpp"
 
 #include <algorithm>
 
 #include "common/error.hpp"
+#include "ps/protocol.hpp"
 
-namespace troupe::actors {
+namespace troupe::ps {
 
 std::vector<std::size_t> placement::ranks_on(const std::string& node) const {
   std::vector<std::size_t> r;
@@ -12,6 +13,17 @@ std::vector<std::size_t> placement::ranks_on(const std::string& node) const {
     if (trainer_nodes[i] == node)
       r.push_back(i);
   return r;
+}
+
+std::set<std::string> placement::actors_on(const std::string& node) const {
+  std::set<std::string> names;
+  if (node == aggregator_node)
+    names.insert(aggregator_name);
+  if (node == loader_node)
+    names.insert(loader_name);
+  for (std::size_t r : ranks_on(node))
+    names.insert(trainer_name(r));
+  return names;
 }
 
 placement place(const config::topology& t) {
@@ -33,4 +45,4 @@ placement place(const config::topology& t) {
   return p;
 }
 
-} // namespace troupe::actors
+} // namespace troupe::ps

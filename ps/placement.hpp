@@ -1,12 +1,14 @@
 #pragma once
-/// Where every actor of a topology lives: trainer ranks are numbered in node order.
+/// Where every actor of a topology lives: trainer ranks are numbered in node order. Also who may
+/// speak for whom: a node may only send as the actors the topology places on it.
 
+#include <set>
 #include <string>
 #include <vector>
 
 #include "config/topology.hpp"
 
-namespace troupe::actors {
+namespace troupe::ps {
 
 struct placement {
   std::string aggregator_node;
@@ -17,8 +19,14 @@ struct placement {
   std::size_t trainers() const { return trainer_nodes.size(); }
   /// Ranks of the trainers on `node`.
   std::vector<std::size_t> ranks_on(const std::string& node) const;
+  /// The names of the actors on `node` (aggregator, loader, trainer-r), the only names its router accepts.
+  std::set<std::string> actors_on(const std::string& node) const;
+  /// Whether `node` hosts trainer `rank`: only that node may hello, push or ask for batches as it.
+  bool hosts_trainer(const std::string& node, std::size_t rank) const {
+    return rank < trainer_nodes.size() && trainer_nodes[rank] == node;
+  }
 };
 
 placement place(const config::topology& t);
 
-} // namespace troupe::actors
+} // namespace troupe::ps

@@ -10,7 +10,7 @@
 
 #include "net/message.hpp"
 
-namespace troupe::actors {
+namespace troupe::runtime {
 
 /// A decoded wire message delivered to a local actor (shared: CAF messages are copyable).
 struct inbound {
@@ -24,6 +24,6 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;      ///< a timer fired
 using line_atom = caf::atom_constant<caf::atom("line")>;      ///< metrics: print this line on the console
 using record_atom = caf::atom_constant<caf::atom("record")>;  ///< metrics: append this JSON record
 
-} // namespace troupe::actors
+} // namespace troupe::runtime
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::actors::inbound)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(troupe::runtime::inbound)

@@ -1,4 +1,4 @@
-#include "actors/metrics_actor.hpp"
+#include "runtime/metrics_actor.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -10,12 +10,12 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "actors/messages.hpp"
+#include "runtime/messages.hpp"
 #include "common/error.hpp"
 #include "observe/prometheus.hpp"
 #include "observe/record_feed.hpp"
 
-namespace troupe::actors {
+namespace troupe::runtime {
 
 namespace {
 
@@ -85,4 +85,4 @@ nlohmann::json make_record(const std::string& node, const std::string& actor, co
   return {{"ts", ts}, {"node", node}, {"actor", actor}, {"role", role}, {"step", step}};
 }
 
-} // namespace troupe::actors
+} // namespace troupe::runtime

@@ -16,7 +16,7 @@ namespace troupe::observe {
 class registry;
 } // namespace troupe::observe
 
-namespace troupe::actors {
+namespace troupe::runtime {
 
 struct metrics_options {
   std::string dir;         ///< created if missing
@@ -34,4 +34,4 @@ caf::actor spawn_metrics(caf::actor_system& sys, metrics_options o);
 nlohmann::json make_record(const std::string& node, const std::string& actor, const std::string& role,
                            std::uint64_t step);
 
-} // namespace troupe::actors
+} // namespace troupe::runtime

@@ -1,13 +1,13 @@
-#include "actors/node_context.hpp"
+#include "runtime/node_context.hpp"
 
 #include <iostream>
 
 #include <caf/send.hpp>
 #include <fmt/format.h>
 
-#include "actors/messages.hpp"
+#include "runtime/messages.hpp"
 
-namespace troupe::actors {
+namespace troupe::runtime {
 
 bool node_context::send(const std::string& peer_node, net::message m) const {
   try {
@@ -27,4 +27,4 @@ void node_context::line(const std::string& text) const {
   caf::anon_send(metrics, line_atom::value, text);
 }
 
-} // namespace troupe::actors
+} // namespace troupe::runtime

@@ -8,7 +8,7 @@
 #include "common/rng.hpp"
 #include "config/cluster_spec.hpp"
 
-namespace troupe::actors {
+namespace troupe::runtime {
 
 class restart_policy {
 public:
@@ -42,4 +42,4 @@ private:
   std::deque<clock::time_point> failures_;
 };
 
-} // namespace troupe::actors
+} // namespace troupe::runtime

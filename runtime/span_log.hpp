@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace troupe::actors {
+namespace troupe::runtime {
 
 class span_log {
 public:
@@ -44,4 +44,4 @@ inline std::string gradient_id(std::size_t rank, std::uint64_t clock) {
   return "trainer-" + std::to_string(rank) + "/" + std::to_string(clock);
 }
 
-} // namespace troupe::actors
+} // namespace troupe::runtime

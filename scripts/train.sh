@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec ./build/actors/troupe-node --role all --config examples/fmnist-local.yaml "$@"
+exec ./build/apps/troupe-node --role all --config examples/fmnist-local.yaml "$@"

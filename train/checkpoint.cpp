@@ -8,13 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include "common/atomic_file.hpp"
+#include "common/byte_cursor.hpp"
 #include "common/crc32.hpp"
+#include "common/little_endian.hpp"
 
 namespace troupe::train {
 
 namespace {
 
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "checkpoint fields are copied as little-endian bytes");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "parameters are copied as little-endian floats");
 
 using nlohmann::json;
 
@@ -22,45 +24,6 @@ constexpr char magic[8] = {'T', 'R', 'O', 'U', 'P', 'E', 'C', 'K'};
 constexpr std::uint64_t max_header_bytes = 64u << 20;
 /// magic + version + header length + three section lengths + CRC: the smallest possible file.
 constexpr std::size_t min_file_bytes = 8 + 4 + 8 + 3 * 8 + 4;
-
-template <class T>
-void put(std::string& out, T v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-
-std::uint32_t crc_of(const char* data, std::size_t n) {
-  return crc32_of(data, n);
-}
-
-/// Bounds-checked reader over the file's bytes; every shortfall names the file and the field.
-class cursor {
-public:
-  cursor(const std::string& source, const std::string& bytes, std::size_t end)
-      : source_(source), bytes_(bytes), end_(end) {}
-
-  template <class T>
-  T get(const char* what) {
-    T v;
-    std::memcpy(&v, take(1, sizeof v, what), sizeof v);
-    return v;
-  }
-  /// `count` items of `item_bytes` each; the count is checked against the bytes left before use.
-  const char* take(std::uint64_t count, std::size_t item_bytes, const char* what) {
-    const std::size_t left = end_ - pos_;
-    if (count > left / item_bytes)
-      throw error(fmt::format("{}: truncated or corrupt checkpoint: {} claims {} x {} bytes at offset {}, only {} left",
-                              source_, what, count, item_bytes, pos_, left));
-    const char* p = bytes_.data() + pos_;
-    pos_ += static_cast<std::size_t>(count) * item_bytes;
-    return p;
-  }
-  std::size_t pos() const { return pos_; }
-
-private:
-  const std::string& source_;
-  const std::string& bytes_;
-  std::size_t end_, pos_ = 0;
-};
 
 std::uint64_t u64_of(const json& j, const char* what) {
   if (!j.is_number_unsigned())
@@ -178,16 +141,16 @@ std::string encode_checkpoint(const training_state& s) {
   std::string out;
   out.reserve(min_file_bytes + h.size() + s.params.size() * sizeof(float) + o.size() + s.config_text.size());
   out.append(magic, sizeof magic);
-  put<std::uint32_t>(out, checkpoint_format_version);
-  put<std::uint64_t>(out, h.size());
+  append_le<std::uint32_t>(out, checkpoint_format_version);
+  append_le<std::uint64_t>(out, h.size());
   out += h;
-  put<std::uint64_t>(out, s.params.size());
+  append_le<std::uint64_t>(out, s.params.size());
   out.append(reinterpret_cast<const char*>(s.params.data()), s.params.size() * sizeof(float));
-  put<std::uint64_t>(out, o.size());
+  append_le<std::uint64_t>(out, o.size());
   out += o;
-  put<std::uint64_t>(out, s.config_text.size());
+  append_le<std::uint64_t>(out, s.config_text.size());
   out += s.config_text;
-  put<std::uint32_t>(out, crc_of(out.data(), out.size()));
+  append_le<std::uint32_t>(out, crc32_of(out.data(), out.size()));
   return out;
 }
 
@@ -197,35 +160,35 @@ training_state decode_checkpoint(const std::string& bytes, const std::string& so
   if (bytes.size() < min_file_bytes)
     throw error(fmt::format("{}: truncated checkpoint ({} bytes, the smallest is {})", source, bytes.size(),
                             min_file_bytes));
-  std::uint32_t version, stored_crc;
-  std::memcpy(&version, bytes.data() + sizeof magic, 4);
-  std::memcpy(&stored_crc, bytes.data() + bytes.size() - 4, 4);
+  const auto version = load_le<std::uint32_t>(bytes.data() + sizeof magic);
+  const auto stored_crc = load_le<std::uint32_t>(bytes.data() + bytes.size() - 4);
   const std::size_t body = bytes.size() - 4;
   if (version != checkpoint_format_version) {
     // The CRC trailer is common to all versions: it tells another version from a damaged field.
-    if (crc_of(bytes.data(), body) == stored_crc)
+    if (crc32_of(bytes.data(), body) == stored_crc)
       throw checkpoint_version_error(fmt::format(
           "{}: checkpoint format version {} is not supported (this build reads version {})", source, version,
           checkpoint_format_version));
     throw error(fmt::format("{}: corrupt checkpoint: format version field reads {} (this build reads version {}) "
                             "and the checksum does not match", source, version, checkpoint_format_version));
   }
-  cursor c(source, bytes, body);
-  c.take(sizeof magic + 4, 1, "magic and version");
-  const auto header_len = c.get<std::uint64_t>("header length");
+  // Every shortfall names the file and the field.
+  byte_cursor c(bytes.data(), body, fmt::format("{}: truncated or corrupt checkpoint", source));
+  c.bytes(sizeof magic + 4, "magic and version");
+  const auto header_len = c.read<std::uint64_t>("header length");
   if (header_len > max_header_bytes)
     throw error(fmt::format("{}: corrupt checkpoint: header length {} exceeds {}", source, header_len,
                             max_header_bytes));
-  const char* h = c.take(header_len, 1, "header");
-  const auto floats = c.get<std::uint64_t>("parameter count");
-  const char* data = c.take(floats, sizeof(float), "parameters");
-  const auto opt_len = c.get<std::uint64_t>("optimizer state length");
-  const char* opt = c.take(opt_len, 1, "optimizer state");
-  const auto config_len = c.get<std::uint64_t>("config length");
-  const char* config = c.take(config_len, 1, "config text");
-  if (c.pos() != body)
-    throw error(fmt::format("{}: corrupt checkpoint: {} unexpected trailing bytes", source, body - c.pos()));
-  const std::uint32_t crc = crc_of(bytes.data(), body);
+  const char* h = c.items(header_len, 1, "header");
+  const auto floats = c.read<std::uint64_t>("parameter count");
+  const char* data = c.items(floats, sizeof(float), "parameters");
+  const auto opt_len = c.read<std::uint64_t>("optimizer state length");
+  const char* opt = c.items(opt_len, 1, "optimizer state");
+  const auto config_len = c.read<std::uint64_t>("config length");
+  const char* config = c.items(config_len, 1, "config text");
+  if (c.remaining() != 0)
+    throw error(fmt::format("{}: corrupt checkpoint: {} unexpected trailing bytes", source, c.remaining()));
+  const std::uint32_t crc = crc32_of(bytes.data(), body);
   if (crc != stored_crc)
     throw error(fmt::format("{}: corrupt checkpoint: checksum mismatch (stored {:08x}, computed {:08x})", source,
                             stored_crc, crc));

@@ -33,30 +33,48 @@ std::optional<std::uint64_t> step_of(const std::string& name) {
   }
 }
 
-/// Checkpoints in `dir` as (step, path), lowest step first; empty if `dir` does not exist.
-std::vector<std::pair<std::uint64_t, std::string>> scan(const std::string& dir) {
-  std::vector<std::pair<std::uint64_t, std::string>> found;
+/// Calls `f(entry)` for each entry of `dir`; false if `dir` does not exist. Throws troupe::error
+/// naming `dir` on any other failure, also one while iterating (where std::filesystem would throw
+/// its own exception type).
+template <typename F>
+bool for_each_entry(const std::string& dir, F f) {
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory)
-      return found;
+      return false;
     throw error(fmt::format("{}: cannot list the checkpoint directory: {}", dir, ec.message()));
   }
-  for (const auto& entry : it) {
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec)
+      break;
+    f(*it);
+  }
+  if (ec)
+    throw error(fmt::format("{}: cannot list the checkpoint directory: {}", dir, ec.message()));
+  return true;
+}
+
+/// Checkpoints in `dir` as (step, path), lowest step first; empty if `dir` does not exist.
+std::vector<std::pair<std::uint64_t, std::string>> scan(const std::string& dir) {
+  std::vector<std::pair<std::uint64_t, std::string>> found;
+  for_each_entry(dir, [&](const fs::directory_entry& entry) {
+    std::error_code ec;
     const auto step = step_of(entry.path().filename().string());
     if (step && entry.is_regular_file(ec))
       found.emplace_back(*step, entry.path().string());
-  }
+  });
   std::sort(found.begin(), found.end());
   return found;
 }
 
-void remove_file(const std::string& path) {
+/// Removes an old checkpoint after `saved` was written; a failure says that `saved` is there.
+void remove_file(const std::string& path, const std::string& saved) {
   std::error_code ec;
   fs::remove(path, ec);
   if (ec)
-    throw error(fmt::format("{}: cannot remove an old checkpoint: {}", path, ec.message()));
+    throw error(fmt::format("{}: cannot remove an old checkpoint: {} (the new checkpoint {} was saved)", path,
+                            ec.message(), saved));
 }
 
 } // namespace
@@ -76,22 +94,30 @@ std::string checkpoint_store::save(const training_state& s) {
   if (ec)
     throw error(fmt::format("{}: cannot create the checkpoint directory: {}", dir_, ec.message()));
   const std::string path = (fs::path(dir_) / file_name(s.global_step)).string();
-  write_checkpoint(path, s);
+  write_checkpoint(path, s);  // On failure: a file_write_error naming path and errno; the older files stay.
 
+  // The new checkpoint is in place; what follows only tidies the directory.
   auto files = scan(dir_);
   while (!files.empty() && files.back().first > s.global_step) {
-    remove_file(files.back().second);
+    remove_file(files.back().second, path);
     files.pop_back();
   }
   for (std::size_t i = 0; i + keep_ < files.size(); ++i)
-    remove_file(files[i].second);
-  // Temporaries of write_file_atomic ("<name>.tmp.<pid>") survive only a writer killed mid-save.
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    const auto tmp = name.find(".tmp.");
-    if (tmp != std::string::npos && step_of(name.substr(0, tmp)))
-      fs::remove(entry.path(), ec);  // Best effort: a leftover temporary costs only space.
+    remove_file(files[i].second, path);
+  // Temporaries of write_file_atomic ("<name>.tmp.<pid>.<n>") survive only a writer killed
+  // mid-save (a failed write removes its own). Best effort: a leftover temporary costs only space.
+  std::vector<fs::path> leftovers;
+  try {
+    for_each_entry(dir_, [&](const fs::directory_entry& entry) {
+      const std::string name = entry.path().filename().string();
+      const auto tmp = name.find(".tmp.");
+      if (tmp != std::string::npos && step_of(name.substr(0, tmp)))
+        leftovers.push_back(entry.path());
+    });
+  } catch (const error&) {
   }
+  for (const auto& p : leftovers)
+    fs::remove(p, ec);
   return path;
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/atomic_file.hpp"
 #include "train/checkpoint.hpp"
 
 namespace troupe::train {
@@ -30,6 +31,11 @@ public:
   /// Writes ckpt-<global_step>.trpc atomically and returns its path. Then removes checkpoints of
   /// later steps (a timeline abandoned by resuming from an earlier checkpoint, because those were
   /// unreadable), the oldest beyond `keep`, and temporaries left by a writer that crashed.
+  ///
+  /// If the checkpoint cannot be written (ENOSPC, EACCES, EROFS, a failed rename, ...) it throws
+  /// file_write_error naming the file and strerror(errno); the checkpoints already there are left
+  /// as they were and no temporary stays behind, so load_latest() still finds the last good one.
+  /// A failure to remove an old checkpoint afterwards throws troupe::error saying the new one was saved.
   std::string save(const training_state& s);
 
   struct loaded {

@@ -11,9 +11,7 @@
 
 #include "common/error.hpp"
 #include "data/distributed_sampler.hpp"
-#include "tensor/optim/adam.hpp"
 #include "tensor/optim/metrics.hpp"
-#include "tensor/optim/sgd.hpp"
 #include "train/model_file.hpp"
 
 namespace troupe::train {
@@ -42,14 +40,6 @@ void save(const std::string& path, const config::model_spec& spec, const gradien
 
 } // namespace
 
-std::unique_ptr<optim::optimizer> make_optimizer(const optimizer_options& o) {
-  if (o.kind == "sgd")
-    return std::make_unique<optim::sgd>(optim::sgd_options{o.momentum, o.dampening, o.weight_decay, o.nesterov});
-  if (o.kind == "adam" || o.kind == "adamw")
-    return std::make_unique<optim::adam>(optim::adam_options{o.beta1, o.beta2, o.eps, o.weight_decay, o.kind == "adamw"});
-  throw error(fmt::format("unknown optimizer '{}' (expected sgd, adam or adamw)", o.kind));
-}
-
 eval_result evaluate(gradient_engine& engine, const std::vector<float>& params, const data::dataset& ds) {
   const batch_stats s = engine.evaluate(params.data(), ds.images.data(), ds.labels.data(), ds.n);
   eval_result r;
@@ -75,7 +65,7 @@ fit_result fit(const fit_options& o, std::ostream& log) {
   gradient_engine engine(spec, o.seed, o.threads);
   std::vector<float> params = engine.initial_parameters();
   std::vector<float> grad(params.size());
-  auto opt = make_optimizer(o.optimizer);
+  auto opt = optim::make_optimizer(o.optimizer);
   const optim::lr_schedule schedule(o.schedule);
   data::distributed_sampler sampler(train_set.n, 1, 0, true, o.seed);
 

@@ -8,32 +8,21 @@
 #include <string>
 
 #include "data/dataset.hpp"
+#include "data/fashion_mnist.hpp"
 #include "tensor/optim/lr_schedule.hpp"
-#include "tensor/optim/optimizer.hpp"
+#include "tensor/optim/optimizer_options.hpp"
 #include "train/gradient_engine.hpp"
 
 namespace troupe::train {
 
-struct optimizer_options {
-  std::string kind = "sgd";    ///< sgd | adam | adamw
-  float momentum = 0.9f;       ///< sgd
-  float dampening = 0.0f;      ///< sgd
-  bool nesterov = false;       ///< sgd
-  float weight_decay = 0.0f;
-  float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f;  ///< adam
-};
-
-/// An optimizer of the given kind; throws naming the valid kinds otherwise.
-std::unique_ptr<optim::optimizer> make_optimizer(const optimizer_options& o);
-
 struct fit_options {
   std::string model_path;                   ///< model YAML
-  std::string data_dir = data::default_fashion_mnist_dir;
+  std::string data_dir = data::fashion_mnist::default_dir;
   std::size_t epochs = 5;
   std::size_t batch_size = 64;
   std::size_t threads = 2;                  ///< replicas computing each batch in parallel
   std::uint64_t seed = 1;
-  optimizer_options optimizer;
+  optim::optimizer_options optimizer;
   optim::lr_schedule_options schedule;      ///< base_lr is the learning rate
   std::size_t print_freq = 100;             ///< progress line every this many steps (0 = never)
   std::string out_dir = "runs/fmnist";      ///< model_latest.trpm, model_best.trpm, metrics.jsonl

@@ -6,10 +6,10 @@
 #include <set>
 #include <vector>
 
-
 #include "common/atomic_file.hpp"
 #include "common/crc32.hpp"
 #include "common/error.hpp"
+#include "common/little_endian.hpp"
 
 namespace troupe::train {
 
@@ -26,19 +26,9 @@ constexpr std::uint16_t dos_date = (0 << 9) | (1 << 5) | 1;  // 1980-01-01, the 
 constexpr std::uint16_t dos_time = 0;
 constexpr std::uint64_t zip32_limit = std::numeric_limits<std::uint32_t>::max();
 
-void put16(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 2; ++i)
-    out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-void put32(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 4; ++i)
-    out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-std::uint32_t crc_of(const char* data, std::size_t n) {
-  return crc32_of(data, n);
-}
+// ZIP fields are little-endian; callers pass sizes already checked against zip32_limit / 0xffff.
+void put16(std::string& out, std::uint64_t v) { append_le(out, static_cast<std::uint16_t>(v)); }
+void put32(std::string& out, std::uint64_t v) { append_le(out, static_cast<std::uint32_t>(v)); }
 
 /// A Python tuple literal of the shape, as numpy writes it: "()", "(5,)", "(2, 3)".
 std::string tuple_of(const tensor::shape_t& shape) {
@@ -109,7 +99,7 @@ void export_npz(const std::string& path, const nn::param_layout& layout, const f
   std::vector<zip_entry> entries;
   for (const auto& p : layout.entries) {
     const std::string npy = npy_of(p.shape, params + p.offset, p.size);
-    zip_entry e{p.name + ".npy", crc_of(npy.data(), npy.size()), npy.size(), out.size()};
+    zip_entry e{p.name + ".npy", crc32_of(npy.data(), npy.size()), npy.size(), out.size()};
     TROUPE_ENFORCE(e.offset + 30 + e.name.size() + e.size < zip32_limit,
                    "{}: the archive would exceed 4 GiB, which needs ZIP64", path);
     put32(out, local_header_sig);

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <istream>
 #include <optional>
 #include <ostream>
 
+#include "common/crc32.hpp"
 #include "common/error.hpp"
+#include "common/little_endian.hpp"
 
 namespace troupe::optim {
 
@@ -22,41 +23,6 @@ constexpr std::size_t floats_per_chunk = std::size_t{1} << 14;
 /// Smallest encoding of one buffer: u32 name length + u64 float count (the name is non-empty, +1).
 constexpr std::uint64_t min_buffer_bytes = 4 + 1 + 8;
 
-/// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), updated incrementally.
-class crc32 {
-public:
-  void update(const unsigned char* data, std::size_t n) {
-    static const std::array<std::uint32_t, 256> table = [] {
-      std::array<std::uint32_t, 256> t{};
-      for (std::uint32_t i = 0; i < 256; ++i) {
-        std::uint32_t c = i;
-        for (int k = 0; k < 8; ++k)
-          c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1) : c >> 1;
-        t[i] = c;
-      }
-      return t;
-    }();
-    for (std::size_t i = 0; i < n; ++i)
-      crc_ = table[(crc_ ^ data[i]) & 0xFFU] ^ (crc_ >> 8);
-  }
-  std::uint32_t value() const { return crc_ ^ 0xFFFFFFFFU; }
-
-private:
-  std::uint32_t crc_ = 0xFFFFFFFFU;
-};
-
-void put_le(unsigned char* out, std::uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i)
-    out[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-
-std::uint64_t get_le(const unsigned char* in, int bytes) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i)
-    v |= std::uint64_t{in[i]} << (8 * i);
-  return v;
-}
-
 /// Writes bytes and keeps the running checksum of everything after the header.
 class writer {
 public:
@@ -64,27 +30,24 @@ public:
 
   void bytes(const void* data, std::size_t n) {
     out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
-    crc_.update(static_cast<const unsigned char*>(data), n);
+    crc_.update(data, n);
   }
   void u32(std::uint32_t v) {
     unsigned char b[4];
-    put_le(b, v, 4);
+    store_le(b, v);
     bytes(b, 4);
   }
   void u64(std::uint64_t v) {
     unsigned char b[8];
-    put_le(b, v, 8);
+    store_le(b, v);
     bytes(b, 8);
   }
   void floats(const std::vector<float>& values) {
     std::vector<unsigned char> chunk(std::min(values.size(), floats_per_chunk) * 4);
     for (std::size_t first = 0; first < values.size(); first += floats_per_chunk) {
       const std::size_t n = std::min(floats_per_chunk, values.size() - first);
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint32_t bits = 0;
-        std::memcpy(&bits, &values[first + i], 4);
-        put_le(&chunk[4 * i], bits, 4);
-      }
+      for (std::size_t i = 0; i < n; ++i)
+        store_le(&chunk[4 * i], values[first + i]);
       bytes(chunk.data(), 4 * n);
     }
   }
@@ -92,7 +55,7 @@ public:
 
 private:
   std::ostream& out_;
-  crc32 crc_;
+  crc32_accumulator crc_;
 };
 
 /// Reads bytes with truncation checks, tracking the checksum and, when the stream can tell,
@@ -106,19 +69,19 @@ public:
     const auto got = static_cast<std::size_t>(in_.gcount());
     TROUPE_ENFORCE(got == n, "optimizer state: stream truncated while reading {} (needed {} bytes, got {})",
                    what, n, got);
-    crc_.update(static_cast<const unsigned char*>(data), n);
+    crc_.update(data, n);
     if (remaining_)
       *remaining_ -= std::min<std::uint64_t>(*remaining_, n);
   }
   std::uint32_t u32(const char* what) {
     unsigned char b[4];
     bytes(b, 4, what);
-    return static_cast<std::uint32_t>(get_le(b, 4));
+    return load_le<std::uint32_t>(b);
   }
   std::uint64_t u64(const char* what) {
     unsigned char b[8];
     bytes(b, 8, what);
-    return get_le(b, 8);
+    return load_le<std::uint64_t>(b);
   }
 
   /// Throws unless the stream may still hold `count` items of `item_bytes` each.
@@ -155,12 +118,8 @@ public:
     for (std::uint64_t first = 0; first < count; first += floats_per_chunk) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(floats_per_chunk, count - first));
       bytes(chunk.data(), 4 * n, what.c_str());
-      for (std::size_t i = 0; i < n; ++i) {
-        const auto bits = static_cast<std::uint32_t>(get_le(&chunk[4 * i], 4));
-        float v = 0;
-        std::memcpy(&v, &bits, 4);
-        values.push_back(v);
-      }
+      for (std::size_t i = 0; i < n; ++i)
+        values.push_back(load_le<float>(&chunk[4 * i]));
     }
     return values;
   }
@@ -188,7 +147,7 @@ private:
 
   std::istream& in_;
   std::optional<std::uint64_t> remaining_;
-  crc32 crc_;
+  crc32_accumulator crc_;
 };
 
 std::string printable(const char* data, std::size_t n) {
@@ -217,7 +176,7 @@ void write_optimizer_state(std::ostream& out, const optimizer_state& state) {
 
   out.write(magic.data(), magic.size());
   unsigned char version[4];
-  put_le(version, optimizer_state_version, 4);
+  store_le(version, optimizer_state_version);
   out.write(reinterpret_cast<const char*>(version), 4);
 
   writer w(out);
@@ -232,7 +191,7 @@ void write_optimizer_state(std::ostream& out, const optimizer_state& state) {
     w.floats(values);
   }
   unsigned char crc[4];
-  put_le(crc, w.checksum(), 4);
+  store_le(crc, w.checksum());
   out.write(reinterpret_cast<const char*>(crc), 4);
   TROUPE_ENFORCE(out.good(), "optimizer state: writing to the output stream failed");
 }
@@ -248,7 +207,7 @@ optimizer_state read_optimizer_state(std::istream& in) {
   unsigned char version_bytes[4];
   in.read(reinterpret_cast<char*>(version_bytes), 4);
   TROUPE_ENFORCE(in.gcount() == 4, "optimizer state: stream truncated while reading the format version");
-  const auto version = static_cast<std::uint32_t>(get_le(version_bytes, 4));
+  const auto version = load_le<std::uint32_t>(version_bytes);
   TROUPE_ENFORCE(version == optimizer_state_version,
                  "optimizer state: unsupported format version {} (this build reads version {})", version,
                  optimizer_state_version);

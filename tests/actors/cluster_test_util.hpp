@@ -38,7 +38,7 @@ inline std::string topology_yaml(const cluster_case& c, const std::filesystem::p
                         ::getpid(), c.trainers);
   } else {
     auto ep = [&](const std::string& name) {
-      return c.transport == "tcp" ? std::string("tcp://127.0.0.1:*") : fmt::format("ipc://{}/{}.sock", dir.string(), name);
+      return c.transport == "tcp" ? std::string("tcp://127.0.0.1:*") : fmt::format("ipc://{}/sockets/{}.sock", dir.string(), name);
     };
     nodes += fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"}}\n", ep("agg"));
     nodes += fmt::format("    - {{name: loader, roles: [loader], endpoint: \"{}\"}}\n", ep("loader"));

@@ -7,7 +7,7 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/protocol.hpp"
+#include "ps/protocol.hpp"
 #include "config/topology.hpp"
 #include "net/curve.hpp"
 #include "net/van.hpp"
@@ -15,6 +15,18 @@
 #include "cluster_test_util.hpp"
 
 using namespace troupe;
+
+namespace {
+
+/// A message as a peer could forge it: any type, any recipient, any meta.
+net::message forged(net::msg_type t, const std::string& to, const nlohmann::json& meta) {
+  net::message m(t);
+  m.h.to = {to};
+  m.h.meta = meta.dump();
+  return m;
+}
+
+} // namespace
 using namespace std::chrono_literals;
 
 namespace {
@@ -66,10 +78,10 @@ TEST_CASE("with CURVE on, listed nodes train and an outsider is refused", "[acto
     }
     auto v = std::make_unique<net::van>(vo);
     v->set_handler([&](net::message&&) { ++replies; });
-    v->connect("agg", "ipc://" + (dir.path / "agg.sock").string());
-    v->send("agg", actors::make_message(net::msg_type::hello, actors::aggregator_name, {{"rank", 1}}));
-    auto grad = actors::make_message(net::msg_type::push_gradient, actors::aggregator_name,
-                                     {{"rank", 1}, {"version_read", 0}, {"loss_sum", 1.0}, {"n", 16},
+    v->connect("agg", "ipc://" + (dir.path / "sockets" / "agg.sock").string());
+    v->send("agg", forged(net::msg_type::hello, ps::aggregator_name, {{"rank", 1}}));
+    auto grad = forged(net::msg_type::push_gradient, ps::aggregator_name,
+                                     {{"rank", 1}, {"loss_sum", 1.0}, {"n", 16},
                                       {"correct1", 0}, {"correct5", 0}});
     grad.add_tensor("grad", {3}, std::vector<float>{1e9f, 1e9f, 1e9f});
     v->send("agg", std::move(grad));

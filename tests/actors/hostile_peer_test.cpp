@@ -6,7 +6,7 @@
 #include <sstream>
 #include <thread>
 
-#include "actors/protocol.hpp"
+#include "ps/protocol.hpp"
 #include "config/topology.hpp"
 #include "net/van.hpp"
 #include "train/model_file.hpp"
@@ -14,6 +14,18 @@
 #include "cluster_test_util.hpp"
 
 using namespace troupe;
+
+namespace {
+
+/// A message as a peer could forge it: any type, any recipient, any meta.
+net::message forged(net::msg_type t, const std::string& to, const nlohmann::json& meta) {
+  net::message m(t);
+  m.h.to = {to};
+  m.h.meta = meta.dump();
+  return m;
+}
+
+} // namespace
 
 TEST_CASE("malformed protocol messages are refused while training goes on", "[actors][cluster][hostile]") {
   test::scratch_dir dir("hostile");
@@ -34,23 +46,22 @@ TEST_CASE("malformed protocol messages are refused while training goes on", "[ac
   vo.node_name = "intruder";
   vo.cluster_id = net::cluster_id_of(topo.cluster.id);
   net::van evil(vo);
-  evil.connect("agg", "ipc://" + (dir.path / "agg.sock").string());
-  evil.connect("loader", "ipc://" + (dir.path / "loader.sock").string());
-  using actors::make_message;
+  evil.connect("agg", "ipc://" + (dir.path / "sockets" / "agg.sock").string());
+  evil.connect("loader", "ipc://" + (dir.path / "sockets" / "loader.sock").string());
   using net::msg_type;
   // No meta at all, a rank outside the job, missing fields, a gradient of the wrong size,
   // a batch request for a rank that does not exist, a message for an actor that does not exist.
   net::message no_meta(msg_type::push_gradient);
   evil.send("agg", std::move(no_meta));
-  evil.send("agg", make_message(msg_type::hello, actors::aggregator_name, {{"rank", 99}}));
-  evil.send("agg", make_message(msg_type::push_gradient, actors::aggregator_name, {{"rank", 0}}));
-  auto wrong_size = make_message(msg_type::push_gradient, actors::aggregator_name,
-                                 {{"rank", 0}, {"version_read", 0}, {"loss_sum", 1.0}, {"n", 4}, {"correct1", 0},
+  evil.send("agg", forged(msg_type::hello, ps::aggregator_name, {{"rank", 99}}));
+  evil.send("agg", forged(msg_type::push_gradient, ps::aggregator_name, {{"rank", 0}}));
+  auto wrong_size = forged(msg_type::push_gradient, ps::aggregator_name,
+                                 {{"rank", 0}, {"loss_sum", 1.0}, {"n", 4}, {"correct1", 0},
                                   {"correct5", 0}});
   wrong_size.add_tensor("grad", {3}, std::vector<float>{1.f, 2.f, 3.f});
   evil.send("agg", std::move(wrong_size));
-  evil.send("loader", make_message(msg_type::request_batches, actors::loader_name, {{"rank", 7}, {"credits", 1000}}));
-  evil.send("agg", make_message(msg_type::shutdown, "nobody-here", {}));
+  evil.send("loader", forged(msg_type::request_batches, ps::loader_name, {{"rank", 7}, {"credits", 1000}}));
+  evil.send("agg", forged(msg_type::shutdown, "nobody-here", nlohmann::json::object()));
 
   cluster.join();
   evil.stop();

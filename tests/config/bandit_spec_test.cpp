@@ -184,13 +184,81 @@ TEST_CASE("bandit spec: bad clusters name file, line, column and key", "[config]
   rejected(doc(body, head + s + "    - {name: s, roles: [trainer], endpoint: 'tcp://127.0.0.1:5803'}\n"), "5:14",
            "cluster.nodes[1].name", "duplicate node name 's'");
   rejected(doc(body, head + s + "    - {name: t, roles: [trainer], endpoint: 'tcp://127.0.0.1:5801'}\n"), "5:45",
-           "cluster.nodes[1].endpoint", "already used by cluster.nodes[0]");
+           "cluster.nodes[1].endpoint", "already used by node 's' (cluster.nodes[0])");
   rejected(doc(body, head + s + "    - {name: t, roles: [trainer], endpoint: 'inproc://t'}\n"), "5:45",
            "cluster.nodes[1].endpoint", "inproc:// only reaches nodes in the same process");
   rejected(doc(body, head + s + "    - {name: t, roles: [trainer], endpoint: 'tcp://h:1', trainers: 0}\n"), "5:68",
-           "cluster.nodes[1].trainers", "[1, 1024]");
+           "cluster.nodes[1].trainers", "needs trainers >= 1, got 0");
+  rejected(doc(body, head + s + "    - {name: t, roles: [trainer], endpoint: 'tcp://h:1', trainers: 1025}\n"), "5:68",
+           "cluster.nodes[1].trainers", "[0, 1024]");
   rejected(doc(body, head + "    - {name: s, roles: [aggregator], endpoint: 'inproc://s', trainers: 2}\n"), "4:72",
            "cluster.nodes[0].trainers", "has no trainer role");
   rejected(doc(body) + "metrics: {dir: ''}\n", "11:16", "metrics.dir", "expected a directory");
   rejected(doc(body) + "job: {}\n", "11:1", "job", "unknown key 'job'");
+}
+
+// The cluster section is read by config::read_cluster, as in a topology file: timing, supervision
+// and security come with it, and so do its checks and messages.
+TEST_CASE("bandit spec: the cluster section takes failure_timeout_s, supervisor and security", "[config][bandit]") {
+  const std::string body = "  algorithm: ucb1\n  means: [0, 1]\n  sigma: 1\n  T: 9\n";
+  // Two valid Z85 keys (any 40 characters of the alphabet pass the syntax check).
+  const std::string k1 = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  const std::string k2 = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+  SECTION("defaults: 2.5 heartbeats, plaintext on loopback, keys next to the file") {
+    const auto s = parse_bandit_spec(doc(body), "b.yaml", {}, "/cfg");
+    CHECK(s.cluster.failure_timeout_s == 2.5);
+    CHECK_FALSE(s.cluster.security.curve);
+    CHECK(s.cluster.security.key_dir == "/cfg/keys");
+  }
+  SECTION("given values are read") {
+    const auto s = parse_bandit_spec(doc(body, "cluster:\n"
+                                               "  id: b\n"
+                                               "  heartbeat_s: 0.5\n"
+                                               "  failure_timeout_s: 4\n"
+                                               "  supervisor: {strategy: one_for_all, max_restarts: 5}\n"
+                                               "  security: {curve: on, key_dir: keys/bandit}\n"
+                                               "  nodes:\n"
+                                               "    - {name: s, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5801', "
+                                               "public_key: '" + k1 + "'}\n"
+                                               "    - {name: h, roles: [trainer], endpoint: 'tcp://127.0.0.1:5802', "
+                                               "trainers: 2, public_key: '" + k2 + "'}\n"),
+                                     "b.yaml", {}, "/cfg");
+    CHECK(s.cluster.heartbeat_s == 0.5);
+    CHECK(s.cluster.failure_timeout_s == 4);
+    CHECK(s.cluster.supervisor.strategy == "one_for_all");
+    CHECK(s.cluster.supervisor.max_restarts == 5);
+    CHECK(s.cluster.security.curve);
+    CHECK(s.cluster.security.key_dir == "/cfg/keys/bandit");
+    CHECK(s.cluster.nodes[1].public_key == k2);
+    CHECK(total_trainers(s.cluster) == 2);
+  }
+  SECTION("--set reaches them too") {
+    const auto s =
+        parse_bandit_spec(doc(body), "b.yaml", {troupe::config::parse_override("cluster.failure_timeout_s=7")});
+    CHECK(s.cluster.failure_timeout_s == 7);
+  }
+}
+
+TEST_CASE("bandit spec: a bad cluster key is named with file, line, column and key path", "[config][bandit]") {
+  const std::string body = "  algorithm: ucb1\n  means: [0, 1]\n  sigma: 1\n  T: 9\n";
+  const std::string nodes = "  nodes:\n"
+                            "    - {name: s, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5801'}\n"
+                            "    - {name: h, roles: [trainer], endpoint: 'tcp://127.0.0.1:5802'}\n";
+  rejected(doc(body, "cluster:\n  id: b\n  failure_timout_s: 4\n" + nodes), "3:3", "cluster.failure_timout_s",
+           "unknown key 'failure_timout_s' (did you mean 'failure_timeout_s'?)");
+  rejected(doc(body, "cluster:\n  id: b\n  security: {curv: on}\n" + nodes), "3:14", "cluster.security.curv",
+           "unknown key 'curv' (did you mean 'curve'?)");
+  rejected(doc(body, "cluster:\n  id: b\n  failure_timeout_s: 0.5\n" + nodes), "3:22", "cluster.failure_timeout_s",
+           "must be longer than heartbeat_s (1)");
+  rejected(doc(body, "cluster:\n  id: b\n  nodes:\n"
+                     "    - {name: s, role: [aggregator], endpoint: 'tcp://127.0.0.1:5801'}\n"),
+           "4:17", "cluster.nodes[0].role", "unknown key 'role' (did you mean 'roles'?)");
+  // A client-host actor has no compute pool, so `threads` is not a bandit node's key.
+  rejected(doc(body, "cluster:\n  id: b\n" + nodes.substr(0, nodes.size() - 2) + ", threads: 2}\n"), "5:69",
+           "cluster.nodes[1].threads", "unknown key 'threads'");
+  // Off this machine the links need CURVE keys, or an explicit opt-out, as for training.
+  rejected(doc(body, "cluster:\n  id: b\n  nodes:\n"
+                     "    - {name: s, roles: [aggregator], endpoint: 'tcp://0.0.0.0:5801'}\n"
+                     "    - {name: h, roles: [trainer], endpoint: 'tcp://127.0.0.1:5802'}\n"),
+           "4:7", "cluster.nodes[0]", "node 's' has no public_key, but CURVE is on");
 }

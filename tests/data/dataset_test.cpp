@@ -191,10 +191,10 @@ TEST_CASE("load_fashion_mnist names what is missing and how to install it", "[da
 }
 
 TEST_CASE("load_fashion_mnist loads the real t10k split", "[data][fashion_mnist]") {
-  if (!std::filesystem::is_directory(default_fashion_mnist_dir))
+  if (!std::filesystem::is_directory(fashion_mnist::default_dir))
     FAIL("Fashion-MNIST is a required test dependency and is missing from "
-         << default_fashion_mnist_dir << "; run `apt-get install dataset-fashion-mnist`");
-  const dataset ds = load_fashion_mnist(default_fashion_mnist_dir, false);
+         << fashion_mnist::default_dir << "; run `apt-get install dataset-fashion-mnist`");
+  const dataset ds = load_fashion_mnist(fashion_mnist::default_dir, false);
   CHECK(ds.n == 10000);
   CHECK(ds.channels == 1);
   CHECK(ds.height == 28);
@@ -208,7 +208,7 @@ TEST_CASE("load_fashion_mnist loads the real t10k split", "[data][fashion_mnist]
   CHECK(std::all_of(ds.labels.begin(), ds.labels.end(), [](auto l) { return l >= 0 && l < 10; }));
   CHECK(std::set<std::int32_t>(ds.labels.begin(), ds.labels.end()).size() == 10);
 
-  const dataset head = load_fashion_mnist(default_fashion_mnist_dir, false, {}, 100);
+  const dataset head = load_fashion_mnist(fashion_mnist::default_dir, false, {}, 100);
   CHECK(head.n == 100);
   CHECK(head.labels == std::vector<std::int32_t>(ds.labels.begin(), ds.labels.begin() + 100));
   CHECK(head.images == std::vector<float>(ds.images.begin(), ds.images.begin() + 100 * 784));

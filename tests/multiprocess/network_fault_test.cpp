@@ -51,7 +51,7 @@ test::cluster_case fault_case() {
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 
 std::string ipc_endpoint(const std::filesystem::path& dir, const std::string& node) {
-  return fmt::format("ipc://{}/{}.sock", dir.string(), node);
+  return fmt::format("ipc://{}/sockets/{}.sock", dir.string(), node);
 }
 
 const std::vector<std::pair<std::string, std::string>> nodes{

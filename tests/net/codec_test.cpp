@@ -21,6 +21,8 @@ message sample(msg_type t, int n, int first, rng& r) {
   m.h.clock = 42;
   m.h.step = 0xffffffffffffffffULL;
   m.h.meta = n == 0 ? "" : R"({"epoch": 3})";
+  if (n > 0)
+    m.h.to = n == 1 ? std::vector<std::string>{"trainer-0"} : std::vector<std::string>{"trainer-0", "trainer-2"};
   for (int k = 0; k < n; ++k) {
     const std::vector<std::uint32_t> shape = k == 0 ? std::vector<std::uint32_t>{} : std::vector<std::uint32_t>{3, 5};
     const std::size_t count = k == 0 ? 1 : 15;
@@ -86,7 +88,7 @@ TEST_CASE("the header frame starts with magic, version and flags", "[net][messag
   const auto bytes = encode_header(h);
   REQUIRE(bytes.size() > header_prefix_bytes);
   CHECK(bytes.substr(0, 4) == "TRP1");
-  CHECK(bytes[4] == 1);  // version 1, little-endian
+  CHECK(bytes[4] == 2);  // version 2, little-endian
   CHECK(bytes[5] == 0);
   CHECK(bytes[6] == 0);  // flags
   CHECK(bytes[7] == 0);

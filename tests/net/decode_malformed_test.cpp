@@ -61,7 +61,7 @@ std::vector<bad_case> table() {
   t.push_back({"a prefix cut short", with_header("TRP"), decode_error::truncated_header, "prefix"});
   t.push_back({"bad magic", with_header("HTTP" + ref.substr(4)), decode_error::bad_magic, "48 54 54 50"});
   t.push_back({"other version", with_header(patched(ref, 4, 7, 2)), decode_error::bad_version,
-               "protocol version 7 from peer, this node speaks 1"});
+               "protocol version 7 from peer, this node speaks 2"});
   t.push_back({"unknown flags", with_header(patched(ref, 6, 4, 2)), decode_error::bad_header, "flags 0x0004"});
   t.push_back({"wrong cluster", with_header(encode_header(alter([](message& m) { m.h.cluster_id = 0xabc; }).h)),
                decode_error::wrong_cluster, fmt::format("cluster id 0x0000000000000abc is not this cluster's {:#018x}",
@@ -99,6 +99,16 @@ std::vector<bad_case> table() {
                  m.h.tensors.assign(100, tensor_desc{"u", dtype::u8, {1}});
                }).h)),
                decode_error::too_many_frames, "header lists 100 tensors"});
+  t.push_back({"a header listing 65 recipients", with_header(encode_header(alter([](message& m) {
+                 m.h.to.assign(65, "trainer-0");
+               }).h)),
+               decode_error::bad_header, "header lists 65 recipients, the limit is 64"});
+  t.push_back({"a header of protocol version 1 (recipients in meta)", with_header([] {
+                 auto h = reference_header();
+                 h[4] = 1;
+                 return h;
+               }()),
+               decode_error::bad_version, "protocol version 1 from peer, this node speaks 2"});
   t.push_back({"a 70 KiB header", with_header(encode_header(alter([](message& m) { m.h.meta.assign(70000, 'm'); }).h)),
                decode_error::too_large, "the limit is 65536"});
   return t;

@@ -1,5 +1,7 @@
 #include "net/van.hpp"
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 #include <zmq.hpp>
 
@@ -292,4 +294,34 @@ TEST_CASE("misuse of a van fails loudly and stop is idempotent", "[net][van]") {
   b.stop();
   CHECK_THROWS_WITH(b.send("a", message(msg_type::heartbeat)), Catch::Contains("stopped"));
   CHECK_THROWS_AS(b.bind(test::bind_endpoint("tcp")), troupe::error);
+}
+
+TEST_CASE("a van that knows the cluster's nodes refuses a connection calling itself anything else",
+          "[net][van]") {
+  auto ctx = context::create();
+  auto bo = test::options("b", ctx);
+  bo.known_peers = {"a", "b"};
+  van b(bo);
+  test::inbox b_in;
+  b.set_handler(b_in.handler());
+  const auto endpoint = b.bind(test::bind_endpoint("tcp"));
+  van a(test::options("a", ctx)), stranger(test::options("stranger", ctx));
+  a.connect("b", endpoint);
+  stranger.connect("b", endpoint);
+  for (int i = 0; i < 3; ++i)
+    stranger.send("b", message(msg_type::heartbeat));
+  a.send("b", message(msg_type::heartbeat));
+  const auto got = b_in.pop();
+  REQUIRE(got);
+  CHECK(got->h.sender == "a");  // the node of the cluster gets through
+  // The stranger's messages travel on their own connection: wait (bounded) until all are refused.
+  for (int i = 0; i < 500 && b.counters().rejected_by_reason[decode_error::unauthenticated] < 3; ++i)
+    std::this_thread::sleep_for(10ms);
+  a.stop();
+  stranger.stop();
+  b.stop();
+  CHECK_FALSE(b_in.pop(100ms));
+  const auto c = b.counters();
+  CHECK(c.rejected_by_reason[decode_error::unauthenticated] == 3);
+  CHECK_THAT(c.last_rejection, Catch::Matchers::Contains("'stranger', which is not a node of this cluster"));
 }

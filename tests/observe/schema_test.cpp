@@ -176,6 +176,8 @@ namespace {
 /// One valid record per event the runtime writes, as the writers in actors/ and bandit/ produce them.
 const std::map<std::string, std::string> event_examples = {
     {"finish", R"j({"reason":"done","version":200,"elapsed_s":6.8})j"},
+    {"refused", R"j({"target":"trainer-0","from":"loader","reason":"unauthorized"})j"},
+    {"write_failed", R"j({"path":"runs/x/checkpoints","error":"No space left on device","policy":"continue"})j"},
     {"checkpoint", R"j({"path":"runs/x/checkpoints/ckpt-000000000080.trpc","version":80,"stall_s":0.002})j"},
     {"checkpoint_skipped", R"j({"reason":"ckpt-80.trpc: bad checksum"})j"},
     {"resume", R"j({"path":"runs/x/checkpoints/ckpt-000000000080.trpc","version":80})j"},

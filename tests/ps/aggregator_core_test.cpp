@@ -1,16 +1,16 @@
-#include "actors/aggregator_core.hpp"
+#include "ps/aggregator_core.hpp"
 
 #include <catch2/catch.hpp>
 
 #include "aggregator_test_util.hpp"
 
 using namespace troupe;
-using namespace troupe::actors;
+using namespace troupe::ps;
 using test::plain_sgd;
 using test::two_params;
 
-TEST_CASE("bsp averages a round's gradients by samples and applies them once", "[actors][aggregator][bsp]") {
-  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});
+TEST_CASE("bsp averages a round's gradients by samples and applies them once", "[ps][aggregator][bsp]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 2), two_params(), {1.f, 1.f, 1.f});
   const float g0[] = {1.f, 0.f, 2.f}, g1[] = {4.f, 3.f, -1.f};
   auto r0 = agg.push(0, 0, 0, 1, g0);
   REQUIRE(r0.applied == 0);
@@ -27,8 +27,8 @@ TEST_CASE("bsp averages a round's gradients by samples and applies them once", "
   REQUIRE(agg.may_start(0, 1));
 }
 
-TEST_CASE("a replayed push is applied at most once", "[actors][aggregator]") {
-  aggregator_core agg(plain_sgd(consistency_mode::asp, 1), two_params(), {0.f, 0.f, 0.f});
+TEST_CASE("a replayed push is applied at most once", "[ps][aggregator]") {
+  aggregator_core agg(plain_sgd(config::consistency::asp, 1), two_params(), {0.f, 0.f, 0.f});
   const float g[] = {1.f, 1.f, 1.f};
   REQUIRE(agg.push(0, 0, 0, 4, g).applied == 1);
   const auto again = agg.push(0, 0, 0, 4, g);
@@ -38,8 +38,8 @@ TEST_CASE("a replayed push is applied at most once", "[actors][aggregator]") {
   REQUIRE_THROWS_WITH(agg.push(0, 5, 0, 4, g), Catch::Contains("pushed clock 5 but its next clock is 1"));
 }
 
-TEST_CASE("ssp lets a trainer run at most s clocks ahead of the slowest", "[actors][aggregator][ssp]") {
-  aggregator_core agg(plain_sgd(consistency_mode::ssp, 2, 2), two_params(), {0.f, 0.f, 0.f});
+TEST_CASE("ssp lets a trainer run at most s clocks ahead of the slowest", "[ps][aggregator][ssp]") {
+  aggregator_core agg(plain_sgd(config::consistency::ssp, 2, 2), two_params(), {0.f, 0.f, 0.f});
   const float g[] = {0.f, 0.f, 0.f};
   // Trainer 0 races ahead while trainer 1 is stuck at clock 0.
   for (std::uint64_t c = 0; c < 2; ++c) {
@@ -55,9 +55,9 @@ TEST_CASE("ssp lets a trainer run at most s clocks ahead of the slowest", "[acto
   REQUIRE(agg.may_start(0, 3));
 }
 
-TEST_CASE("ssp with staleness 0 behaves as bsp", "[actors][aggregator][ssp]") {
-  aggregator_core ssp(plain_sgd(consistency_mode::ssp, 2, 0), two_params(), {1.f, 1.f, 1.f});
-  aggregator_core bsp(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});
+TEST_CASE("ssp with staleness 0 behaves as bsp", "[ps][aggregator][ssp]") {
+  aggregator_core ssp(plain_sgd(config::consistency::ssp, 2, 0), two_params(), {1.f, 1.f, 1.f});
+  aggregator_core bsp(plain_sgd(config::consistency::bsp, 2), two_params(), {1.f, 1.f, 1.f});
   const float g0[] = {1.f, 2.f, 3.f}, g1[] = {-1.f, 0.5f, 2.f};
   for (auto* a : {&ssp, &bsp}) {
     REQUIRE(a->push(0, 0, 0, 2, g0).applied == 0);
@@ -67,8 +67,8 @@ TEST_CASE("ssp with staleness 0 behaves as bsp", "[actors][aggregator][ssp]") {
   REQUIRE(ssp.params() == bsp.params());
 }
 
-TEST_CASE("asp applies every gradient at once and never blocks", "[actors][aggregator][asp]") {
-  aggregator_core agg(plain_sgd(consistency_mode::asp, 3), two_params(), {0.f, 0.f, 0.f});
+TEST_CASE("asp applies every gradient at once and never blocks", "[ps][aggregator][asp]") {
+  aggregator_core agg(plain_sgd(config::consistency::asp, 3), two_params(), {0.f, 0.f, 0.f});
   const float g[] = {2.f, 0.f, 0.f};
   for (std::uint64_t c = 0; c < 5; ++c) {
     REQUIRE(agg.may_start(0, c));

@@ -1,7 +1,7 @@
 // The aggregator core under faults: non-finite gradients (refused, escalated) and trainers that
 // leave and rejoin (on_trainer_loss: shrink), plus what "wait" means for ssp and asp.
 
-#include "actors/aggregator_core.hpp"
+#include "ps/aggregator_core.hpp"
 
 #include <cmath>
 #include <limits>
@@ -11,7 +11,7 @@
 #include "aggregator_test_util.hpp"
 
 using namespace troupe;
-using namespace troupe::actors;
+using namespace troupe::ps;
 using test::plain_sgd;
 using test::two_params;
 
@@ -25,8 +25,8 @@ using released_t = std::vector<std::size_t>;
 } // namespace
 
 TEST_CASE("bsp refuses a NaN gradient: the round applies the other trainers' mean and nobody waits",
-          "[actors][aggregator][bsp][faults]") {
-  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});
+          "[ps][aggregator][bsp][faults]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 2), two_params(), {1.f, 1.f, 1.f});
   const float good[] = {1.f, 0.f, 2.f}, bad[] = {nan_f, 1.f, inf_f};
   const bool bad_first = GENERATE(false, true);
   CAPTURE(bad_first);
@@ -64,8 +64,8 @@ TEST_CASE("bsp refuses a NaN gradient: the round applies the other trainers' mea
 }
 
 TEST_CASE("a bsp round whose every gradient is refused applies nothing and releases everyone",
-          "[actors][aggregator][bsp][faults]") {
-  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});
+          "[ps][aggregator][bsp][faults]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 2), two_params(), {1.f, 1.f, 1.f});
   const float bad[] = {1.f, -inf_f, 1.f};
   agg.push(0, 0, 0, 2, bad);
   const auto out = agg.push(1, 0, 0, 2, bad);
@@ -78,8 +78,8 @@ TEST_CASE("a bsp round whose every gradient is refused applies nothing and relea
 }
 
 TEST_CASE("asp refuses a NaN gradient: parameters and version unchanged, the pusher goes on",
-          "[actors][aggregator][asp][faults]") {
-  aggregator_core agg(plain_sgd(consistency_mode::asp, 2), two_params(), {0.f, 0.f, 0.f});
+          "[ps][aggregator][asp][faults]") {
+  aggregator_core agg(plain_sgd(config::consistency::asp, 2), two_params(), {0.f, 0.f, 0.f});
   const float good[] = {2.f, 0.f, 0.f}, bad[] = {1.f, 1.f, nan_f};
   REQUIRE(agg.push(0, 0, 0, 1, good).applied == 1);
   const auto out = agg.push(1, 0, 0, 1, bad);
@@ -95,8 +95,8 @@ TEST_CASE("asp refuses a NaN gradient: parameters and version unchanged, the pus
   REQUIRE(agg.params()[0] == -1.f);
 }
 
-TEST_CASE("on_nonfinite_gradient: apply keeps the unchecked behaviour", "[actors][aggregator][faults]") {
-  auto o = plain_sgd(consistency_mode::asp, 1);
+TEST_CASE("on_nonfinite_gradient: apply keeps the unchecked behaviour", "[ps][aggregator][faults]") {
+  auto o = plain_sgd(config::consistency::asp, 1);
   o.refuse_nonfinite = false;
   aggregator_core agg(o, two_params(), {0.f, 0.f, 0.f});
   const float bad[] = {nan_f, 1.f, 1.f};
@@ -107,8 +107,8 @@ TEST_CASE("on_nonfinite_gradient: apply keeps the unchecked behaviour", "[actors
 }
 
 TEST_CASE("refusals in a row from one trainer escalate; an accepted gradient resets the count",
-          "[actors][aggregator][faults]") {
-  auto o = plain_sgd(consistency_mode::asp, 2);
+          "[ps][aggregator][faults]") {
+  auto o = plain_sgd(config::consistency::asp, 2);
   o.max_refused_in_a_row = 3;
   aggregator_core agg(o, two_params(), {0.f, 0.f, 0.f});
   const float good[] = {1.f, 1.f, 1.f}, bad[] = {inf_f, 1.f, 1.f};
@@ -129,8 +129,8 @@ TEST_CASE("refusals in a row from one trainer escalate; an accepted gradient res
 }
 
 TEST_CASE("shrink: bsp continues with the survivors' mean and takes a readmitted trainer back",
-          "[actors][aggregator][bsp][membership]") {
-  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {1.f, 1.f, 1.f});
+          "[ps][aggregator][bsp][membership]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 2), two_params(), {1.f, 1.f, 1.f});
   // Clock 0, both: mean = (1·(1,0,2) + 3·(4,3,−1)) / 4 = (3.25, 2.25, −0.25).
   const float a[] = {1.f, 0.f, 2.f}, b[] = {4.f, 3.f, -1.f};
   agg.push(0, 0, 0, 1, a);
@@ -173,8 +173,8 @@ TEST_CASE("shrink: bsp continues with the survivors' mean and takes a readmitted
 }
 
 TEST_CASE("shrink: a gradient received before the trainer was lost still counts in its round",
-          "[actors][aggregator][bsp][membership]") {
-  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {0.f, 0.f, 0.f});
+          "[ps][aggregator][bsp][membership]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 2), two_params(), {0.f, 0.f, 0.f});
   const float g0[] = {2.f, 0.f, 0.f}, g1[] = {0.f, 2.f, 0.f};
   agg.push(1, 0, 0, 1, g1);
   const auto lost = agg.remove_trainer(1);
@@ -187,8 +187,8 @@ TEST_CASE("shrink: a gradient received before the trainer was lost still counts 
 }
 
 TEST_CASE("shrink: with every trainer lost a bsp round waits for one to come back",
-          "[actors][aggregator][bsp][membership]") {
-  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {0.f, 0.f, 0.f});
+          "[ps][aggregator][bsp][membership]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 2), two_params(), {0.f, 0.f, 0.f});
   REQUIRE(agg.remove_trainer(0).released.empty());
   REQUIRE(agg.remove_trainer(1).released.empty());
   REQUIRE(agg.present_count() == 0);
@@ -201,8 +201,8 @@ TEST_CASE("shrink: with every trainer lost a bsp round waits for one to come bac
 }
 
 TEST_CASE("wait vs shrink for ssp: a lost slowest trainer blocks the others until it is removed",
-          "[actors][aggregator][ssp][membership]") {
-  aggregator_core agg(plain_sgd(consistency_mode::ssp, 2, 1), two_params(), {0.f, 0.f, 0.f});
+          "[ps][aggregator][ssp][membership]") {
+  aggregator_core agg(plain_sgd(config::consistency::ssp, 2, 1), two_params(), {0.f, 0.f, 0.f});
   const float g[] = {1.f, 1.f, 1.f};
   agg.push(0, 0, 0, 1, g);
   agg.push(0, 1, 1, 1, g);
@@ -219,8 +219,8 @@ TEST_CASE("wait vs shrink for ssp: a lost slowest trainer blocks the others unti
 }
 
 TEST_CASE("wait vs shrink for asp: survivors push every clock, but the job ends only without the lost one",
-          "[actors][aggregator][asp][membership]") {
-  aggregator_core agg(plain_sgd(consistency_mode::asp, 2), two_params(), {0.f, 0.f, 0.f});
+          "[ps][aggregator][asp][membership]") {
+  aggregator_core agg(plain_sgd(config::consistency::asp, 2), two_params(), {0.f, 0.f, 0.f});
   const float g[] = {1.f, 1.f, 1.f};
   for (std::uint64_t c = 0; c < 10; ++c) {
     REQUIRE(agg.may_start(0, c));
@@ -231,8 +231,8 @@ TEST_CASE("wait vs shrink for asp: survivors push every clock, but the job ends 
   REQUIRE(agg.done());
 }
 
-TEST_CASE("restoring a checkpoint makes every trainer present again", "[actors][aggregator][membership]") {
-  aggregator_core agg(plain_sgd(consistency_mode::bsp, 2), two_params(), {0.f, 0.f, 0.f});
+TEST_CASE("restoring a checkpoint makes every trainer present again", "[ps][aggregator][membership]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 2), two_params(), {0.f, 0.f, 0.f});
   agg.remove_trainer(1);
   const float g[] = {1.f, 1.f, 1.f};
   agg.push(0, 0, 0, 1, g);

@@ -1,7 +1,7 @@
 #pragma once
 // A tiny parameter layout and optimizer settings for the aggregator core's unit tests.
 
-#include "actors/aggregator_core.hpp"
+#include "ps/aggregator_core.hpp"
 
 namespace troupe::test {
 
@@ -14,11 +14,9 @@ inline nn::param_layout two_params() {
 }
 
 /// Plain SGD with lr 0.5 (p -= 0.5 · g), 10 clocks per trainer.
-inline actors::aggregator_options plain_sgd(actors::consistency_mode mode, std::size_t trainers,
-                                            std::size_t staleness = 0) {
-  actors::aggregator_options o;
-  o.mode = mode;
-  o.staleness = staleness;
+inline ps::aggregator_options plain_sgd(config::consistency mode, std::size_t trainers, std::size_t staleness = 0) {
+  ps::aggregator_options o;
+  o.gate = {mode, staleness};
   o.trainers = trainers;
   o.steps_per_epoch = 10;
   o.epochs = 1;

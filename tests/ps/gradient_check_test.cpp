@@ -1,4 +1,4 @@
-#include "actors/gradient_check.hpp"
+#include "ps/gradient_check.hpp"
 
 #include <cmath>
 #include <limits>
@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 
 using namespace troupe;
-using namespace troupe::actors;
+using namespace troupe::ps;
 
 namespace {
 
@@ -16,7 +16,7 @@ constexpr float inf_f = std::numeric_limits<float>::infinity();
 
 } // namespace
 
-TEST_CASE("count_nonfinite counts NaN and both infinities and nothing else", "[actors][gradient_check]") {
+TEST_CASE("count_nonfinite counts NaN and both infinities and nothing else", "[ps][gradient_check]") {
   const float edge[] = {0.f,
                         -0.f,
                         std::numeric_limits<float>::max(),
@@ -44,7 +44,7 @@ TEST_CASE("count_nonfinite counts NaN and both infinities and nothing else", "[a
   REQUIRE(count_nonfinite(g.data(), n) == expected);
 }
 
-TEST_CASE("describe_nonfinite names the parameters holding NaN or Inf", "[actors][gradient_check]") {
+TEST_CASE("describe_nonfinite names the parameters holding NaN or Inf", "[ps][gradient_check]") {
   nn::param_layout l;
   l.entries = {{"0.weight", {3}, 0, 3}, {"0.bias", {1}, 3, 1}, {"2.weight", {2}, 4, 2}};
   l.total = 6;

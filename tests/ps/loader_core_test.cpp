@@ -1,4 +1,4 @@
-#include "actors/loader_core.hpp"
+#include "ps/loader_core.hpp"
 
 #include <set>
 
@@ -7,9 +7,9 @@
 #include "data/distributed_sampler.hpp"
 
 using namespace troupe;
-using namespace troupe::actors;
+using namespace troupe::ps;
 
-TEST_CASE("every sample of every epoch is delivered exactly once across trainers", "[actors][loader]") {
+TEST_CASE("every sample of every epoch is delivered exactly once across trainers", "[ps][loader]") {
   const std::size_t n = GENERATE(100, 101, 7);
   const std::size_t trainers = GENERATE(1, 2, 4);
   const std::size_t batch = GENERATE(3, 16);
@@ -33,7 +33,7 @@ TEST_CASE("every sample of every epoch is delivered exactly once across trainers
     REQUIRE_FALSE(core.next(r));
 }
 
-TEST_CASE("N trainers' batch k together equal a one-process batch k of size N·b", "[actors][loader]") {
+TEST_CASE("N trainers' batch k together equal a one-process batch k of size N·b", "[ps][loader]") {
   const std::size_t n = 250, trainers = 2, batch = 16;
   loader_core core(n, trainers, batch, 4, 1);
   data::distributed_sampler one(n, 1, 0, true, 4);
@@ -50,7 +50,7 @@ TEST_CASE("N trainers' batch k together equal a one-process batch k of size N·b
   }
 }
 
-TEST_CASE("trainers advance independently and a rank outside the job is refused", "[actors][loader]") {
+TEST_CASE("trainers advance independently and a rank outside the job is refused", "[ps][loader]") {
   loader_core core(40, 2, 10, 1, 1);
   REQUIRE(core.steps_per_epoch() == 2);
   REQUIRE(core.next(0)->step == 0);

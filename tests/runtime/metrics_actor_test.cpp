@@ -1,32 +1,32 @@
-#include "actors/metrics_actor.hpp"
+#include "runtime/metrics_actor.hpp"
 
 #include <fstream>
 #include <sstream>
 
 #include <caf/all.hpp>
 
-#include "actors/messages.hpp"
+#include "runtime/messages.hpp"
 
-#include "cluster_test_util.hpp"
+#include "tests/actors/cluster_test_util.hpp"
 
 using namespace troupe;
 
-TEST_CASE("the metrics log rotates by size and loses no record", "[actors][metrics]") {
+TEST_CASE("the metrics log rotates by size and loses no record", "[runtime][metrics]") {
   test::scratch_dir dir("metrics-rotate");
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   std::ostringstream console;
-  actors::metrics_options o;
+  runtime::metrics_options o;
   o.dir = dir.path.string();
   o.node = "n0";
   o.out = &console;
   o.rotate_bytes = 300;
-  auto m = actors::spawn_metrics(sys, o);
+  auto m = runtime::spawn_metrics(sys, o);
   for (int i = 0; i < 40; ++i) {
-    auto r = actors::make_record("n0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
-    caf::anon_send(m, actors::record_atom::value, r.dump());
+    auto r = runtime::make_record("n0", "trainer-0", "trainer", static_cast<std::uint64_t>(i));
+    caf::anon_send(m, runtime::record_atom::value, r.dump());
   }
-  caf::anon_send(m, actors::line_atom::value, std::string("hello console"));
+  caf::anon_send(m, runtime::line_atom::value, std::string("hello console"));
   {
     caf::scoped_actor self{sys};
     self->monitor(m);

@@ -1,18 +1,18 @@
-#include "actors/restart_policy.hpp"
+#include "runtime/restart_policy.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace troupe;
 using namespace std::chrono_literals;
 
-TEST_CASE("restart backoff doubles with jitter and the intensity limit escalates", "[actors][supervisor]") {
+TEST_CASE("restart backoff doubles with jitter and the intensity limit escalates", "[runtime][supervisor]") {
   config::supervisor_spec s;
   s.max_restarts = 3;
   s.period_s = 10;
   s.backoff_s = 0.5;
   s.backoff_max_s = 1.5;
-  actors::restart_policy p(s, 1);
-  const auto t0 = actors::restart_policy::clock::now();
+  runtime::restart_policy p(s, 1);
+  const auto t0 = runtime::restart_policy::clock::now();
   const auto d1 = p.on_failure(t0), d2 = p.on_failure(t0 + 1s), d3 = p.on_failure(t0 + 2s);
   REQUIRE(d1);
   REQUIRE(*d1 >= 0.5);
@@ -24,7 +24,7 @@ TEST_CASE("restart backoff doubles with jitter and the intensity limit escalates
   REQUIRE_FALSE(p.on_failure(t0 + 3s));  // the 4th failure within 10 s: escalate
 
   SECTION("failures older than the period no longer count") {
-    actors::restart_policy q(s, 2);
+    runtime::restart_policy q(s, 2);
     for (int i = 0; i < 3; ++i)
       REQUIRE(q.on_failure(t0 + std::chrono::seconds(i)));
     const auto later = q.on_failure(t0 + 30s);

@@ -45,7 +45,7 @@ TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves b
   REQUIRE(std::filesystem::exists(dir.path / "metrics.jsonl"));
 
   SECTION("evaluate-only mode reproduces the final test figures from the saved model") {
-    const auto ev = train::evaluate_saved(test::reference_model(), r.latest_path, data::default_fashion_mnist_dir, 1,
+    const auto ev = train::evaluate_saved(test::reference_model(), r.latest_path, data::fashion_mnist::default_dir, 1,
                                           1000, {});
     REQUIRE(ev.n == 1000);
     REQUIRE(ev.top1 == Approx(r.final_eval.top1));
@@ -78,6 +78,6 @@ TEST_CASE("a saved model of another architecture is refused by name", "[train][f
   m.params = {1, 2};
   const auto path = (dir.path / "m.trpm").string();
   train::save_model(path, m);
-  REQUIRE_THROWS_WITH(train::evaluate_saved(test::reference_model(), path, data::default_fashion_mnist_dir, 1, 10, {}),
+  REQUIRE_THROWS_WITH(train::evaluate_saved(test::reference_model(), path, data::fashion_mnist::default_dir, 1, 10, {}),
                       Catch::Contains(path) && Catch::Contains("0.weight"));
 }

@@ -11,7 +11,7 @@ using namespace troupe;
 
 TEST_CASE("splitting a batch across replicas gives the batch-mean gradient", "[train][engine]") {
   const auto spec = config::load_model_spec(test::reference_model());
-  const auto ds = data::load_fashion_mnist(data::default_fashion_mnist_dir, true, {}, 64);
+  const auto ds = data::load_fashion_mnist(data::fashion_mnist::default_dir, true, {}, 64);
   const auto threads = GENERATE(2, 3);
   train::gradient_engine one(spec, 5, 1), many(spec, 5, static_cast<std::size_t>(threads));
   const auto params = one.initial_parameters();
@@ -34,7 +34,7 @@ TEST_CASE("splitting a batch across replicas gives the batch-mean gradient", "[t
 
 TEST_CASE("the same seed and thread count give bitwise the same gradient", "[train][engine]") {
   const auto spec = config::load_model_spec(test::reference_model());
-  const auto ds = data::load_fashion_mnist(data::default_fashion_mnist_dir, false, {}, 32);
+  const auto ds = data::load_fashion_mnist(data::fashion_mnist::default_dir, false, {}, 32);
   train::gradient_engine a(spec, 11, 2), b(spec, 11, 2);
   const auto params = a.initial_parameters();
   std::vector<float> ga(params.size()), gb(params.size());
@@ -47,7 +47,7 @@ TEST_CASE("the same seed and thread count give bitwise the same gradient", "[tra
 
 TEST_CASE("evaluation counts every sample once whatever the chunking", "[train][engine]") {
   const auto spec = config::load_model_spec(test::reference_model());
-  const auto ds = data::load_fashion_mnist(data::default_fashion_mnist_dir, false, {}, 101);
+  const auto ds = data::load_fashion_mnist(data::fashion_mnist::default_dir, false, {}, 101);
   train::gradient_engine e(spec, 1, 2);
   const auto params = e.initial_parameters();
   const auto whole = e.evaluate(params.data(), ds.images.data(), ds.labels.data(), ds.n, 500);

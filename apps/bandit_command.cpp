@@ -1,0 +1,32 @@
+// The run of a federated-bandit file (docs/fed_bandit.md): `troupe-node --role ROLE --config
+// examples/fed_bandit.yaml`, reached through run_command when the file has a `bandit` section.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "apps/commands.hpp"
+#include "bandit/runner.hpp"
+#include "common/error.hpp"
+#include "config/bandit_spec.hpp"
+
+namespace troupe::apps {
+
+int run_bandit(const std::string& config_path, const std::vector<config::override_kv>& overrides,
+               const std::string& role, const std::string& name, bool slow_trainer_given) {
+  const auto spec = config::load_bandit_spec(config_path, overrides);
+  if (slow_trainer_given)
+    throw error("--slow-trainer applies to training topologies, not to the bandit workload");
+  // The bandit's runner opens its van links without CURVE (it is not on runtime/ yet): refuse
+  // rather than run in plaintext under a topology that asks for encryption.
+  if (spec.cluster.security.curve)
+    throw error(fmt::format("{}: cluster.security: CURVE is on (curve: {}), but the bandit workload does not "
+                            "encrypt its links yet; use loopback endpoints, or set cluster.security: "
+                            "{{curve: off, allow_plaintext: true}} on a trusted network",
+                            spec.source, spec.cluster.security.curve_setting));
+  return bandit::run_fed_bandit(spec, pick_nodes(spec.cluster, spec.source, role, name), std::cout, &stop_requested());
+}
+
+} // namespace troupe::apps

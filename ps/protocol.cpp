@@ -1,0 +1,253 @@
+#include "ps/protocol.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+
+namespace troupe::ps {
+
+namespace {
+
+net::message make(net::msg_type type, std::vector<std::string> to, const nlohmann::json& meta) {
+  net::message m(type);
+  m.h.to = std::move(to);
+  m.h.meta = meta.dump();
+  return m;
+}
+
+/// The meta object of a received message of the expected type, parsed once.
+nlohmann::json meta_of(const net::message& m, net::msg_type expected) {
+  if (m.h.type != expected)
+    throw error(fmt::format("expected {} but got {} from '{}'", net::to_string(expected), net::to_string(m.h.type),
+                            m.h.sender));
+  nlohmann::json j = nlohmann::json::parse(m.h.meta, nullptr, false);
+  if (!j.is_object())
+    throw error(fmt::format("{} from '{}': meta is not a JSON object", net::to_string(m.h.type), m.h.sender));
+  return j;
+}
+
+template <class T>
+T field(const nlohmann::json& meta, const char* key, const net::message& m) {
+  auto it = meta.find(key);
+  if (it != meta.end()) {
+    try {
+      // Numbers must be numbers of the right kind: a negative or fractional count is refused.
+      if constexpr (std::is_integral_v<T>) {
+        if (it->is_number_unsigned())
+          return it->template get<T>();
+      } else if constexpr (std::is_floating_point_v<T>) {
+        if (it->is_number())
+          return it->template get<T>();
+      } else {
+        return it->template get<T>();
+      }
+    } catch (const nlohmann::json::exception&) {
+    }
+  }
+  throw error(fmt::format("{} from '{}': missing or mistyped field '{}'", net::to_string(m.h.type), m.h.sender, key));
+}
+
+void add_flat(net::message& m, const char* name, const flat_f32& v) {
+  TROUPE_ENFORCE(v.shared != nullptr, "{}: no '{}' vector to send", net::to_string(m.h.type), name);
+  m.add_tensor(name, {static_cast<std::uint32_t>(v.shared->size())}, v.shared);
+}
+
+flat_f32 flat_of(const net::message& m, const char* name, std::size_t expected) {
+  const auto i = m.find(name);
+  if (!i)
+    throw error(fmt::format("{} from '{}': no tensor '{}'", net::to_string(m.h.type), m.h.sender, name));
+  const auto v = m.view<float>(*i);
+  if (v.size != expected || m.h.tensors[*i].shape.size() != 1)
+    throw error(fmt::format("{} from '{}': tensor '{}' has {} floats, the model has {}", net::to_string(m.h.type),
+                            m.h.sender, name, v.size, expected));
+  return {nullptr, v.data, v.size};
+}
+
+config::consistency mode_of(const std::string& s, const net::message& m) {
+  if (s == "bsp")
+    return config::consistency::bsp;
+  if (s == "ssp")
+    return config::consistency::ssp;
+  if (s == "asp")
+    return config::consistency::asp;
+  throw error(fmt::format("{} from '{}': unknown consistency mode '{}'", net::to_string(m.h.type), m.h.sender, s));
+}
+
+} // namespace
+
+std::string trainer_name(std::size_t rank) {
+  return fmt::format("trainer-{}", rank);
+}
+
+net::message encode(const hello& h, const std::string& to) {
+  nlohmann::json meta{{"rank", h.rank}};
+  if (!h.job.empty())
+    meta["job"] = h.job;
+  if (h.loader)
+    meta["role"] = "loader";
+  return make(net::msg_type::hello, {to}, meta);
+}
+
+net::message encode(const welcome& w, const std::string& to) {
+  auto m = make(net::msg_type::welcome, {to},
+                {{"rank", w.rank},
+                 {"trainers", w.trainers},
+                 {"steps_per_epoch", w.steps_per_epoch},
+                 {"epochs", w.epochs},
+                 {"mode", config::to_string(w.gate.mode)},
+                 {"staleness", w.gate.staleness},
+                 {"clock", w.clock}});
+  m.h.clock = w.min_clock;
+  m.h.step = w.version;
+  add_flat(m, "params", w.params);
+  return m;
+}
+
+net::message encode(const params_update& p, std::vector<std::string> to) {
+  auto m = make(net::msg_type::params, std::move(to), nlohmann::json::object());
+  m.h.clock = p.min_clock;
+  m.h.step = p.version;
+  add_flat(m, "params", p.params);
+  return m;
+}
+
+net::message encode(const push& p) {
+  auto m = make(net::msg_type::push_gradient, {aggregator_name},
+                {{"rank", p.rank}, {"loss_sum", p.loss_sum}, {"n", p.n}, {"correct1", p.correct1},
+                 {"correct5", p.correct5}});
+  m.h.clock = p.clock;
+  m.h.step = p.version_read;
+  if (p.n > 0)
+    add_flat(m, "grad", p.grad);
+  return m;
+}
+
+net::message encode(const batch_request& r) {
+  return make(net::msg_type::request_batches, {loader_name},
+              {{"rank", r.rank}, {"credits", r.credits}, {"from_clock", r.from_clock}});
+}
+
+net::message encode(const batch& b, const std::string& to) {
+  auto m = make(net::msg_type::batch, {to}, {{"epoch", b.epoch}, {"step", b.step}, {"n", b.n}});
+  m.h.clock = b.clock;
+  if (b.n > 0) {
+    TROUPE_ENFORCE(b.image_shape.size() == 3 && b.images_out && b.labels_out, "batch of {} without images or labels",
+                   b.n);
+    m.add_tensor("images", {static_cast<std::uint32_t>(b.n), b.image_shape[0], b.image_shape[1], b.image_shape[2]},
+                 b.images_out);
+    m.add_tensor("labels", {static_cast<std::uint32_t>(b.n)}, b.labels_out);
+  }
+  return m;
+}
+
+net::message encode(const shutdown& s, const std::string& to) {
+  nlohmann::json meta{{"reason", s.reason}};
+  if (s.rank)
+    meta["rank"] = *s.rank;
+  return make(net::msg_type::shutdown, {to}, meta);
+}
+
+net::message encode(const reject& r, const std::string& to) {
+  return make(net::msg_type::reject, {to}, {{"reason", r.reason}});
+}
+
+reject decode_reject(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::reject);
+  return {field<std::string>(meta, "reason", m)};
+}
+
+net::message heartbeat_message() {
+  return make(net::msg_type::heartbeat, {aggregator_name}, nlohmann::json::object());
+}
+
+hello decode_hello(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::hello);
+  hello h;
+  if (meta.contains("rank"))  // the aggregator's "say hello now" carries none
+    h.rank = field<std::size_t>(meta, "rank", m);
+  if (meta.contains("job"))
+    h.job = field<std::string>(meta, "job", m);
+  if (meta.contains("role")) {
+    const auto role = field<std::string>(meta, "role", m);
+    if (role != "loader")
+      throw error(fmt::format("hello from '{}': unknown role '{}'", m.h.sender, role));
+    h.loader = true;
+  }
+  return h;
+}
+
+welcome decode_welcome(const net::message& m, std::size_t params_size) {
+  const auto meta = meta_of(m, net::msg_type::welcome);
+  welcome w;
+  w.rank = field<std::size_t>(meta, "rank", m);
+  w.trainers = field<std::size_t>(meta, "trainers", m);
+  w.steps_per_epoch = field<std::uint64_t>(meta, "steps_per_epoch", m);
+  w.epochs = field<std::uint64_t>(meta, "epochs", m);
+  w.gate.mode = mode_of(field<std::string>(meta, "mode", m), m);
+  w.gate.staleness = field<std::size_t>(meta, "staleness", m);
+  w.clock = field<std::uint64_t>(meta, "clock", m);
+  w.min_clock = m.h.clock;
+  w.version = m.h.step;
+  w.params = flat_of(m, "params", params_size);
+  return w;
+}
+
+params_update decode_params(const net::message& m, std::size_t params_size) {
+  meta_of(m, net::msg_type::params);
+  return {m.h.clock, m.h.step, flat_of(m, "params", params_size)};
+}
+
+push decode_push(const net::message& m, std::size_t params_size) {
+  const auto meta = meta_of(m, net::msg_type::push_gradient);
+  push p;
+  p.rank = field<std::size_t>(meta, "rank", m);
+  p.clock = m.h.clock;
+  p.version_read = m.h.step;
+  p.loss_sum = field<double>(meta, "loss_sum", m);
+  p.n = field<std::size_t>(meta, "n", m);
+  p.correct1 = field<std::size_t>(meta, "correct1", m);
+  p.correct5 = field<std::size_t>(meta, "correct5", m);
+  if (p.n > 0)
+    p.grad = flat_of(m, "grad", params_size);
+  return p;
+}
+
+batch_request decode_batch_request(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::request_batches);
+  return {field<std::size_t>(meta, "rank", m), field<std::size_t>(meta, "credits", m),
+          field<std::uint64_t>(meta, "from_clock", m)};
+}
+
+batch decode_batch(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::batch);
+  batch b;
+  b.clock = m.h.clock;
+  b.epoch = field<std::size_t>(meta, "epoch", m);
+  b.step = field<std::size_t>(meta, "step", m);
+  b.n = field<std::size_t>(meta, "n", m);
+  if (b.n > 0) {
+    if (m.h.tensors.size() != 2)
+      throw error(fmt::format("batch from '{}': {} tensors, expected images and labels", m.h.sender,
+                              m.h.tensors.size()));
+    b.images = m.view<float>(0);
+    b.labels = m.view<std::int32_t>(1);
+    const auto& shape = m.h.tensors[0].shape;
+    if (shape.size() != 4 || shape[0] != b.n || b.labels.size != b.n)
+      throw error(fmt::format("batch from '{}': {} images of shape {} / {} labels for n = {}", m.h.sender,
+                              shape.empty() ? 0 : shape[0], m.h.tensors[0].describe(), b.labels.size, b.n));
+    b.image_shape = {shape[1], shape[2], shape[3]};
+  }
+  return b;
+}
+
+shutdown decode_shutdown(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::shutdown);
+  shutdown s;
+  s.reason = meta.contains("reason") ? field<std::string>(meta, "reason", m) : std::string("stopped");
+  if (meta.contains("rank"))
+    s.rank = field<std::size_t>(meta, "rank", m);
+  return s;
+}
+
+} // namespace troupe::ps

@@ -1,0 +1,126 @@
+#pragma once
+/// The training protocol as typed messages: who sends what, each message a plain struct with its
+/// encoder and its strict decoder over net::message. The recipient travels in the header
+/// (net::header::to), so routing never parses meta; the small scalar fields travel as a JSON
+/// object in meta; tensors travel as raw f32/i32 frames, never copied on the way.
+///
+///   trainer    -> aggregator  hello {rank, job}                      (repeated until welcomed)
+///   loader     -> aggregator  hello {role: loader, job}              (at start, and when asked)
+///   aggregator -> trainer/loader hello {}                            (a (re)started aggregator: "say hello now")
+///   aggregator -> trainer/loader reject {reason}                     (another job: the first differing key)
+///   aggregator -> trainer     welcome {rank, trainers, steps_per_epoch, epochs, mode, staleness, clock}
+///                             + params [P] f32
+///   trainer    -> loader      batch_request {rank, credits, from_clock} (credit-based flow control)
+///   loader     -> trainer     batch {epoch, step, n} + images [n, C, H, W] f32 + labels [n] i32
+///   trainer    -> aggregator  push {rank, loss_sum, n, correct1, correct5} + grad [P] f32 (none when n = 0)
+///   aggregator -> trainers    params + [P] f32                       (one message for all released trainers of a node)
+///   anyone     -> anyone      shutdown {reason, rank?}
+///   node       -> aggregator  heartbeat {}                           (the node runtime's, not an actor's)
+///
+/// Header fields have one meaning each: `clock` is the clock the message is about (the batch's
+/// clock, the pushed gradient's clock, or — for welcome and params — the slowest trainer's
+/// clock) and `step` is a parameter version (the version sent, or the version a push read).
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "net/message.hpp"
+#include "ps/consistency_gate.hpp"
+
+namespace troupe::ps {
+
+/// The actor names every node agrees on.
+inline const std::string aggregator_name = "aggregator";
+inline const std::string loader_name = "loader";
+std::string trainer_name(std::size_t rank);
+
+/// A flat f32 vector: shared (zero-copy) when sending; a view into the received message (valid
+/// while that message lives) after decoding.
+struct flat_f32 {
+  std::shared_ptr<const std::vector<float>> shared;
+  const float* data = nullptr;
+  std::size_t size = 0;
+};
+
+struct hello {
+  std::size_t rank = 0;
+  std::string job;  ///< the sender's job fingerprint (config::job_fingerprint wire form); empty from the aggregator
+  bool loader = false;  ///< the loader's hello (no rank)
+};
+
+/// The aggregator refuses a node's actor for good (it runs another job); the reason names the
+/// first differing key on both sides.
+struct reject {
+  std::string reason;
+};
+
+struct welcome {
+  std::size_t rank = 0, trainers = 0;
+  std::uint64_t steps_per_epoch = 0, epochs = 0;
+  consistency_gate gate;
+  std::uint64_t clock = 0;      ///< the clock the trainer continues from
+  std::uint64_t min_clock = 0;  ///< the slowest trainer's clock
+  std::uint64_t version = 0;    ///< of params
+  flat_f32 params;
+};
+
+struct params_update {
+  std::uint64_t min_clock = 0, version = 0;
+  flat_f32 params;
+};
+
+struct push {
+  std::size_t rank = 0;
+  std::uint64_t clock = 0, version_read = 0;
+  double loss_sum = 0;
+  std::size_t n = 0, correct1 = 0, correct5 = 0;
+  flat_f32 grad;  ///< empty when n = 0
+};
+
+struct batch_request {
+  std::size_t rank = 0, credits = 0;
+  std::uint64_t from_clock = 0;
+};
+
+struct batch {
+  std::uint64_t clock = 0;
+  std::size_t epoch = 0, step = 0, n = 0;
+  std::vector<std::uint32_t> image_shape;  ///< C, H, W
+  std::shared_ptr<const std::vector<float>> images_out;  ///< when sending: n·C·H·W values
+  std::shared_ptr<const std::vector<std::int32_t>> labels_out;
+  net::tensor_view<float> images;         ///< after decoding
+  net::tensor_view<std::int32_t> labels;  ///< after decoding
+};
+
+struct shutdown {
+  std::string reason;
+  std::optional<std::size_t> rank;  ///< the trainer that was stopped, when one says so
+};
+
+net::message encode(const hello& m, const std::string& to);
+net::message encode(const welcome& m, const std::string& to);
+/// One params message for several local trainers of one node: they share the buffer.
+net::message encode(const params_update& m, std::vector<std::string> to);
+net::message encode(const push& m);
+net::message encode(const batch_request& m);
+net::message encode(const batch& m, const std::string& to);
+net::message encode(const shutdown& m, const std::string& to);
+net::message encode(const reject& m, const std::string& to);
+net::message heartbeat_message();
+
+/// Strict decoders: each throws troupe::error naming the message type, the sender and the field
+/// that is missing or wrong. `params_size` is the model's parameter count.
+hello decode_hello(const net::message& m);
+welcome decode_welcome(const net::message& m, std::size_t params_size);
+params_update decode_params(const net::message& m, std::size_t params_size);
+push decode_push(const net::message& m, std::size_t params_size);
+batch_request decode_batch_request(const net::message& m);
+batch decode_batch(const net::message& m);
+shutdown decode_shutdown(const net::message& m);
+reject decode_reject(const net::message& m);
+
+} // namespace troupe::ps

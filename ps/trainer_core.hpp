@@ -1,0 +1,86 @@
+#pragma once
+/// The trainer's logic without the actor: its clock, the parameters it reads, the batches it has
+/// been sent (keyed by clock), the consistency gate and the credits it owes the loader.
+///
+///   [hello] --welcome--> [training] --last clock pushed--> [finished]
+///   A later welcome re-syncs: the (possibly restarted, rewound) aggregator names the clock to
+///   continue from and sends its parameters; batches before that clock are dropped and the loader
+///   is asked again from there. Batch requests name their clocks, so they are idempotent and a
+///   restarted loader needs none of the trainer's state.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "net/message.hpp"
+#include "ps/consistency_gate.hpp"
+#include "ps/protocol.hpp"
+
+namespace troupe::ps {
+
+/// A batch received for a clock, kept with the message that holds its tensors.
+struct pending_batch {
+  std::shared_ptr<const net::message> msg;
+  batch b;
+};
+
+class trainer_core {
+public:
+  trainer_core(std::size_t rank, std::size_t params_size, std::size_t prefetch);
+
+  /// What a welcome changed.
+  struct resync_result {
+    bool first = false;          ///< the first welcome: training may start
+    bool clock_moved = false;    ///< a re-sync moved the clock: batches were asked for again
+  };
+  /// Takes a welcome: the job's shape and gate, our clock and the parameters.
+  resync_result on_welcome(const welcome& w);
+  /// Takes parameters; in asp they may overtake each other, so an older version is ignored
+  /// (its slowest clock still counts).
+  void on_params(const params_update& p);
+  /// Keeps a batch for its clock; one for a clock already used, or a duplicate, is dropped (false).
+  bool on_batch(std::shared_ptr<const net::message> msg);
+
+  bool welcomed() const { return welcomed_; }
+  /// Every clock of the job has been pushed.
+  bool finished() const { return welcomed_ && clock_ >= total_clocks(); }
+  /// The gate lets this trainer compute its current clock.
+  bool allowed() const { return gate_.allows(clock_, min_clock_); }
+  bool has_batch() const { return batches_.count(clock_) > 0; }
+  /// Takes the batch of the current clock (has_batch() must hold).
+  pending_batch take_batch();
+  /// The push for the current clock's gradient (n samples, stats), then advances the clock.
+  push complete_step(double loss_sum, std::size_t n, std::size_t correct1, std::size_t correct5,
+                     std::shared_ptr<const std::vector<float>> grad);
+
+  /// The request for the next `credits` batches not yet asked for (nothing once all are asked).
+  std::optional<batch_request> request(std::size_t credits);
+  /// Asks again from the current clock (the loader restarted, or a request was lost).
+  std::optional<batch_request> request_again();
+  /// The requests a re-sync needs, if any: call after on_welcome() returned clock_moved.
+  std::optional<batch_request> pending_request();
+
+  std::size_t rank() const { return rank_; }
+  std::uint64_t clock() const { return clock_; }
+  std::uint64_t version() const { return version_; }
+  std::uint64_t min_clock() const { return min_clock_; }
+  std::uint64_t total_clocks() const { return steps_per_epoch_ * epochs_; }
+  const consistency_gate& gate() const { return gate_; }
+  const std::vector<float>& params() const { return params_; }
+
+private:
+  void take(const flat_f32& params, std::uint64_t version, std::uint64_t min_clock, bool force);
+
+  std::size_t rank_, params_size_, prefetch_;
+  consistency_gate gate_;
+  std::uint64_t steps_per_epoch_ = 0, epochs_ = 0;
+  std::uint64_t clock_ = 0, version_ = 0, min_clock_ = 0, next_request_ = 0;
+  bool welcomed_ = false, have_params_ = false, owe_request_ = false;
+  std::vector<float> params_;
+  std::map<std::uint64_t, pending_batch> batches_;
+};
+
+} // namespace troupe::ps

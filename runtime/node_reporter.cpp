@@ -1,0 +1,56 @@
+#include "runtime/node_reporter.hpp"
+
+#include "ps/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "runtime/router.hpp"
+
+namespace troupe::runtime {
+
+namespace {
+
+void report_transport(const node_context& ctx) {
+  const auto c = ctx.van->counters();
+  auto r = make_record(ctx.node, "van", "transport", c.messages_received);
+  r["messages_sent"] = c.messages_sent;
+  r["bytes_sent"] = c.bytes_sent;
+  r["messages_received"] = c.messages_received;
+  r["bytes_received"] = c.bytes_received;
+  r["rejected"] = c.rejected;
+  auto by_reason = nlohmann::json::object();
+  for (std::size_t i = 0; i < c.rejected_by_reason.size(); ++i)
+    if (c.rejected_by_reason[i] != 0)
+      by_reason[net::to_string(static_cast<net::decode_error::reason>(i))] = c.rejected_by_reason[i];
+  r["rejected_by_reason"] = by_reason;
+  r["send_failures"] = c.send_failures;
+  if (!c.last_rejection.empty())
+    r["last_rejection"] = c.last_rejection;
+  if (ctx.routes) {
+    const auto rc = ctx.routes->counters();
+    r["routed"] = {{"delivered", rc.delivered},
+                   {"parked", rc.parked},
+                   {"refused_unknown_actor", rc.refused_unknown_actor},
+                   {"refused_full", rc.refused_full},
+                   {"refused_no_recipient", rc.refused_no_recipient},
+                   {"refused_unauthorized", ctx.refused_unauthorized->load()}};
+  }
+  ctx.record(r.dump());
+}
+
+} // namespace
+
+void node_reporter::tick(const std::vector<const node_context*>& nodes, bool final) {
+  const auto now = clock::now();
+  if (!final && now - last_heartbeat_ >= heartbeat_) {
+    last_heartbeat_ = now;
+    for (const auto* ctx : nodes)
+      if (ctx->node != ctx->where.aggregator_node)
+        ctx->send(ctx->where.aggregator_node, ps::heartbeat_message());
+  }
+  if (final || now - last_transport_ >= transport_period_) {
+    last_transport_ = now;
+    for (const auto* ctx : nodes)
+      report_transport(*ctx);
+  }
+}
+
+} // namespace troupe::runtime

@@ -1,0 +1,30 @@
+#pragma once
+/// A node runtime's periodic duties, with their own timers: every heartbeat interval each local
+/// node that is not the aggregator's tells the aggregator it is alive (the runtime sends them, not
+/// the trainers, so a trainer busy computing never looks dead); every `transport_period` one
+/// "transport" record per local node with its van's and its router's counters.
+
+#include <chrono>
+#include <vector>
+
+#include "runtime/node_context.hpp"
+
+namespace troupe::runtime {
+
+class node_reporter {
+public:
+  node_reporter(double heartbeat_s, std::chrono::seconds transport_period)
+      : heartbeat_(heartbeat_s), transport_period_(transport_period) {}
+
+  /// Does what is due; `final` reports the transport counters now, whatever the timer says.
+  void tick(const std::vector<const node_context*>& nodes, bool final);
+
+private:
+  using clock = std::chrono::steady_clock;
+  std::chrono::duration<double> heartbeat_;
+  std::chrono::seconds transport_period_;
+  clock::time_point last_heartbeat_{};
+  clock::time_point last_transport_ = clock::now();
+};
+
+} // namespace troupe::runtime

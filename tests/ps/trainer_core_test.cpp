@@ -1,0 +1,127 @@
+// The trainer's core without an actor: the gate, batches keyed by clock, parameter versions,
+// re-sync and the credits it asks the loader for.
+
+#include "ps/trainer_core.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "net/codec.hpp"
+
+using namespace troupe;
+using namespace troupe::ps;
+
+namespace {
+
+constexpr std::size_t P = 3;
+
+welcome make_welcome(std::uint64_t clock, std::uint64_t min_clock, std::uint64_t version, float value,
+                     consistency_gate gate = {config::consistency::bsp, 0}) {
+  welcome w;
+  w.rank = 0;
+  w.trainers = 2;
+  w.steps_per_epoch = 4;
+  w.epochs = 2;
+  w.gate = gate;
+  w.clock = clock;
+  w.min_clock = min_clock;
+  w.version = version;
+  auto v = std::make_shared<const std::vector<float>>(P, value);
+  w.params = {v, v->data(), v->size()};
+  return w;
+}
+
+params_update make_params(std::uint64_t min_clock, std::uint64_t version, float value) {
+  auto v = std::make_shared<const std::vector<float>>(P, value);
+  return {min_clock, version, {v, v->data(), v->size()}};
+}
+
+std::shared_ptr<const net::message> batch_for(std::uint64_t clock) {
+  batch b;
+  b.clock = clock;
+  b.n = 0;  // an empty batch carries no tensors: enough for the bookkeeping
+  auto m = encode(b, trainer_name(0));
+  m.h.sender = "loader";
+  return std::make_shared<const net::message>(std::move(m));
+}
+
+} // namespace
+
+TEST_CASE("a trainer core asks for its prefetch, computes clocks in order and stops at the end", "[ps][trainer]") {
+  trainer_core t(0, P, 3);
+  REQUIRE_FALSE(t.welcomed());
+  REQUIRE(t.on_welcome(make_welcome(0, 0, 0, 1.f)).first);
+  REQUIRE(t.total_clocks() == 8);
+  auto r = t.request(3);
+  REQUIRE(r);
+  REQUIRE(r->from_clock == 0);
+  REQUIRE(r->credits == 3);
+  REQUIRE(t.allowed());
+  REQUIRE_FALSE(t.has_batch());
+  REQUIRE(t.on_batch(batch_for(0)));
+  REQUIRE_FALSE(t.on_batch(batch_for(0)));  // a duplicate replaces nothing
+  REQUIRE(t.has_batch());
+  t.take_batch();
+  const auto p = t.complete_step(1.0, 0, 0, 0, nullptr);
+  REQUIRE(p.clock == 0);
+  REQUIRE(t.clock() == 1);
+  REQUIRE_FALSE(t.allowed());  // bsp: clock 1 waits for the round of clock 0
+  t.on_params(make_params(1, 1, 2.f));
+  REQUIRE(t.allowed());
+  REQUIRE(t.params()[0] == 2.f);
+  REQUIRE_FALSE(t.on_batch(batch_for(0)));  // already used
+  // One credit back per step: asks for clock 3 next; credits never pass the last clock.
+  REQUIRE(t.request(1)->from_clock == 3);
+  REQUIRE(t.request(10)->credits == 4);
+  REQUIRE_FALSE(t.request(1));
+}
+
+TEST_CASE("ssp lets a trainer run s clocks ahead, asp never waits, and older parameters are ignored",
+          "[ps][trainer]") {
+  trainer_core ssp(0, P, 1);
+  ssp.on_welcome(make_welcome(0, 0, 0, 0.f, {config::consistency::ssp, 1}));
+  for (std::uint64_t c = 0; c < 2; ++c) {
+    REQUIRE(ssp.allowed());
+    ssp.complete_step(0, 0, 0, 0, nullptr);
+  }
+  REQUIRE_FALSE(ssp.allowed());  // clock 2 > slowest 0 + 1
+  trainer_core asp(0, P, 1);
+  asp.on_welcome(make_welcome(0, 0, 5, 0.f, {config::consistency::asp, 0}));
+  for (int c = 0; c < 5; ++c)
+    asp.complete_step(0, 0, 0, 0, nullptr);
+  REQUIRE(asp.allowed());
+  asp.on_params(make_params(2, 4, 9.f));  // overtaken by version 5: not taken, but the clock counts
+  REQUIRE(asp.version() == 5);
+  REQUIRE(asp.params()[0] == 0.f);
+  REQUIRE(asp.min_clock() == 2);
+}
+
+TEST_CASE("a re-sync moves the clock, drops older batches and asks the loader again from there", "[ps][trainer]") {
+  trainer_core t(0, P, 2);
+  t.on_welcome(make_welcome(0, 0, 0, 1.f));
+  t.request(2);
+  for (std::uint64_t c = 0; c < 4; ++c)
+    t.on_batch(batch_for(c));
+  // A restarted aggregator resumed from a checkpoint at clock 2, version 2 (lower than ours would be).
+  const auto r = t.on_welcome(make_welcome(2, 2, 2, 7.f));
+  REQUIRE_FALSE(r.first);
+  REQUIRE(r.clock_moved);
+  REQUIRE(t.clock() == 2);
+  REQUIRE(t.version() == 2);
+  REQUIRE(t.params()[0] == 7.f);
+  REQUIRE(t.has_batch());
+  const auto again = t.pending_request();
+  REQUIRE(again);
+  REQUIRE(again->from_clock == 2);
+  REQUIRE_FALSE(t.pending_request());
+  // The same clock again: nothing to ask.
+  REQUIRE_FALSE(t.on_welcome(make_welcome(2, 2, 3, 8.f)).clock_moved);
+  REQUIRE_FALSE(t.pending_request());
+  REQUIRE(t.request_again()->from_clock == 2);
+}
+
+TEST_CASE("a welcome for another rank or parameters of the wrong size are refused", "[ps][trainer]") {
+  trainer_core t(1, P, 1);
+  REQUIRE_THROWS(t.on_welcome(make_welcome(0, 0, 0, 1.f)));  // rank 0's welcome
+  trainer_core u(0, P + 1, 1);
+  REQUIRE_THROWS(u.on_welcome(make_welcome(0, 0, 0, 1.f)));
+}
