@@ -8,7 +8,11 @@
 #include <map>
 #include <thread>
 
+#include <unistd.h>
+
+#include "net/van.hpp"
 #include "process_util.hpp"
+#include "tests/support/test_env.hpp"
 #include "train/model_file.hpp"
 
 using namespace troupe;
@@ -339,4 +343,157 @@ TEST_CASE("a trainer or loader process killed with SIGKILL is detected within se
       acc = rec["test_acc"].get<double>();
   CAPTURE(acc, reference_acc);
   REQUIRE(std::abs(acc - reference_acc) <= 0.005);  // within 0.5 points of the fault-free run
+}
+
+TEST_CASE("a trainer of another model and a loader of another seed are refused at join, naming the key",
+          "[multiprocess][e2e][fingerprint]") {
+  // Which node runs another job, the argument that makes it so, and what its refusal must name.
+  struct odd_one {
+    std::string node, role;
+    std::vector<std::string> args;
+    std::string names;
+  };
+  test::scratch_dir dir("fingerprint");
+  const auto other_model = dir.path / "tanh_cnn.yaml";
+  {
+    std::string text = slurp(test::source_dir() + "/examples/models/fmnist_cnn.yaml");
+    const auto at = text.find("relu");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 4, "tanh");
+    std::ofstream(other_model) << text;
+  }
+  const auto which = GENERATE_COPY(values<odd_one>({
+      {"t1", "trainer", {"--set", "job.model=" + other_model.string()}, "'relu' here, 'tanh' on node 't1'"},
+      {"loader", "loader", {"--set", "job.seed=2"}, "job.seed: '5' here, '2' on node 'loader'"},
+  }));
+  CAPTURE(which.node);
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.max_train = 640;
+  c.max_test = 100;
+  const auto config = dir.path / "topology.yaml";
+  std::ofstream(config) << test::topology_yaml(c, dir.path);
+  std::map<std::string, pid_t> pids;
+  for (const auto& [name, role] : std::vector<std::pair<std::string, std::string>>{
+           {"agg", "aggregator"}, {"loader", "loader"}, {"t0", "trainer"}, {"t1", "trainer"}}) {
+    std::vector<std::string> args{TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string()};
+    if (name == which.node)
+      args.insert(args.end(), which.args.begin(), which.args.end());
+    pids[name] = launch(args, (dir.path / (name + ".log")).string());
+  }
+  // The odd one is refused at every attempt, so its supervisor escalates and its process exits 1.
+  int status = -1;
+  bool exited = false;
+  for (int i = 0; i < 600 && !exited; ++i) {
+    exited = ::waitpid(pids[which.node], &status, WNOHANG) == pids[which.node];
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // The others never started training: stop them (gracefully) and collect everything.
+  for (auto& [name, pid] : pids)
+    if (name != which.node)
+      ::kill(pid, exited ? SIGTERM : SIGKILL);
+  if (!exited)
+    ::kill(pids[which.node], SIGKILL);
+  std::string logs;
+  for (auto& [name, pid] : pids) {
+    if (name != which.node || !exited)
+      ::waitpid(pid, nullptr, 0);
+    logs += "---- " + name + "\n" + slurp(dir.path / (name + ".log"));
+  }
+  INFO(logs);
+  REQUIRE(exited);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 1);
+  CHECK_THAT(slurp(dir.path / (which.node + ".log")), Catch::Matchers::Contains(which.names));
+  CHECK_THAT(slurp(dir.path / "agg.log"), Catch::Matchers::Contains("it runs another job") &&
+                                              Catch::Matchers::Contains(which.names));
+  CHECK(slurp(dir.path / "agg.log").find("=> done") == std::string::npos);  // the job never trained
+}
+
+namespace {
+
+/// Resident set of process `pid` in bytes (0 if it is gone).
+std::size_t rss_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
+  std::size_t pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+} // namespace
+
+TEST_CASE("a flood of messages to made-up actors keeps the aggregator's memory flat and is counted",
+          "[multiprocess][faults][flood]") {
+  test::scratch_dir dir("flood");
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.epochs = 50;  // only the test's SIGTERM ends it
+  c.max_train = 3200;
+  c.max_test = 100;
+  c.print_freq = 10;
+  const auto config = dir.path / "topology.yaml";
+  std::ofstream(config) << test::topology_yaml(c, dir.path);
+  std::map<std::string, pid_t> pids;
+  for (const auto& [name, role] : std::vector<std::pair<std::string, std::string>>{
+           {"agg", "aggregator"}, {"loader", "loader"}, {"t0", "trainer"}, {"t1", "trainer"}})
+    pids[name] = launch({TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string()},
+                        (dir.path / (name + ".log")).string());
+  auto stop_all = [&] {
+    for (auto& [name, pid] : pids)
+      ::kill(pid, SIGTERM);
+    std::string logs;
+    for (auto& [name, pid] : pids) {
+      ::waitpid(pid, nullptr, 0);
+      logs += "---- " + name + "\n" + slurp(dir.path / (name + ".log"));
+    }
+    return logs;
+  };
+  // Training runs (the aggregator reported progress): its memory now is the baseline.
+  bool training = false;
+  for (int i = 0; i < 600 && !training; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (const auto& rec : test::read_records(dir.path / "metrics" / "agg.jsonl"))
+      training = training || (rec.value("actor", "") == "aggregator" && rec.contains("loss"));
+  }
+  if (!training) {
+    INFO(stop_all());
+    FAIL("the cluster did not start training within 60 s");
+  }
+  const std::size_t before = rss_of(pids["agg"]);
+  // 20,000 messages of 16 KiB, each naming 64 made-up actors: 320 MB if anything were kept.
+  constexpr int messages = 20000;
+  std::uint64_t sent = 0;
+  {
+    net::van_options vo;
+    vo.node_name = "intruder";
+    vo.cluster_id = net::cluster_id_of("test-cluster");
+    net::van evil(vo);
+    evil.connect("agg", "ipc://" + (dir.path / "sockets" / "agg.sock").string());
+    std::vector<std::string> ghosts;
+    for (int i = 0; i < 64; ++i)
+      ghosts.push_back("ghost-" + std::to_string(i));
+    for (int i = 0; i < messages; ++i) {
+      net::message m(net::msg_type::push_gradient);
+      m.h.to = ghosts;
+      m.add_tensor("junk", {4096}, std::vector<float>(4096, 1.f));
+      evil.send("agg", std::move(m));
+      if (i % 1000 == 999)  // paced, so the flood is received rather than dropped at the sender
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    evil.stop();
+    sent = evil.counters().messages_sent;  // what left the flooder (its queue drops past the high-water mark)
+  }
+  const std::size_t after = rss_of(pids["agg"]);
+  const auto logs = stop_all();
+  INFO(logs);
+  INFO("aggregator RSS before " << before / 1e6 << " MB, after " << after / 1e6 << " MB");
+  CHECK(after < before + 50'000'000);
+  std::uint64_t refused = 0;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "agg.jsonl"))
+    if (rec.value("actor", "") == "van" && rec.contains("rejected_by_reason"))
+      refused = rec["rejected_by_reason"].value("unauthenticated", std::uint64_t{0});
+  INFO(sent << " messages sent, " << refused << " refused");
+  CHECK(sent >= messages / 2);
+  CHECK(refused >= sent * 95 / 100);  // counted: (nearly) every message that reached the aggregator's node
 }
