@@ -1,29 +1,21 @@
 #include "actors/aggregator_actor.hpp"
 
-#include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <iostream>
 #include <map>
-#include <set>
 
 #include <caf/all.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/aggregator_state.hpp"
-#include "ps/loader_core.hpp"
-#include "runtime/messages.hpp"
-#include "runtime/metrics_actor.hpp"
-#include "ps/protocol.hpp"
 #include "common/error.hpp"
-#include "data/dataset.hpp"
+#include "config/job_fingerprint.hpp"
 #include "data/fashion_mnist.hpp"
 #include "data/idx_reader.hpp"
-#include "train/fit.hpp"
-#include "common/atomic_file.hpp"
-#include "config/job_fingerprint.hpp"
-#include "train/checkpoint_store.hpp"
-#include "train/model_file.hpp"
+#include "ps/loader_core.hpp"
+#include "ps/protocol.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics_actor.hpp"
 #include "train/npz_export.hpp"
 
 namespace troupe::actors {
@@ -113,18 +105,9 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   st.spans.add(out.applied ? "apply" : "gather", w0, span_log::wall::now(), gradient_id(rank, m.h.clock));
   if (out.duplicate)
     return;
-  if (out.refused) {
-    // Its loss and accuracy are as broken as its gradient: they stay out of the progress figures.
-    ++st.refused;
+  st.meter.pushed(p, out);
+  if (out.refused)
     report_refusal(st, rank, m.h.clock, out);
-  } else {
-    st.loss_sum += p.loss_sum;
-    st.samples += n;
-    st.correct1 += p.correct1;
-    st.correct5 += p.correct5;
-  }
-  ++st.pushes;
-  ++st.staleness_hist[out.staleness];
   if (out.escalate) {
     const auto reason = fmt::format("{} pushed {} non-finite gradients in a row (clocks {}..{})", trainer_name(rank),
                                     out.refused_in_a_row, m.h.clock + 1 - out.refused_in_a_row, m.h.clock);
@@ -288,19 +271,10 @@ bool speaks_for(aggregator_state& st, const net::message& m, std::size_t rank) {
 /// An actor of another job (another model, seed, optimizer, ...) must not join: it is told why
 /// (reject: the first key that differs, on both sides) and its node ends; logged once per node.
 bool same_job(aggregator_state& st, const net::message& m, const ps::hello& h) {
-  if (h.job == st.ctx->job_fingerprint)
+  const auto mismatch = config::job_mismatch(st.ctx->job_fingerprint, h.job, "on node '" + m.h.sender + "'");
+  if (!mismatch)
     return true;
-  std::string why;
-  try {
-    const auto mine = config::job_fingerprint::from_wire(st.ctx->job_fingerprint);
-    const auto theirs = config::job_fingerprint::from_wire(h.job);
-    const auto d = config::first_difference(mine, theirs);
-    if (!d)
-      return true;
-    why = config::to_string(*d, "on node '" + m.h.sender + "'");
-  } catch (const std::exception& e) {
-    why = h.job.empty() ? std::string("it sent no job fingerprint") : std::string(e.what());
-  }
+  const std::string& why = *mismatch;
   const std::string who = h.loader ? loader_name : trainer_name(h.rank);
   ++st.refused_other_job;
   ++*st.ctx->refused_unauthorized;

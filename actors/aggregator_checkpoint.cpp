@@ -120,7 +120,7 @@ void resume_if_possible(aggregator_state& st) {
     st.best_top1 = info["best_top1"].get<double>();
   st.evaluated_epochs = st.core->min_clock() / st.core->options().steps_per_epoch;
   st.last_checkpoint_version = st.core->version();
-  st.last_line_clock = st.first_clock = st.core->min_clock();
+  st.meter.restart_at(st.core->min_clock());
   st.ctx->line(fmt::format("=> resumed from {} (version {}, slowest clock {})", loaded->path, st.core->version(),
                            st.core->min_clock()));
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());

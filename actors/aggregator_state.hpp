@@ -18,6 +18,7 @@
 
 #include "ps/aggregator_core.hpp"
 #include "ps/liveness.hpp"
+#include "ps/progress_meter.hpp"
 #include "ps/protocol.hpp"
 #include "runtime/metrics_actor.hpp"
 #include "runtime/node_context.hpp"
@@ -52,13 +53,7 @@ struct aggregator_state {
   std::size_t evaluated_epochs = 0;
   std::uint64_t next_step_eval = 0;  ///< min clock of the next step-based evaluation
   double best_top1 = -1;
-  // Progress since the last line: sums from the trainers' pushes.
-  double loss_sum = 0;
-  std::size_t samples = 0, correct1 = 0, correct5 = 0, pushes = 0;
-  std::map<std::uint64_t, std::uint64_t> staleness_hist;
-  std::uint64_t refused = 0;  ///< non-finite gradients refused since the start (not reset per line)
-  std::uint64_t last_line_clock = 0;
-  std::uint64_t first_clock = 0;  ///< slowest clock when training (re)started, for the ETA
+  ps::progress_meter meter;  ///< progress since the last line
   std::unique_ptr<train::checkpoint_store> store;
   std::unique_ptr<ps::liveness> alive;  ///< who was heard from lately, who is declared lost
   std::uint64_t refused_unauthorized = 0, refused_other_job = 0;

@@ -8,6 +8,7 @@
 #include <caf/blocking_actor.hpp>
 
 #include "common/error.hpp"
+#include "ps/progress_meter.hpp"
 #include "ps/trainer_core.hpp"
 #include "runtime/messages.hpp"
 #include "runtime/metrics_actor.hpp"
@@ -105,7 +106,7 @@ private:
         said_hello = now;
       }
     }
-    wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+    meter_.waited(std::chrono::duration<double>(clock_type::now() - t0).count());
     if (waited)
       spans_.add("wait_params", w0, span_log::wall::now());
   }
@@ -215,7 +216,7 @@ private:
         asked = now;
       }
     }
-    wait_seconds_ += std::chrono::duration<double>(clock_type::now() - t0).count();
+    meter_.waited(std::chrono::duration<double>(clock_type::now() - t0).count());
     if (waited)
       spans_.add("wait_batch", w0, span_log::wall::now());
   }
@@ -245,10 +246,7 @@ private:
     spans_.add("push", w1, span_log::wall::now(), id);
     ask(core_.request(1));
     ctx_->progress(o_.rank);
-    loss_sum_ += s.loss_sum;
-    samples_ += s.n;
-    correct1_ += s.correct1;
-    compute_seconds_ += compute;
+    meter_.computed(s.loss_sum, s.n, s.correct1, compute);
   }
 
   void report_recovered() {
@@ -262,15 +260,10 @@ private:
 
   void report() {
     auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
-    const double n = static_cast<double>(std::max<std::size_t>(samples_, 1));
-    r["loss"] = loss_sum_ / n;
-    r["acc"] = static_cast<double>(correct1_) / n;
-    r["images_per_s"] = compute_seconds_ > 0 ? static_cast<double>(samples_) / compute_seconds_ : 0.0;
+    r.update(meter_.take());
     r["clock"] = core_.clock();
     r["version_read"] = core_.version();
     r["staleness_bound"] = core_.gate().mode == config::consistency::ssp ? core_.gate().staleness : 0;
-    r["compute_s"] = compute_seconds_;
-    r["wait_s"] = wait_seconds_;
     ctx_->record(r.dump());
     if (!spans_.empty()) {
       auto sp = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
@@ -278,9 +271,6 @@ private:
       sp["spans"] = spans_.take();
       ctx_->record(sp.dump());
     }
-    loss_sum_ = 0;
-    samples_ = correct1_ = 0;
-    compute_seconds_ = wait_seconds_ = 0;
   }
 
   caf::blocking_actor* self_;
@@ -292,8 +282,7 @@ private:
   span_log spans_;
   clock_type::time_point heard_aggregator_{};
   bool shutdown_ = false;
-  double loss_sum_ = 0, compute_seconds_ = 0, wait_seconds_ = 0;
-  std::size_t samples_ = 0, correct1_ = 0;
+  ps::trainer_meter meter_;
 };
 
 void trainer_actor(caf::blocking_actor* self, std::shared_ptr<const runtime::node_context> ctx, trainer_options o) {

@@ -323,4 +323,20 @@ std::string to_string(const fingerprint_difference& d, std::string_view where_th
   return fmt::format("{}: '{}' here, '{}' {}", d.key, escape(d.mine), escape(d.theirs), where_theirs);
 }
 
+std::optional<std::string> job_mismatch(const std::string& mine_wire, const std::string& theirs_wire,
+                                        std::string_view where_theirs) {
+  if (mine_wire == theirs_wire)
+    return std::nullopt;
+  if (theirs_wire.empty())
+    return std::string("it sent no job fingerprint");
+  try {
+    const auto d = first_difference(job_fingerprint::from_wire(mine_wire), job_fingerprint::from_wire(theirs_wire));
+    if (!d)
+      return std::nullopt;
+    return to_string(*d, where_theirs);
+  } catch (const std::exception& e) {
+    return std::string(e.what());
+  }
+}
+
 } // namespace troupe::config

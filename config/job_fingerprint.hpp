@@ -88,4 +88,10 @@ std::optional<fingerprint_difference> first_difference(const job_fingerprint& mi
 /// "job.model.layers[1].type: 'relu' here, 'tanh' <where_theirs>", e.g. where_theirs = "on node t0".
 std::string to_string(const fingerprint_difference& d, std::string_view where_theirs);
 
+/// Why a peer's job (its fingerprint in wire form) is not this one, or nothing when they agree:
+/// the first differing key with both values (`where_theirs`, e.g. "on node 't1'", says whose the
+/// other value is), or what is wrong with a fingerprint that does not parse.
+std::optional<std::string> job_mismatch(const std::string& mine_wire, const std::string& theirs_wire,
+                                        std::string_view where_theirs);
+
 } // namespace troupe::config

@@ -171,3 +171,13 @@ TEST_CASE("a malformed fingerprint is refused, naming the problem", "[config][jo
     }
   }
 }
+
+TEST_CASE("job_mismatch says why a peer's job is not this one, in one sentence", "[config][job_fingerprint]") {
+  const auto mine = job().fingerprint().to_wire();
+  CHECK_FALSE(config::job_mismatch(mine, mine, "on node 't0'"));
+  const auto seed = config::job_mismatch(mine, job({"job.seed=7"}).fingerprint().to_wire(), "on node 't0'");
+  REQUIRE(seed);
+  CHECK_THAT(*seed, Catch::Matchers::Contains("job.seed") && Catch::Matchers::Contains("'7' on node 't0'"));
+  CHECK(config::job_mismatch(mine, "", "on node 't0'") == std::optional<std::string>("it sent no job fingerprint"));
+  CHECK_THAT(*config::job_mismatch(mine, "garbage", "on node 't0'"), Catch::Matchers::Contains("job fingerprint"));
+}
