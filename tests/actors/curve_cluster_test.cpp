@@ -8,9 +8,11 @@
 #include <thread>
 
 #include "ps/protocol.hpp"
+#include "config/job_fingerprint.hpp"
 #include "config/topology.hpp"
 #include "net/curve.hpp"
 #include "net/van.hpp"
+#include "train/model_file.hpp"
 
 #include "cluster_test_util.hpp"
 
@@ -36,7 +38,10 @@ std::string curve_topology(const test::cluster_case& c, const std::filesystem::p
                            std::map<std::string, net::curve_keypair>& keys) {
   std::filesystem::create_directories(dir / "keys");
   std::map<std::string, std::string> public_keys;
-  for (const std::string node : {"agg", "loader", "t0", "t1"}) {
+  std::vector<std::string> nodes{"agg", "loader"};
+  for (std::size_t t = 0; t < c.trainers; ++t)
+    nodes.push_back("t" + std::to_string(t));
+  for (const auto& node : nodes) {
     keys[node] = net::generate_curve_keypair();
     net::write_key_file((dir / "keys" / (node + ".key")).string(), node, keys[node]);
     public_keys[node] = keys[node].public_key;
@@ -122,4 +127,72 @@ TEST_CASE("a node whose key file does not match its listed public key does not s
   CHECK_THROWS_WITH(actors::run_nodes(topo, o),
                     Catch::Contains("node 't0' lists public_key " + keys["t0"].public_key) &&
                         Catch::Contains("t0.key holds the key pair of"));
+}
+
+TEST_CASE("a listed key pushing for another node's trainer is refused and logged; the bsp run ends bit-identical",
+          "[actors][cluster][curve][faults]") {
+  // Three trainer nodes; t2 is played by the test: it holds t2's listed key, says hello as
+  // trainer 2 (its own), then - in the attacked run - pushes gradients as trainer 0 (t0's) and
+  // goes silent. Under on_trainer_loss: shrink, t0 and t1 finish the job without it either way,
+  // so both runs must end with bitwise the same parameters.
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.trainers = 3;
+  c.max_train = 960;
+  c.max_test = 100;
+  auto run = [&](bool forge, std::string& console_out, std::vector<nlohmann::json>& records) {
+    test::scratch_dir dir("curve-impostor");
+    std::map<std::string, net::curve_keypair> keys;
+    const auto topo = config::parse_topology(curve_topology(c, dir.path, keys), "test.yaml",
+                                             {{"job.on_trainer_loss", "shrink"}});
+    actors::run_options o;
+    o.nodes = {"agg", "loader", "t0", "t1"};
+    std::ostringstream console;
+    o.out = &console;
+    int exit_code = -1;
+    std::thread cluster([&] { exit_code = actors::run_nodes(topo, o); });
+    net::van_options vo;
+    vo.node_name = "t2";
+    vo.cluster_id = net::cluster_id_of(topo.cluster.id);
+    vo.curve.enabled = true;
+    vo.curve.own = keys["t2"];
+    for (const auto& [name, k] : keys)
+      vo.curve.peers[name] = k.public_key;
+    {
+      net::van t2(vo);
+      t2.connect("agg", "ipc://" + (dir.path / "sockets" / "agg.sock").string());
+      t2.send("agg", ps::encode(ps::hello{2, config::fingerprint_of(topo, config::load_job_model(topo)).to_wire(),
+                                          false},
+                                ps::aggregator_name));
+      for (std::uint64_t clock = 0; forge && clock < 20; ++clock) {
+        ps::push p;
+        p.rank = 0;
+        p.clock = clock;
+        p.n = 16;
+        p.grad.shared = std::make_shared<const std::vector<float>>(225034, 1e3f);
+        t2.send("agg", ps::encode(p));
+      }
+      std::this_thread::sleep_for(500ms);
+    }
+    cluster.join();
+    console_out = console.str();
+    records = test::read_records(dir.path / "metrics" / "agg.jsonl");
+    REQUIRE(exit_code == 0);
+    return train::load_model((dir.path / "checkpoints" / "model_final.trpm").string()).params;
+  };
+  std::string clean_console, attacked_console;
+  std::vector<nlohmann::json> clean_records, attacked_records;
+  const auto clean = run(false, clean_console, clean_records);
+  const auto attacked = run(true, attacked_console, attacked_records);
+  INFO(attacked_console);
+  std::size_t refused = 0;
+  for (const auto& rec : attacked_records)
+    if (rec.value("event", "") == "refused" && rec["reason"] == "unauthorized") {
+      CHECK(rec["target"] == "trainer-0");
+      CHECK(rec["from"] == "t2");
+      ++refused;
+    }
+  CHECK(refused >= 1);
+  REQUIRE(clean.size() == attacked.size());
+  CHECK(clean == attacked);  // bitwise: not one forged gradient was applied
 }

@@ -132,3 +132,25 @@ TEST_CASE("a full checkpoint file system: continue trains on and exits 0, stop e
   REQUIRE(loaded);
   CHECK(loaded->state.global_step == 5);
 }
+
+TEST_CASE("a plaintext ipc socket in a directory other users can enter is refused, naming it and its mode",
+          "[actors][cluster][lock]") {
+  test::scratch_dir dir("open-socket-dir");
+  test::cluster_case c;
+  c.transport = "ipc";
+  std::string yaml = test::topology_yaml(c, dir.path);
+  // Every socket in dir/open, a directory anyone may enter (as /tmp is).
+  for (std::size_t at; (at = yaml.find("/sockets/")) != std::string::npos;)
+    yaml.replace(at, 9, "/open/");
+  std::filesystem::create_directories(dir.path / "open");
+  std::filesystem::permissions(dir.path / "open", std::filesystem::perms::all);
+  const auto topo = config::parse_topology(yaml, "test.yaml");
+  actors::run_options o;
+  for (const auto& n : topo.cluster.nodes)
+    o.nodes.push_back(n.name);
+  std::ostringstream console;
+  o.out = &console;
+  CHECK_THROWS_WITH(actors::run_nodes(topo, o),
+                    Catch::Matchers::Contains("can be entered by other local users (mode 0777)") &&
+                        Catch::Matchers::Contains((dir.path / "open").string()));
+}

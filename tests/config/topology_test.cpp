@@ -61,22 +61,22 @@ TEST_CASE("the shipped fmnist-local.yaml is one node running everything in-proce
   CHECK(load_job_model(t).name == "fmnist-cnn");
 }
 
-TEST_CASE("the shipped fmnist-2trainers.yaml is four nodes on loopback tcp", "[config][topology]") {
+TEST_CASE("the shipped fmnist-2trainers.yaml is four nodes on ipc sockets in one private directory",
+          "[config][topology]") {
   const topology t = load_topology(example("fmnist-2trainers.yaml"));
   CHECK(t.cluster.id == "fmnist-2trainers");
   REQUIRE(t.cluster.nodes.size() == 4);
   CHECK(find_node(t, "agg").roles == roles({role::aggregator}));
-  CHECK(find_node(t, "agg").endpoint == "tcp://127.0.0.1:5701");
+  CHECK(find_node(t, "agg").endpoint == "ipc://runs/fmnist-2trainers/sockets/agg.sock");
   CHECK(find_node(t, "agg").trainers == 0);
   CHECK(find_node(t, "loader").roles == roles({role::loader}));
-  CHECK(find_node(t, "loader").address.port == 5702);
   for (const char* name : {"t0", "t1"}) {
     const auto& node = find_node(t, name);
     CHECK(node.roles == roles({role::trainer}));
     CHECK(node.trainers == 1);
-    CHECK(node.address.host == "127.0.0.1");
+    CHECK(node.endpoint == std::string("ipc://runs/fmnist-2trainers/sockets/") + name + ".sock");
   }
-  CHECK(find_node(t, "t1").address.port == 5704);
+  CHECK_FALSE(t.cluster.security.curve);  // ipc is local: the directory's mode guards it
   CHECK(total_trainers(t.cluster) == 2);
   CHECK(t.job.consistency.mode == consistency::bsp);
   CHECK(t.job.batch_size == 32);
@@ -272,9 +272,10 @@ TEST_CASE("errors in overridden values name the --set that gave them", "[config]
   REQUIRE_THROWS_WITH(load_topology(path, sets({"cluster.nodes[0].roles=[aggregator, trainr]"})),
                       StartsWith("--set cluster.nodes[0].roles=[aggregator, trainr]: cluster.nodes[0].roles[1]: "
                                  "unknown role 'trainr' (did you mean 'trainer'?)"));
-  REQUIRE_THROWS_WITH(load_topology(path, sets({"cluster.nodes[3].endpoint=tcp://127.0.0.1:5701"})),
-                      Equals("--set cluster.nodes[3].endpoint=tcp://127.0.0.1:5701: cluster.nodes[3].endpoint: "
-                             "endpoint 'tcp://127.0.0.1:5701' is already used by node 'agg' (cluster.nodes[0])"));
+  REQUIRE_THROWS_WITH(
+      load_topology(path, sets({"cluster.nodes[3].endpoint=ipc://runs/fmnist-2trainers/sockets/agg.sock"})),
+      Equals("--set cluster.nodes[3].endpoint=ipc://runs/fmnist-2trainers/sockets/agg.sock: cluster.nodes[3].endpoint: "
+             "endpoint 'ipc://runs/fmnist-2trainers/sockets/agg.sock' is already used by node 'agg' (cluster.nodes[0])"));
   REQUIRE_THROWS_WITH(load_topology(path, sets({"checkpoint.keep=0"})),
                       Equals("--set checkpoint.keep=0: checkpoint.keep: expected a positive integer, got '0'"));
   REQUIRE_THROWS_WITH(load_topology(path, sets({"cluster.nodes[4].name=x"})),
