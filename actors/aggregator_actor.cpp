@@ -135,7 +135,8 @@ void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcom
   for (std::size_t r : out.released)
     per_node[st.ctx->where.trainer_nodes[r]].push_back(trainer_name(r));
   for (auto& [node, to] : per_node)
-    st.ctx->send(node, encode(ps::params_update{st.core->min_clock(), st.core->version(), params_of(st)}, std::move(to)));
+    st.ctx->send(node,
+                 encode(ps::params_update{st.core->min_clock(), st.core->version(), params_of(st)}, std::move(to)));
   progress(st, false);
   const auto& o = st.core->options();
   const auto& eval = st.ctx->topo.job.evaluation;
@@ -178,7 +179,8 @@ void readmit_node(caf::stateful_actor<aggregator_state>* self, const std::string
 /// heartbeat), so a dead node is declared lost at most 1.1 failure timeouts after its last message.
 std::chrono::milliseconds liveness_interval(const runtime::node_context& ctx) {
   const auto& c = ctx.topo.cluster;
-  return std::chrono::milliseconds(std::max(10L, static_cast<long>(1000 * std::min(c.heartbeat_s, c.failure_timeout_s / 10))));
+  return std::chrono::milliseconds(
+      std::max(10L, static_cast<long>(1000 * std::min(c.heartbeat_s, c.failure_timeout_s / 10))));
 }
 
 /// How long the aggregator waits without any message before it gives up with an error.
@@ -190,7 +192,8 @@ long idle_limit_s(const runtime::node_context& ctx) {
 /// Sets up the aggregator: evaluation engine and test split, the core (resumed from the newest
 /// checkpoint if there is one), and says what it runs.
 void start(aggregator_state& st, const std::shared_ptr<const runtime::node_context>& ctx) {
-  st.alive = std::make_unique<ps::liveness>(std::chrono::duration<double>(ctx->topo.cluster.failure_timeout_s), ctx->node);
+  st.alive =
+      std::make_unique<ps::liveness>(std::chrono::duration<double>(ctx->topo.cluster.failure_timeout_s), ctx->node);
   const auto& job = ctx->topo.job;
   const std::size_t trainers = ctx->where.trainers();
   // Evaluation threads: the cores not taken by this node's own trainers.
@@ -202,16 +205,16 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
   // the size of the training split (its label file is small; the images stay with the loader).
   const auto labels = data::read_idx(data::fashion_mnist::labels_path(job.data.dir, true));
   TROUPE_ENFORCE(!labels.dims.empty(), "training labels without dimensions");
-  const std::size_t train_n = job.data.max_train > 0 ? std::min<std::size_t>(job.data.max_train, labels.dims[0])
-                                                     : std::size_t{labels.dims[0]};
+  const std::size_t train_n =
+      job.data.max_train > 0 ? std::min<std::size_t>(job.data.max_train, labels.dims[0]) : std::size_t{labels.dims[0]};
   ps::aggregator_options o;
   o.gate = {job.consistency.mode, job.consistency.staleness};
   o.trainers = trainers;
   o.steps_per_epoch = ps::loader_core(train_n, trainers, job.batch_size, job.seed, job.epochs).steps_per_epoch();
   o.epochs = job.epochs;
-  o.optimizer = {job.optimizer.kind, job.optimizer.momentum, job.optimizer.dampening, job.optimizer.nesterov,
-                 job.optimizer.weight_decay, job.optimizer.beta1, job.optimizer.beta2, job.optimizer.eps};
-  o.schedule = {job.schedule.kind, job.optimizer.lr, job.schedule.step_epochs, job.schedule.gamma,
+  o.optimizer = {job.optimizer.kind,         job.optimizer.momentum, job.optimizer.dampening, job.optimizer.nesterov,
+                 job.optimizer.weight_decay, job.optimizer.beta1,    job.optimizer.beta2,     job.optimizer.eps};
+  o.schedule = {job.schedule.kind,   job.optimizer.lr,          job.schedule.step_epochs,        job.schedule.gamma,
                 job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
   o.refuse_nonfinite = job.on_nonfinite_gradient == config::nonfinite_policy::refuse;
   o.max_refused_in_a_row = job.max_refused_in_a_row;
@@ -219,8 +222,7 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
   st.next_step_eval = job.evaluation.every_steps;
   st.store = std::make_unique<train::checkpoint_store>(ctx->topo.checkpoint.dir, ctx->topo.checkpoint.keep);
   resume_if_possible(st);
-  if (!o.gate.synchronous() && trainers > 1 &&
-      job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
+  if (!o.gate.synchronous() && trainers > 1 && job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
     ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "
                           "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
                           config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
@@ -320,8 +322,8 @@ void on_hello(aggregator_state& s, const net::message& m) {
     return;
   s.hello_from.insert(h.rank);
   if (s.started)
-    welcome(s, h.rank);  // it missed the first welcome (or restarted)
-  else if (!s.loader_ready)  // the trainers' hello retries are the loader's too: ask it again
+    welcome(s, h.rank);     // it missed the first welcome (or restarted)
+  else if (!s.loader_ready) // the trainers' hello retries are the loader's too: ask it again
     s.ctx->send(s.ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
   else
     start_if_ready(s);
@@ -341,7 +343,7 @@ void on_message(caf::stateful_actor<aggregator_state>* self, const net::message&
     case net::msg_type::push_gradient:
       on_push(self, m);
       break;
-    case net::msg_type::shutdown:  // a trainer or the loader was stopped: end the job for everyone
+    case net::msg_type::shutdown: // a trainer or the loader was stopped: end the job for everyone
       ps::decode_shutdown(m);
       finish(self, fmt::format("stopped by '{}'", m.h.sender));
       break;
@@ -353,7 +355,7 @@ void on_message(caf::stateful_actor<aggregator_state>* self, const net::message&
     std::cerr << fmt::format("troupe-node [{}]: aggregator refused {} from '{}': {}\n", s.ctx->node,
                              net::to_string(m.h.type), m.h.sender, e.what());
   }
-  if (!s.write_failure.empty() && !s.finished)  // checkpoint.on_write_error: stop
+  if (!s.write_failure.empty() && !s.finished) // checkpoint.on_write_error: stop
     finish(self, s.write_failure, true);
 }
 
@@ -366,10 +368,10 @@ void give_up_idle(caf::stateful_actor<aggregator_state>* self) {
       missing.push_back(fmt::format("{} on '{}'", trainer_name(r), s.ctx->where.trainer_nodes[r]));
   if (!s.started && !s.loader_ready)
     missing.push_back(fmt::format("the loader on '{}'", s.ctx->where.loader_node));
-  std::cerr << fmt::format("troupe-node [{}]: aggregator heard nothing for {} s; {}: {}\n", s.ctx->node,
-                           idle_limit_s(*s.ctx), s.started ? "slowest trainers" : "never said hello",
-                           fmt::join(missing, ", "));
-  finish(self, "no trainer activity", true);
+  std::cerr << fmt::format("troupe-node [{}]: aggregator {} for {} s; {}: {}\n", s.ctx->node,
+                           s.started ? "heard nothing" : "could not start the job", idle_limit_s(*s.ctx),
+                           s.started ? "slowest trainers" : "never said hello", fmt::join(missing, ", "));
+  finish(self, s.started ? "no trainer activity" : "never started", true);
 }
 
 caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
@@ -393,6 +395,12 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
       [=](inbound& in) { on_message(self, *in.msg); },
       [=](stop_atom) { finish(self, "stopped"); },
       [=](tick_atom) {
+        auto& s = self->state;
+        if (!s.started && !s.finished &&
+            clock_type::now() - s.created_at > std::chrono::seconds(idle_limit_s(*s.ctx))) {
+          give_up_idle(self); // trainers keep saying hello, but the job cannot start: say who is missing
+          return;
+        }
         try {
           for (const auto& node : check_liveness(self->state))
             remove_node(self, node);

@@ -5,10 +5,10 @@
 #include <fmt/format.h>
 
 #include "actors/aggregator_state.hpp"
-#include "runtime/metrics_actor.hpp"
-#include "ps/protocol.hpp"
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
+#include "ps/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
 
 namespace troupe::actors {
 
@@ -23,14 +23,15 @@ train::training_state checkpoint_state(const aggregator_state& st) {
   s.epoch = st.core->min_clock() / o.steps_per_epoch;
   s.trainer_clocks = st.core->clocks();
   s.data_seed = st.ctx->topo.job.seed;
-  for (auto c : s.trainer_clocks)  // a trainer's clock is the number of batches it consumed
+  for (auto c : s.trainer_clocks) // a trainer's clock is the number of batches it consumed
     s.loader_cursors.emplace_back(c / o.steps_per_epoch, c % o.steps_per_epoch);
   try {
     s.config_text = read_file(st.ctx->topo.source);
   } catch (const std::exception&) {
-    s.config_text.clear();  // a topology given as text (tests) has no file to keep
+    s.config_text.clear(); // a topology given as text (tests) has no file to keep
   }
-  s.info_json = nlohmann::json{{"best_top1", st.best_top1}, {"mode", config::to_string(st.ctx->topo.job.consistency.mode)},
+  s.info_json = nlohmann::json{{"best_top1", st.best_top1},
+                               {"mode", config::to_string(st.ctx->topo.job.consistency.mode)},
                                {"total_clocks", st.core->total_clocks()}}
                     .dump();
   return s;
@@ -42,9 +43,9 @@ bool written(aggregator_state& st, const std::string& path, const std::function<
     return true;
   } catch (const std::exception& e) {
     const auto& policy = st.ctx->topo.checkpoint.on_write_error;
-    std::cerr << fmt::format("troupe-node [{}]: could not write {}: {} (checkpoint.on_write_error: {}{})\n",
-                             st.ctx->node, path, e.what(), policy,
-                             policy == "stop" ? ": stopping the job" : ": training goes on; the last good files are kept");
+    std::cerr << fmt::format(
+        "troupe-node [{}]: could not write {}: {} (checkpoint.on_write_error: {}{})\n", st.ctx->node, path, e.what(),
+        policy, policy == "stop" ? ": stopping the job" : ": training goes on; the last good files are kept");
     auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
     r["event"] = "write_failed";
     r["path"] = path;
@@ -62,7 +63,7 @@ void save_checkpoint(aggregator_state& st) {
   const auto w0 = span_log::wall::now();
   std::string path;
   if (!written(st, st.store->dir(), [&] { path = st.store->save(checkpoint_state(st)); })) {
-    st.last_checkpoint_version = st.core->version();  // not again at once: at the next period
+    st.last_checkpoint_version = st.core->version(); // not again at once: at the next period
     st.last_checkpoint_at = agg_clock::now();
     return;
   }
@@ -83,8 +84,9 @@ void maybe_checkpoint(aggregator_state& st) {
   if (!st.core->at_round_boundary() || st.core->version() == st.last_checkpoint_version)
     return;
   const bool by_steps = c.every_steps > 0 && st.core->version() >= st.last_checkpoint_version + c.every_steps;
-  const bool by_time = c.every_seconds > 0 &&
-                       std::chrono::duration<double>(agg_clock::now() - st.last_checkpoint_at).count() >= c.every_seconds;
+  const bool by_time =
+      c.every_seconds > 0 &&
+      std::chrono::duration<double>(agg_clock::now() - st.last_checkpoint_at).count() >= c.every_seconds;
   if (by_steps || by_time)
     save_checkpoint(st);
 }
@@ -93,7 +95,7 @@ void resume_if_possible(aggregator_state& st) {
   auto loaded = st.store->load_latest(st.ctx->model.name, st.core->layout());
   if (!loaded)
     return;
-  for (const auto& skipped : loaded->skipped) {  // a warning, whatever the console setting
+  for (const auto& skipped : loaded->skipped) { // a warning, whatever the console setting
     std::cerr << fmt::format("troupe-node [{}]: skipped a damaged checkpoint: {}\n", st.ctx->node, skipped);
     auto r = make_record(st.ctx->node, aggregator_name, "aggregator", 0);
     r["event"] = "checkpoint_skipped";

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "actors/aggregator_state.hpp"
-#include "runtime/metrics_actor.hpp"
 #include "ps/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
 
 namespace troupe::actors {
 

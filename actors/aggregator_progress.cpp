@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 
 #include "actors/aggregator_state.hpp"
-#include "runtime/metrics_actor.hpp"
 #include "ps/protocol.hpp"
+#include "runtime/metrics_actor.hpp"
 #include "train/fit.hpp"
 #include "train/model_file.hpp"
 
@@ -24,7 +24,6 @@ void save(aggregator_state& st, const std::string& file, const nlohmann::json& i
   });
 }
 
-
 void report_spans(aggregator_state& st) {
   if (st.spans.empty())
     return;
@@ -40,8 +39,9 @@ void evaluate(aggregator_state& st, std::size_t epoch) {
   const auto ev = train::evaluate(*st.engine, st.core->params(), st.test);
   const double secs = std::chrono::duration<double>(agg_clock::now() - t0).count();
   st.spans.add("evaluate", w0, span_log::wall::now());
-  st.ctx->line(fmt::format(" * Epoch {} (clock {}) test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)",
-                           epoch, st.core->min_clock(), 100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
+  st.ctx->line(
+      fmt::format(" * Epoch {} (clock {}) test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)", epoch,
+                  st.core->min_clock(), 100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
   r["epoch"] = epoch;
   r["test_loss"] = ev.loss;
@@ -50,8 +50,8 @@ void evaluate(aggregator_state& st, std::size_t epoch) {
   r["version"] = st.core->version();
   r["elapsed_s"] = std::chrono::duration<double>(agg_clock::now() - st.started_at).count();
   st.ctx->record(r.dump());
-  const nlohmann::json info{{"epoch", epoch}, {"version", st.core->version()}, {"test_top1", ev.top1},
-                            {"test_top5", ev.top5}, {"test_loss", ev.loss}, {"seed", st.ctx->topo.job.seed}};
+  const nlohmann::json info{{"epoch", epoch},       {"version", st.core->version()}, {"test_top1", ev.top1},
+                            {"test_top5", ev.top5}, {"test_loss", ev.loss},          {"seed", st.ctx->topo.job.seed}};
   save(st, "model_latest.trpm", info);
   if (ev.top1 > st.best_top1) {
     st.best_top1 = ev.top1;

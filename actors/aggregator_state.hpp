@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/dataset.hpp"
 #include "ps/aggregator_core.hpp"
 #include "ps/liveness.hpp"
 #include "ps/progress_meter.hpp"
@@ -23,7 +24,6 @@
 #include "runtime/metrics_actor.hpp"
 #include "runtime/node_context.hpp"
 #include "runtime/span_log.hpp"
-#include "data/dataset.hpp"
 #include "train/checkpoint_store.hpp"
 #include "train/gradient_engine.hpp"
 
@@ -31,38 +31,39 @@ namespace troupe::actors {
 
 using agg_clock = std::chrono::steady_clock;
 using ps::aggregator_core;
-using ps::push_outcome;
-using runtime::span_log;
-using runtime::make_record;
-using runtime::gradient_id;
 using ps::aggregator_name;
 using ps::loader_name;
+using ps::push_outcome;
 using ps::trainer_name;
+using runtime::gradient_id;
+using runtime::make_record;
+using runtime::span_log;
 
 struct aggregator_state {
   std::shared_ptr<const runtime::node_context> ctx;
-  std::int64_t fail_at_version = -1;  ///< test hook: >= 0 fails the actor once this version is applied
-  std::unique_ptr<train::gradient_engine> engine;  ///< evaluation only
+  std::int64_t fail_at_version = -1;              ///< test hook: >= 0 fails the actor once this version is applied
+  std::unique_ptr<train::gradient_engine> engine; ///< evaluation only
   std::unique_ptr<aggregator_core> core;
   data::dataset test;
   std::set<std::size_t> hello_from;
   bool started = false, finished = false;
-  bool loader_ready = false;  ///< the loader (of this job) said hello
-  std::shared_ptr<const std::vector<float>> snapshot;  ///< params of `snapshot_version`, shared by all sends
+  bool loader_ready = false;                          ///< the loader (of this job) said hello
+  std::shared_ptr<const std::vector<float>> snapshot; ///< params of `snapshot_version`, shared by all sends
   std::uint64_t snapshot_version = ~std::uint64_t{0};
   std::size_t evaluated_epochs = 0;
-  std::uint64_t next_step_eval = 0;  ///< min clock of the next step-based evaluation
+  std::uint64_t next_step_eval = 0; ///< min clock of the next step-based evaluation
   double best_top1 = -1;
-  ps::progress_meter meter;  ///< progress since the last line
+  ps::progress_meter meter; ///< progress since the last line
   std::unique_ptr<train::checkpoint_store> store;
-  std::unique_ptr<ps::liveness> alive;  ///< who was heard from lately, who is declared lost
+  std::unique_ptr<ps::liveness> alive; ///< who was heard from lately, who is declared lost
   std::uint64_t refused_unauthorized = 0, refused_other_job = 0;
-  std::set<std::string> other_job_logged;  ///< nodes of another job, refused (logged once each)
+  std::set<std::string> other_job_logged; ///< nodes of another job, refused (logged once each)
   span_log spans;
-  std::string write_failure;  ///< checkpoint.on_write_error: stop — the failed write that ends the job
+  std::string write_failure; ///< checkpoint.on_write_error: stop — the failed write that ends the job
   std::uint64_t last_checkpoint_version = 0;
   agg_clock::time_point last_checkpoint_at = agg_clock::now();
   agg_clock::time_point started_at = agg_clock::now(), last_line_at = agg_clock::now();
+  agg_clock::time_point created_at = agg_clock::now(); ///< the job must start within the idle limit of this
 };
 
 /// Where models and checkpoints go (checkpoint.dir).

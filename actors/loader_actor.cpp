@@ -6,14 +6,14 @@
 #include <caf/all.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "ps/loader_core.hpp"
-#include "runtime/messages.hpp"
-#include "runtime/metrics_actor.hpp"
-#include "ps/protocol.hpp"
-#include "runtime/span_log.hpp"
 #include "common/error.hpp"
 #include "data/dataset.hpp"
 #include "data/fashion_mnist.hpp"
+#include "ps/loader_core.hpp"
+#include "ps/protocol.hpp"
+#include "runtime/messages.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "runtime/span_log.hpp"
 
 namespace troupe::actors {
 
@@ -33,7 +33,7 @@ struct loader_state {
   std::uint64_t batches_sent = 0;
   span_log spans;
   std::size_t requests = 0;
-  std::uint64_t requests_seen = 0;  ///< batch requests received (for the failure test hook)
+  std::uint64_t requests_seen = 0; ///< batch requests received (for the failure test hook)
   std::uint64_t reported_batches = 0;
   std::chrono::steady_clock::time_point reported_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -66,7 +66,7 @@ void serve(loader_state& st, std::size_t rank, std::size_t credits) {
     nlohmann::json cursors = nlohmann::json::array();
     for (std::size_t k = 0; k < st.core->trainers(); ++k)
       cursors.push_back({st.core->position(k).epoch, st.core->position(k).step});
-    r["cursors"] = cursors;  // per rank: [epoch, step] of the next batch to send
+    r["cursors"] = cursors; // per rank: [epoch, step] of the next batch to send
     st.ctx->record(r.dump());
     st.reported_batches = st.batches_sent;
     st.reported_at = now;
@@ -122,12 +122,14 @@ void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, 
       TROUPE_ENFORCE(r.rank < s.ctx->where.trainers(), "batch request from trainer rank {} but the job has {} trainers",
                      r.rank, s.ctx->where.trainers());
       // Only the node that runs a trainer may ask for its batches.
-      TROUPE_ENFORCE(s.ctx->where.hosts_trainer(m.h.sender, r.rank), "node '{}' asked for the batches of {}, which runs "
-                     "on node '{}'", m.h.sender, trainer_name(r.rank), s.ctx->where.trainer_nodes[r.rank]);
-      s.core->seek(r.rank, r.from_clock);  // a trainer (re)starting at this clock: continue its shard there
+      TROUPE_ENFORCE(s.ctx->where.hosts_trainer(m.h.sender, r.rank),
+                     "node '{}' asked for the batches of {}, which runs "
+                     "on node '{}'",
+                     m.h.sender, trainer_name(r.rank), s.ctx->where.trainer_nodes[r.rank]);
+      s.core->seek(r.rank, r.from_clock); // a trainer (re)starting at this clock: continue its shard there
       serve(s, r.rank, r.credits);
     } else if (m.h.type == net::msg_type::hello && m.h.sender == s.ctx->where.aggregator_node) {
-      say_hello(*s.ctx);  // a (re)started aggregator asks who is there
+      say_hello(*s.ctx); // a (re)started aggregator asks who is there
     } else if (m.h.type == net::msg_type::reject && m.h.sender == s.ctx->where.aggregator_node) {
       const auto why = ps::decode_reject(m).reason;
       std::cerr << fmt::format("troupe-node [{}]: the aggregator refused this loader: {}\n", s.ctx->node, why);
@@ -158,8 +160,8 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
     const auto& job = ctx->topo.job;
     st.train = data::load_fashion_mnist(job.data.dir, true, data::fashion_mnist::normalization(job.data.normalize),
                                         job.data.max_train);
-    st.core = std::make_unique<ps::loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed,
-                                                job.epochs);
+    st.core =
+        std::make_unique<ps::loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs);
     say_hello(*ctx);
   } catch (const std::exception& e) {
     // Say why before CAF records a bare "unhandled exception" for the node.

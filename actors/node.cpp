@@ -4,8 +4,8 @@
 #include <chrono>
 #include <iostream>
 
-#include <caf/all.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/all.hpp>
 
 #include "actors/aggregator_actor.hpp"
 #include "actors/loader_actor.hpp"
@@ -32,14 +32,14 @@ struct node_shared {
   ps::placement where;
   std::string fingerprint;
   net::context zctx;
-  std::shared_ptr<observe::registry> prometheus;  ///< null: no exporter
+  std::shared_ptr<observe::registry> prometheus; ///< null: no exporter
 };
 
 /// Starting and restarting a child are one path: the supervisor calls this for both.
 caf::actor spawn_child(caf::actor_system& sys, local_node& ln, const run_options& o, const child_id& c,
                        const runtime::start_info& info) {
   caf::actor a;
-  const bool first = info.failed_at == 0;  // the test hooks fire once: a new incarnation runs clean
+  const bool first = info.failed_at == 0; // the test hooks fire once: a new incarnation runs clean
   switch (c.what) {
   case child_id::kind::aggregator:
     a = spawn_aggregator(sys, ln.ctx, first ? o.fail_aggregator_at : -1);

@@ -15,15 +15,15 @@
 namespace troupe::actors {
 
 struct run_options {
-  std::vector<std::string> nodes;            ///< nodes of the topology to run here (all, for --role all)
-  std::ostream* out = nullptr;               ///< console (std::cout when null)
-  std::map<std::size_t, double> slow_trainers;  ///< rank -> slow factor (test/benchmark hook)
-  std::map<std::size_t, std::uint64_t> fail_trainers;  ///< rank -> clock at which it throws once (test hook)
-  std::int64_t fail_loader_after = -1;       ///< >= 0: the loader fails once at that many batch requests (test hook)
-  std::int64_t fail_aggregator_at = -1;      ///< >= 0: the aggregator fails once it has applied that version (test hook)
-  const std::atomic<bool>* stop = nullptr;   ///< set by a signal handler: finish gracefully
-  std::size_t scheduler_threads = 2;         ///< CAF scheduler threads (compute runs on its own threads)
-  std::function<void(int)> on_prometheus_port;  ///< told the exporter's port once it serves (tests)
+  std::vector<std::string> nodes;                     ///< nodes of the topology to run here (all, for --role all)
+  std::ostream* out = nullptr;                        ///< console (std::cout when null)
+  std::map<std::size_t, double> slow_trainers;        ///< rank -> slow factor (test/benchmark hook)
+  std::map<std::size_t, std::uint64_t> fail_trainers; ///< rank -> clock at which it throws once (test hook)
+  std::int64_t fail_loader_after = -1;     ///< >= 0: the loader fails once at that many batch requests (test hook)
+  std::int64_t fail_aggregator_at = -1;    ///< >= 0: the aggregator fails once it has applied that version (test hook)
+  const std::atomic<bool>* stop = nullptr; ///< set by a signal handler: finish gracefully
+  std::size_t scheduler_threads = 2;       ///< CAF scheduler threads (compute runs on its own threads)
+  std::function<void(int)> on_prometheus_port; ///< told the exporter's port once it serves (tests)
 };
 
 /// Runs until done; returns the process exit code: 0 when every local actor finished cleanly.

@@ -37,18 +37,19 @@ public:
     ask(core_.request(o_.prefetch));
     const auto print_freq = ctx_->topo.metrics.print_freq;
     while (!core_.finished() && !shutdown_) {
-      wait_until([&] { return core_.allowed(); }, "the aggregator's parameters for clock " + std::to_string(core_.clock()));
+      wait_until([&] { return core_.allowed(); },
+                 "the aggregator's parameters for clock " + std::to_string(core_.clock()));
       wait_for_batch();
       if (shutdown_)
         break;
-      drain();  // read the freshest parameters that already arrived (ssp/asp read without waiting)
+      drain(); // read the freshest parameters that already arrived (ssp/asp read without waiting)
       if (!core_.allowed() || !core_.has_batch())
-        continue;  // a re-sync moved our clock while draining
+        continue; // a re-sync moved our clock while draining
       const auto b = core_.take_batch();
       if (o_.fail_at_clock >= 0 && core_.clock() == static_cast<std::uint64_t>(o_.fail_at_clock))
         throw error(fmt::format("injected failure at clock {} (test hook)", core_.clock()));
       step(b);
-      if (o_.failed_at > 0)  // the first step after a restart: the trainer has recovered
+      if (o_.failed_at > 0) // the first step after a restart: the trainer has recovered
         report_recovered();
       if (print_freq > 0 && (core_.clock() % print_freq == 0 || core_.finished()))
         report();
@@ -72,8 +73,7 @@ private:
   bool receive_for(std::chrono::milliseconds timeout) {
     bool got = true;
     self_->receive([&](runtime::inbound& in) { on_message(*in.msg); }, [&](runtime::stop_atom) { stop_locally(); },
-                   [&](runtime::restart_atom) { shutdown_ = true; },
-                   caf::after(timeout) >> [&] { got = false; });
+                   [&](runtime::restart_atom) { shutdown_ = true; }, caf::after(timeout) >> [&] { got = false; });
     return got;
   }
 
@@ -129,13 +129,16 @@ private:
     }
   }
 
+  /// Says hello until welcomed. An aggregator that is up but cannot start yet (it waits for the
+  /// loader or other trainers) answers `waiting`: the trainer gives up only after
+  /// connect_timeout_s without a word from the aggregator's node.
   bool handshake() {
     const auto limit = std::chrono::duration<double>(ctx_->topo.cluster.connect_timeout_s);
-    const auto t0 = clock_type::now();
+    heard_aggregator_ = clock_type::now();
     while (!core_.welcomed() && !shutdown_) {
       say_hello();
       receive_for(std::chrono::seconds(1));
-      if (!core_.welcomed() && clock_type::now() - t0 > limit)
+      if (!core_.welcomed() && clock_type::now() - heard_aggregator_ > limit)
         throw error(fmt::format("trainer {} on node '{}': no welcome from the aggregator on node '{}' after {:.0f} s "
                                 "(is it running and reachable?)",
                                 o_.rank, ctx_->node, ctx_->where.aggregator_node, limit.count()));
@@ -179,15 +182,15 @@ private:
     case net::msg_type::shutdown:
       shutdown_ = true;
       break;
-    case net::msg_type::reject:  // another job: restarting will not help (the supervisor escalates)
+    case net::msg_type::reject: // another job: restarting will not help (the supervisor escalates)
       throw error(fmt::format("trainer {} on node '{}': the aggregator refused it: {}", o_.rank, ctx_->node,
                               ps::decode_reject(m).reason));
-    case net::msg_type::hello:  // a (re)started aggregator asks who is there: answer now, not at the next retry
+    case net::msg_type::hello: // a (re)started aggregator asks who is there: answer now, not at the next retry
       say_hello();
       break;
     default:
-      ctx_->line(fmt::format("trainer {}: ignoring unexpected {} from '{}'", o_.rank, net::to_string(m.h.type),
-                             m.h.sender));
+      ctx_->line(
+          fmt::format("trainer {}: ignoring unexpected {} from '{}'", o_.rank, net::to_string(m.h.type), m.h.sender));
     }
   }
 
@@ -209,8 +212,9 @@ private:
       receive_for(std::chrono::milliseconds(200));
       const auto now = clock_type::now();
       if (now - t0 > limit)
-        throw error(fmt::format("trainer {} on node '{}': no batch for clock {} from the loader on node '{}' for {:.0f} s",
-                                o_.rank, ctx_->node, core_.clock(), ctx_->where.loader_node, limit.count()));
+        throw error(
+            fmt::format("trainer {} on node '{}': no batch for clock {} from the loader on node '{}' for {:.0f} s",
+                        o_.rank, ctx_->node, core_.clock(), ctx_->where.loader_node, limit.count()));
       if (now - asked > retry && !core_.has_batch()) {
         ask(core_.request_again());
         asked = now;
@@ -233,7 +237,7 @@ private:
                      b.images.size, b.n);
       s = engine_.compute(core_.params().data(), b.images.data, b.labels.data, b.n, grad->data());
     }
-    if (o_.slow_factor > 1.0) {  // the straggler hook stretches compute, and is reported as compute
+    if (o_.slow_factor > 1.0) { // the straggler hook stretches compute, and is reported as compute
       const double real = std::chrono::duration<double>(clock_type::now() - t0).count();
       std::this_thread::sleep_for(std::chrono::duration<double>(real * (o_.slow_factor - 1.0)));
     }
@@ -296,8 +300,7 @@ void trainer_actor(caf::blocking_actor* self, std::shared_ptr<const runtime::nod
 
 } // namespace
 
-caf::actor spawn_trainer(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
-                         trainer_options o) {
+caf::actor spawn_trainer(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx, trainer_options o) {
   return sys.spawn(trainer_actor, std::move(ctx), o);
 }
 

@@ -23,18 +23,18 @@ struct stop_signal {};
 struct actor_link {
   using clock = std::chrono::steady_clock;
 
-  std::string node;                             ///< this actor's node
+  std::string node; ///< this actor's node
   std::shared_ptr<net::van> van;
   std::shared_ptr<mailbox> inbox;
   std::shared_ptr<metrics_log> log;
-  std::string server_node;                      ///< the node with the aggregator role
-  std::vector<std::string> host_nodes;          ///< rank -> node of that client host
+  std::string server_node;                          ///< the node with the aggregator role
+  std::vector<std::string> host_nodes;              ///< rank -> node of that client host
   std::chrono::milliseconds join_timeout{30000};    ///< cluster.connect_timeout_s: waiting for peers at start
   std::chrono::milliseconds silence_timeout{60000}; ///< longest wait for a reply once running
   std::chrono::milliseconds hello_interval{1000};   ///< cluster.heartbeat_s: hello repeats
-  const std::atomic<bool>* stop = nullptr;      ///< set by a signal handler: finish gracefully
-  const std::atomic<bool>* abort = nullptr;     ///< set when another local actor failed
-  std::ostream* console = nullptr;              ///< progress lines (null: quiet)
+  const std::atomic<bool>* stop = nullptr;          ///< set by a signal handler: finish gracefully
+  const std::atomic<bool>* abort = nullptr;         ///< set when another local actor failed
+  std::ostream* console = nullptr;                  ///< progress lines (null: quiet)
 
   std::size_t hosts() const noexcept { return host_nodes.size(); }
   /// The next message, or nothing at `deadline`; throws stop_signal once stop or abort is set.

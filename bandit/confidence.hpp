@@ -16,8 +16,7 @@ namespace troupe::bandit {
 double eta(const std::vector<std::uint64_t>& g, const std::vector<std::uint64_t>& F);
 
 /// B_{p,2} for η_p, M(p) clients and ln T.
-double fed2_bound(double eta_p, std::uint64_t clients, double sigma, double sigma_c, double ln_T, double c1,
-                  double c2);
+double fed2_bound(double eta_p, std::uint64_t clients, double sigma, double sigma_c, double ln_T, double c1, double c2);
 
 /// B_{p,1} for M clients holding F(p) samples per active arm each.
 double fed1_bound(std::uint64_t clients, std::uint64_t F_p, double sigma, double ln_T, double c1);

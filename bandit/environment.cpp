@@ -45,7 +45,7 @@ std::vector<std::vector<double>> exact_local_means(const config::bandit_params& 
     }
     return out;
   }
-  rng r(p.seed ^ 0x6578616374ULL);  // the "exact" stream
+  rng r(p.seed ^ 0x6578616374ULL); // the "exact" stream
   for (std::size_t k = 0; k < k_count; ++k) {
     double sum = 0;
     for (std::size_t m = 0; m < m_count; ++m) {
@@ -72,7 +72,7 @@ client_state client_factory::make(std::uint64_t id) const {
     return client_state(id, exact_[id], p_.sigma, r);
   }
   if (p_.algorithm == config::bandit_algorithm::ucb1)
-    return client_state(id, p_.means, p_.sigma, r);  // the single client plays the global bandit
+    return client_state(id, p_.means, p_.sigma, r); // the single client plays the global bandit
   std::vector<double> local = approximate_local_means(p_, r);
   return client_state(id, std::move(local), p_.sigma, r);
 }

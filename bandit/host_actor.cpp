@@ -44,7 +44,7 @@ public:
         link_.send(link_.server_node, encode_ucb1_result(rank_, run_ucb1(p_)));
       } else if (m->h.type == msg_type::params) {
         play(decode_phase(*m, p_.means.size()));
-      }  // a repeated welcome needs nothing
+      } // a repeated welcome needs nothing
     }
   }
 

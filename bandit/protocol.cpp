@@ -75,7 +75,7 @@ std::uint64_t digest(const config::bandit_params& p, std::size_t hosts) {
                             {"exact", {p.clients, static_cast<int>(p.exact), p.exact_low}},
                             {"seed", p.seed},
                             {"hosts", hosts}};
-  return fnv1a(j.dump());  // over the canonical JSON text
+  return fnv1a(j.dump()); // over the canonical JSON text
 }
 
 net::message make_message(net::msg_type t, const std::string& to, nlohmann::json meta) {
@@ -107,8 +107,11 @@ net::message encode_reject(const std::string& to, std::size_t rank, const std::s
 
 net::message encode(const phase_msg& p, std::size_t rank) {
   auto m = make_message(msg_type::params, host_actor(rank),
-                        {{"phase", p.phase}, {"pulls", p.pulls}, {"admit_from", p.admit_from},
-                         {"admit_to", p.admit_to}, {"t_end", p.t_end}});
+                        {{"phase", p.phase},
+                         {"pulls", p.pulls},
+                         {"admit_from", p.admit_from},
+                         {"admit_to", p.admit_to},
+                         {"t_end", p.t_end}});
   m.h.step = m.h.clock = p.phase;
   const std::vector<std::uint64_t> arms(p.active.begin(), p.active.end());
   m.add_tensor("active", {static_cast<std::uint32_t>(arms.size())}, to_i32(arms));
@@ -159,7 +162,8 @@ phase_msg decode_phase(const net::message& m, std::size_t arms) {
   if (n == 0 || n > arms)
     throw error(fmt::format("params from '{}': {} active arms, expected 1..{}", m.h.sender, n, arms));
   for (std::int32_t a : tensor<std::int32_t>(m, "active", n)) {
-    if (a < 0 || static_cast<std::size_t>(a) >= arms || (!p.active.empty() && static_cast<std::size_t>(a) <= p.active.back()))
+    if (a < 0 || static_cast<std::size_t>(a) >= arms ||
+        (!p.active.empty() && static_cast<std::size_t>(a) <= p.active.back()))
       throw error(fmt::format("params from '{}': active arms must ascend within [0, {}), got {}", m.h.sender, arms, a));
     p.active.push_back(static_cast<std::size_t>(a));
   }

@@ -42,16 +42,16 @@ struct hello_msg {
 struct phase_msg {
   std::uint64_t phase = 0;
   std::uint64_t pulls = 0;
-  std::uint64_t admit_from = 0, admit_to = 0;  ///< clients admitted in this phase: [from, to)
-  std::uint64_t t_end = 0;                     ///< time steps after the phase
+  std::uint64_t admit_from = 0, admit_to = 0; ///< clients admitted in this phase: [from, to)
+  std::uint64_t t_end = 0;                    ///< time steps after the phase
   std::vector<std::size_t> active;
 };
 
 struct upload_msg {
   std::size_t rank = 0;
   std::uint64_t phase = 0;
-  std::vector<std::uint64_t> clients;  ///< ascending client ids
-  std::vector<float> means;            ///< clients.size() × arms, row-major
+  std::vector<std::uint64_t> clients; ///< ascending client ids
+  std::vector<float> means;           ///< clients.size() × arms, row-major
   std::size_t arms = 0;
 };
 

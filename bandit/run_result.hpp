@@ -15,14 +15,14 @@ namespace troupe::bandit {
 /// The state after one phase (and, last, after the horizon).
 struct phase_record {
   std::uint64_t phase = 0;
-  std::uint64_t t = 0;                  ///< time steps played so far
-  std::uint64_t clients = 0;            ///< M(p)
-  std::size_t active_arms = 0;          ///< |K_{p+1}|: arms still active after this phase's elimination
-  std::vector<std::size_t> eliminated;  ///< E_p
-  double bound = 0;                     ///< B_{p,2} / B_{p,1} (0 when the phase did not communicate)
+  std::uint64_t t = 0;                 ///< time steps played so far
+  std::uint64_t clients = 0;           ///< M(p)
+  std::size_t active_arms = 0;         ///< |K_{p+1}|: arms still active after this phase's elimination
+  std::vector<std::size_t> eliminated; ///< E_p
+  double bound = 0;                    ///< B_{p,2} / B_{p,1} (0 when the phase did not communicate)
   bool communicated = false;
-  double cumulative_regret = 0;         ///< R so far: pull regret + communication cost
-  double communication_cost = 0;        ///< C·(client–server exchanges so far)
+  double cumulative_regret = 0;  ///< R so far: pull regret + communication cost
+  double communication_cost = 0; ///< C·(client–server exchanges so far)
 
   friend bool operator==(const phase_record& a, const phase_record& b) {
     return a.phase == b.phase && a.t == b.t && a.clients == b.clients && a.active_arms == b.active_arms &&
@@ -33,15 +33,15 @@ struct phase_record {
 
 struct run_result {
   config::bandit_algorithm algorithm = config::bandit_algorithm::fed2_ucb;
-  std::uint64_t horizon = 0;            ///< T
-  std::uint64_t phases = 0;             ///< phases begun (a last one cut by T included)
-  std::uint64_t clients = 0;            ///< M at the end
-  std::uint64_t communications = 0;     ///< Σ M(p) over the communicating phases
-  double pull_regret = 0;               ///< Σ_t M(t)·Δ_{π(t)}
-  double communication_cost = 0;        ///< C·communications
-  std::vector<std::size_t> active;      ///< arms still active at T
-  std::optional<std::size_t> chosen;    ///< the arm left when elimination ended before T (ucb1: most pulled)
-  std::uint64_t decided_at = 0;         ///< t at which one arm remained (0: never)
+  std::uint64_t horizon = 0;         ///< T
+  std::uint64_t phases = 0;          ///< phases begun (a last one cut by T included)
+  std::uint64_t clients = 0;         ///< M at the end
+  std::uint64_t communications = 0;  ///< Σ M(p) over the communicating phases
+  double pull_regret = 0;            ///< Σ_t M(t)·Δ_{π(t)}
+  double communication_cost = 0;     ///< C·communications
+  std::vector<std::size_t> active;   ///< arms still active at T
+  std::optional<std::size_t> chosen; ///< the arm left when elimination ended before T (ucb1: most pulled)
+  std::uint64_t decided_at = 0;      ///< t at which one arm remained (0: never)
   std::vector<phase_record> trace;
 
   /// R(T) = pull regret + communication cost.

@@ -25,7 +25,7 @@ struct local_node {
   const config::node_spec* spec = nullptr;
   std::shared_ptr<net::van> van;
   std::shared_ptr<metrics_log> log;
-  std::map<std::string, std::shared_ptr<mailbox>> boxes;  ///< actor name -> mailbox
+  std::map<std::string, std::shared_ptr<mailbox>> boxes; ///< actor name -> mailbox
 };
 
 const config::node_spec& find_node(const config::bandit_spec& spec, const std::string& name) {
@@ -66,7 +66,7 @@ std::optional<run_result> run_bandit_nodes(const config::bandit_spec& spec, cons
   TROUPE_ENFORCE(!o.nodes.empty(), "no node to run");
   const auto& cluster = spec.cluster;
   std::string server_node;
-  std::vector<std::string> host_nodes;  // rank -> node, ranks in node order
+  std::vector<std::string> host_nodes; // rank -> node, ranks in node order
   for (const auto& n : cluster.nodes) {
     if (config::has_role(n, config::role::aggregator))
       server_node = n.name;
@@ -159,10 +159,12 @@ std::optional<run_result> run_bandit_nodes(const config::bandit_spec& spec, cons
   };
   for (auto& ln : locals) {
     if (ln.boxes.count(server_actor))
-      threads.emplace_back(guarded([&spec, &result, l = link_for(ln, server_actor)] { result = run_server(spec.bandit, *l); }));
+      threads.emplace_back(
+          guarded([&spec, &result, l = link_for(ln, server_actor)] { result = run_server(spec.bandit, *l); }));
     for (std::size_t rank = 0; rank < host_nodes.size(); ++rank)
       if (host_nodes[rank] == ln.spec->name)
-        threads.emplace_back(guarded([&spec, rank, l = link_for(ln, host_actor(rank))] { run_host(spec.bandit, *l, rank); }));
+        threads.emplace_back(
+            guarded([&spec, rank, l = link_for(ln, host_actor(rank))] { run_host(spec.bandit, *l, rank); }));
   }
   for (auto& t : threads)
     t.join();

@@ -20,7 +20,7 @@ std::uint64_t admissions(const config::bandit_params& p, std::uint64_t phase, st
   std::uint64_t g = p.g_value;
   if (p.g == admission_kind::exponential) {
     g = 1;
-    for (std::uint64_t q = 0; q < phase && g <= room; ++q)  // base^phase, stopping once it exceeds the room
+    for (std::uint64_t q = 0; q < phase && g <= room; ++q) // base^phase, stopping once it exceeds the room
       g *= p.g_value;
   } else if (p.g == admission_kind::linear) {
     g = phase > room / p.g_value ? room + 1 : p.g_value * phase;
@@ -30,9 +30,8 @@ std::uint64_t admissions(const config::bandit_params& p, std::uint64_t phase, st
 
 std::uint64_t pulls_per_arm(const config::bandit_params& p, std::uint64_t phase) {
   TROUPE_ENFORCE(phase >= 1, "phases count from 1, got {}", phase);
-  const double f = p.f == config::pulls_kind::constant
-                       ? std::ceil(p.kappa)
-                       : std::ceil(p.kappa * std::log(static_cast<double>(p.horizon)));
+  const double f = p.f == config::pulls_kind::constant ? std::ceil(p.kappa)
+                                                       : std::ceil(p.kappa * std::log(static_cast<double>(p.horizon)));
   TROUPE_ENFORCE(f >= 1 && f < 1e15, "f(p) = {} pulls per arm is out of range (kappa = {})", f, p.kappa);
   return static_cast<std::uint64_t>(f);
 }

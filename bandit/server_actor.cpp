@@ -58,8 +58,8 @@ private:
     try {
       const hello_msg h = decode_hello(m);
       if (h.rank >= link_.hosts() || link_.host_nodes[h.rank] != m.h.sender)
-        throw error(fmt::format("hello from '{}' claims rank {}, which is not a client host on that node", m.h.sender,
-                                h.rank));
+        throw error(
+            fmt::format("hello from '{}' claims rank {}, which is not a client host on that node", m.h.sender, h.rank));
       if (h.digest != digest_) {
         link_.try_send(m.h.sender, encode_reject(host_actor(h.rank), h.rank,
                                                  "its bandit parameters differ from the server's (start every "
@@ -77,7 +77,7 @@ private:
   /// Anything but the expected reply: a failed host ends the run, the rest is logged and dropped.
   void other(const net::message& m) {
     if (m.h.type == msg_type::hello) {
-      welcome(m);  // a host repeating its hello before it saw the welcome
+      welcome(m); // a host repeating its hello before it saw the welcome
       return;
     }
     if (m.h.type == msg_type::reject)
@@ -111,8 +111,9 @@ private:
       const std::size_t busy = static_cast<std::size_t>(std::min<std::uint64_t>(hosts, plan->clients));
       const std::uint64_t t_end = plan->t_begin + plan->steps;
       for (std::size_t rank = 0; rank < busy; ++rank)
-        link_.send(link_.host_nodes[rank],
-                   encode(phase_msg{plan->phase, plan->pulls, plan->first_new, plan->clients, t_end, plan->active}, rank));
+        link_.send(
+            link_.host_nodes[rank],
+            encode(phase_msg{plan->phase, plan->pulls, plan->first_new, plan->clients, t_end, plan->active}, rank));
       std::vector<bool> got(busy, false);
       while (!session.complete()) {
         net::message m = await("local means", fmt::format("{} client hosts", busy));
@@ -137,7 +138,7 @@ private:
     const std::size_t hosts = link_.hosts();
     if (u.rank >= got.size() || link_.host_nodes[u.rank] != sender || u.phase != plan.phase || got[u.rank])
       throw error(fmt::format("rank {} phase {} is not an upload this phase {} expects", u.rank, u.phase, plan.phase));
-    const std::uint64_t expected = (plan.clients - u.rank + hosts - 1) / hosts;  // ids rank, rank + H, ... < M(p)
+    const std::uint64_t expected = (plan.clients - u.rank + hosts - 1) / hosts; // ids rank, rank + H, ... < M(p)
     if (u.arms != plan.active.size() || u.clients.size() != expected)
       throw error(fmt::format("{} clients × {} arms, expected {} × {}", u.clients.size(), u.arms, expected,
                               plan.active.size()));

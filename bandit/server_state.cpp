@@ -35,10 +35,10 @@ phase_plan server_state::begin_phase() {
 
   const std::uint64_t left = p_.horizon - t_;
   const std::uint64_t n = active_.size();
-  const bool fits = plan.pulls <= left / n;  // |K_p|·f(p) <= T − t without overflow
+  const bool fits = plan.pulls <= left / n; // |K_p|·f(p) <= T − t without overflow
   plan.steps = fits ? n * plan.pulls : left;
   t_ += plan.steps;
-  plan.uploads = t_ < p_.horizon;  // a result arriving at T could change nothing
+  plan.uploads = t_ < p_.horizon; // a result arriving at T could change nothing
   if (!plan.uploads) {
     finished_ = true;
     return plan;
@@ -57,8 +57,7 @@ void server_state::receive(std::uint64_t client, const float* means, std::size_t
                  active_.size());
   TROUPE_ENFORCE(!received_[client], "receive: client {} uploaded twice in phase {}", client, phase_);
   for (std::size_t i = 0; i < count; ++i) {
-    TROUPE_ENFORCE(std::isfinite(means[i]), "receive: client {} sent a non-finite mean for arm {}", client,
-                   active_[i]);
+    TROUPE_ENFORCE(std::isfinite(means[i]), "receive: client {} sent a non-finite mean for arm {}", client, active_[i]);
     uploads_[client * count + i] = means[i];
   }
   received_[client] = 1;

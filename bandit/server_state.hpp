@@ -21,14 +21,14 @@ namespace troupe::bandit {
 
 /// What every client does in one phase.
 struct phase_plan {
-  std::uint64_t phase = 0;             ///< p, from 1
-  std::uint64_t t_begin = 0;           ///< time steps before this phase
-  std::uint64_t steps = 0;             ///< time steps of this phase: |K_p|·f(p), or fewer when T cuts it
-  std::uint64_t pulls = 0;             ///< f(p)
-  std::uint64_t first_new = 0;         ///< the clients admitted now are [first_new, clients)
-  std::uint64_t clients = 0;           ///< M(p)
-  std::vector<std::size_t> active;     ///< K_p, ascending
-  bool uploads = false;                ///< whether the phase ends with a communication round
+  std::uint64_t phase = 0;         ///< p, from 1
+  std::uint64_t t_begin = 0;       ///< time steps before this phase
+  std::uint64_t steps = 0;         ///< time steps of this phase: |K_p|·f(p), or fewer when T cuts it
+  std::uint64_t pulls = 0;         ///< f(p)
+  std::uint64_t first_new = 0;     ///< the clients admitted now are [first_new, clients)
+  std::uint64_t clients = 0;       ///< M(p)
+  std::vector<std::size_t> active; ///< K_p, ascending
+  bool uploads = false;            ///< whether the phase ends with a communication round
 };
 
 /// The server's decision at the end of a phase.
@@ -69,9 +69,9 @@ private:
   double ln_T_;
   std::vector<std::size_t> active_;
   std::uint64_t t_ = 0, phase_ = 0, clients_ = 0;
-  std::vector<std::uint64_t> g_;       ///< g(1..p)
-  std::vector<std::uint64_t> F_{0};    ///< F(0..p)
-  std::vector<float> uploads_;         ///< M(p) × |K_p|, row = client id
+  std::vector<std::uint64_t> g_;    ///< g(1..p)
+  std::vector<std::uint64_t> F_{0}; ///< F(0..p)
+  std::vector<float> uploads_;      ///< M(p) × |K_p|, row = client id
   std::vector<char> received_;
   std::uint64_t missing_ = 0;
   bool collecting_ = false, finished_ = false;

@@ -16,7 +16,7 @@ run_result simulate(const config::bandit_params& p) {
   std::vector<client_state> clients;
   while (auto plan = server.next_phase()) {
     if (!plan->uploads)
-      continue;  // the phase runs into T: what the clients observe no longer matters
+      continue; // the phase runs into T: what the clients observe no longer matters
     for (std::uint64_t id = plan->first_new; id < plan->clients; ++id)
       clients.push_back(factory.make(id));
     for (auto& c : clients) {

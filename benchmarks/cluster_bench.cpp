@@ -2,7 +2,8 @@
 //
 //   ./build/benchmarks/bench_cluster --part throughput   # 2 trainers x 1 thread (bsp, tcp) vs 1 trainer x 2 threads
 //   ./build/benchmarks/bench_cluster --part roundtrip    # push gradient + receive parameters over tcp loopback
-//   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 test accuracy, bsp / ssp / asp
+//   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 test accuracy, bsp / ssp
+//   / asp
 //   ./build/benchmarks/bench_cluster --part metrics      # what metrics and spans cost a trainer per step
 //   ./build/benchmarks/bench_cluster --part recovery     # trainer failure -> first step after its restart
 //   ./build/benchmarks/bench_cluster --part process-recovery  # kill -9 of a trainer / the aggregator process,
@@ -15,29 +16,29 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <csignal>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/metrics_actor.hpp"
 #include "actors/node.hpp"
-#include "runtime/span_log.hpp"
-#include "config/topology.hpp"
 #include "benchmarks/roundtrip.hpp"
+#include "config/topology.hpp"
 #include "net/van.hpp"
-#include "train/process_tuning.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "runtime/span_log.hpp"
 #include "tests/multiprocess/fault_proxy.hpp"
+#include "train/process_tuning.hpp"
 
 extern char** environ;
 
@@ -49,10 +50,10 @@ namespace {
 using bench::median;
 
 struct job_shape {
-  std::string nodes;             ///< YAML of the node list
+  std::string nodes; ///< YAML of the node list
   std::string consistency = "{mode: bsp}";
   std::size_t batch = 32, epochs = 1, max_train = 0, max_test = 0, every_steps = 0, print_freq = 20;
-  std::size_t checkpoint_every = 0;  ///< checkpoint.every_steps; 0 = the default
+  std::size_t checkpoint_every = 0; ///< checkpoint.every_steps; 0 = the default
   float momentum = 0.9f;
 };
 
@@ -82,7 +83,7 @@ metrics: {{dir: {}/metrics, print_freq: {}, console: false}}
 
 struct run_result {
   double seconds = 0;
-  std::vector<nlohmann::json> records;  ///< every node's records
+  std::vector<nlohmann::json> records; ///< every node's records
 };
 
 run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t, double> slow = {},
@@ -153,7 +154,7 @@ nlohmann::json part_throughput() {
               "    - {name: t0, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 2}";
   std::vector<double> a, b;
   nlohmann::json split_a, split_b;
-  for (int rep = 0; rep < 3; ++rep) {  // alternate so machine noise hits both alike
+  for (int rep = 0; rep < 3; ++rep) { // alternate so machine noise hits both alike
     const auto ra = run(two, "two");
     a.push_back(aggregator_images_per_s(ra));
     split_a = step_split(ra);
@@ -170,8 +171,11 @@ nlohmann::json part_throughput() {
              pct(split_a, "compute"), pct(split_a, "push"), pct(split_a, "wait_params"), pct(split_a, "wait_batch"));
   fmt::print("  trainer time, 1x2: compute {:.1f}%  push {:.1f}%  wait for params {:.1f}%  wait for batch {:.1f}%\n",
              pct(split_b, "compute"), pct(split_b, "push"), pct(split_b, "wait_params"), pct(split_b, "wait_batch"));
-  return {{"two_trainers_images_per_s", ma}, {"one_trainer_two_threads_images_per_s", mb}, {"ratio", ma / mb},
-          {"split_2x1", split_a}, {"split_1x2", split_b}};
+  return {{"two_trainers_images_per_s", ma},
+          {"one_trainer_two_threads_images_per_s", mb},
+          {"ratio", ma / mb},
+          {"split_2x1", split_a},
+          {"split_1x2", split_b}};
 }
 
 nlohmann::json part_roundtrip() {
@@ -191,7 +195,7 @@ nlohmann::json part_straggler() {
   j.max_test = 2000;
   j.every_steps = 100;
   j.print_freq = 100;
-  j.momentum = 0.0f;  // the same optimizer in both runs (ssp wants no momentum)
+  j.momentum = 0.0f; // the same optimizer in both runs (ssp wants no momentum)
   j.nodes = "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench\", trainers: 2}";
   nlohmann::json out;
   for (const std::string mode : {"bsp", "ssp", "asp"}) {
@@ -221,7 +225,8 @@ nlohmann::json part_recovery() {
   job_shape j;
   j.max_train = 6400;
   j.max_test = 100;
-  j.nodes = "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench-recovery\", trainers: 2}";
+  j.nodes =
+      "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench-recovery\", trainers: 2}";
   std::vector<double> times;
   for (int rep = 0; rep < 5; ++rep) {
     const auto r = run(j, "recovery", {}, {{1, 50}});
@@ -273,7 +278,9 @@ std::vector<nlohmann::json> aggregator_records(const std::filesystem::path& log)
   return out;
 }
 
-bool is_progress(const nlohmann::json& rec) { return rec.contains("loss") && rec.contains("version"); }
+bool is_progress(const nlohmann::json& rec) {
+  return rec.contains("loss") && rec.contains("version");
+}
 
 /// The four nodes (agg, loader, t0, t1) as troupe-node processes over ipc, with every byte to and
 /// from t1 passing through a fault proxy (in pass mode unless a scenario says otherwise).
@@ -286,7 +293,7 @@ public:
     job_shape j;
     j.max_train = 6400;
     j.max_test = 100;
-    j.epochs = 50;  // far longer than a measurement: SIGTERM ends the run
+    j.epochs = 50; // far longer than a measurement: SIGTERM ends the run
     j.print_freq = 1;
     j.checkpoint_every = 10;
     auto ipc = [&](const std::string& n) { return fmt::format("ipc://{}/sockets/{}.sock", dir_.string(), n); };
@@ -382,10 +389,10 @@ private:
 };
 
 struct recovery_sample {
-  double recovery_s = -1;  ///< failure (detection, heal) -> first applied step that needed the recovered node
-  double detect_s = -1;    ///< failure -> the aggregator's peer_lost; -1 if it never declared one
-  double rewound = 0;      ///< aggregator: versions lost (newest before the kill - the checkpoint resumed)
-  double next_round_s = -1;  ///< partition: heal -> the first round t1 computed after the heal (version + 2)
+  double recovery_s = -1;   ///< failure (detection, heal) -> first applied step that needed the recovered node
+  double detect_s = -1;     ///< failure -> the aggregator's peer_lost; -1 if it never declared one
+  double rewound = 0;       ///< aggregator: versions lost (newest before the kill - the checkpoint resumed)
+  double next_round_s = -1; ///< partition: heal -> the first round t1 computed after the heal (version + 2)
 };
 
 /// One scenario on a fresh cluster, the fault injected at version 35 (checkpoints every 10, so
@@ -402,7 +409,9 @@ recovery_sample measure_process_recovery(const std::string& scenario) {
           .is_null())
     throw std::runtime_error("process-recovery: the cluster did not reach version 35:\n" + c.log_of("agg"));
   recovery_sample s;
-  auto lost_t1 = [](const nlohmann::json& r) { return r.value("event", "") == "peer_lost" && r.value("target", "") == "t1"; };
+  auto lost_t1 = [](const nlohmann::json& r) {
+    return r.value("event", "") == "peer_lost" && r.value("target", "") == "t1";
+  };
   if (scenario == "trainer" || scenario == "trainer-detected") {
     const double failed_at = wall_now();
     c.kill9("t1");
@@ -428,7 +437,7 @@ recovery_sample measure_process_recovery(const std::string& scenario) {
     const double failed_at = wall_now();
     c.kill9("agg");
     const auto v = c.version_before(failed_at);
-    c.start("agg");  // resumes from its newest checkpoint
+    c.start("agg"); // resumes from its newest checkpoint
     const auto first = c.wait_record(
         [&](const nlohmann::json& r) { return is_progress(r) && r["ts"].get<double>() > failed_at; }, limit);
     if (first.is_null())
@@ -480,9 +489,10 @@ nlohmann::json part_process_recovery(int repeats) {
                         : scenario == "trainer-detected" ? "kill -9 trainer, restarted on detection: detection ->"
                         : scenario == "aggregator"       ? "kill -9 aggregator, restarted: failure ->"
                                                          : "partition (t1) healed: heal ->";
-    fmt::print("  {:<52} {:>8.3f} {:>8.3f} {:>8.3f}  {}\n", label, median(rec), *std::min_element(rec.begin(), rec.end()),
-               *std::max_element(rec.begin(), rec.end()),
-               det.empty() ? std::string("not declared lost") : fmt::format("{:.2f} s after the fault ({} of {})", median(det), det.size(), repeats));
+    fmt::print("  {:<52} {:>8.3f} {:>8.3f} {:>8.3f}  {}\n", label, median(rec),
+               *std::min_element(rec.begin(), rec.end()), *std::max_element(rec.begin(), rec.end()),
+               det.empty() ? std::string("not declared lost")
+                           : fmt::format("{:.2f} s after the fault ({} of {})", median(det), det.size(), repeats));
     out[scenario] = {{"recovery_s_median", median(rec)}, {"recovery_s", rec}, {"detect_s", det}};
     if (scenario == "aggregator") {
       out[scenario]["rewound_versions_median"] = median(rew);
@@ -526,8 +536,10 @@ nlohmann::json part_metrics(double step_seconds) {
   const double fraction = step_seconds > 0 ? per_step / step_seconds : 0;
   fmt::print("metrics: {:.2f} us per step at print_freq {} ({:.0f} bytes/step of JSON) = {:.3f}% of a {:.1f} ms step\n",
              per_step * 1e6, print_freq, static_cast<double>(bytes) / steps, 100 * fraction, step_seconds * 1e3);
-  return {{"us_per_step", per_step * 1e6}, {"bytes_per_step", static_cast<double>(bytes) / steps},
-          {"step_ms", step_seconds * 1e3}, {"fraction_of_step", fraction}};
+  return {{"us_per_step", per_step * 1e6},
+          {"bytes_per_step", static_cast<double>(bytes) / steps},
+          {"step_ms", step_seconds * 1e3},
+          {"fraction_of_step", fraction}};
 }
 
 } // namespace
@@ -537,14 +549,15 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
   int repeats = 3;
   app.add_option("--part", part, "throughput | roundtrip | straggler | metrics | recovery | process-recovery | all")
-      ->check(CLI::IsMember({"throughput", "roundtrip", "straggler", "metrics", "recovery", "process-recovery", "all"}));
+      ->check(
+          CLI::IsMember({"throughput", "roundtrip", "straggler", "metrics", "recovery", "process-recovery", "all"}));
   app.add_option("--repeats", repeats, "Repeats of each process-recovery scenario")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
   if (part == "roundtrip" || part == "all")
     summary["roundtrip"] = part_roundtrip();
-  double step_seconds = 64.0 / 5000.0;  // batch 2 x 32 at the throughput part's typical rate
+  double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();
     step_seconds = 64.0 / summary["throughput"]["two_trainers_images_per_s"].get<double>();

@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "actors/node.hpp"
+#include "benchmarks/roundtrip.hpp"
 #include "config/topology.hpp"
 #include "net/curve.hpp"
-#include "benchmarks/roundtrip.hpp"
 #include "net/van.hpp"
 #include "train/process_tuning.hpp"
 
@@ -108,7 +108,7 @@ metrics: {{dir: {}/metrics, print_freq: 20, console: false}}
       v.push_back(rec["images_per_s"].get<double>());
   }
   if (v.size() > 2)
-    v.erase(v.begin());  // warm-up window
+    v.erase(v.begin()); // warm-up window
   std::filesystem::remove_all(dir);
   return median(v);
 }

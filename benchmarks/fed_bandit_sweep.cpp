@@ -28,7 +28,7 @@ using troupe::config::bandit_algorithm;
 using troupe::config::bandit_params;
 
 struct point {
-  double T = 0, mean = 0, se = 0, found = 0, clients = 0;  ///< found: fraction of seeds that identified the best arm
+  double T = 0, mean = 0, se = 0, found = 0, clients = 0; ///< found: fraction of seeds that identified the best arm
 };
 
 struct series {
@@ -198,8 +198,8 @@ int main(int argc, char** argv) {
     const point &a = all[0].points.back(), &b = all[1].points.back(), &c = all[2].points.back();
     std::cout << fmt::format("{:>9} | {:>10.0f} {:>8.1f} {:>4.0f}% {:>7.0f} | {:>9.0f} {:>7.1f} {:>4.0f}% | {:>8.0f} "
                              "{:>7.1f} {:>4.0f}%\n",
-                             T, a.mean, a.mean / l, 100 * a.found, a.clients, b.mean, b.mean / l, 100 * b.found,
-                             c.mean, c.mean / l, 100 * c.found)
+                             T, a.mean, a.mean / l, 100 * a.found, a.clients, b.mean, b.mean / l, 100 * b.found, c.mean,
+                             c.mean / l, 100 * c.found)
               << std::flush;
   }
   write_svg(svg_path, all, seeds);
@@ -215,8 +215,9 @@ int main(int argc, char** argv) {
   std::cout << fmt::format("Fed2-UCB R(T)/ln T over the last decade: {:.1f} .. {:.1f} (max/min {:.2f}); best arm "
                            "identified in {:.0f}% of runs at T = {:g}; plot: {}; {:.1f} s\n",
                            lo, hi, hi / lo, 100 * all[0].points.back().found, horizons.back(), svg_path, seconds);
-  nlohmann::json summary = {{"bench", "fed_bandit_sweep"}, {"seeds", seeds},         {"T", horizons},
-                            {"svg", svg_path},             {"seconds", seconds},     {"fed2_per_log_T_spread", hi / lo}};
+  nlohmann::json summary = {
+      {"bench", "fed_bandit_sweep"},     {"seeds", seeds}, {"T", horizons}, {"svg", svg_path}, {"seconds", seconds},
+      {"fed2_per_log_T_spread", hi / lo}};
   const char* keys[] = {"fed2_ucb", "fed1_ucb", "ucb1"};
   for (std::size_t i = 0; i < all.size(); ++i) {
     nlohmann::json s;

@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
     sink += copy[floats / 2] > 0;
   });
   grad[floats / 3] = std::numeric_limits<float>::quiet_NaN();
-  const double describe = median_seconds(repeats / 10 + 1, [&] { sink += describe_nonfinite(grad.data(), layout).nan; });
+  const double describe =
+      median_seconds(repeats / 10 + 1, [&] { sink += describe_nonfinite(grad.data(), layout).nan; });
   const auto per_float = [&](double s) { return s * 1e9 / static_cast<double>(floats); };
   fmt::print("{} floats, median of {} calls\n", floats, repeats);
   fmt::print("count_nonfinite     {:8.3f} ns/float  {:8.2f} us/gradient\n", per_float(check), check * 1e6);

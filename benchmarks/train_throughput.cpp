@@ -100,7 +100,9 @@ int main(int argc, char** argv) {
   fmt::print("model {}: {:.2f} MFLOP forward, {:.2f} MFLOP per training image; batch {}\n", spec.name, fwd_flops / 1e6,
              train_flops / 1e6, batch);
 
-  nlohmann::json summary{{"benchmark", "train_throughput"}, {"model", spec.name}, {"batch", batch},
+  nlohmann::json summary{{"benchmark", "train_throughput"},
+                         {"model", spec.name},
+                         {"batch", batch},
                          {"mflop_per_image", train_flops / 1e6}};
   for (std::size_t threads : {1, 2}) {
     train::gradient_engine engine(spec, 1, threads);
@@ -128,11 +130,13 @@ int main(int argc, char** argv) {
     }
     const double ips = median(window_ips);
     const double gflops = ips * train_flops / 1e9;
-    const double peak = 115.0 * static_cast<double>(threads);  // measured FMA peak per core (DEPENDENCIES.md)
+    const double peak = 115.0 * static_cast<double>(threads); // measured FMA peak per core (DEPENDENCIES.md)
     fmt::print("threads {}: {:.0f} images/s  {:.2f} ms/step  {:.1f} GFLOP/s  ({:.0f}% of {:.0f} GFLOP/s peak)\n",
                threads, ips, 1e3 * static_cast<double>(batch) / ips, gflops, 100 * gflops / peak, peak);
-    summary[fmt::format("threads{}", threads)] = {{"images_per_s", ips}, {"ms_per_step", 1e3 * batch / ips},
-                                                  {"gflops", gflops}, {"fraction_of_peak", gflops / peak}};
+    summary[fmt::format("threads{}", threads)] = {{"images_per_s", ips},
+                                                  {"ms_per_step", 1e3 * batch / ips},
+                                                  {"gflops", gflops},
+                                                  {"fraction_of_peak", gflops / peak}};
   }
 
   // Per-op breakdown on one thread's slice (batch/2 images), forward and backward separately.
@@ -152,18 +156,43 @@ int main(int argc, char** argv) {
     var w1 = rnd({32, 1, 3, 3}), b1 = rnd({32}), w2 = rnd({64, 32, 3, 3}), b2 = rnd({64}), w3 = rnd({128, 1600}),
         b3 = rnd({128}), w4 = rnd({10, 128}), b4 = rnd({10});
     var xin(x);
-    var a1 = rnd({n, 32, 26, 26}), p1in = rnd({n, 32, 26, 26}), a2in = rnd({n, 32, 13, 13}), p2in = rnd({n, 64, 11, 11});
+    var a1 = rnd({n, 32, 26, 26}), p1in = rnd({n, 32, 26, 26}), a2in = rnd({n, 32, 13, 13}),
+        p2in = rnd({n, 64, 11, 11});
     var fin = rnd({n, 1600}), hin = rnd({n, 128});
     op_timer t;
     const int reps = 20;
-    t.time("conv1 fwd", reps, [&] { no_grad_guard g; conv2d(xin, w1, b1); });
-    t.time("conv1 fwd+bwd", reps, [&] { auto y = conv2d(xin, w1, b1); y.backward(y.value()); });
-    t.time("relu1 fwd+bwd", reps, [&] { auto y = relu(a1); y.backward(y.value()); });
-    t.time("pool1 fwd+bwd", reps, [&] { auto y = max_pool2d(p1in, 2, 2); y.backward(y.value()); });
-    t.time("conv2 fwd", reps, [&] { no_grad_guard g; conv2d(a2in, w2, b2); });
-    t.time("conv2 fwd+bwd", reps, [&] { auto y = conv2d(a2in, w2, b2); y.backward(y.value()); });
-    t.time("pool2 fwd+bwd", reps, [&] { auto y = max_pool2d(p2in, 2, 2); y.backward(y.value()); });
-    t.time("dense1 fwd+bwd", reps, [&] { auto y = linear(fin, w3, b3); y.backward(y.value()); });
+    t.time("conv1 fwd", reps, [&] {
+      no_grad_guard g;
+      conv2d(xin, w1, b1);
+    });
+    t.time("conv1 fwd+bwd", reps, [&] {
+      auto y = conv2d(xin, w1, b1);
+      y.backward(y.value());
+    });
+    t.time("relu1 fwd+bwd", reps, [&] {
+      auto y = relu(a1);
+      y.backward(y.value());
+    });
+    t.time("pool1 fwd+bwd", reps, [&] {
+      auto y = max_pool2d(p1in, 2, 2);
+      y.backward(y.value());
+    });
+    t.time("conv2 fwd", reps, [&] {
+      no_grad_guard g;
+      conv2d(a2in, w2, b2);
+    });
+    t.time("conv2 fwd+bwd", reps, [&] {
+      auto y = conv2d(a2in, w2, b2);
+      y.backward(y.value());
+    });
+    t.time("pool2 fwd+bwd", reps, [&] {
+      auto y = max_pool2d(p2in, 2, 2);
+      y.backward(y.value());
+    });
+    t.time("dense1 fwd+bwd", reps, [&] {
+      auto y = linear(fin, w3, b3);
+      y.backward(y.value());
+    });
     t.time("dense2+xent fwd+bwd", reps, [&] {
       auto y = softmax_cross_entropy(linear(hin, w4, b4), std::vector<std::int32_t>(n, 3));
       y.backward();

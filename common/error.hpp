@@ -21,8 +21,8 @@ namespace detail {
 } // namespace troupe
 
 /// Throws troupe::error with file:line, the failed condition and a formatted explanation.
-#define TROUPE_ENFORCE(cond, ...)                                                                  \
-  do {                                                                                             \
-    if (!(cond))                                                                                   \
-      ::troupe::detail::enforce_failed(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__));     \
+#define TROUPE_ENFORCE(cond, ...)                                                                                      \
+  do {                                                                                                                 \
+    if (!(cond))                                                                                                       \
+      ::troupe::detail::enforce_failed(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__));                         \
   } while (false)

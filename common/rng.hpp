@@ -12,7 +12,7 @@
 namespace troupe {
 
 class rng {
-  __extension__ typedef unsigned __int128 uint128;  // GCC/Clang extension, silenced for -Wpedantic
+  __extension__ typedef unsigned __int128 uint128; // GCC/Clang extension, silenced for -Wpedantic
 
 public:
   explicit rng(std::uint64_t seed = 0) { reseed(seed); }

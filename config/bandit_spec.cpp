@@ -18,8 +18,8 @@ namespace {
 
 const std::vector<std::string> top_level_keys = {"cluster", "bandit", "metrics"};
 const std::vector<std::string> metrics_keys = {"dir", "console"};
-const std::vector<std::string> bandit_keys = {"algorithm", "K",  "means", "generator", "sigma",   "sigma_c",
-                                              "T",         "C",  "kappa", "f",         "g",       "c1",
+const std::vector<std::string> bandit_keys = {"algorithm", "K",    "means",   "generator",   "sigma", "sigma_c",
+                                              "T",         "C",    "kappa",   "f",           "g",     "c1",
                                               "c2",        "seed", "clients", "max_clients", "exact"};
 /// Keys that only some algorithms read; every other key applies to all.
 const std::map<std::string, std::vector<bandit_algorithm>> algorithm_keys = {
@@ -44,8 +44,9 @@ std::vector<double> read_means(const yaml_cursor& b, std::uint64_t seed) {
   const auto gen = b.find("generator");
   const auto k = b.optional<std::uint64_t>("K", bounds::closed(2, max_arms));
   if (list.has_value() == gen.has_value())
-    b.fail(list ? "give either 'means' or 'generator', not both" : "missing the arm means: give 'means: [...]' or "
-                                                                   "'generator: {kind: linear|random, gap: ...}'");
+    b.fail(list ? "give either 'means' or 'generator', not both"
+                : "missing the arm means: give 'means: [...]' or "
+                  "'generator: {kind: linear|random, gap: ...}'");
   std::vector<double> mu;
   if (list) {
     for (const auto& item : list->items())
@@ -62,14 +63,14 @@ std::vector<double> read_means(const yaml_cursor& b, std::uint64_t seed) {
     const double gap = gen->required<double>("gap", bounds::positive());
     if (kind == "linear") {
       const double top = gen->optional<double>("top").value_or(0.9);
-      for (std::uint64_t i = 0; i < *k; ++i)  // μ_k = top − (K−1−k)·gap: the last arm is the best
+      for (std::uint64_t i = 0; i < *k; ++i) // μ_k = top − (K−1−k)·gap: the last arm is the best
         mu.push_back(top - static_cast<double>(*k - 1 - i) * gap);
     } else {
       const double lo = gen->optional<double>("low").value_or(0.0);
       const double hi = gen->optional<double>("high").value_or(1.0);
       if (!(hi > lo))
         gen->child("high").fail(fmt::format("expected high > low = {}, got {}", lo, hi));
-      rng r(seed ^ 0x6d65616e73ULL);  // its own stream ("means"), independent of the clients' streams
+      rng r(seed ^ 0x6d65616e73ULL); // its own stream ("means"), independent of the clients' streams
       for (std::uint64_t i = 0; i < *k; ++i)
         mu.push_back(lo + (hi - lo) * r.uniform());
       // Lift the best arm so it leads the runner-up by at least `gap` (the guaranteed Δ_min).
@@ -93,7 +94,8 @@ std::vector<double> read_means(const yaml_cursor& b, std::uint64_t seed) {
 void read_schedule(const yaml_cursor& b, bandit_params& p) {
   if (auto f = b.find("f")) {
     f->check_keys({"kind"});
-    p.f = f->child("kind").as_choice({"constant", "log"}, "f(p) kind") == "log" ? pulls_kind::log : pulls_kind::constant;
+    p.f =
+        f->child("kind").as_choice({"constant", "log"}, "f(p) kind") == "log" ? pulls_kind::log : pulls_kind::constant;
   }
   if (auto g = b.find("g")) {
     g->check_keys({"kind", "base", "value"});
@@ -105,14 +107,16 @@ void read_schedule(const yaml_cursor& b, bandit_params& p) {
     if (g->has(other))
       g->child(other).fail(fmt::format("g kind '{}' takes '{}', not '{}'", kind,
                                        p.g == admission_kind::exponential ? "base" : "value", other));
-    p.g_value = p.g == admission_kind::exponential ? g->optional<std::uint64_t>("base", bounds::closed(2, 1024)).value_or(2)
-                                                   : g->required<std::uint64_t>("value", bounds::positive());
+    p.g_value = p.g == admission_kind::exponential
+                    ? g->optional<std::uint64_t>("base", bounds::closed(2, 1024)).value_or(2)
+                    : g->required<std::uint64_t>("value", bounds::positive());
   }
   const double default_kappa = p.algorithm == bandit_algorithm::fed1_ucb ? 10 : 100;
   p.kappa = b.optional<double>("kappa", bounds::positive()).value_or(default_kappa);
   if (p.f == pulls_kind::constant && p.kappa != std::floor(p.kappa))
     b.child("kappa").fail(fmt::format("f kind 'constant' pulls each arm kappa times, so kappa must be a whole number, "
-                                      "got {}", p.kappa));
+                                      "got {}",
+                                      p.kappa));
 }
 
 } // namespace
@@ -130,8 +134,8 @@ bandit_params read_bandit(const yaml_cursor& b) {
   b.check_keys(bandit_keys);
   bandit_params p;
   const std::string algo = b.child("algorithm").as_choice(algorithm_names, "bandit algorithm");
-  p.algorithm = static_cast<bandit_algorithm>(
-      std::find(algorithm_names.begin(), algorithm_names.end(), algo) - algorithm_names.begin());
+  p.algorithm = static_cast<bandit_algorithm>(std::find(algorithm_names.begin(), algorithm_names.end(), algo) -
+                                              algorithm_names.begin());
   for (const auto& [key, algos] : algorithm_keys)
     if (b.has(key) && std::find(algos.begin(), algos.end(), p.algorithm) == algos.end())
       b.child(key).fail(fmt::format("'{}' does not apply to {}; remove it", key, algo));
@@ -176,7 +180,7 @@ cluster_rules bandit_cluster_rules() {
   r.other_roles_note = "the bandit workload has no data loader; roles are aggregator (the server) and trainer "
                        "(hosts of the clients)";
   r.max_trainers = 1024;
-  r.threads = false;  // a client-host actor is one thread of control; there is no compute pool to size
+  r.threads = false; // a client-host actor is one thread of control; there is no compute pool to size
   return r;
 }
 

@@ -35,30 +35,31 @@ enum class exact_kind { skewed, centered };
 /// Everything the algorithms need; plain values, no YAML.
 struct bandit_params {
   bandit_algorithm algorithm = bandit_algorithm::fed2_ucb;
-  std::vector<double> means;       ///< global arm means μ_k (K = size, >= 2, unique best)
-  double sigma = 0.5;              ///< observation noise σ (Gaussian)
-  double sigma_c = 0.02;           ///< spread σ_c of client local means around μ_k (Gaussian)
-  std::uint64_t horizon = 10000;   ///< T, in time steps (all participating clients pull once per step)
-  double comm_cost = 1;            ///< C, charged per client per communication round
-  double kappa = 100;              ///< κ of f(p)
+  std::vector<double> means;     ///< global arm means μ_k (K = size, >= 2, unique best)
+  double sigma = 0.5;            ///< observation noise σ (Gaussian)
+  double sigma_c = 0.02;         ///< spread σ_c of client local means around μ_k (Gaussian)
+  std::uint64_t horizon = 10000; ///< T, in time steps (all participating clients pull once per step)
+  double comm_cost = 1;          ///< C, charged per client per communication round
+  double kappa = 100;            ///< κ of f(p)
   pulls_kind f = pulls_kind::constant;
   admission_kind g = admission_kind::exponential;
-  std::uint64_t g_value = 2;       ///< exponential: base; constant/linear: clients per phase (per phase index)
-  std::uint64_t max_clients = 100000;  ///< fed2: admissions stop once M(p) reaches this (the pool is unbounded in theory)
-  double c1 = 6;                   ///< arm-sampling constant of the bound (theory: 6)
-  double c2 = 6;                   ///< client-sampling constant of B_{p,2} (theory: 6)
-  std::uint64_t clients = 0;       ///< fed1: M, the fixed clients
+  std::uint64_t g_value = 2; ///< exponential: base; constant/linear: clients per phase (per phase index)
+  std::uint64_t max_clients =
+      100000;                ///< fed2: admissions stop once M(p) reaches this (the pool is unbounded in theory)
+  double c1 = 6;             ///< arm-sampling constant of the bound (theory: 6)
+  double c2 = 6;             ///< client-sampling constant of B_{p,2} (theory: 6)
+  std::uint64_t clients = 0; ///< fed1: M, the fixed clients
   exact_kind exact = exact_kind::skewed;
-  double exact_low = 0.2;          ///< skewed: A entry of the clients not owning an arm; high = M − (M−1)·low
+  double exact_low = 0.2; ///< skewed: A entry of the clients not owning an arm; high = M − (M−1)·low
   std::uint64_t seed = 1;
 };
 
 struct bandit_spec {
-  cluster_spec cluster;  ///< one aggregator (server), >= 1 trainer node; `trainers` = client-host actors on it
+  cluster_spec cluster; ///< one aggregator (server), >= 1 trainer node; `trainers` = client-host actors on it
   bandit_params bandit;
-  std::string metrics_dir = "runs/<cluster id>/metrics";  ///< default gets the cluster id substituted
-  bool console = true;                                    ///< the server prints progress lines
-  std::string source;                                     ///< the file (or name) the spec came from
+  std::string metrics_dir = "runs/<cluster id>/metrics"; ///< default gets the cluster id substituted
+  bool console = true;                                   ///< the server prints progress lines
+  std::string source;                                    ///< the file (or name) the spec came from
 };
 
 /// "fed2_ucb", "fed1_ucb", "ucb1".

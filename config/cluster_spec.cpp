@@ -15,8 +15,8 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> cluster_keys = {"id",          "nodes",      "connect_timeout_s", "heartbeat_s",
-                                               "failure_timeout_s", "supervisor", "security"};
+const std::vector<std::string> cluster_keys = {
+    "id", "nodes", "connect_timeout_s", "heartbeat_s", "failure_timeout_s", "supervisor", "security"};
 const std::vector<std::string> security_keys = {"curve", "key_dir", "allow_plaintext"};
 const std::vector<std::string> supervisor_keys = {"strategy", "max_restarts", "period_s", "backoff_s", "backoff_max_s"};
 const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads", "public_key"};
@@ -24,7 +24,8 @@ constexpr std::string_view z85_alphabet =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 const std::vector<std::string> role_names = {"aggregator", "loader", "trainer"};
 
-/// A name that is safe as a path component and in logs: letters, digits, '_', '-', '.', starting with a letter or digit.
+/// A name that is safe as a path component and in logs: letters, digits, '_', '-', '.', starting with a letter or
+/// digit.
 std::string read_name(const yaml_cursor& c, const char* what) {
   const auto text = c.as<std::string>();
   bool ok = !text.empty() && std::isalnum(static_cast<unsigned char>(text.front())) != 0;
@@ -71,8 +72,8 @@ node_spec read_node(const yaml_cursor& n, const cluster_rules& rules) {
 
   const yaml_cursor roles = n.child("roles");
   if (roles.node().IsScalar())
-    roles.fail(fmt::format("expected a list of roles like [{}], got '{}'", roles.node().Scalar(),
-                           roles.node().Scalar()));
+    roles.fail(
+        fmt::format("expected a list of roles like [{}], got '{}'", roles.node().Scalar(), roles.node().Scalar()));
   if (roles.node().IsNull() || (roles.node().IsSequence() && roles.node().size() == 0))
     roles.fail(fmt::format("expected at least one role ({}), got none", roles_text(rules.roles)));
   for (const auto& item : roles.items()) {
@@ -131,12 +132,15 @@ security_spec read_security(const yaml_cursor& c, const yaml_cursor& list, const
     if (auto curve = sec->find("curve")) {
       // YAML 1.1 reads on/off as booleans; take them as the words they are.
       const std::string text = curve->node().IsScalar() ? curve->node().Scalar() : std::string();
-      out.curve_setting = text == "true" ? "on" : text == "false" ? "off" : curve->as_choice({"auto", "on", "off"}, "curve setting");
+      out.curve_setting = text == "true"    ? "on"
+                          : text == "false" ? "off"
+                                            : curve->as_choice({"auto", "on", "off"}, "curve setting");
     }
     key_dir = sec->optional<std::string>("key_dir").value_or(key_dir);
     out.allow_plaintext = sec->optional<bool>("allow_plaintext").value_or(false);
   }
-  out.key_dir = std::filesystem::path(key_dir).is_absolute() ? key_dir : (std::filesystem::path(base_dir) / key_dir).string();
+  out.key_dir =
+      std::filesystem::path(key_dir).is_absolute() ? key_dir : (std::filesystem::path(base_dir) / key_dir).string();
 
   const node_spec* exposed = nullptr;
   std::size_t exposed_at = 0;
@@ -148,12 +152,15 @@ security_spec read_security(const yaml_cursor& c, const yaml_cursor& list, const
   out.curve = out.curve_setting == "on" || (out.curve_setting == "auto" && exposed != nullptr);
   if (!out.curve) {
     if (exposed != nullptr && !out.allow_plaintext)
-      items[exposed_at].child("endpoint").fail(fmt::format(
-          "node '{}' would listen on {}, which is not a loopback address, in plaintext{}: anyone who can reach it "
-          "could read parameters and push gradients. Give every node a public_key (make one with `troupe-node keygen "
-          "--name NODE`) and set cluster.security.curve: on, or set cluster.security.allow_plaintext: true if this "
-          "network is trusted",
-          exposed->name, exposed->endpoint, out.curve_setting == "off" ? " (cluster.security.curve: off)" : ""));
+      items[exposed_at]
+          .child("endpoint")
+          .fail(fmt::format(
+              "node '{}' would listen on {}, which is not a loopback address, in plaintext{}: anyone who can reach it "
+              "could read parameters and push gradients. Give every node a public_key (make one with `troupe-node "
+              "keygen "
+              "--name NODE`) and set cluster.security.curve: on, or set cluster.security.allow_plaintext: true if this "
+              "network is trusted",
+              exposed->name, exposed->endpoint, out.curve_setting == "off" ? " (cluster.security.curve: off)" : ""));
     return out;
   }
   std::map<std::string, std::size_t> owners;
@@ -169,9 +176,11 @@ security_spec read_security(const yaml_cursor& c, const yaml_cursor& list, const
                                                   exposed->name, exposed->endpoint),
           node.name, key_dir));
     if (auto [first, fresh] = owners.emplace(node.public_key, i); !fresh)
-      items[i].child("public_key").fail(fmt::format("node '{}' has the same public_key as node '{}' ({}[{}]); each "
-                                                    "node needs a key pair of its own",
-                                                    node.name, nodes[first->second].name, list.path(), first->second));
+      items[i]
+          .child("public_key")
+          .fail(fmt::format("node '{}' has the same public_key as node '{}' ({}[{}]); each "
+                            "node needs a key pair of its own",
+                            node.name, nodes[first->second].name, list.path(), first->second));
   }
   return out;
 }
@@ -189,15 +198,18 @@ void check_nodes(const yaml_cursor& list, const std::vector<yaml_cursor>& items,
       items[i].child("name").fail(
           fmt::format("duplicate node name '{}' (also {}[{}])", node.name, list.path(), first->second));
     if (node.address.kind == transport::inproc && nodes.size() > 1)
-      items[i].child("endpoint").fail(
-          fmt::format("inproc:// only reaches nodes in the same process, so it needs a single-node cluster, but this "
-                      "one has {} nodes; use tcp://host:port or ipc://path",
-                      nodes.size()));
+      items[i]
+          .child("endpoint")
+          .fail(fmt::format(
+              "inproc:// only reaches nodes in the same process, so it needs a single-node cluster, but this "
+              "one has {} nodes; use tcp://host:port or ipc://path",
+              nodes.size()));
     if (!node.address.ephemeral())
       if (auto [first, fresh] = endpoints.emplace(to_string(node.address), i); !fresh)
-        items[i].child("endpoint").fail(fmt::format("endpoint '{}' is already used by node '{}' ({}[{}])",
-                                                    node.endpoint, nodes[first->second].name, list.path(),
-                                                    first->second));
+        items[i]
+            .child("endpoint")
+            .fail(fmt::format("endpoint '{}' is already used by node '{}' ({}[{}])", node.endpoint,
+                              nodes[first->second].name, list.path(), first->second));
     if (has_role(node, role::aggregator)) {
       if (aggregator != nullptr)
         items[i].child("roles").fail(
@@ -250,7 +262,7 @@ std::size_t total_trainers(const cluster_spec& cluster) {
 
 bool is_loopback(const endpoint_address& e) {
   if (e.kind != transport::tcp)
-    return true;  // inproc stays in the process; ipc is a local socket file
+    return true; // inproc stays in the process; ipc is a local socket file
   return e.host == "localhost" || e.host == "::1" || e.host.rfind("127.", 0) == 0;
 }
 

@@ -17,9 +17,9 @@ enum class role { aggregator, loader, trainer };
 
 /// One process (or, with inproc, the only process) of the cluster.
 struct node_spec {
-  std::string name;         ///< unique; letters, digits, '_', '-', '.'
-  std::vector<role> roles;  ///< non-empty, no repeats, in the file's order
-  std::string endpoint;     ///< as written: inproc://name, tcp://host:port, ipc://path; tcp port 0 or '*' means ephemeral
+  std::string name;        ///< unique; letters, digits, '_', '-', '.'
+  std::vector<role> roles; ///< non-empty, no repeats, in the file's order
+  std::string endpoint; ///< as written: inproc://name, tcp://host:port, ipc://path; tcp port 0 or '*' means ephemeral
   endpoint_address address; ///< `endpoint` parsed (host, port, ...)
   std::size_t trainers = 0; ///< trainer actors on this node; >= 1 iff it has the trainer role (default 1 then)
   std::size_t threads = 1;  ///< compute threads per trainer
@@ -35,9 +35,9 @@ struct node_spec {
 struct security_spec {
   /// As written: "auto" (the default) means on when some node listens on a non-loopback address.
   std::string curve_setting = "auto";
-  bool curve = false;            ///< resolved
-  std::string key_dir;           ///< absolute or relative to the working directory (resolved against the file)
-  bool allow_plaintext = false;  ///< with CURVE off, lets nodes listen on non-loopback addresses anyway
+  bool curve = false;           ///< resolved
+  std::string key_dir;          ///< absolute or relative to the working directory (resolved against the file)
+  bool allow_plaintext = false; ///< with CURVE off, lets nodes listen on non-loopback addresses anyway
 };
 
 /// All nodes plus the timing the runtime needs to tell a slow node from a dead one.
@@ -51,7 +51,7 @@ struct supervisor_spec {
   std::string strategy = "one_for_one";
   std::size_t max_restarts = 3;
   double period_s = 60;
-  double backoff_s = 0.5;       ///< first restart delay; doubles per restart within the period
+  double backoff_s = 0.5; ///< first restart delay; doubles per restart within the period
   double backoff_max_s = 10;
 };
 
@@ -72,12 +72,12 @@ struct cluster_spec {
 /// aggregator and at least one node of every other role the workload runs. The defaults are the
 /// training workload's.
 struct cluster_rules {
-  std::vector<role> roles = {role::aggregator, role::loader, role::trainer};  ///< the roles a node may list
+  std::vector<role> roles = {role::aggregator, role::loader, role::trainer}; ///< the roles a node may list
   /// The error for a role outside `roles`, e.g. "the bandit workload has no data loader; ..."
   /// (empty: a generic one that lists `roles`).
   std::string other_roles_note;
-  std::size_t max_trainers = std::numeric_limits<std::size_t>::max();  ///< per node
-  bool threads = true;  ///< nodes may set `threads` (compute threads per trainer)
+  std::size_t max_trainers = std::numeric_limits<std::size_t>::max(); ///< per node
+  bool threads = true; ///< nodes may set `threads` (compute threads per trainer)
 };
 
 /// Whether `e` only accepts connections from this machine (127.0.0.0/8, ::1, localhost, inproc, ipc).

@@ -28,8 +28,8 @@ bool is_host_char(char c) {
 
 void parse_tcp(std::string_view rest, endpoint_address& out) {
   const auto bad = [&](const std::string& why) {
-    throw error(fmt::format("bad tcp endpoint 'tcp://{}': {}; expected tcp://host:port, e.g. tcp://127.0.0.1:5701",
-                            rest, why));
+    throw error(
+        fmt::format("bad tcp endpoint 'tcp://{}': {}; expected tcp://host:port, e.g. tcp://127.0.0.1:5701", rest, why));
   };
   std::string_view host, port;
   if (!rest.empty() && rest.front() == '[') {
@@ -87,8 +87,8 @@ endpoint_address parse_endpoint(std::string_view text) {
   if (scheme == "inproc" || scheme == "ipc") {
     out.kind = scheme == "ipc" ? transport::ipc : transport::inproc;
     if (rest.empty() || has_space(rest))
-      throw error(fmt::format("expected {}://{} without spaces, got '{}'", scheme,
-                              scheme == "ipc" ? "path" : "name", text));
+      throw error(
+          fmt::format("expected {}://{} without spaces, got '{}'", scheme, scheme == "ipc" ? "path" : "name", text));
     out.name = std::string(rest);
     return out;
   }

@@ -13,7 +13,8 @@ enum class transport { inproc, tcp, ipc };
 /// A parsed endpoint; only the fields of its transport mean anything.
 struct endpoint_address {
   transport kind = transport::inproc;
-  std::string host;       ///< tcp: host name or IP address as written (IPv6 without the brackets); never loopback-checked here
+  std::string
+      host; ///< tcp: host name or IP address as written (IPv6 without the brackets); never loopback-checked here
   std::uint16_t port = 0; ///< tcp: 0 means ephemeral (written as 0 or '*'), chosen when the node binds
   std::string name;       ///< inproc: the name; ipc: the socket path
 

@@ -11,9 +11,17 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> job_keys = {"model",      "data",     "batch_size",  "epochs",
-                                           "seed",       "optimizer", "schedule",   "consistency",
-                                           "evaluation", "on_nonfinite_gradient",   "max_refused_in_a_row",
+const std::vector<std::string> job_keys = {"model",
+                                           "data",
+                                           "batch_size",
+                                           "epochs",
+                                           "seed",
+                                           "optimizer",
+                                           "schedule",
+                                           "consistency",
+                                           "evaluation",
+                                           "on_nonfinite_gradient",
+                                           "max_refused_in_a_row",
                                            "on_trainer_loss"};
 const std::vector<std::string> nonfinite_policies = {"refuse", "apply"};
 const std::vector<std::string> trainer_loss_policies = {"wait", "shrink"};
@@ -78,9 +86,10 @@ optimizer_spec read_optimizer(const yaml_cursor& j) {
     out.eps = o->optional<float>("eps", non_negative).value_or(out.eps);
     // The same rule as PyTorch's SGD (and optim::sgd): Nesterov momentum needs momentum and no dampening.
     if (out.kind == "sgd" && out.nesterov && (out.momentum <= 0 || out.dampening != 0))
-      o->child("nesterov").fail(fmt::format("nesterov needs momentum > 0 and dampening 0, got momentum {} and "
-                                            "dampening {}",
-                                            out.momentum, out.dampening));
+      o->child("nesterov")
+          .fail(fmt::format("nesterov needs momentum > 0 and dampening 0, got momentum {} and "
+                            "dampening {}",
+                            out.momentum, out.dampening));
   }
   return out;
 }
@@ -167,9 +176,9 @@ job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
   out.consistency = read_consistency(j);
   out.evaluation = read_evaluation(j);
   if (auto p = j.find("on_nonfinite_gradient"))
-    out.on_nonfinite_gradient =
-        p->as_choice(nonfinite_policies, "non-finite gradient policy") == "apply" ? nonfinite_policy::apply
-                                                                                  : nonfinite_policy::refuse;
+    out.on_nonfinite_gradient = p->as_choice(nonfinite_policies, "non-finite gradient policy") == "apply"
+                                    ? nonfinite_policy::apply
+                                    : nonfinite_policy::refuse;
   if (auto limit = j.find("max_refused_in_a_row")) {
     if (out.on_nonfinite_gradient != nonfinite_policy::refuse)
       limit->fail("max_refused_in_a_row only applies to on_nonfinite_gradient: refuse, but the policy is apply; "

@@ -14,20 +14,21 @@ class yaml_cursor;
 
 /// Where the training data is and how much of it to use.
 struct data_spec {
-  std::string dir = "/usr/share/datasets/fashion-mnist"; ///< a relative dir is resolved against the topology file's directory
-  std::size_t max_train = 0;                             ///< 0 = the whole training split
-  std::size_t max_test = 0;                              ///< 0 = the whole test split
-  bool normalize = false;                                ///< per-pixel standardisation after scaling to [0, 1]
-  std::string dir_where;                                 ///< "file:line:col" (or "--set ...") of data.dir; empty for the default
+  std::string dir =
+      "/usr/share/datasets/fashion-mnist"; ///< a relative dir is resolved against the topology file's directory
+  std::size_t max_train = 0;               ///< 0 = the whole training split
+  std::size_t max_test = 0;                ///< 0 = the whole test split
+  bool normalize = false;                  ///< per-pixel standardisation after scaling to [0, 1]
+  std::string dir_where;                   ///< "file:line:col" (or "--set ...") of data.dir; empty for the default
 };
 
 /// Mirrors train::optimizer_options (plus the learning rate); only the fields of `kind` matter.
 struct optimizer_spec {
-  std::string kind = "sgd"; ///< sgd | adam | adamw
-  float lr = 0.05f;         ///< base learning rate, >= 0 (lr_schedule_options::base_lr)
-  float momentum = 0.9f;    ///< sgd, >= 0
-  float dampening = 0;      ///< sgd, in [0, 1]
-  bool nesterov = false;    ///< sgd; needs momentum > 0 and dampening 0
+  std::string kind = "sgd";                        ///< sgd | adam | adamw
+  float lr = 0.05f;                                ///< base learning rate, >= 0 (lr_schedule_options::base_lr)
+  float momentum = 0.9f;                           ///< sgd, >= 0
+  float dampening = 0;                             ///< sgd, in [0, 1]
+  bool nesterov = false;                           ///< sgd; needs momentum > 0 and dampening 0
   float weight_decay = 5e-4f;                      ///< >= 0
   float beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f; ///< adam, adamw: betas in [0, 1), eps >= 0
 };
@@ -73,8 +74,8 @@ enum class trainer_loss_policy {
 };
 
 struct job_spec {
-  std::string model;        ///< model YAML; a relative path in the file is resolved against the file's directory
-  std::string model_where;  ///< "file:line:col" (or "--set ...") of job.model, for errors about the model file
+  std::string model;       ///< model YAML; a relative path in the file is resolved against the file's directory
+  std::string model_where; ///< "file:line:col" (or "--set ...") of job.model, for errors about the model file
   data_spec data;
   std::size_t batch_size = 64; ///< per trainer: the global batch is batch_size * total trainers
   std::size_t epochs = 5;
@@ -84,7 +85,8 @@ struct job_spec {
   consistency_spec consistency;
   evaluation_spec evaluation;
   nonfinite_policy on_nonfinite_gradient = nonfinite_policy::refuse;
-  std::size_t max_refused_in_a_row = 10;  ///< refuse only: this many refusals in a row from one trainer stop the job (> 0)
+  std::size_t max_refused_in_a_row =
+      10; ///< refuse only: this many refusals in a row from one trainer stop the job (> 0)
   trainer_loss_policy on_trainer_loss = trainer_loss_policy::wait;
 };
 

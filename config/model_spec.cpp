@@ -12,8 +12,8 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> layer_types = {"conv2d",  "maxpool2d", "relu",    "sigmoid",
-                                              "tanh",    "flatten",   "dense",   "dropout"};
+const std::vector<std::string> layer_types = {"conv2d", "maxpool2d", "relu",  "sigmoid",
+                                              "tanh",   "flatten",   "dense", "dropout"};
 const std::vector<std::string> init_names = {"kaiming_uniform", "kaiming_normal", "glorot_uniform", "glorot_normal"};
 const std::vector<std::string> loss_names = {"softmax_cross_entropy", "mse"};
 const std::vector<std::string> top_level_keys = {"name", "input", "layers", "loss"};
@@ -65,8 +65,8 @@ void read_options(const yaml_cursor& opts, layer_spec& layer) {
     if (allowed.keys.empty())
       opts.fail(fmt::format("{} takes no options; write '- {}'", layer.type, layer.type));
     opts.fail(fmt::format("expected the options as a mapping like '{}: {{{}: ...}}', got {}", layer.type,
-                          allowed.keys.front(), opts.node().IsScalar() ? "'" + opts.node().Scalar() + "'"
-                                                                       : std::string("a sequence")));
+                          allowed.keys.front(),
+                          opts.node().IsScalar() ? "'" + opts.node().Scalar() + "'" : std::string("a sequence")));
   }
   opts.check_keys(allowed.keys);
   const auto positive = bounds::positive();
@@ -232,8 +232,8 @@ std::vector<std::vector<std::size_t>> infer_shapes(const model_spec& spec) {
       }
     } else if (l.type == "dense") {
       if (shape.size() != 1)
-        fail(fmt::format("needs a rank-1 input [features], got {}; insert a flatten layer before it",
-                         shape_str(shape)));
+        fail(
+            fmt::format("needs a rank-1 input [features], got {}; insert a flatten layer before it", shape_str(shape)));
       if (l.units == 0)
         fail("units must be positive");
       shape = {l.units};

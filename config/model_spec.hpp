@@ -11,11 +11,11 @@ namespace troupe::config {
 struct layer_spec {
   std::string type; ///< conv2d | maxpool2d | relu | sigmoid | tanh | flatten | dense | dropout
   std::size_t out_channels = 0, kernel = 0, stride = 1, padding = 0; ///< conv2d; maxpool2d uses kernel/stride
-  std::size_t units = 0; ///< dense
-  float p = 0.5f;        ///< dropout: probability of zeroing an element, in [0, 1)
-  std::string init;      ///< "" (the trainer's default), kaiming_uniform | kaiming_normal | glorot_uniform | glorot_normal
-  bool bias = true;      ///< conv2d, dense
-  std::string where;     ///< "file:line:col" of this layer, for later error messages
+  std::size_t units = 0;                                             ///< dense
+  float p = 0.5f;    ///< dropout: probability of zeroing an element, in [0, 1)
+  std::string init;  ///< "" (the trainer's default), kaiming_uniform | kaiming_normal | glorot_uniform | glorot_normal
+  bool bias = true;  ///< conv2d, dense
+  std::string where; ///< "file:line:col" of this layer, for later error messages
 };
 
 /// A sequential model: input shape, layers in order, loss.
@@ -33,7 +33,8 @@ model_spec load_model_spec(const std::string& path);
 /// Parses and validates a model description from text cited as `source_name` in errors.
 model_spec parse_model_spec(const std::string& yaml_text, const std::string& source_name);
 
-/// Output shape (without the batch dim) after each layer; throws troupe::error naming the layer's place when a shape is impossible.
+/// Output shape (without the batch dim) after each layer; throws troupe::error naming the layer's place when a shape is
+/// impossible.
 std::vector<std::vector<std::size_t>> infer_shapes(const model_spec& spec);
 
 /// Number of elements the model outputs per sample (those of the last shape).

@@ -107,8 +107,7 @@ const node_spec& find_node(const cluster_spec& c, const std::string& name, const
   }
   const auto best = closest_match(name, names);
   throw error(fmt::format("{}: no node named '{}'{}; the nodes are: {}", source, name,
-                          best ? fmt::format(" (did you mean '{}'?)", *best) : std::string(),
-                          fmt::join(names, ", ")));
+                          best ? fmt::format(" (did you mean '{}'?)", *best) : std::string(), fmt::join(names, ", ")));
 }
 
 model_spec load_job_model(const topology& t) {

@@ -20,7 +20,8 @@ namespace troupe::config {
 
 /// When to save a checkpoint and how many to keep; 0 turns a trigger off.
 struct checkpoint_spec {
-  std::string dir = "runs/<cluster id>/checkpoints"; ///< default gets the cluster id substituted; relative to the working directory
+  std::string dir =
+      "runs/<cluster id>/checkpoints"; ///< default gets the cluster id substituted; relative to the working directory
   std::size_t every_steps = 0;
   double every_seconds = 0;
   std::size_t keep = 3; ///< newest checkpoints kept on disk (>= 1)
@@ -32,11 +33,12 @@ struct checkpoint_spec {
 
 /// Where metrics go and how often progress is printed.
 struct metrics_spec {
-  std::string dir = "runs/<cluster id>/metrics"; ///< default gets the cluster id substituted; relative to the working directory
-  std::size_t print_freq = 100;                  ///< progress line every this many steps (0 = never)
-  bool console = true;                           ///< also print progress to the console
-  int prometheus_port = -1;                      ///< /metrics on this port; -1 = off (default), 0 = ephemeral
-  std::string prometheus_host = "127.0.0.1";     ///< address the exporter binds
+  std::string dir =
+      "runs/<cluster id>/metrics"; ///< default gets the cluster id substituted; relative to the working directory
+  std::size_t print_freq = 100;    ///< progress line every this many steps (0 = never)
+  bool console = true;             ///< also print progress to the console
+  int prometheus_port = -1;        ///< /metrics on this port; -1 = off (default), 0 = ephemeral
+  std::string prometheus_host = "127.0.0.1"; ///< address the exporter binds
 };
 
 struct topology {
@@ -62,7 +64,8 @@ const node_spec& find_node(const cluster_spec& c, const std::string& name, const
 /// Loads and validates the model file job.model names; errors are prefixed with where job.model was given.
 model_spec load_job_model(const topology& t);
 
-/// Throws unless job.data.dir is an existing directory; the error cites where job.data.dir was given (the file, for the default).
+/// Throws unless job.data.dir is an existing directory; the error cites where job.data.dir was given (the file, for the
+/// default).
 void check_data_dir(const topology& t);
 
 } // namespace troupe::config

@@ -83,7 +83,8 @@ std::string join_path(const std::vector<segment>& segments, std::size_t count) {
   return out;
 }
 
-/// The override's value as a YAML node: a scalar (or null for an empty value), or a flow collection when it starts with '[' or '{'.
+/// The override's value as a YAML node: a scalar (or null for an empty value), or a flow collection when it starts with
+/// '[' or '{'.
 YAML::Node parse_value(const std::string& value, const std::string& context) {
   YAML::Node node;
   try {
@@ -170,8 +171,8 @@ override_kv parse_override(const std::string& arg) {
     throw error(fmt::format("{}: expected key.path=value, e.g. --set job.epochs=1", context));
   override_kv kv{std::string(trim(std::string_view(arg).substr(0, eq))), arg.substr(eq + 1)};
   if (kv.path.empty())
-    throw error(fmt::format("{}: the key path before '=' is empty; expected key.path=value, e.g. --set job.epochs=1",
-                            context));
+    throw error(
+        fmt::format("{}: the key path before '=' is empty; expected key.path=value, e.g. --set job.epochs=1", context));
   const std::vector<segment> segments = split_path(kv.path, context);
   kv.path = join_path(segments, segments.size());
   parse_value(kv.value, context);

@@ -14,7 +14,8 @@ struct override_kv {
   std::string value;
 };
 
-/// Splits "job.epochs=1" into {"job.epochs", "1"} (at the first '='), checking the path's form and the value's YAML syntax.
+/// Splits "job.epochs=1" into {"job.epochs", "1"} (at the first '='), checking the path's form and the value's YAML
+/// syntax.
 ///
 /// A path is names of letters, digits, '_' and '-' joined by '.', each optionally followed by
 /// indexes "[N]". Throws troupe::error naming the argument and the expected form.

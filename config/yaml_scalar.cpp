@@ -13,8 +13,7 @@ namespace troupe::config {
 namespace {
 
 std::string format_integer(long double v) {
-  return v < 0 ? fmt::format("{}", static_cast<long long>(v))
-               : fmt::format("{}", static_cast<unsigned long long>(v));
+  return v < 0 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{}", static_cast<unsigned long long>(v));
 }
 
 /// "a positive integer", "an integer in [2, 8]", ... for integer limits already clipped to the type's.
@@ -124,11 +123,21 @@ double yaml_cursor::read_floating(const bounds& range, bool single) const {
   return value;
 }
 
-void yaml_cursor::read(int& out, const bounds& range) const { out = read_integer<int>(range); }
-void yaml_cursor::read(long& out, const bounds& range) const { out = read_integer<long>(range); }
-void yaml_cursor::read(long long& out, const bounds& range) const { out = read_integer<long long>(range); }
-void yaml_cursor::read(unsigned& out, const bounds& range) const { out = read_integer<unsigned>(range); }
-void yaml_cursor::read(unsigned long& out, const bounds& range) const { out = read_integer<unsigned long>(range); }
+void yaml_cursor::read(int& out, const bounds& range) const {
+  out = read_integer<int>(range);
+}
+void yaml_cursor::read(long& out, const bounds& range) const {
+  out = read_integer<long>(range);
+}
+void yaml_cursor::read(long long& out, const bounds& range) const {
+  out = read_integer<long long>(range);
+}
+void yaml_cursor::read(unsigned& out, const bounds& range) const {
+  out = read_integer<unsigned>(range);
+}
+void yaml_cursor::read(unsigned long& out, const bounds& range) const {
+  out = read_integer<unsigned long>(range);
+}
 void yaml_cursor::read(unsigned long long& out, const bounds& range) const {
   out = read_integer<unsigned long long>(range);
 }

@@ -231,16 +231,16 @@ void yaml_cursor::check_keys(const std::vector<std::string>& allowed) const {
     const std::string& key = it->first.Scalar();
     if (auto [first, inserted] = seen.emplace(key, mark); !inserted)
       raise(mark, child_path(key),
-               fmt::format("duplicate key '{}' (first given at line {}, column {})", key, first->second.line + 1,
-                           first->second.column + 1));
+            fmt::format("duplicate key '{}' (first given at line {}, column {})", key, first->second.line + 1,
+                        first->second.column + 1));
     bool known = false;
     for (const auto& a : allowed)
       known = known || a == key;
     if (!known)
       raise(mark, child_path(key),
-               allowed.empty() ? fmt::format("unknown key '{}'; this mapping takes no keys", key)
-                               : fmt::format("unknown key '{}'{}; allowed keys: {}", key, suggestion(key, allowed),
-                                             join(allowed)));
+            allowed.empty()
+                ? fmt::format("unknown key '{}'; this mapping takes no keys", key)
+                : fmt::format("unknown key '{}'{}; allowed keys: {}", key, suggestion(key, allowed), join(allowed)));
   }
 }
 

@@ -47,7 +47,8 @@ struct value_origin {
 /// A scalar quoted for an error message ('text'), shortened when long.
 std::string quote_value(const std::string& s);
 
-/// What a node holds, worded for "expected X, got <this>": a quoted scalar, "a sequence", "a mapping", "null (an empty value)".
+/// What a node holds, worded for "expected X, got <this>": a quoted scalar, "a sequence", "a mapping", "null (an empty
+/// value)".
 std::string describe_node(const YAML::Node& node);
 
 /// "file:line:column", printing yaml-cpp's 0-based mark 1-based (a null mark prints as 1:1).
@@ -73,7 +74,8 @@ public:
 
   /// This cursor, and every cursor reached from it, citing `origins` for values that did not come from the file.
   yaml_cursor with_origins(std::vector<value_origin> origins) const;
-  /// The origin this node's value came from (the one whose path is this path or its longest ancestor), or null when it came from the file.
+  /// The origin this node's value came from (the one whose path is this path or its longest ancestor), or null when it
+  /// came from the file.
   const value_origin* origin() const;
 
   /// Throws troupe::error "file:line:column: path: problem" for this node.
@@ -99,7 +101,8 @@ public:
   /// Throws on a key not in `allowed` (suggesting the closest allowed key), a duplicate key or a non-scalar key.
   void check_keys(const std::vector<std::string>& allowed) const;
 
-  /// This scalar as T (int, long, long long, their unsigned forms, float, double, bool or std::string); numbers must lie in `range`.
+  /// This scalar as T (int, long, long long, their unsigned forms, float, double, bool or std::string); numbers must
+  /// lie in `range`.
   template <class T>
   T as(const bounds& range = bounds::any()) const {
     T out{};

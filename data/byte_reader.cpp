@@ -28,9 +28,9 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 /// A zlib inflate stream that accepts gzip members only (windowBits 16 + MAX_WBITS).
 struct byte_reader::inflater {
   z_stream zs{};
-  bool member_done = false;  ///< The last inflate() call finished a gzip member.
-  bool next_member = false;  ///< Inflating data found after a finished member.
-  std::size_t produced = 0;  ///< Inflated bytes so far, for error messages.
+  bool member_done = false; ///< The last inflate() call finished a gzip member.
+  bool next_member = false; ///< Inflating data found after a finished member.
+  std::size_t produced = 0; ///< Inflated bytes so far, for error messages.
 
   explicit inflater(const std::string& path) {
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
@@ -141,9 +141,9 @@ std::size_t byte_reader::read_gzip(std::uint8_t* out, std::size_t count) {
       const char* why = zs.msg != nullptr ? zs.msg : "invalid data";
       if (inf.next_member)
         throw error(fmt::format("{}: corrupt gzip stream: unexpected data after the end of the "
-                                "gzip stream ({})", path_, why));
-      throw error(fmt::format("{}: corrupt gzip stream: {} (after {} decompressed bytes)", path_,
-                              why, inf.produced));
+                                "gzip stream ({})",
+                                path_, why));
+      throw error(fmt::format("{}: corrupt gzip stream: {} (after {} decompressed bytes)", path_, why, inf.produced));
     }
   }
   return done;

@@ -25,11 +25,10 @@ std::string install_hint() {
   throw error(fmt::format("{}: {}", path, what));
 }
 
-void expect_rank(const std::string& path, const idx_array& a, std::size_t rank,
-                 const char* layout) {
+void expect_rank(const std::string& path, const idx_array& a, std::size_t rank, const char* layout) {
   if (a.dims.size() != rank)
-    fail(path, fmt::format("expected rank-{} IDX {}, got rank {} (dims {})", rank, layout,
-                           a.dims.size(), fmt::join(a.dims, " x ")));
+    fail(path, fmt::format("expected rank-{} IDX {}, got rank {} (dims {})", rank, layout, a.dims.size(),
+                           fmt::join(a.dims, " x ")));
 }
 
 /// The float every byte value maps to, so all pixels go through the same arithmetic.
@@ -51,23 +50,23 @@ std::array<std::string, 2> fashion_mnist_files(const std::string& dir, bool trai
 
 } // namespace
 
-std::size_t dataset::image_size() const { return channels * height * width; }
+std::size_t dataset::image_size() const {
+  return channels * height * width;
+}
 
 const float* dataset::image(std::size_t i) const {
   TROUPE_ENFORCE(i < n, "dataset::image: index {} is out of range for {} samples", i, n);
   return images.data() + i * image_size();
 }
 
-dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
-                         const normalization& norm, std::size_t max_samples,
-                         std::size_t num_classes) {
+dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, const normalization& norm,
+                         std::size_t max_samples, std::size_t num_classes) {
   TROUPE_ENFORCE(num_classes >= 1 && num_classes <= 256,
-                 "load_idx_dataset: num_classes must be in 1..256 for byte labels, got {}",
-                 num_classes);
-  TROUPE_ENFORCE(!norm.enabled || (std::isfinite(norm.mean) && std::isfinite(norm.stddev) &&
-                                   norm.stddev > 0.f),
+                 "load_idx_dataset: num_classes must be in 1..256 for byte labels, got {}", num_classes);
+  TROUPE_ENFORCE(!norm.enabled || (std::isfinite(norm.mean) && std::isfinite(norm.stddev) && norm.stddev > 0.f),
                  "load_idx_dataset: normalization needs a finite mean and a positive finite "
-                 "stddev, got mean {} and stddev {}", norm.mean, norm.stddev);
+                 "stddev, got mean {} and stddev {}",
+                 norm.mean, norm.stddev);
 
   const idx_array pixels = read_idx(images_path);
   expect_rank(images_path, pixels, 3, "images (n x height x width)");
@@ -76,12 +75,12 @@ dataset load_idx_dataset(const std::string& images_path, const std::string& labe
 
   const std::size_t total = pixels.dims[0];
   if (classes.dims[0] != total)
-    fail(labels_path, fmt::format("label count mismatch: {} has {} images but {} has {} labels",
-                                  images_path, total, labels_path, classes.dims[0]));
+    fail(labels_path, fmt::format("label count mismatch: {} has {} images but {} has {} labels", images_path, total,
+                                  labels_path, classes.dims[0]));
   for (std::size_t i = 0; i < classes.bytes.size(); ++i)
     if (classes.bytes[i] >= num_classes)
-      fail(labels_path, fmt::format("label {} at index {} is out of range: expected 0 to {}",
-                                    classes.bytes[i], i, num_classes - 1));
+      fail(labels_path,
+           fmt::format("label {} at index {} is out of range: expected 0 to {}", classes.bytes[i], i, num_classes - 1));
 
   dataset ds;
   ds.n = max_samples > 0 ? std::min(max_samples, total) : total;
@@ -108,15 +107,14 @@ void check_fashion_mnist(const std::string& dir, bool train) {
       fail(file, fmt::format("Fashion-MNIST file not found; {}", install_hint()));
 }
 
-dataset load_fashion_mnist(const std::string& dir, bool train, const normalization& norm,
-                           std::size_t max_samples) {
+dataset load_fashion_mnist(const std::string& dir, bool train, const normalization& norm, std::size_t max_samples) {
   check_fashion_mnist(dir, train);
   const auto [images, labels] = fashion_mnist_files(dir, train);
   return load_idx_dataset(images, labels, norm, max_samples, fashion_mnist::num_classes);
 }
 
-void gather_batch(const dataset& ds, const std::size_t* indices, std::size_t count,
-                  float* images_out, std::int32_t* labels_out) {
+void gather_batch(const dataset& ds, const std::size_t* indices, std::size_t count, float* images_out,
+                  std::int32_t* labels_out) {
   if (count == 0)
     return;
   TROUPE_ENFORCE(indices != nullptr && images_out != nullptr && labels_out != nullptr,
@@ -124,11 +122,13 @@ void gather_batch(const dataset& ds, const std::size_t* indices, std::size_t cou
   const std::size_t size = ds.image_size();
   TROUPE_ENFORCE(ds.images.size() == ds.n * size && ds.labels.size() == ds.n,
                  "gather_batch: inconsistent dataset ({} samples of {} floats, but {} floats and "
-                 "{} labels)", ds.n, size, ds.images.size(), ds.labels.size());
+                 "{} labels)",
+                 ds.n, size, ds.images.size(), ds.labels.size());
   for (std::size_t b = 0; b < count; ++b)
     TROUPE_ENFORCE(indices[b] < ds.n,
                    "gather_batch: index {} at batch position {} is out of range for a data set "
-                   "of {} samples", indices[b], b, ds.n);
+                   "of {} samples",
+                   indices[b], b, ds.n);
   for (std::size_t b = 0; b < count; ++b) {
     const float* src = ds.images.data() + indices[b] * size;
     std::copy(src, src + size, images_out + b * size);

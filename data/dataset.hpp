@@ -33,9 +33,8 @@ struct dataset {
 /// Pixels become x / 255, then (x - mean) / stddev when `norm.enabled`. `max_samples` > 0 keeps
 /// only the first max_samples samples. Throws troupe::error naming the file when either file is
 /// unreadable or malformed, when the counts disagree or a label is >= num_classes.
-dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path,
-                         const normalization& norm = {}, std::size_t max_samples = 0,
-                         std::size_t num_classes = 10);
+dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, const normalization& norm = {},
+                         std::size_t max_samples = 0, std::size_t num_classes = 10);
 
 /// Loads the Fashion-MNIST train or t10k split from the gzip IDX files in `dir` (see fashion_mnist.hpp).
 ///
@@ -51,7 +50,7 @@ void check_fashion_mnist(const std::string& dir, bool train);
 ///
 /// `images_out` holds count * ds.image_size() floats and `labels_out` count labels; an index
 /// >= ds.n throws troupe::error before anything is written.
-void gather_batch(const dataset& ds, const std::size_t* indices, std::size_t count,
-                  float* images_out, std::int32_t* labels_out);
+void gather_batch(const dataset& ds, const std::size_t* indices, std::size_t count, float* images_out,
+                  std::int32_t* labels_out);
 
 } // namespace troupe::data

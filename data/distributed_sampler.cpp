@@ -8,19 +8,15 @@
 
 namespace troupe::data {
 
-distributed_sampler::distributed_sampler(std::size_t dataset_size, std::size_t num_replicas,
-                                         std::size_t rank, bool shuffle, std::uint64_t seed,
-                                         bool drop_last, bool pad)
-    : dataset_size_(dataset_size), num_replicas_(num_replicas), rank_(rank), shuffle_(shuffle),
-      seed_(seed), drop_last_(drop_last), pad_(pad) {
-  TROUPE_ENFORCE(num_replicas >= 1, "distributed_sampler: num_replicas must be at least 1, got {}",
-                 num_replicas);
-  TROUPE_ENFORCE(rank < num_replicas,
-                 "distributed_sampler: rank {} is out of range for {} replicas (expected 0 to {})",
+distributed_sampler::distributed_sampler(std::size_t dataset_size, std::size_t num_replicas, std::size_t rank,
+                                         bool shuffle, std::uint64_t seed, bool drop_last, bool pad)
+    : dataset_size_(dataset_size), num_replicas_(num_replicas), rank_(rank), shuffle_(shuffle), seed_(seed),
+      drop_last_(drop_last), pad_(pad) {
+  TROUPE_ENFORCE(num_replicas >= 1, "distributed_sampler: num_replicas must be at least 1, got {}", num_replicas);
+  TROUPE_ENFORCE(rank < num_replicas, "distributed_sampler: rank {} is out of range for {} replicas (expected 0 to {})",
                  rank, num_replicas, num_replicas - 1);
-  TROUPE_ENFORCE(pad || !drop_last,
-                 "distributed_sampler: drop_last=true contradicts pad=false (evaluation mode, "
-                 "which keeps every sample exactly once); choose one");
+  TROUPE_ENFORCE(pad || !drop_last, "distributed_sampler: drop_last=true contradicts pad=false (evaluation mode, "
+                                    "which keeps every sample exactly once); choose one");
 }
 
 std::size_t distributed_sampler::size() const {

@@ -24,9 +24,8 @@ namespace troupe::data {
 class distributed_sampler {
 public:
   /// Throws troupe::error unless num_replicas >= 1, rank < num_replicas and not (drop_last and !pad).
-  distributed_sampler(std::size_t dataset_size, std::size_t num_replicas, std::size_t rank,
-                      bool shuffle = true, std::uint64_t seed = 0, bool drop_last = false,
-                      bool pad = true);
+  distributed_sampler(std::size_t dataset_size, std::size_t num_replicas, std::size_t rank, bool shuffle = true,
+                      std::uint64_t seed = 0, bool drop_last = false, bool pad = true);
 
   /// Selects the epoch whose order indices() returns; call it at the start of every epoch.
   void set_epoch(std::uint64_t epoch) { epoch_ = epoch; }

@@ -27,7 +27,8 @@ struct idx_array {
   std::size_t elements() const;
 };
 
-/// Reads and validates an IDX file (gzip if named *.gz or starting with 1f 8b); throws troupe::error naming the path and the defect.
+/// Reads and validates an IDX file (gzip if named *.gz or starting with 1f 8b); throws troupe::error naming the path
+/// and the defect.
 ///
 /// Rejected: a missing or unreadable file, non-zero magic bytes, element types other than 0x08
 /// (valid IDX types 0x09..0x0E get an "unsupported element type" error), rank 0 or > 4, a zero

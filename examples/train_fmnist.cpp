@@ -35,8 +35,11 @@ int main(int argc, char** argv) {
   app.add_option("--data", o.data_dir, "Directory with the Fashion-MNIST IDX files")->capture_default_str();
   app.add_option("--epochs", o.epochs, "Training epochs")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--batch-size", o.batch_size, "Images per step")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--threads", o.threads, "Worker threads (one model replica each)")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--seed", o.seed, "Seed for initialisation, shuffling and dropout (same seed, same run)")->capture_default_str();
+  app.add_option("--threads", o.threads, "Worker threads (one model replica each)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seed", o.seed, "Seed for initialisation, shuffling and dropout (same seed, same run)")
+      ->capture_default_str();
   app.add_option("--optimizer", o.optimizer.kind, "sgd | adam | adamw")->capture_default_str();
   app.add_option("--lr", o.schedule.base_lr, "Base learning rate")->capture_default_str();
   app.add_option("--momentum", o.optimizer.momentum, "SGD momentum")->capture_default_str();
@@ -48,10 +51,12 @@ int main(int argc, char** argv) {
   app.add_option("--warmup-steps", o.schedule.warmup_steps, "Linear warm-up steps")->capture_default_str();
   app.add_option("--out", o.out_dir, "Output directory (models, metrics.jsonl)")->capture_default_str();
   app.add_option("--print-freq", o.print_freq, "Progress line every N steps")->capture_default_str();
-  app.add_option("--max-train", o.max_train_samples, "Use only the first N training images (0 = all)")->capture_default_str();
+  app.add_option("--max-train", o.max_train_samples, "Use only the first N training images (0 = all)")
+      ->capture_default_str();
   app.add_option("--max-test", o.max_test_samples, "Use only the first N test images (0 = all)")->capture_default_str();
   app.add_flag("--normalize", o.normalization.enabled, "Normalise pixels with the Fashion-MNIST mean/std");
-  app.add_option("--evaluate", evaluate_path, "Evaluate-only: load this saved model and report test loss, top-1, top-5");
+  app.add_option("--evaluate", evaluate_path,
+                 "Evaluate-only: load this saved model and report test loss, top-1, top-5");
   CLI11_PARSE(app, argc, argv);
   o.normalization = troupe::data::fashion_mnist::normalization(o.normalization.enabled);
 

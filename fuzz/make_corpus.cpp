@@ -27,6 +27,7 @@
 #include "config/topology.hpp"
 #include "data/idx_reader.hpp"
 #include "net/codec.hpp"
+#include "ps/protocol.hpp"
 #include "train/checkpoint.hpp"
 
 namespace fs = std::filesystem;
@@ -143,13 +144,13 @@ void codec_seeds() {
   f[0].resize(f[0].size() / 2);
   put("codec", "bad-truncated-header", codec_seed("bad-truncated-header", f));
   f = grad_frames;
-  f[0][4] = 1;  // protocol version 1 (recipients still in meta)
+  f[0][4] = 1; // protocol version 1 (recipients still in meta)
   put("codec", "bad-version", codec_seed("bad-version", f));
   f = grad_frames;
-  f[0][8 + 1] ^= 0x55;  // first byte of the cluster id
+  f[0][8 + 1] ^= 0x55; // first byte of the cluster id
   put("codec", "bad-cluster", codec_seed("bad-cluster", f));
   f = frames_of(hb);
-  f[0][8 + 1 + 8] = 99;  // message type 99
+  f[0][8 + 1 + 8] = 99; // message type 99
   put("codec", "bad-type", codec_seed("bad-type", f));
   f = frames_of(hb);
   f[0] += "x";
@@ -215,13 +216,13 @@ void checkpoint_seeds() {
   bad.resize(bad.size() - 9);
   put_checked("bad-truncated", with_mode(0, bad));
   bad = file;
-  bad[8] = 2;  // format version 2, CRC fixed by the harness: an intact file of another version
+  bad[8] = 2; // format version 2, CRC fixed by the harness: an intact file of another version
   put_checked("bad-version-2", with_mode(1, bad));
   bad = file;
-  bad[12 + 7] = 0x7f;  // top byte of the header length
+  bad[12 + 7] = 0x7f; // top byte of the header length
   put_checked("bad-header-length", with_mode(1, bad));
   bad = file;
-  bad[bad.size() - 5] ^= 1;  // last byte of the config text, CRC left stale
+  bad[bad.size() - 5] ^= 1; // last byte of the config text, CRC left stale
   put_checked("bad-crc", with_mode(0, bad));
 
   // Parameter shapes whose element counts wrap around 64 bits (accepted before the fix).
@@ -236,9 +237,10 @@ void checkpoint_seeds() {
   };
   put_checked("bad-shape-overflow",
               with_mode(1, with_parameters(R"([{"name":"w","shape":[4294967296,4294967296],"offset":0}])")));
-  put_checked("bad-shape-sum-overflow",
-              with_mode(1, with_parameters(R"([{"name":"a","shape":[9223372036854775808],"offset":0},)"
-                                           R"({"name":"b","shape":[9223372036854775808],"offset":9223372036854775808}])")));
+  put_checked(
+      "bad-shape-sum-overflow",
+      with_mode(1, with_parameters(R"([{"name":"a","shape":[9223372036854775808],"offset":0},)"
+                                   R"({"name":"b","shape":[9223372036854775808],"offset":9223372036854775808}])")));
   put_checked("bad-negative-dim", with_mode(1, with_parameters(R"([{"name":"w","shape":[0,-1],"offset":0}])")));
 }
 
@@ -350,12 +352,14 @@ void yaml_seeds(const fs::path& source) {
   topology_put("overrides",
                "#set job.epochs=1\n#set cluster.nodes[0].endpoint=tcp://127.0.0.1:0\n#set metrics.prometheus_port=0\n" +
                    read_text(source / "examples" / "fmnist-local.yaml"));
-  topology_put("minimal",
-               "cluster:\n  id: c\n  nodes:\n    - {name: a, roles: [aggregator, loader, trainer], endpoint: inproc://a}\n"
-               "job:\n  model: m.yaml\n  batch_size: 8\n");
-  topology_put("bad-unknown-key",
-               "cluster:\n  id: c\n  nodes:\n    - {name: a, roles: [trainer], endpoint: \"tcp://h:70000\", trainerz: 2}\n"
-               "job: {model: m.yaml, batch_size: 0, epochs: -1}\nextra: 1\n");
+  topology_put(
+      "minimal",
+      "cluster:\n  id: c\n  nodes:\n    - {name: a, roles: [aggregator, loader, trainer], endpoint: inproc://a}\n"
+      "job:\n  model: m.yaml\n  batch_size: 8\n");
+  topology_put(
+      "bad-unknown-key",
+      "cluster:\n  id: c\n  nodes:\n    - {name: a, roles: [trainer], endpoint: \"tcp://h:70000\", trainerz: 2}\n"
+      "job: {model: m.yaml, batch_size: 0, epochs: -1}\nextra: 1\n");
   topology_put("bad-yaml", "cluster: {id: [unclosed\njob:\n  - *nosuchanchor\n");
 
   model_put("example-fmnist_cnn.yaml", read_text(source / "examples" / "models" / "fmnist_cnn.yaml"));
@@ -374,6 +378,63 @@ void yaml_seeds(const fs::path& source) {
                               "  - dense: {units: 18446744073709551615}\n");
 }
 
+// --- protocol: every ps/ message (the model has 16 floats), framed as for the codec -------------
+
+void protocol_seeds() {
+  auto seed = [](const std::string& name, net::message m) {
+    m.h.cluster_id = net::cluster_id_of("fuzz");
+    m.h.sender = "t0";
+    m.h.seq = 3;
+    put("protocol", name, codec_seed(name, frames_of(m)));
+  };
+  auto flat = [](float start) {
+    auto v = std::make_shared<std::vector<float>>(16);
+    for (std::size_t i = 0; i < v->size(); ++i)
+      (*v)[i] = start + static_cast<float>(i) * 0.5f;
+    return ps::flat_f32{v, v->data(), v->size()};
+  };
+  seed("valid-hello", ps::encode(ps::hello{1, "troupe-job-fingerprint 1\nhash=0123456789abcdef", false}, "aggregator"));
+  seed("valid-hello-loader", ps::encode(ps::hello{0, "fp", true}, "aggregator"));
+  ps::welcome w;
+  w.rank = 1;
+  w.trainers = 2;
+  w.steps_per_epoch = 10;
+  w.epochs = 2;
+  w.gate = {config::consistency::ssp, 3};
+  w.clock = 4;
+  w.min_clock = 3;
+  w.version = 7;
+  w.params = flat(1.f);
+  seed("valid-welcome", ps::encode(w, "trainer-1"));
+  seed("valid-params", ps::encode(ps::params_update{5, 9, flat(-2.f)}, {"trainer-0", "trainer-1"}));
+  ps::push p;
+  p.rank = 1;
+  p.clock = 12;
+  p.version_read = 11;
+  p.loss_sum = 3.25;
+  p.n = 4;
+  p.correct1 = 2;
+  p.correct5 = 4;
+  p.grad = flat(0.f);
+  seed("valid-push", ps::encode(p));
+  p.n = 0;
+  p.grad = {};
+  seed("valid-push-empty", ps::encode(p));
+  seed("valid-batch-request", ps::encode(ps::batch_request{1, 4, 17}));
+  ps::batch b;
+  b.clock = 21;
+  b.epoch = 1;
+  b.step = 3;
+  b.n = 2;
+  b.image_shape = {1, 2, 2};
+  b.images_out = std::make_shared<const std::vector<float>>(8, 0.5f);
+  b.labels_out = std::make_shared<const std::vector<std::int32_t>>(std::vector<std::int32_t>{3, 9});
+  seed("valid-batch", ps::encode(b, "trainer-0"));
+  seed("valid-shutdown", ps::encode(ps::shutdown{"done", 1}, "loader"));
+  seed("valid-waiting", ps::encode(ps::waiting{"the loader"}, "trainer-0"));
+  seed("valid-reject", ps::encode(ps::reject{"another job: job.seed: '1' here, '2' on node 't0'"}, "trainer-0"));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -384,6 +445,7 @@ int main(int argc, char** argv) {
   try {
     out_root = argv[1];
     codec_seeds();
+    protocol_seeds();
     checkpoint_seeds();
     idx_seeds();
     yaml_seeds(argv[2]);

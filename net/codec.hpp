@@ -33,11 +33,11 @@ inline constexpr std::size_t header_prefix_bytes = 8;
 
 /// Bounds a decoder enforces before it allocates anything.
 struct limits {
-  std::size_t max_header_bytes = 64 * 1024;             ///< size of frame 0
-  std::size_t max_frames = 64;                          ///< header frame + tensor frames
+  std::size_t max_header_bytes = 64 * 1024; ///< size of frame 0
+  std::size_t max_frames = 64;              ///< header frame + tensor frames
   std::size_t max_tensor_rank = 8;
-  std::uint64_t max_message_bytes = 256ULL * 1024 * 1024;  ///< sum of the tensor frames
-  std::size_t max_recipients = 64;                      ///< names in header.to
+  std::uint64_t max_message_bytes = 256ULL * 1024 * 1024; ///< sum of the tensor frames
+  std::size_t max_recipients = 64;                        ///< names in header.to
 };
 
 /// Why a received message was refused, and a sentence that says exactly what was wrong.
@@ -54,8 +54,8 @@ struct decode_error {
     frame_size_mismatch,
     too_large,
     bad_shape,
-    unauthenticated,  ///< the transport could not vouch for the sender: failed CURVE handshake, unknown key, wrong name
-    flooding,         ///< the peer has more unprocessed bytes in this node than van_options::max_peer_inflight_bytes
+    unauthenticated, ///< the transport could not vouch for the sender: failed CURVE handshake, unknown key, wrong name
+    flooding,        ///< the peer has more unprocessed bytes in this node than van_options::max_peer_inflight_bytes
   };
   static constexpr std::size_t reason_count = flooding + 1;
 

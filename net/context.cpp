@@ -14,18 +14,18 @@ namespace troupe::net {
 
 namespace {
 
-constexpr const char* zap_endpoint = "inproc://zeromq.zap.01";  // fixed by RFC 27
+constexpr const char* zap_endpoint = "inproc://zeromq.zap.01"; // fixed by RFC 27
 constexpr std::size_t curve_key_bytes = 32;
 
 } // namespace
 
 struct context::state {
   struct domain_entry {
-    std::map<std::string, std::string> names;  // binary public key (32 bytes) -> node name
+    std::map<std::string, std::string> names; // binary public key (32 bytes) -> node name
     deny_handler on_deny;
   };
 
-  zmq::context_t ctx;  // first: destroyed last, after the ZAP thread has closed its socket
+  zmq::context_t ctx; // first: destroyed last, after the ZAP thread has closed its socket
 
   std::mutex mu;
   std::map<std::string, domain_entry> domains;
@@ -91,7 +91,7 @@ struct context::state {
         auto it = domains.find(domain);
         d = it == domains.end() ? nullptr : &it->second;
         if (d == nullptr && mechanism == "NULL") {
-          status = "200";  // a plaintext socket of this process (CURVE servers always carry a Troupe domain)
+          status = "200"; // a plaintext socket of this process (CURVE servers always carry a Troupe domain)
           text = "OK";
         } else if (d == nullptr) {
           text = fmt::format("no node serves ZAP domain '{}'", domain);

@@ -31,11 +31,15 @@ struct fd_guard {
   }
 };
 
-std::string sys_error() { return std::strerror(errno); }
+std::string sys_error() {
+  return std::strerror(errno);
+}
 
 } // namespace
 
-bool curve_available() { return zmq_has("curve") != 0; }
+bool curve_available() {
+  return zmq_has("curve") != 0;
+}
 
 curve_keypair generate_curve_keypair() {
   TROUPE_ENFORCE(curve_available(), "this libzmq was built without CURVE (libsodium); cannot make keys");
@@ -64,16 +68,15 @@ std::string curve_public_of(const std::string& secret_key) {
 
 void write_key_file(const std::string& path, const std::string& node, const curve_keypair& keys, bool overwrite) {
   TROUPE_ENFORCE(is_curve_key(keys.public_key) && is_curve_key(keys.secret_key), "{}: not a CURVE key pair", path);
-  const std::string text = fmt::format(
-      "# Troupe CURVE key pair of node '{}'; keep it secret (mode 0600).\n"
-      "# Its public key goes into the topology YAML as that node's public_key.\n"
-      "node = \"{}\"\npublic-key = \"{}\"\nsecret-key = \"{}\"\n",
-      node, node, keys.public_key, keys.secret_key);
+  const std::string text = fmt::format("# Troupe CURVE key pair of node '{}'; keep it secret (mode 0600).\n"
+                                       "# Its public key goes into the topology YAML as that node's public_key.\n"
+                                       "node = \"{}\"\npublic-key = \"{}\"\nsecret-key = \"{}\"\n",
+                                       node, node, keys.public_key, keys.secret_key);
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   {
     fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)};
     TROUPE_ENFORCE(f.fd >= 0, "{}: cannot create: {}", tmp, sys_error());
-    const bool ok = ::fchmod(f.fd, 0600) == 0 &&  // whatever the umask
+    const bool ok = ::fchmod(f.fd, 0600) == 0 && // whatever the umask
                     ::write(f.fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(f.fd) == 0;
     if (!ok) {
       const auto why = sys_error();
@@ -124,8 +127,8 @@ curve_keypair read_key_file(const std::string& path) {
                      z85_key_chars);
       (name == "public-key" ? keys.public_key : keys.secret_key) = value;
     } else {
-      TROUPE_ENFORCE(name == "node", "key file {}:{}: unknown entry '{}' (expected node, public-key, secret-key)",
-                     path, no, name);
+      TROUPE_ENFORCE(name == "node", "key file {}:{}: unknown entry '{}' (expected node, public-key, secret-key)", path,
+                     no, name);
     }
   }
   TROUPE_ENFORCE(!keys.secret_key.empty(), "key file {}: no secret-key entry", path);

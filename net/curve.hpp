@@ -18,8 +18,8 @@
 namespace troupe::net {
 
 struct curve_keypair {
-  std::string public_key;  ///< Z85, 40 characters
-  std::string secret_key;  ///< Z85, 40 characters
+  std::string public_key; ///< Z85, 40 characters
+  std::string secret_key; ///< Z85, 40 characters
 };
 
 /// Whether this libzmq was built with CURVE (libsodium); Debian's is.

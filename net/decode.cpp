@@ -28,7 +28,9 @@ struct rejected {
   decode_error e;
 };
 
-[[noreturn]] void reject(decode_error::reason r, std::string detail) { throw rejected{{r, std::move(detail)}}; }
+[[noreturn]] void reject(decode_error::reason r, std::string detail) {
+  throw rejected{{r, std::move(detail)}};
+}
 
 /// Reads the header fields from the archive part of frame 0, checking every length before use.
 class header_reader {
@@ -94,8 +96,8 @@ public:
 private:
   void need(std::size_t n, std::string_view what) {
     if (buf_.remaining() < n)
-      reject(decode_error::truncated_header, fmt::format("header frame ends inside {} ({} bytes needed, {} left)",
-                                                         what, n, buf_.remaining()));
+      reject(decode_error::truncated_header,
+             fmt::format("header frame ends inside {} ({} bytes needed, {} left)", what, n, buf_.remaining()));
   }
   template <class T>
   T read(std::string_view what) {
@@ -180,10 +182,18 @@ message decode_checked(std::vector<payload> frames, const limits& lim, std::uint
 } // namespace
 
 std::string to_string(decode_error::reason r) {
-  static constexpr const char* names[] = {"bad_magic",      "bad_version",          "wrong_cluster",
-                                          "truncated_header", "bad_header",         "unknown_type",
-                                          "too_many_frames", "frame_count_mismatch", "frame_size_mismatch",
-                                          "too_large",      "bad_shape",            "unauthenticated",
+  static constexpr const char* names[] = {"bad_magic",
+                                          "bad_version",
+                                          "wrong_cluster",
+                                          "truncated_header",
+                                          "bad_header",
+                                          "unknown_type",
+                                          "too_many_frames",
+                                          "frame_count_mismatch",
+                                          "frame_size_mismatch",
+                                          "too_large",
+                                          "bad_shape",
+                                          "unauthenticated",
                                           "flooding"};
   static_assert(std::size(names) == decode_error::reason_count);
   return r < decode_error::reason_count ? names[r] : fmt::format("reason({})", static_cast<unsigned>(r));
@@ -195,7 +205,9 @@ message& decode_result::value() & {
   return std::get<message>(v_);
 }
 
-message&& decode_result::value() && { return std::move(value()); }
+message&& decode_result::value() && {
+  return std::move(value());
+}
 
 const decode_error& decode_result::error() const {
   TROUPE_ENFORCE(!ok(), "decoding succeeded, there is no error");

@@ -30,7 +30,7 @@ std::string encode_header(const header& h) {
   std::ostringstream os(std::ios::binary);
   os.write(protocol_magic.data(), protocol_magic.size());
   put_u16_le(os, protocol_version);
-  put_u16_le(os, 0);  // flags
+  put_u16_le(os, 0); // flags
   {
     cereal::PortableBinaryOutputArchive ar(os, cereal::PortableBinaryOutputArchive::Options::LittleEndian());
     ar(h.cluster_id, static_cast<std::uint16_t>(h.type));
@@ -59,8 +59,8 @@ std::optional<decode_error> validate(const message& m, const limits& lim) {
   if (!msg_type_from_wire(static_cast<std::uint16_t>(m.h.type)))
     return decode_error{decode_error::unknown_type, fmt::format("message type {} is unknown", to_string(m.h.type))};
   if (m.h.to.size() > lim.max_recipients)
-    return decode_error{decode_error::bad_header, fmt::format("{} recipients, the limit is {}", m.h.to.size(),
-                                                              lim.max_recipients)};
+    return decode_error{decode_error::bad_header,
+                        fmt::format("{} recipients, the limit is {}", m.h.to.size(), lim.max_recipients)};
   if (m.frames.size() + 1 > lim.max_frames)
     return decode_error{decode_error::too_many_frames, fmt::format("{} tensor frames plus the header exceed the limit "
                                                                    "of {} frames",

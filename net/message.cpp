@@ -8,8 +8,8 @@ namespace troupe::net {
 
 std::string to_string(msg_type t) {
   switch (t) {
-#define TROUPE_NET_X(name, value)                                                                  \
-  case msg_type::name:                                                                             \
+#define TROUPE_NET_X(name, value)                                                                                      \
+  case msg_type::name:                                                                                                 \
     return #name;
     TROUPE_NET_MESSAGE_TYPES(TROUPE_NET_X)
 #undef TROUPE_NET_X
@@ -19,8 +19,8 @@ std::string to_string(msg_type t) {
 
 std::optional<msg_type> msg_type_from_wire(std::uint16_t value) {
   switch (value) {
-#define TROUPE_NET_X(name, v)                                                                      \
-  case v:                                                                                          \
+#define TROUPE_NET_X(name, v)                                                                                          \
+  case v:                                                                                                              \
     return msg_type::name;
     TROUPE_NET_MESSAGE_TYPES(TROUPE_NET_X)
 #undef TROUPE_NET_X

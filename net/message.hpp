@@ -17,21 +17,21 @@
 namespace troupe::net {
 
 /// Every message type with its wire number. New types go at the end; a number is never reused.
-#define TROUPE_NET_MESSAGE_TYPES(X)                                                                \
-  X(hello, 1)                                                                                      \
-  X(welcome, 2)                                                                                    \
-  X(reject, 3)                                                                                     \
-  X(heartbeat, 4)                                                                                  \
-  X(push_gradient, 5)                                                                              \
-  X(pull_params, 6)                                                                                \
-  X(params, 7)                                                                                     \
-  X(request_batches, 8)                                                                            \
-  X(batch, 9)                                                                                      \
-  X(end_of_epoch, 10)                                                                              \
-  X(eval_request, 11)                                                                              \
-  X(eval_result, 12)                                                                               \
-  X(metrics, 13)                                                                                   \
-  X(shutdown, 14)                                                                                  \
+#define TROUPE_NET_MESSAGE_TYPES(X)                                                                                    \
+  X(hello, 1)                                                                                                          \
+  X(welcome, 2)                                                                                                        \
+  X(reject, 3)                                                                                                         \
+  X(heartbeat, 4)                                                                                                      \
+  X(push_gradient, 5)                                                                                                  \
+  X(pull_params, 6)                                                                                                    \
+  X(params, 7)                                                                                                         \
+  X(request_batches, 8)                                                                                                \
+  X(batch, 9)                                                                                                          \
+  X(end_of_epoch, 10)                                                                                                  \
+  X(eval_request, 11)                                                                                                  \
+  X(eval_result, 12)                                                                                                   \
+  X(metrics, 13)                                                                                                       \
+  X(shutdown, 14)                                                                                                      \
   X(ack, 15)
 
 enum class msg_type : std::uint16_t {
@@ -94,14 +94,14 @@ struct tensor_desc {
 
 /// The fields of the header frame.
 struct header {
-  std::uint64_t cluster_id = 0;      ///< cluster_id_of(cluster name); the van stamps it
+  std::uint64_t cluster_id = 0; ///< cluster_id_of(cluster name); the van stamps it
   msg_type type = msg_type::heartbeat;
-  std::string sender;                ///< node name of the sender; the van stamps it
-  std::uint64_t seq = 0;             ///< per-sender sequence number; the van stamps it
-  std::uint64_t clock = 0;           ///< the clock the message is about (the protocol above says which)
-  std::uint64_t step = 0;            ///< a parameter version (the protocol above says which)
-  std::vector<tensor_desc> tensors;  ///< one per tensor frame, in frame order
-  std::string meta;                  ///< small JSON or text for control messages
+  std::string sender;               ///< node name of the sender; the van stamps it
+  std::uint64_t seq = 0;            ///< per-sender sequence number; the van stamps it
+  std::uint64_t clock = 0;          ///< the clock the message is about (the protocol above says which)
+  std::uint64_t step = 0;           ///< a parameter version (the protocol above says which)
+  std::vector<tensor_desc> tensors; ///< one per tensor frame, in frame order
+  std::string meta;                 ///< small JSON or text for control messages
   /// The actors on the destination node that receive the message (one, or several sharing it):
   /// the router reads them here, never in meta.
   std::vector<std::string> to;
@@ -150,7 +150,7 @@ private:
 template <class T>
 struct tensor_view {
   const T* data = nullptr;
-  std::size_t size = 0;  ///< element count
+  std::size_t size = 0; ///< element count
   const tensor_desc* desc = nullptr;
 
   const T* begin() const { return data; }

@@ -10,7 +10,7 @@ namespace troupe::net {
 
 namespace {
 
-std::atomic<std::uint64_t> wake_counter{0};  // makes each van's inproc wake-up endpoint unique
+std::atomic<std::uint64_t> wake_counter{0}; // makes each van's inproc wake-up endpoint unique
 
 /// Waits for the I/O thread's answer; an exception it stored is rethrown as troupe::error.
 template <class T>
@@ -43,8 +43,8 @@ van::impl::impl(van_options o) : opt(std::move(o)), ctx(opt.ctx ? opt.ctx : cont
   wake_tx.connect(wake_ep);
   router = zmq::socket_t(z, zmq::socket_type::router);
   configure(router);
-  router.set(zmq::sockopt::router_mandatory, true);  // a reply to a vanished peer fails instead of vanishing
-  router.set(zmq::sockopt::router_handover, true);   // a restarted node takes its name back
+  router.set(zmq::sockopt::router_mandatory, true); // a reply to a vanished peer fails instead of vanishing
+  router.set(zmq::sockopt::router_handover, true);  // a restarted node takes its name back
   if (opt.curve.enabled)
     setup_curve_server();
 }
@@ -105,7 +105,9 @@ van::van(van_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {
   impl_->io = std::thread([p = impl_.get()] { p->run(); });
 }
 
-van::~van() { stop(); }
+van::~van() {
+  stop();
+}
 
 std::string van::bind(const std::string& endpoint) {
   std::future<std::string> done;
@@ -170,11 +172,11 @@ void van::stop() {
     std::lock_guard<std::mutex> lk(impl_->mu);
     if (!impl_->stopped) {
       impl_->stopped = true;
-      impl_->post_locked(send_cmd{});  // an empty command only wakes the I/O thread
+      impl_->post_locked(send_cmd{}); // an empty command only wakes the I/O thread
     }
   }
   if (std::this_thread::get_id() == impl_->io.get_id())
-    return;  // stop() from the handler: the loop ends after this message, the destructor joins
+    return; // stop() from the handler: the loop ends after this message, the destructor joins
   std::lock_guard<std::mutex> j(impl_->join_mu);
   if (impl_->io.joinable())
     impl_->io.join();
@@ -182,6 +184,8 @@ void van::stop() {
   impl_->wake_tx.close();
 }
 
-const std::string& van::name() const noexcept { return impl_->opt.node_name; }
+const std::string& van::name() const noexcept {
+  return impl_->opt.node_name;
+}
 
 } // namespace troupe::net

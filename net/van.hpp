@@ -26,15 +26,15 @@
 namespace troupe::net {
 
 struct van_options {
-  std::string node_name;       ///< routing id and header.sender of everything this van sends
-  std::uint64_t cluster_id = 0;  ///< cluster_id_of(cluster name); other clusters' messages are rejected
-  limits lim;                  ///< applied to what is received and to what is sent
-  int send_hwm = 1000;         ///< ZeroMQ send high-water mark (messages per peer); also the backlog cap
-  context ctx;                 ///< share one between vans that talk over inproc://; empty = a private one
-  std::chrono::milliseconds linger{1000};        ///< how long stop() lets queued messages drain
-  std::chrono::milliseconds reconnect_ivl{100};  ///< first reconnect delay of a DEALER
+  std::string node_name;                  ///< routing id and header.sender of everything this van sends
+  std::uint64_t cluster_id = 0;           ///< cluster_id_of(cluster name); other clusters' messages are rejected
+  limits lim;                             ///< applied to what is received and to what is sent
+  int send_hwm = 1000;                    ///< ZeroMQ send high-water mark (messages per peer); also the backlog cap
+  context ctx;                            ///< share one between vans that talk over inproc://; empty = a private one
+  std::chrono::milliseconds linger{1000}; ///< how long stop() lets queued messages drain
+  std::chrono::milliseconds reconnect_ivl{100}; ///< first reconnect delay of a DEALER
   std::chrono::milliseconds reconnect_ivl_max{5000};
-  std::chrono::milliseconds op_timeout{10000};  ///< how long bind()/connect() wait for the I/O thread
+  std::chrono::milliseconds op_timeout{10000}; ///< how long bind()/connect() wait for the I/O thread
   /// CURVE on every tcp:// and ipc:// socket of this van: the ROUTER only admits the keys in
   /// curve.peers (each under its own name), and a DEALER expects its peer's key from there.
   /// inproc:// links stay plaintext (they never leave the process).
@@ -53,16 +53,16 @@ struct van_options {
 
 /// Counters of one van; a snapshot, consistent as of the moment counters() ran.
 struct van_stats {
-  std::uint64_t messages_sent = 0;      ///< handed to ZeroMQ
-  std::uint64_t bytes_sent = 0;         ///< all frames, header included
-  std::uint64_t messages_received = 0;  ///< decoded and passed to the handler (or counted unhandled)
+  std::uint64_t messages_sent = 0;     ///< handed to ZeroMQ
+  std::uint64_t bytes_sent = 0;        ///< all frames, header included
+  std::uint64_t messages_received = 0; ///< decoded and passed to the handler (or counted unhandled)
   std::uint64_t bytes_received = 0;
-  std::uint64_t rejected = 0;           ///< sum of rejected_by_reason
+  std::uint64_t rejected = 0; ///< sum of rejected_by_reason
   std::array<std::uint64_t, decode_error::reason_count> rejected_by_reason{};
-  std::uint64_t send_failures = 0;      ///< dropped: peer unreachable, backlog full or van stopping
-  std::uint64_t unhandled = 0;          ///< received while no handler was set
-  std::uint64_t handler_errors = 0;     ///< exceptions thrown by the handler (caught)
-  std::string last_rejection;           ///< "from 'x': wrong_cluster: cluster id ..."
+  std::uint64_t send_failures = 0;  ///< dropped: peer unreachable, backlog full or van stopping
+  std::uint64_t unhandled = 0;      ///< received while no handler was set
+  std::uint64_t handler_errors = 0; ///< exceptions thrown by the handler (caught)
+  std::string last_rejection;       ///< "from 'x': wrong_cluster: cluster id ..."
   std::string last_send_failure;
   std::string last_handler_error;
 };

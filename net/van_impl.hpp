@@ -21,9 +21,9 @@ namespace troupe::net {
 /// An encoded message on its way to one peer.
 struct send_cmd {
   std::string peer;
-  std::vector<payload> frames;  ///< header frame first
+  std::vector<payload> frames; ///< header frame first
   std::uint64_t bytes = 0;
-  msg_type type = msg_type::heartbeat;  ///< for error messages
+  msg_type type = msg_type::heartbeat; ///< for error messages
 };
 struct bind_cmd {
   std::string endpoint;
@@ -41,16 +41,16 @@ struct van::impl {
 
   // ---- fixed at construction ----
   van_options opt;
-  context ctx;  // declared before every socket, so it outlives them
+  context ctx; // declared before every socket, so it outlives them
 
   // ---- shared between callers and the I/O thread, guarded by mu ----
   mutable std::mutex mu;
   std::deque<command> queue;
-  bool wake_pending = false;  // a wake-up is in flight; the I/O thread clears it when it takes the queue
-  bool stopped = false;       // no new work is accepted
-  std::set<std::string> dealer_routes;  // peers we connect()ed to
-  std::set<std::string> router_routes;  // peers whose valid message arrived on the ROUTER
-  zmq::socket_t wake_tx;                // PAIR; callers send an empty frame to wake the I/O thread
+  bool wake_pending = false;           // a wake-up is in flight; the I/O thread clears it when it takes the queue
+  bool stopped = false;                // no new work is accepted
+  std::set<std::string> dealer_routes; // peers we connect()ed to
+  std::set<std::string> router_routes; // peers whose valid message arrived on the ROUTER
+  zmq::socket_t wake_tx;               // PAIR; callers send an empty frame to wake the I/O thread
   std::shared_ptr<const van::handler> on_message;
   std::atomic<std::uint64_t> next_seq{1};
 
@@ -63,14 +63,14 @@ struct van::impl {
   zmq::socket_t wake_rx;
   zmq::socket_t router;
   std::map<std::string, zmq::socket_t> dealers;
-  std::map<std::string, std::deque<send_cmd>> dealer_backlog;  // messages ZeroMQ refused for now (HWM)
+  std::map<std::string, std::deque<send_cmd>> dealer_backlog; // messages ZeroMQ refused for now (HWM)
   std::map<std::string, std::deque<send_cmd>> router_backlog;
   zmq::socket_t monitor;  // PAIR fed by zmq_socket_monitor(router): failed handshakes (CURVE only)
-  std::string zap_domain;  // "troupe:<node>" when CURVE is on
+  std::string zap_domain; // "troupe:<node>" when CURVE is on
   /// Per peer: received bytes still referenced by undelivered or unreleased payloads (see
   /// van_options::max_peer_inflight_bytes). The counters are decremented from any thread.
   std::map<std::string, std::shared_ptr<std::atomic<std::uint64_t>>> inflight;
-  std::thread io;  // last: started when everything above exists
+  std::thread io; // last: started when everything above exists
 
   /// Queues a command and wakes the I/O thread; mu must be held.
   void post_locked(command c);

@@ -12,7 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::size_t max_receives_per_poll = 64;  // per socket, so one busy peer cannot starve the rest
+constexpr std::size_t max_receives_per_poll = 64; // per socket, so one busy peer cannot starve the rest
 
 /// A received frame and what keeps its peer's in-flight count up while the frame is alive.
 struct held_frame {
@@ -40,7 +40,7 @@ std::string user_id_of(const zmq::message_t& part) {
   return v == nullptr ? std::string() : std::string(v);
 }
 
-constexpr std::size_t max_tracked_peers = 4096;  // bounds the in-flight table against made-up names
+constexpr std::size_t max_tracked_peers = 4096; // bounds the in-flight table against made-up names
 
 /// A routing id fit for a log line: non-printable bytes as \xNN.
 std::string printable(const std::string& id) {
@@ -75,7 +75,7 @@ void van::impl::loop() {
   for (;;) {
     // Poll set: wake-up, ROUTER, then every DEALER (POLLOUT too while ZeroMQ refused it something).
     std::vector<zmq::pollitem_t> items{{wake_rx.handle(), 0, ZMQ_POLLIN, 0}, {router.handle(), 0, ZMQ_POLLIN, 0}};
-    if (monitor)  // never a null socket in the set: zmq_poll would take it for file descriptor 0
+    if (monitor) // never a null socket in the set: zmq_poll would take it for file descriptor 0
       items.push_back({monitor.handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t first_dealer = items.size();
     std::vector<std::pair<const std::string*, zmq::socket_t*>> polled;
@@ -134,19 +134,19 @@ void van::impl::execute(command& c, bool stopping) {
   } else if (auto* k = std::get_if<connect_cmd>(&c)) {
     try {
       TROUPE_ENFORCE(!stopping, "van '{}' is stopping", opt.node_name);
-      zmq::socket_t s(ctx.native(), zmq::socket_type::dealer);
-      configure(s);
-      s.set(zmq::sockopt::routing_id, opt.node_name);  // the peer's ROUTER addresses us by name
+      zmq::socket_t dealer(ctx.native(), zmq::socket_type::dealer);
+      configure(dealer);
+      dealer.set(zmq::sockopt::routing_id, opt.node_name); // the peer's ROUTER addresses us by name
       if (opt.curve.enabled && k->endpoint.rfind("inproc://", 0) != 0) {
         auto key = opt.curve.peers.find(k->peer);
-        TROUPE_ENFORCE(key != opt.curve.peers.end(),
-                       "van '{}': CURVE is on but no public key is known for peer '{}'", opt.node_name, k->peer);
-        s.set(zmq::sockopt::curve_serverkey, key->second);
-        s.set(zmq::sockopt::curve_publickey, opt.curve.own.public_key);
-        s.set(zmq::sockopt::curve_secretkey, opt.curve.own.secret_key);
+        TROUPE_ENFORCE(key != opt.curve.peers.end(), "van '{}': CURVE is on but no public key is known for peer '{}'",
+                       opt.node_name, k->peer);
+        dealer.set(zmq::sockopt::curve_serverkey, key->second);
+        dealer.set(zmq::sockopt::curve_publickey, opt.curve.own.public_key);
+        dealer.set(zmq::sockopt::curve_secretkey, opt.curve.own.secret_key);
       }
-      s.connect(k->endpoint);
-      dealers.emplace(k->peer, std::move(s));
+      dealer.connect(k->endpoint);
+      dealers.emplace(k->peer, std::move(dealer));
       k->done.set_value();
     } catch (...) {
       {
@@ -175,7 +175,7 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
     if (!s.recv(part, zmq::recv_flags::dontwait)) {
       if (received == 0)
         return false;
-      break;  // cannot happen: ZeroMQ delivers all parts of a message at once
+      break; // cannot happen: ZeroMQ delivers all parts of a message at once
     }
     more = part.more();
     bytes += part.size();
@@ -186,7 +186,7 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
     else if (parts.size() < opt.lim.max_frames)
       parts.push_back(std::move(part));
     else
-      overflow = true;  // keep draining, keep nothing
+      overflow = true; // keep draining, keep nothing
   }
   const std::string& peer = dealer_peer ? *dealer_peer : identity;
   if (!opt.known_peers.empty() && opt.known_peers.count(peer) == 0) {

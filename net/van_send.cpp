@@ -7,7 +7,7 @@ namespace troupe::net {
 
 namespace {
 
-constexpr std::size_t zero_copy_min_bytes = 1024;  // smaller frames are copied: cheaper than a free callback
+constexpr std::size_t zero_copy_min_bytes = 1024; // smaller frames are copied: cheaper than a free callback
 
 /// A frame for ZeroMQ. Large frames are sent in place: a heap copy of the payload's owner rides along
 /// as the free-function hint and is released (on a libzmq thread) once ZeroMQ is done with the bytes.
@@ -15,9 +15,10 @@ zmq::message_t to_zmq(const payload& p) {
   if (p.size() < zero_copy_min_bytes)
     return zmq::message_t(p.data(), p.size());
   auto keep = std::make_unique<std::shared_ptr<const void>>(p.owner());
-  zmq::message_t m(const_cast<std::byte*>(p.data()), p.size(),
-                   [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keep.get());
-  (void)keep.release();  // owned by ZeroMQ now
+  zmq::message_t m(
+      const_cast<std::byte*>(p.data()), p.size(),
+      [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keep.get());
+  (void)keep.release(); // owned by ZeroMQ now
   return m;
 }
 
@@ -104,7 +105,7 @@ void van::impl::shutdown() {
     monitor.close();
   }
   if (!zap_domain.empty())
-    ctx.zap_forget(zap_domain);  // after this the ZAP thread never calls into this van again
+    ctx.zap_forget(zap_domain); // after this the ZAP thread never calls into this van again
   router.close();
   for (auto& [peer, s] : dealers)
     s.close();

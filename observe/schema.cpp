@@ -230,9 +230,8 @@ const fields refused_event = {{"target", type::string, true},
                               {"reason", type::string, true},
                               {"detail", type::string, false}};
 // A model or checkpoint file that could not be written (checkpoint.on_write_error).
-const fields write_failed_event = {{"path", type::string, true},
-                                   {"error", type::string, true},
-                                   {"policy", type::string, true}};
+const fields write_failed_event = {
+    {"path", type::string, true}, {"error", type::string, true}, {"policy", type::string, true}};
 // Supervisor events (actors/node.cpp).
 const fields restart_event = {{"target", type::string, true},
                               {"reason", type::string, false},

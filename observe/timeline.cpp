@@ -60,7 +60,8 @@ nlohmann::json build_timeline(const read_result& records) {
     const int pid = pid_of(node);
     auto [it, fresh] = tids.emplace(std::make_pair(node, actor), static_cast<int>(tids.size()) + 1);
     if (fresh)
-      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", pid}, {"tid", it->second}, {"args", {{"name", actor}}}});
+      events.push_back(
+          {{"name", "thread_name"}, {"ph", "M"}, {"pid", pid}, {"tid", it->second}, {"args", {{"name", actor}}}});
     return it->second;
   };
   // Flows: the trainer's push starts an arrow, the aggregator's apply/gather of the same gradient ends it.
@@ -68,8 +69,8 @@ nlohmann::json build_timeline(const read_result& records) {
   for (const auto& s : spans) {
     const int tid = tid_of(s.node, s.actor);
     const double ts = (s.start - t0) * 1e6, dur = s.seconds * 1e6;
-    nlohmann::json ev{{"name", s.name}, {"cat", s.actor}, {"ph", "X"}, {"ts", ts}, {"dur", dur},
-                      {"pid", pids[s.node]}, {"tid", tid}};
+    nlohmann::json ev{{"name", s.name}, {"cat", s.actor},      {"ph", "X"}, {"ts", ts},
+                      {"dur", dur},     {"pid", pids[s.node]}, {"tid", tid}};
     if (!s.correlation.empty())
       ev["args"] = {{"id", s.correlation}};
     events.push_back(ev);
@@ -77,8 +78,14 @@ nlohmann::json build_timeline(const read_result& records) {
     if (!s.correlation.empty() && (starts || ends)) {
       auto [it, fresh] = flow_ids.emplace(s.correlation, flow_ids.size() + 1);
       (void)fresh;
-      events.push_back({{"name", "gradient"}, {"cat", "flow"}, {"ph", starts ? "s" : "f"}, {"bp", "e"},
-                        {"id", it->second}, {"ts", starts ? ts + dur : ts}, {"pid", pids[s.node]}, {"tid", tid}});
+      events.push_back({{"name", "gradient"},
+                        {"cat", "flow"},
+                        {"ph", starts ? "s" : "f"},
+                        {"bp", "e"},
+                        {"id", it->second},
+                        {"ts", starts ? ts + dur : ts},
+                        {"pid", pids[s.node]},
+                        {"tid", tid}});
     }
   }
   return {{"traceEvents", events}, {"displayTimeUnit", "ms"}};

@@ -25,7 +25,7 @@ std::uint64_t aggregator_core::min_clock() const {
   for (std::size_t r = 0; r < clocks_.size(); ++r)
     if (present_[r])
       m = std::min(m, clocks_[r]);
-  if (m == ~std::uint64_t{0})  // nobody present: the slowest of all
+  if (m == ~std::uint64_t{0}) // nobody present: the slowest of all
     m = *std::min_element(clocks_.begin(), clocks_.end());
   return m;
 }
@@ -69,10 +69,10 @@ void aggregator_core::close_round_if_complete(push_outcome& out) {
       continue;
     any_present = true;
     if (clocks_[r] <= round_clock_)
-      return;  // a present trainer has not pushed this clock yet
+      return; // a present trainer has not pushed this clock yet
   }
   if (!any_present)
-    return;  // nobody to gather from: the round waits for a trainer to be readmitted
+    return; // nobody to gather from: the round waits for a trainer to be readmitted
   // Σ n_i · g_i in rank order (not arrival order), so a bsp run is deterministic, and the
   // sample-weighted mean applied once.
   std::size_t samples = 0;
@@ -96,7 +96,7 @@ void aggregator_core::close_round_if_complete(push_outcome& out) {
   for (std::size_t r = 0; r < o_.trainers; ++r) {
     if (present_[r])
       out.released.push_back(r);
-    else  // an absent trainer's clock follows the rounds, as if it had pushed empty batches
+    else // an absent trainer's clock follows the rounds, as if it had pushed empty batches
       clocks_[r] = std::max(clocks_[r], round_clock_);
   }
 }
@@ -113,17 +113,20 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
                                    const float* grad) {
   TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
   push_outcome out;
-  if (clock < clocks_[rank]) {  // a replay of a gradient already counted
+  if (clock < clocks_[rank]) { // a replay of a gradient already counted
     out.duplicate = true;
     return out;
   }
-  TROUPE_ENFORCE(present_[rank], "trainer {} pushed clock {} while it is not a member (its node was declared lost); "
-                 "readmit it first", rank, clock);
+  TROUPE_ENFORCE(present_[rank],
+                 "trainer {} pushed clock {} while it is not a member (its node was declared lost); "
+                 "readmit it first",
+                 rank, clock);
   TROUPE_ENFORCE(clock == clocks_[rank], "trainer {} pushed clock {} but its next clock is {}", rank, clock,
                  clocks_[rank]);
   TROUPE_ENFORCE(may_start(rank, clock), "trainer {} pushed clock {} beyond the staleness bound (slowest at {})", rank,
                  clock, min_clock());
-  TROUPE_ENFORCE(n == 0 || grad != nullptr, "trainer {} pushed clock {} with {} samples but no gradient", rank, clock, n);
+  TROUPE_ENFORCE(n == 0 || grad != nullptr, "trainer {} pushed clock {} with {} samples but no gradient", rank, clock,
+                 n);
   out.staleness = version_ >= version_read ? version_ - version_read : 0;
   // One vectorized pass; the per-parameter description only for a gradient it flags.
   if (o_.refuse_nonfinite && n > 0 && count_nonfinite(grad, params_.size()) > 0) {
@@ -131,7 +134,7 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
     out.nonfinite = describe_nonfinite(grad, layout_);
     out.refused_in_a_row = ++refused_in_a_row_[rank];
     out.escalate = out.refused_in_a_row >= o_.max_refused_in_a_row;
-    n = 0;  // from here on it counts as an empty batch: the clock is pushed, nothing is applied
+    n = 0; // from here on it counts as an empty batch: the clock is pushed, nothing is applied
   } else {
     refused_in_a_row_[rank] = 0;
   }
@@ -153,7 +156,7 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
     apply(grad, 1.0f / static_cast<float>(o_.trainers));
     out.applied = 1;
   }
-  out.released.push_back(rank);  // the pusher always gets the fresh parameters back
+  out.released.push_back(rank); // the pusher always gets the fresh parameters back
   // The slowest trainer moved on: whoever was blocked on the bound and is now within it may start.
   release_unblocked(min_before, rank, out);
   return out;

@@ -44,9 +44,9 @@
 namespace troupe::ps {
 
 struct aggregator_options {
-  consistency_gate gate;             ///< bsp / ssp (+ staleness) / asp
+  consistency_gate gate; ///< bsp / ssp (+ staleness) / asp
   std::size_t trainers = 1;
-  std::size_t steps_per_epoch = 1;   ///< clocks per epoch (per trainer)
+  std::size_t steps_per_epoch = 1; ///< clocks per epoch (per trainer)
   std::size_t epochs = 1;
   optim::optimizer_options optimizer;
   optim::lr_schedule_options schedule;
@@ -56,14 +56,14 @@ struct aggregator_options {
 
 /// What a push changed.
 struct push_outcome {
-  bool duplicate = false;              ///< already seen: nothing applied
-  std::size_t applied = 0;             ///< optimizer steps taken by this push (0 or 1)
-  std::vector<std::size_t> released;   ///< trainers that may now start their next clock
-  std::uint64_t staleness = 0;         ///< versions applied since the pushed gradient's parameters
-  bool refused = false;                ///< the gradient held NaN/Inf and was not applied
-  nonfinite_report nonfinite;          ///< where, when refused
-  std::size_t refused_in_a_row = 0;    ///< this trainer's refusals in a row, including this one
-  bool escalate = false;               ///< refused_in_a_row reached max_refused_in_a_row
+  bool duplicate = false;            ///< already seen: nothing applied
+  std::size_t applied = 0;           ///< optimizer steps taken by this push (0 or 1)
+  std::vector<std::size_t> released; ///< trainers that may now start their next clock
+  std::uint64_t staleness = 0;       ///< versions applied since the pushed gradient's parameters
+  bool refused = false;              ///< the gradient held NaN/Inf and was not applied
+  nonfinite_report nonfinite;        ///< where, when refused
+  std::size_t refused_in_a_row = 0;  ///< this trainer's refusals in a row, including this one
+  bool escalate = false;             ///< refused_in_a_row reached max_refused_in_a_row
 };
 
 class aggregator_core {
@@ -126,8 +126,8 @@ private:
   std::unique_ptr<optim::optimizer> opt_;
   optim::lr_schedule schedule_;
   std::uint64_t version_ = 0;
-  std::vector<std::uint64_t> clocks_;      ///< pushes seen per trainer
-  std::vector<bool> present_;               ///< false: removed (node lost) until readmitted
+  std::vector<std::uint64_t> clocks_; ///< pushes seen per trainer
+  std::vector<bool> present_;         ///< false: removed (node lost) until readmitted
   std::vector<std::size_t> refused_in_a_row_;
   // BSP round in progress (clock round_clock_): each rank's gradient and sample count (0: none
   // received, empty or refused), summed in rank order.

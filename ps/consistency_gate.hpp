@@ -15,7 +15,7 @@ namespace troupe::ps {
 
 struct consistency_gate {
   config::consistency mode = config::consistency::bsp;
-  std::size_t staleness = 0;  ///< ssp only
+  std::size_t staleness = 0; ///< ssp only
 
   /// Clocks a trainer may run ahead of the slowest one (0 for bsp; unbounded for asp).
   std::uint64_t bound() const { return mode == config::consistency::ssp ? staleness : 0; }

@@ -26,7 +26,7 @@ struct nonfinite_param {
 /// Where a flagged gradient's non-finite elements are: totals and the parameters that hold any.
 struct nonfinite_report {
   std::size_t nan = 0, inf = 0;
-  std::vector<nonfinite_param> params;  ///< only parameters with at least one, in layout order
+  std::vector<nonfinite_param> params; ///< only parameters with at least one, in layout order
 };
 
 /// Counts NaN and ±Inf per parameter of `layout` in the flat gradient g[0, layout.total).

@@ -46,7 +46,8 @@ std::optional<batch_plan> loader_core::next(std::size_t rank) {
 
 void loader_core::seek(std::size_t rank, std::uint64_t clock) {
   TROUPE_ENFORCE(rank < cursors_.size(), "trainer rank {} out of range ({} trainers)", rank, cursors_.size());
-  cursors_[rank] = {static_cast<std::size_t>(clock / steps_per_epoch_), static_cast<std::size_t>(clock % steps_per_epoch_)};
+  cursors_[rank] = {static_cast<std::size_t>(clock / steps_per_epoch_),
+                    static_cast<std::size_t>(clock % steps_per_epoch_)};
 }
 
 } // namespace troupe::ps

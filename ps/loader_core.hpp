@@ -16,8 +16,8 @@ namespace troupe::ps {
 
 struct batch_plan {
   std::size_t epoch = 0;
-  std::size_t step = 0;                ///< within the epoch
-  std::vector<std::size_t> indices;    ///< may be empty (a short shard's last step)
+  std::size_t step = 0;             ///< within the epoch
+  std::vector<std::size_t> indices; ///< may be empty (a short shard's last step)
 };
 
 class loader_core {

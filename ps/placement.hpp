@@ -13,8 +13,8 @@ namespace troupe::ps {
 struct placement {
   std::string aggregator_node;
   std::string loader_node;
-  std::vector<std::string> trainer_nodes;     ///< node of each trainer rank
-  std::vector<std::size_t> trainer_threads;   ///< compute threads of each trainer rank
+  std::vector<std::string> trainer_nodes;   ///< node of each trainer rank
+  std::vector<std::size_t> trainer_threads; ///< compute threads of each trainer rank
 
   std::size_t trainers() const { return trainer_nodes.size(); }
   /// Ranks of the trainers on `node`.

@@ -17,7 +17,7 @@ std::string format_duration(double seconds) {
 
 void progress_meter::pushed(const push& p, const push_outcome& out) {
   if (out.refused) {
-    ++refused_;  // its loss and accuracy are as broken as its gradient: they stay out of the figures
+    ++refused_; // its loss and accuracy are as broken as its gradient: they stay out of the figures
   } else {
     loss_sum_ += p.loss_sum;
     samples_ += p.n;
@@ -43,13 +43,13 @@ progress_meter::line progress_meter::take(const aggregator_core& core, double si
   const double clocks_done = static_cast<double>(clock - first_clock_);
   const double eta = clocks_done > 0 ? run_s / clocks_done * static_cast<double>(core.total_clocks() - clock) : 0;
   line out;
-  out.text = fmt::format("Epoch: [{}][{:>4}/{}]  Time {:6.3f}/step  Loss {:.4e}  Acc@1 {:6.2f}  Acc@5 {:6.2f}  "
-                         "images/s {:.0f}  LR {:.4g}  version {}  ETA {}",
-                         epoch, in_epoch, o.steps_per_epoch,
-                         since_line_s / static_cast<double>(std::max<std::uint64_t>(clock - last_clock_, 1)),
-                         loss_sum_ / n, 100.0 * static_cast<double>(correct1_) / n,
-                         100.0 * static_cast<double>(correct5_) / n, n / secs, core.current_lr(), core.version(),
-                         format_duration(eta));
+  out.text =
+      fmt::format("Epoch: [{}][{:>4}/{}]  Time {:6.3f}/step  Loss {:.4e}  Acc@1 {:6.2f}  Acc@5 {:6.2f}  "
+                  "images/s {:.0f}  LR {:.4g}  version {}  ETA {}",
+                  epoch, in_epoch, o.steps_per_epoch,
+                  since_line_s / static_cast<double>(std::max<std::uint64_t>(clock - last_clock_, 1)), loss_sum_ / n,
+                  100.0 * static_cast<double>(correct1_) / n, 100.0 * static_cast<double>(correct5_) / n, n / secs,
+                  core.current_lr(), core.version(), format_duration(eta));
   auto& r = out.fields;
   r["loss"] = loss_sum_ / n;
   r["acc"] = static_cast<double>(correct1_) / n;
@@ -57,7 +57,7 @@ progress_meter::line progress_meter::take(const aggregator_core& core, double si
   r["updates_per_s"] = static_cast<double>(pushes_) / secs;
   r["lr"] = core.current_lr();
   r["version"] = core.version();
-  r["applied"] = core.version();  // optimizer applications so far (= version)
+  r["applied"] = core.version(); // optimizer applications so far (= version)
   double stale_sum = 0;
   std::uint64_t stale_n = 0;
   nlohmann::json hist = nlohmann::json::object();
@@ -66,13 +66,13 @@ progress_meter::line progress_meter::take(const aggregator_core& core, double si
     stale_n += v;
     hist[std::to_string(k)] = v;
   }
-  r["staleness"] = stale_n > 0 ? stale_sum / static_cast<double>(stale_n) : 0.0;  // mean over the run so far
+  r["staleness"] = stale_n > 0 ? stale_sum / static_cast<double>(stale_n) : 0.0; // mean over the run so far
   nlohmann::json lag = nlohmann::json::array();
-  for (std::size_t i = 0; i < o.trainers; ++i)  // a trainer removed under shrink may be behind the slowest present one
+  for (std::size_t i = 0; i < o.trainers; ++i) // a trainer removed under shrink may be behind the slowest present one
     lag.push_back(core.clock_of(i) > clock ? core.clock_of(i) - clock : 0);
   r["clock_lag"] = lag;
   r["staleness_hist"] = hist;
-  r["refused"] = refused_;  // non-finite gradients refused so far
+  r["refused"] = refused_; // non-finite gradients refused so far
   loss_sum_ = 0;
   samples_ = correct1_ = correct5_ = pushes_ = 0;
   last_clock_ = clock;

@@ -28,8 +28,8 @@ public:
   bool due(const aggregator_core& core, std::size_t print_freq, bool force) const;
 
   struct line {
-    std::string text;       ///< "Epoch: [1][ 100/938]  Time ..."
-    nlohmann::json fields;  ///< loss, acc, images_per_s, ..., refused
+    std::string text;      ///< "Epoch: [1][ 100/938]  Time ..."
+    nlohmann::json fields; ///< loss, acc, images_per_s, ..., refused
   };
   /// The line for the slowest clock now, `since_line_s` after the last one and `run_s` after
   /// (re)start; resets the sums.
@@ -38,8 +38,8 @@ public:
 private:
   double loss_sum_ = 0;
   std::size_t samples_ = 0, correct1_ = 0, correct5_ = 0, pushes_ = 0;
-  std::map<std::uint64_t, std::uint64_t> staleness_hist_;  ///< over the run
-  std::uint64_t refused_ = 0;                              ///< over the run
+  std::map<std::uint64_t, std::uint64_t> staleness_hist_; ///< over the run
+  std::uint64_t refused_ = 0;                             ///< over the run
   std::uint64_t first_clock_ = 0, last_clock_ = 0;
 };
 

@@ -64,6 +64,19 @@ flat_f32 flat_of(const net::message& m, const char* name, std::size_t expected) 
   return {nullptr, v.data, v.size};
 }
 
+/// The mode's wire name (config::to_string's, kept here so the protocol links no YAML reader).
+const char* mode_name(config::consistency c) {
+  switch (c) {
+  case config::consistency::ssp:
+    return "ssp";
+  case config::consistency::asp:
+    return "asp";
+  case config::consistency::bsp:
+    break;
+  }
+  return "bsp";
+}
+
 config::consistency mode_of(const std::string& s, const net::message& m) {
   if (s == "bsp")
     return config::consistency::bsp;
@@ -95,7 +108,7 @@ net::message encode(const welcome& w, const std::string& to) {
                  {"trainers", w.trainers},
                  {"steps_per_epoch", w.steps_per_epoch},
                  {"epochs", w.epochs},
-                 {"mode", config::to_string(w.gate.mode)},
+                 {"mode", mode_name(w.gate.mode)},
                  {"staleness", w.gate.staleness},
                  {"clock", w.clock}});
   m.h.clock = w.min_clock;
@@ -113,9 +126,9 @@ net::message encode(const params_update& p, std::vector<std::string> to) {
 }
 
 net::message encode(const push& p) {
-  auto m = make(net::msg_type::push_gradient, {aggregator_name},
-                {{"rank", p.rank}, {"loss_sum", p.loss_sum}, {"n", p.n}, {"correct1", p.correct1},
-                 {"correct5", p.correct5}});
+  auto m = make(
+      net::msg_type::push_gradient, {aggregator_name},
+      {{"rank", p.rank}, {"loss_sum", p.loss_sum}, {"n", p.n}, {"correct1", p.correct1}, {"correct5", p.correct5}});
   m.h.clock = p.clock;
   m.h.step = p.version_read;
   if (p.n > 0)
@@ -152,6 +165,15 @@ net::message encode(const reject& r, const std::string& to) {
   return make(net::msg_type::reject, {to}, {{"reason", r.reason}});
 }
 
+net::message encode(const waiting& w, const std::string& to) {
+  return make(net::msg_type::ack, {to}, {{"waiting_for", w.for_what}});
+}
+
+waiting decode_waiting(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::ack);
+  return {field<std::string>(meta, "waiting_for", m)};
+}
+
 reject decode_reject(const net::message& m) {
   const auto meta = meta_of(m, net::msg_type::reject);
   return {field<std::string>(meta, "reason", m)};
@@ -164,7 +186,7 @@ net::message heartbeat_message() {
 hello decode_hello(const net::message& m) {
   const auto meta = meta_of(m, net::msg_type::hello);
   hello h;
-  if (meta.contains("rank"))  // the aggregator's "say hello now" carries none
+  if (meta.contains("rank")) // the aggregator's "say hello now" carries none
     h.rank = field<std::size_t>(meta, "rank", m);
   if (meta.contains("job"))
     h.job = field<std::string>(meta, "job", m);
@@ -228,8 +250,8 @@ batch decode_batch(const net::message& m) {
   b.n = field<std::size_t>(meta, "n", m);
   if (b.n > 0) {
     if (m.h.tensors.size() != 2)
-      throw error(fmt::format("batch from '{}': {} tensors, expected images and labels", m.h.sender,
-                              m.h.tensors.size()));
+      throw error(
+          fmt::format("batch from '{}': {} tensors, expected images and labels", m.h.sender, m.h.tensors.size()));
     b.images = m.view<float>(0);
     b.labels = m.view<std::int32_t>(1);
     const auto& shape = m.h.tensors[0].shape;

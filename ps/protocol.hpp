@@ -8,6 +8,8 @@
 ///   loader     -> aggregator  hello {role: loader, job}              (at start, and when asked)
 ///   aggregator -> trainer/loader hello {}                            (a (re)started aggregator: "say hello now")
 ///   aggregator -> trainer/loader reject {reason}                     (another job: the first differing key)
+///   aggregator -> trainer     waiting {for}                          (ack: a hello before the job can start;
+///                                                                     the trainer keeps waiting while it hears these)
 ///   aggregator -> trainer     welcome {rank, trainers, steps_per_epoch, epochs, mode, staleness, clock}
 ///                             + params [P] f32
 ///   trainer    -> loader      batch_request {rank, credits, from_clock} (credit-based flow control)
@@ -48,8 +50,8 @@ struct flat_f32 {
 
 struct hello {
   std::size_t rank = 0;
-  std::string job;  ///< the sender's job fingerprint (config::job_fingerprint wire form); empty from the aggregator
-  bool loader = false;  ///< the loader's hello (no rank)
+  std::string job;     ///< the sender's job fingerprint (config::job_fingerprint wire form); empty from the aggregator
+  bool loader = false; ///< the loader's hello (no rank)
 };
 
 /// The aggregator refuses a node's actor for good (it runs another job); the reason names the
@@ -58,13 +60,18 @@ struct reject {
   std::string reason;
 };
 
+/// The aggregator is alive but cannot start yet (an answer to a hello): who it waits for.
+struct waiting {
+  std::string for_what;
+};
+
 struct welcome {
   std::size_t rank = 0, trainers = 0;
   std::uint64_t steps_per_epoch = 0, epochs = 0;
   consistency_gate gate;
-  std::uint64_t clock = 0;      ///< the clock the trainer continues from
-  std::uint64_t min_clock = 0;  ///< the slowest trainer's clock
-  std::uint64_t version = 0;    ///< of params
+  std::uint64_t clock = 0;     ///< the clock the trainer continues from
+  std::uint64_t min_clock = 0; ///< the slowest trainer's clock
+  std::uint64_t version = 0;   ///< of params
   flat_f32 params;
 };
 
@@ -78,7 +85,7 @@ struct push {
   std::uint64_t clock = 0, version_read = 0;
   double loss_sum = 0;
   std::size_t n = 0, correct1 = 0, correct5 = 0;
-  flat_f32 grad;  ///< empty when n = 0
+  flat_f32 grad; ///< empty when n = 0
 };
 
 struct batch_request {
@@ -89,16 +96,16 @@ struct batch_request {
 struct batch {
   std::uint64_t clock = 0;
   std::size_t epoch = 0, step = 0, n = 0;
-  std::vector<std::uint32_t> image_shape;  ///< C, H, W
-  std::shared_ptr<const std::vector<float>> images_out;  ///< when sending: n·C·H·W values
+  std::vector<std::uint32_t> image_shape;               ///< C, H, W
+  std::shared_ptr<const std::vector<float>> images_out; ///< when sending: n·C·H·W values
   std::shared_ptr<const std::vector<std::int32_t>> labels_out;
-  net::tensor_view<float> images;         ///< after decoding
-  net::tensor_view<std::int32_t> labels;  ///< after decoding
+  net::tensor_view<float> images;        ///< after decoding
+  net::tensor_view<std::int32_t> labels; ///< after decoding
 };
 
 struct shutdown {
   std::string reason;
-  std::optional<std::size_t> rank;  ///< the trainer that was stopped, when one says so
+  std::optional<std::size_t> rank; ///< the trainer that was stopped, when one says so
 };
 
 net::message encode(const hello& m, const std::string& to);
@@ -110,6 +117,7 @@ net::message encode(const batch_request& m);
 net::message encode(const batch& m, const std::string& to);
 net::message encode(const shutdown& m, const std::string& to);
 net::message encode(const reject& m, const std::string& to);
+net::message encode(const waiting& m, const std::string& to);
 net::message heartbeat_message();
 
 /// Strict decoders: each throws troupe::error naming the message type, the sender and the field
@@ -122,5 +130,6 @@ batch_request decode_batch_request(const net::message& m);
 batch decode_batch(const net::message& m);
 shutdown decode_shutdown(const net::message& m);
 reject decode_reject(const net::message& m);
+waiting decode_waiting(const net::message& m);
 
 } // namespace troupe::ps

@@ -18,7 +18,7 @@ trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
     steps_per_epoch_ = w.steps_per_epoch;
     epochs_ = w.epochs;
     gate_ = w.gate;
-    clock_ = w.clock;  // a resumed run continues at the checkpointed clock
+    clock_ = w.clock; // a resumed run continues at the checkpointed clock
     next_request_ = clock_;
     take(w.params, w.version, w.min_clock, false);
     welcomed_ = true;
@@ -94,7 +94,8 @@ push trainer_core::complete_step(double loss_sum, std::size_t n, std::size_t cor
 
 std::optional<batch_request> trainer_core::request(std::size_t credits) {
   const std::uint64_t total = total_clocks();
-  credits = static_cast<std::size_t>(std::min<std::uint64_t>(credits, total > next_request_ ? total - next_request_ : 0));
+  credits =
+      static_cast<std::size_t>(std::min<std::uint64_t>(credits, total > next_request_ ? total - next_request_ : 0));
   if (credits == 0)
     return std::nullopt;
   batch_request r{rank_, credits, next_request_};

@@ -33,8 +33,8 @@ public:
 
   /// What a welcome changed.
   struct resync_result {
-    bool first = false;          ///< the first welcome: training may start
-    bool clock_moved = false;    ///< a re-sync moved the clock: batches were asked for again
+    bool first = false;       ///< the first welcome: training may start
+    bool clock_moved = false; ///< a re-sync moved the clock: batches were asked for again
   };
   /// Takes a welcome: the job's shape and gate, our clock and the parameters.
   resync_result on_welcome(const welcome& w);

@@ -17,12 +17,12 @@ struct inbound {
   std::shared_ptr<const net::message> msg;
 };
 
-using stop_atom = caf::atom_constant<caf::atom("stop")>;      ///< finish now: save what must be saved, quit
+using stop_atom = caf::atom_constant<caf::atom("stop")>; ///< finish now: save what must be saved, quit
 /// Supervisor to a healthy trainer (one_for_all / rest_for_one): quit quietly, a new incarnation follows.
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
-using tick_atom = caf::atom_constant<caf::atom("tick")>;      ///< a timer fired
-using line_atom = caf::atom_constant<caf::atom("line")>;      ///< metrics: print this line on the console
-using record_atom = caf::atom_constant<caf::atom("record")>;  ///< metrics: append this JSON record
+using tick_atom = caf::atom_constant<caf::atom("tick")>;     ///< a timer fired
+using line_atom = caf::atom_constant<caf::atom("line")>;     ///< metrics: print this line on the console
+using record_atom = caf::atom_constant<caf::atom("record")>; ///< metrics: append this JSON record
 
 } // namespace troupe::runtime
 

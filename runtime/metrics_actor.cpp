@@ -10,10 +10,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
-#include "runtime/messages.hpp"
 #include "common/error.hpp"
 #include "observe/prometheus.hpp"
 #include "observe/record_feed.hpp"
+#include "runtime/messages.hpp"
 
 namespace troupe::runtime {
 
@@ -22,7 +22,7 @@ namespace {
 struct metrics_state {
   std::unique_ptr<std::ofstream> file;
   std::filesystem::path path;
-  std::uint64_t bytes = 0;  ///< size of the current log
+  std::uint64_t bytes = 0; ///< size of the current log
   metrics_options o;
 
   void open() {
@@ -59,7 +59,7 @@ caf::behavior metrics_actor(caf::stateful_actor<metrics_state>* self, metrics_op
         *st.file << json << '\n';
         st.file->flush();
         st.bytes += json.size() + 1;
-        if (self->state.o.registry)  // an unparsable record feeds nothing
+        if (self->state.o.registry) // an unparsable record feeds nothing
           observe::feed_record(*self->state.o.registry, nlohmann::json::parse(json, nullptr, false));
       },
       [=](line_atom, const std::string& line) {
@@ -80,8 +80,7 @@ caf::actor spawn_metrics(caf::actor_system& sys, metrics_options o) {
 
 nlohmann::json make_record(const std::string& node, const std::string& actor, const std::string& role,
                            std::uint64_t step) {
-  const double ts =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double ts = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   return {{"ts", ts}, {"node", node}, {"actor", actor}, {"role", role}, {"step", step}};
 }
 

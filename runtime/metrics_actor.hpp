@@ -19,12 +19,12 @@ class registry;
 namespace troupe::runtime {
 
 struct metrics_options {
-  std::string dir;         ///< created if missing
+  std::string dir; ///< created if missing
   std::string node;
-  bool console = true;     ///< print line_atom messages
-  std::ostream* out = nullptr;  ///< console stream (std::cout when null)
-  std::shared_ptr<observe::registry> registry;  ///< when set, every record also feeds Prometheus metrics
-  std::uint64_t rotate_bytes = std::uint64_t{256} << 20;  ///< a log past this size moves to <node>.<k>.jsonl
+  bool console = true;                                   ///< print line_atom messages
+  std::ostream* out = nullptr;                           ///< console stream (std::cout when null)
+  std::shared_ptr<observe::registry> registry;           ///< when set, every record also feeds Prometheus metrics
+  std::uint64_t rotate_bytes = std::uint64_t{256} << 20; ///< a log past this size moves to <node>.<k>.jsonl
 };
 
 /// Spawns the metrics actor. Messages: (record_atom, std::string json) and (line_atom, std::string).

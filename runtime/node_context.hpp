@@ -20,16 +20,16 @@ namespace troupe::runtime {
 class router;
 
 struct node_context {
-  std::string node;                 ///< this node's name
+  std::string node; ///< this node's name
   config::topology topo;
   config::model_spec model;
   ps::placement where;
   std::shared_ptr<net::van> van;
   caf::actor metrics;
-  std::shared_ptr<const runtime::router> routes;  ///< its counters go into the transport records
+  std::shared_ptr<const runtime::router> routes; ///< its counters go into the transport records
   /// Messages refused because their sender may not speak for the actor they claim .
   std::shared_ptr<std::atomic<std::uint64_t>> refused_unauthorized = std::make_shared<std::atomic<std::uint64_t>>(0);
-  std::string job_fingerprint;      ///< wire form of config::job_fingerprint, sent at hello
+  std::string job_fingerprint; ///< wire form of config::job_fingerprint, sent at hello
   /// Clocks computed per trainer rank on this node (the supervisor's sign of progress).
   std::shared_ptr<std::vector<std::atomic<std::uint64_t>>> steps =
       std::make_shared<std::vector<std::atomic<std::uint64_t>>>(0);

@@ -115,7 +115,6 @@ std::shared_ptr<net::van> make_node_van(const config::topology& topo, const conf
   return van;
 }
 
-
 void bind_and_connect(const config::topology& topo, std::vector<local_node>& locals) {
   std::map<std::string, std::string> endpoints;
   for (const auto& n : topo.cluster.nodes)
@@ -186,20 +185,22 @@ int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std
             stop_all();
           }
         },
-        caf::after(std::chrono::milliseconds(100)) >> [&] {
-          if (stop && stop->load())
-            stop_all();
-          if (!over && std::any_of(locals.begin(), locals.end(), [](const local_node& ln) { return ln.job_over->load(); }))
-            over = end_of_job(locals);
-          for (auto& ln : locals)
-            for (auto& a : ln.sup->start_due(std::chrono::steady_clock::now())) {
-              self->monitor(a);
-              ++remaining;
-            }
-          reporter.tick(contexts, false);
-        });
+        caf::after(std::chrono::milliseconds(100)) >>
+            [&] {
+              if (stop && stop->load())
+                stop_all();
+              if (!over &&
+                  std::any_of(locals.begin(), locals.end(), [](const local_node& ln) { return ln.job_over->load(); }))
+                over = end_of_job(locals);
+              for (auto& ln : locals)
+                for (auto& a : ln.sup->start_due(std::chrono::steady_clock::now())) {
+                  self->monitor(a);
+                  ++remaining;
+                }
+              reporter.tick(contexts, false);
+            });
   }
-  reporter.tick(contexts, true);  // the final counters of each van
+  reporter.tick(contexts, true); // the final counters of each van
   return exit_code;
 }
 

@@ -28,8 +28,8 @@ struct local_node {
   std::shared_ptr<net::van> van;
   std::shared_ptr<runtime::node_context> ctx;
   std::unique_ptr<runtime::supervisor> sup;
-  std::vector<caf::actor> workers;   ///< every incarnation started, for stop_all
-  std::vector<caf::actor> trainers;  ///< the trainer incarnations among them
+  std::vector<caf::actor> workers;  ///< every incarnation started, for stop_all
+  std::vector<caf::actor> trainers; ///< the trainer incarnations among them
   /// A shutdown from the aggregator passed through this node: the job is over.
   std::shared_ptr<std::atomic<bool>> job_over = std::make_shared<std::atomic<bool>>(false);
 };

@@ -17,9 +17,8 @@ void router::refuse(const net::message& m, const std::string& to, const char* wh
   ++(counters_.*count);
   const std::uint64_t n = ++logged_;
   if (n <= 20 || n % 1000 == 0)
-    std::cerr << fmt::format("troupe-node [{}]: refused {} from '{}' for '{}': {}{}\n", node_,
-                             net::to_string(m.h.type), m.h.sender, to, why,
-                             n == 20 ? " (further refusals: every 1000th is shown)" : "");
+    std::cerr << fmt::format("troupe-node [{}]: refused {} from '{}' for '{}': {}{}\n", node_, net::to_string(m.h.type),
+                             m.h.sender, to, why, n == 20 ? " (further refusals: every 1000th is shown)" : "");
 }
 
 void router::route(net::message&& in) {

@@ -25,16 +25,16 @@
 namespace troupe::runtime {
 
 struct router_limits {
-  std::size_t max_parked_per_name = 4096;   ///< per sending node and name
-  std::size_t max_parked_names = 64;        ///< distinct names parked per sending node
-  std::size_t max_recipients = 64;          ///< names one message may list
+  std::size_t max_parked_per_name = 4096; ///< per sending node and name
+  std::size_t max_parked_names = 64;      ///< distinct names parked per sending node
+  std::size_t max_recipients = 64;        ///< names one message may list
 };
 
 struct router_counters {
   std::uint64_t delivered = 0;
   std::uint64_t parked = 0;
-  std::uint64_t refused_unknown_actor = 0;  ///< a name this node does not host
-  std::uint64_t refused_full = 0;           ///< parking bounds reached
+  std::uint64_t refused_unknown_actor = 0; ///< a name this node does not host
+  std::uint64_t refused_full = 0;          ///< parking bounds reached
   std::uint64_t refused_no_recipient = 0;
 };
 

@@ -18,7 +18,7 @@ public:
   /// Records [start, end) under `name`; `correlation` ties spans of one message together across
   /// actors (e.g. "trainer-1/42" for the gradient trainer 1 pushed at clock 42).
   void add(const char* name, wall::time_point start, wall::time_point end, std::string correlation = {}) {
-    if (spans_.size() >= max_spans)  // never reported (print_freq 0): memory stays bounded
+    if (spans_.size() >= max_spans) // never reported (print_freq 0): memory stays bounded
       return;
     const double s = std::chrono::duration<double>(start.time_since_epoch()).count();
     const double d = std::chrono::duration<double>(end - start).count();

@@ -26,9 +26,12 @@ std::chrono::steady_clock::time_point due_after(double seconds) {
 
 std::string child_id::name() const {
   switch (what) {
-  case kind::aggregator: return ps::aggregator_name;
-  case kind::loader: return ps::loader_name;
-  case kind::trainer: break;
+  case kind::aggregator:
+    return ps::aggregator_name;
+  case kind::loader:
+    return ps::loader_name;
+  case kind::trainer:
+    break;
   }
   return ps::trainer_name(rank);
 }
@@ -57,14 +60,13 @@ std::optional<double> supervisor::count_failure(const child_id& c, const std::st
   // A child that fails again and again before it gets anything done is not helped by restarts,
   // however slowly they come (the restart intensity alone never trips at one failure per period).
   const bool progressed = !progress_ || progress_(c) != progress_at_start_[c];
-  const std::size_t stuck = progressed ? (failures_without_progress_[c] = 0)
-                                       : ++failures_without_progress_[c];
+  const std::size_t stuck = progressed ? (failures_without_progress_[c] = 0) : ++failures_without_progress_[c];
   const auto delay = policy_.on_failure(std::chrono::steady_clock::now());
   if (!delay || stuck > spec_.max_restarts) {
     escalation_ = !delay ? fmt::format("{} failed more than {} times within {} s; giving up", c.name(),
                                        spec_.max_restarts, spec_.period_s)
-                         : fmt::format("{} failed {} times in a row without making progress ({}); giving up",
-                                       c.name(), stuck, rendered);
+                         : fmt::format("{} failed {} times in a row without making progress ({}); giving up", c.name(),
+                                       stuck, rendered);
     r["event"] = "escalation";
     r["detail"] = escalation_;
     record_(std::move(r));
@@ -79,10 +81,10 @@ std::optional<double> supervisor::count_failure(const child_id& c, const std::st
 
 supervisor::verdict supervisor::on_down(const caf::actor_addr& who, const caf::error& reason,
                                         const std::string& rendered) {
-  bool replaced = false;  // a sibling taken down by this supervisor (whatever its exit reason)
+  bool replaced = false; // a sibling taken down by this supervisor (whatever its exit reason)
   for (auto& p : pending_)
     if (p.old && p.old == who) {
-      p.old = caf::actor_addr();  // it is gone: its new incarnation may start
+      p.old = caf::actor_addr(); // it is gone: its new incarnation may start
       replaced = true;
     }
   const auto it = running_.find(who);
@@ -122,7 +124,7 @@ supervisor::verdict supervisor::on_down(const caf::actor_addr& who, const caf::e
   const auto due = due_after(*delay);
   pending_.push_back({due, c, wall_now(), *delay, {}, c.name()});
   for (const auto& [addr, sibling] : siblings) {
-    running_.erase(addr);  // its exit is part of the restart, not a failure
+    running_.erase(addr); // its exit is part of the restart, not a failure
     if (auto a = caf::actor_cast<caf::actor>(addr))
       caf::anon_send(a, restart_atom::value);
     pending_.push_back({due, sibling, wall_now(), *delay, addr, c.name()});

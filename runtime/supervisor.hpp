@@ -40,7 +40,7 @@ struct child_id {
 
 /// How a child is (re)started.
 struct start_info {
-  double failed_at = 0;  ///< wall time of the failure that caused this restart; 0 on the first start
+  double failed_at = 0; ///< wall time of the failure that caused this restart; 0 on the first start
 };
 
 class supervisor {
@@ -76,7 +76,7 @@ private:
     std::chrono::steady_clock::time_point due;
     child_id child;
     double failed_at = 0, backoff_s = 0;
-    caf::actor_addr old;  ///< a sibling taken down with it: the new incarnation waits until it is gone
+    caf::actor_addr old; ///< a sibling taken down with it: the new incarnation waits until it is gone
     std::string cause;
   };
   caf::actor start_with(const child_id& c, const start_info& info);

@@ -19,7 +19,7 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 fi
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 out=${FUZZ_OUT:-$build/fuzz-runs}
-targets=(${FUZZ_TARGETS:-codec checkpoint idx topology model_spec})
+targets=(${FUZZ_TARGETS:-codec protocol checkpoint idx topology model_spec})
 
 scripts/install-deps.sh
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTROUPE_FUZZ=ON >/dev/null

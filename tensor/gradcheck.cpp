@@ -23,7 +23,7 @@ double project(const array& y, const array& r) {
 gradcheck_result gradcheck(const std::function<var(const std::vector<var>&)>& f, const std::vector<var>& inputs,
                            const gradcheck_options& options) {
   rng gen(options.seed);
-  for (var in : inputs)  // copies share the node: this clears the caller's gradients
+  for (var in : inputs) // copies share the node: this clears the caller's gradients
     in.zero_grad();
 
   var y = f(inputs);

@@ -15,18 +15,18 @@
 namespace troupe::tensor {
 
 struct gradcheck_options {
-  double eps = 1e-2;     ///< perturbation (float32 inputs: 1e-2..1e-3 balances truncation and rounding)
+  double eps = 1e-2; ///< perturbation (float32 inputs: 1e-2..1e-3 balances truncation and rounding)
   double atol = 1e-3;
-  double rtol = 1e-2;    ///< pass iff |analytic − numeric| ≤ atol + rtol·|numeric| for every element
+  double rtol = 1e-2; ///< pass iff |analytic − numeric| ≤ atol + rtol·|numeric| for every element
   std::uint64_t seed = 7;
-  std::size_t max_elements_per_input = 0;  ///< 0 = all; otherwise a seeded sample of elements
+  std::size_t max_elements_per_input = 0; ///< 0 = all; otherwise a seeded sample of elements
 };
 
 struct gradcheck_result {
   bool ok = true;
   double max_abs_error = 0.0;
   std::size_t checked = 0;
-  std::string worst;      ///< "input 1 element 17: analytic 0.1234 numeric 0.1201" (the worst mismatch)
+  std::string worst; ///< "input 1 element 17: analytic 0.1234 numeric 0.1201" (the worst mismatch)
 };
 
 /// Checks d f / d inputs for every input that requires gradients.

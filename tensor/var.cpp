@@ -37,8 +37,7 @@ var::var(array value, bool requires_grad) : node_(std::make_shared<node>()) {
 }
 
 void var::backward() {
-  TROUPE_ENFORCE(node_ && node_->value.size() == 1,
-                 "backward() without a seed needs a scalar, got shape {}",
+  TROUPE_ENFORCE(node_ && node_->value.size() == 1, "backward() without a seed needs a scalar, got shape {}",
                  node_ ? shape_str(shape()) : std::string("<undefined>"));
   array seed = zeros(shape());
   seed.data()[0] = 1.0f;

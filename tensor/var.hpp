@@ -25,7 +25,7 @@ using backward_fn = std::function<void(node& self)>;
 
 struct node {
   array value;
-  array grad;                 ///< empty until the first gradient is accumulated
+  array grad; ///< empty until the first gradient is accumulated
   bool requires_grad = false;
   std::vector<node_ptr> inputs;
   backward_fn backward;

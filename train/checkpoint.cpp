@@ -38,7 +38,8 @@ void check_consistent(const training_state& s, const std::string& who) {
   for (const auto& e : s.layout.entries) {
     if (e.offset != offset || e.size != tensor::numel(e.shape))
       throw error(fmt::format("{}: parameter '{}' of shape {} sits at offset {} with {} floats (expected offset {}, "
-                              "{} floats)", who, e.name, tensor::shape_str(e.shape), e.offset, e.size, offset,
+                              "{} floats)",
+                              who, e.name, tensor::shape_str(e.shape), e.offset, e.size, offset,
                               tensor::numel(e.shape)));
     if (!names.insert(e.name).second)
       throw error(fmt::format("{}: parameter '{}' appears twice in the layout", who, e.name));
@@ -98,8 +99,7 @@ void read_header(const json& h, training_state& s) {
         throw error(fmt::format("parameter '{}' of shape {} has more elements than fit in 64 bits", e.name,
                                 tensor::shape_str(e.shape)));
     if (__builtin_add_overflow(s.layout.total, e.size, &s.layout.total))
-      throw error(fmt::format("the parameters up to '{}' have more elements in total than fit in 64 bits",
-                              e.name));
+      throw error(fmt::format("the parameters up to '{}' have more elements in total than fit in 64 bits", e.name));
     s.layout.entries.push_back(std::move(e));
   }
   s.global_step = u64_of(h.at("global_step"), "global_step");
@@ -131,8 +131,8 @@ std::string encode_checkpoint(const training_state& s) {
   try {
     h = header_of(s).dump();
   } catch (const json::exception& ex) {
-    throw error(fmt::format("write_checkpoint: cannot encode the header (info must be JSON, names UTF-8): {}",
-                            ex.what()));
+    throw error(
+        fmt::format("write_checkpoint: cannot encode the header (info must be JSON, names UTF-8): {}", ex.what()));
   }
   std::ostringstream opt;
   optim::write_optimizer_state(opt, s.optimizer);
@@ -158,27 +158,28 @@ training_state decode_checkpoint(const std::string& bytes, const std::string& so
   if (bytes.size() < sizeof magic || std::memcmp(bytes.data(), magic, sizeof magic) != 0)
     throw error(fmt::format("{}: not a Troupe checkpoint (bad magic)", source));
   if (bytes.size() < min_file_bytes)
-    throw error(fmt::format("{}: truncated checkpoint ({} bytes, the smallest is {})", source, bytes.size(),
-                            min_file_bytes));
+    throw error(
+        fmt::format("{}: truncated checkpoint ({} bytes, the smallest is {})", source, bytes.size(), min_file_bytes));
   const auto version = load_le<std::uint32_t>(bytes.data() + sizeof magic);
   const auto stored_crc = load_le<std::uint32_t>(bytes.data() + bytes.size() - 4);
   const std::size_t body = bytes.size() - 4;
   if (version != checkpoint_format_version) {
     // The CRC trailer is common to all versions: it tells another version from a damaged field.
     if (crc32_of(bytes.data(), body) == stored_crc)
-      throw checkpoint_version_error(fmt::format(
-          "{}: checkpoint format version {} is not supported (this build reads version {})", source, version,
-          checkpoint_format_version));
+      throw checkpoint_version_error(
+          fmt::format("{}: checkpoint format version {} is not supported (this build reads version {})", source,
+                      version, checkpoint_format_version));
     throw error(fmt::format("{}: corrupt checkpoint: format version field reads {} (this build reads version {}) "
-                            "and the checksum does not match", source, version, checkpoint_format_version));
+                            "and the checksum does not match",
+                            source, version, checkpoint_format_version));
   }
   // Every shortfall names the file and the field.
   byte_cursor c(bytes.data(), body, fmt::format("{}: truncated or corrupt checkpoint", source));
   c.bytes(sizeof magic + 4, "magic and version");
   const auto header_len = c.read<std::uint64_t>("header length");
   if (header_len > max_header_bytes)
-    throw error(fmt::format("{}: corrupt checkpoint: header length {} exceeds {}", source, header_len,
-                            max_header_bytes));
+    throw error(
+        fmt::format("{}: corrupt checkpoint: header length {} exceeds {}", source, header_len, max_header_bytes));
   const char* h = c.items(header_len, 1, "header");
   const auto floats = c.read<std::uint64_t>("parameter count");
   const char* data = c.items(floats, sizeof(float), "parameters");

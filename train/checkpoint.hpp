@@ -29,16 +29,16 @@ constexpr std::uint32_t checkpoint_format_version = 1;
 struct training_state {
   std::string model_name;
   nn::param_layout layout;
-  std::vector<float> params;                 ///< [layout.total]
-  optim::optimizer_state optimizer;          ///< buffers "<parameter>.<slot>", each sized like the parameter
-  std::uint64_t global_step = 0;             ///< optimizer applications = LR-schedule position
+  std::vector<float> params;        ///< [layout.total]
+  optim::optimizer_state optimizer; ///< buffers "<parameter>.<slot>", each sized like the parameter
+  std::uint64_t global_step = 0;    ///< optimizer applications = LR-schedule position
   std::uint64_t epoch = 0;
-  std::vector<std::uint64_t> trainer_clocks; ///< per trainer rank: gradients pushed
-  std::uint64_t data_seed = 0;               ///< the loader's permutation seed
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> loader_cursors;  ///< per rank: epoch, step
-  std::vector<std::array<std::uint64_t, 4>> rng_states;                 ///< troupe::rng::state()
-  std::string config_text;                   ///< the YAML the run was started with
-  std::string info_json = "{}";              ///< free-form metadata as a JSON object
+  std::vector<std::uint64_t> trainer_clocks;                           ///< per trainer rank: gradients pushed
+  std::uint64_t data_seed = 0;                                         ///< the loader's permutation seed
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> loader_cursors; ///< per rank: epoch, step
+  std::vector<std::array<std::uint64_t, 4>> rng_states;                ///< troupe::rng::state()
+  std::string config_text;                                             ///< the YAML the run was started with
+  std::string info_json = "{}";                                        ///< free-form metadata as a JSON object
 };
 
 /// Thrown when an intact checkpoint was written in another format version; the message names both.

@@ -94,7 +94,7 @@ std::string checkpoint_store::save(const training_state& s) {
   if (ec)
     throw error(fmt::format("{}: cannot create the checkpoint directory: {}", dir_, ec.message()));
   const std::string path = (fs::path(dir_) / file_name(s.global_step)).string();
-  write_checkpoint(path, s);  // On failure: a file_write_error naming path and errno; the older files stay.
+  write_checkpoint(path, s); // On failure: a file_write_error naming path and errno; the older files stay.
 
   // The new checkpoint is in place; what follows only tidies the directory.
   auto files = scan(dir_);
@@ -134,17 +134,18 @@ std::optional<checkpoint_store::loaded> checkpoint_store::load_latest(const std:
     } catch (const checkpoint_version_error& ex) {
       throw checkpoint_version_error(fmt::format("refusing to resume from {}", ex.what()));
     } catch (const error& ex) {
-      out.skipped.push_back(ex.what());  // read_checkpoint's messages start with the path.
+      out.skipped.push_back(ex.what()); // read_checkpoint's messages start with the path.
       continue;
     }
     if (out.state.model_name != expected_model_name)
       throw error(fmt::format("refusing to resume from {}: it is a checkpoint of model '{}', but this run trains "
-                              "model '{}'", path, out.state.model_name, expected_model_name));
+                              "model '{}'",
+                              path, out.state.model_name, expected_model_name));
     try {
       expected_layout.require_same(out.state.layout, fmt::format("checkpoint of '{}'", out.state.model_name));
     } catch (const error& ex) {
-      throw error(fmt::format("refusing to resume from {}: its parameters do not match this run's model '{}': {}",
-                              path, expected_model_name, ex.what()));
+      throw error(fmt::format("refusing to resume from {}: its parameters do not match this run's model '{}': {}", path,
+                              expected_model_name, ex.what()));
     }
     out.path = path;
     return out;

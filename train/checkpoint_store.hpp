@@ -41,7 +41,7 @@ public:
   struct loaded {
     training_state state;
     std::string path;
-    std::vector<std::string> skipped;  ///< "path: reason" for each newer checkpoint that was unreadable
+    std::vector<std::string> skipped; ///< "path: reason" for each newer checkpoint that was unreadable
   };
 
   /// The newest checkpoint that reads back intact, or nothing if the directory holds none.

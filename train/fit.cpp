@@ -112,10 +112,19 @@ fit_result fit(const fit_options& o, std::ostream& log) {
                    epoch + 1, b + 1, steps_per_epoch, batch_time.val(), batch_time.avg(), data_time.val(),
                    data_time.avg(), losses.val(), losses.avg(), top1.val(), top1.avg(), top5.val(), top5.avg(), lr);
         log.flush();
-        metrics << nlohmann::json{{"ts", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
-                                  {"node", "local"}, {"actor", "trainer"}, {"role", "trainer"}, {"step", step + 1},
-                                  {"epoch", epoch + 1}, {"loss", losses.val()}, {"loss_avg", losses.avg()},
-                                  {"acc1", top1.val()}, {"acc1_avg", top1.avg()}, {"lr", lr},
+        metrics << nlohmann::json{{"ts",
+                                   std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                                       .count()},
+                                  {"node", "local"},
+                                  {"actor", "trainer"},
+                                  {"role", "trainer"},
+                                  {"step", step + 1},
+                                  {"epoch", epoch + 1},
+                                  {"loss", losses.val()},
+                                  {"loss_avg", losses.avg()},
+                                  {"acc1", top1.val()},
+                                  {"acc1_avg", top1.avg()},
+                                  {"lr", lr},
                                   {"images_per_s", dn / std::max(batch_time.val(), 1e-9)}}
                        .dump()
                 << '\n'
@@ -127,15 +136,22 @@ fit_result fit(const fit_options& o, std::ostream& log) {
     fmt::print(log, " * Epoch {} test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)\n", epoch + 1,
                100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, seconds_since(eval_start));
     log.flush();
-    const nlohmann::json info{{"epoch", epoch + 1}, {"step", step}, {"test_top1", ev.top1}, {"test_top5", ev.top5},
-                              {"test_loss", ev.loss}, {"seed", o.seed}};
-    metrics << nlohmann::json{{"ts", std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
-                              {"node", "local"}, {"actor", "evaluator"}, {"role", "trainer"}, {"step", step},
-                              {"epoch", epoch + 1}, {"test_loss", ev.loss}, {"test_acc", ev.top1},
-                              {"test_top5", ev.top5}}
-                   .dump()
-            << '\n'
-            << std::flush;
+    const nlohmann::json info{{"epoch", epoch + 1},   {"step", step},         {"test_top1", ev.top1},
+                              {"test_top5", ev.top5}, {"test_loss", ev.loss}, {"seed", o.seed}};
+    metrics
+        << nlohmann::json{{"ts",
+                           std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count()},
+                          {"node", "local"},
+                          {"actor", "evaluator"},
+                          {"role", "trainer"},
+                          {"step", step},
+                          {"epoch", epoch + 1},
+                          {"test_loss", ev.loss},
+                          {"test_acc", ev.top1},
+                          {"test_top5", ev.top5}}
+               .dump()
+        << '\n'
+        << std::flush;
     save(result.latest_path, spec, engine, params, info);
     if (ev.top1 > result.best_top1 || epoch == 0) {
       result.best_top1 = ev.top1;
@@ -146,9 +162,10 @@ fit_result fit(const fit_options& o, std::ostream& log) {
   }
   result.steps = step;
   result.images_per_second = result.train_seconds > 0 ? static_cast<double>(images_trained) / result.train_seconds : 0;
-  fmt::print(log, "=> done in {:.1f} s ({:.1f} s training, {:.0f} images/s); best Acc@1 {:.2f} at epoch {}; saved {} and {}\n",
-             seconds_since(run_start), result.train_seconds, result.images_per_second, 100.0 * result.best_top1,
-             result.best_epoch, result.latest_path, result.best_path);
+  fmt::print(
+      log, "=> done in {:.1f} s ({:.1f} s training, {:.0f} images/s); best Acc@1 {:.2f} at epoch {}; saved {} and {}\n",
+      seconds_since(run_start), result.train_seconds, result.images_per_second, 100.0 * result.best_top1,
+      result.best_epoch, result.latest_path, result.best_path);
   result.params = std::move(params);
   return result;
 }
@@ -159,7 +176,8 @@ eval_result evaluate_saved(const std::string& model_path, const std::string& sav
   gradient_engine engine(spec, 0, threads);
   const saved_model m = load_model(saved_path);
   if (m.model_name != spec.name)
-    throw error(fmt::format("{}: holds model '{}', but {} describes '{}'", saved_path, m.model_name, model_path, spec.name));
+    throw error(
+        fmt::format("{}: holds model '{}', but {} describes '{}'", saved_path, m.model_name, model_path, spec.name));
   engine.layout().require_same(m.layout, saved_path);
   const data::dataset test_set = data::load_fashion_mnist(data_dir, false, norm, max_test_samples);
   return evaluate(engine, m.params, test_set);

@@ -16,23 +16,23 @@
 namespace troupe::train {
 
 struct fit_options {
-  std::string model_path;                   ///< model YAML
+  std::string model_path; ///< model YAML
   std::string data_dir = data::fashion_mnist::default_dir;
   std::size_t epochs = 5;
   std::size_t batch_size = 64;
-  std::size_t threads = 2;                  ///< replicas computing each batch in parallel
+  std::size_t threads = 2; ///< replicas computing each batch in parallel
   std::uint64_t seed = 1;
   optim::optimizer_options optimizer;
-  optim::lr_schedule_options schedule;      ///< base_lr is the learning rate
-  std::size_t print_freq = 100;             ///< progress line every this many steps (0 = never)
-  std::string out_dir = "runs/fmnist";      ///< model_latest.trpm, model_best.trpm, metrics.jsonl
-  std::size_t max_train_samples = 0;        ///< 0 = the whole training split
-  std::size_t max_test_samples = 0;         ///< 0 = the whole test split
+  optim::lr_schedule_options schedule; ///< base_lr is the learning rate
+  std::size_t print_freq = 100;        ///< progress line every this many steps (0 = never)
+  std::string out_dir = "runs/fmnist"; ///< model_latest.trpm, model_best.trpm, metrics.jsonl
+  std::size_t max_train_samples = 0;   ///< 0 = the whole training split
+  std::size_t max_test_samples = 0;    ///< 0 = the whole test split
   data::normalization normalization;
 };
 
 struct eval_result {
-  double loss = 0.0, top1 = 0.0, top5 = 0.0;  ///< mean loss, accuracies in [0, 1]
+  double loss = 0.0, top1 = 0.0, top5 = 0.0; ///< mean loss, accuracies in [0, 1]
   std::size_t n = 0;
 };
 
@@ -41,10 +41,10 @@ struct fit_result {
   double best_top1 = 0.0;
   std::size_t best_epoch = 0;
   std::size_t steps = 0;
-  double train_seconds = 0.0;               ///< training steps only (not evaluation)
+  double train_seconds = 0.0; ///< training steps only (not evaluation)
   double images_per_second = 0.0;
   std::string latest_path, best_path;
-  std::vector<float> params;                ///< final parameters
+  std::vector<float> params; ///< final parameters
 };
 
 /// Trains per `o`, evaluating on the test split after every epoch, writing progress to `log`.

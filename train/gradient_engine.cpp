@@ -19,9 +19,12 @@ batch_stats& batch_stats::operator+=(const batch_stats& o) {
 }
 
 gradient_engine::gradient_engine(const config::model_spec& spec, std::uint64_t seed, std::size_t threads)
-    : spec_(spec), input_shape_(spec.input_shape), classes_(config::num_outputs(spec)), pool_(std::max<std::size_t>(threads, 1)) {
-  TROUPE_ENFORCE(spec.loss == "softmax_cross_entropy", "the training engine supports the softmax_cross_entropy loss, "
-                 "the model '{}' asks for '{}'", spec.name, spec.loss);
+    : spec_(spec), input_shape_(spec.input_shape), classes_(config::num_outputs(spec)),
+      pool_(std::max<std::size_t>(threads, 1)) {
+  TROUPE_ENFORCE(spec.loss == "softmax_cross_entropy",
+                 "the training engine supports the softmax_cross_entropy loss, "
+                 "the model '{}' asks for '{}'",
+                 spec.name, spec.loss);
   // The replicas own the cores; one BLAS thread each also keeps results independent of BLAS's
   // own partitioning (same seed and T -> bitwise the same run).
   tensor::blas::set_num_threads(1);
@@ -86,7 +89,7 @@ batch_stats gradient_engine::compute(const float* params, const float* images, c
   });
   batch_stats total;
   std::fill(grad, grad + layout_.total, 0.0f);
-  for (std::size_t t = 0; t < t_count; ++t) {  // fixed order: deterministic sums
+  for (std::size_t t = 0; t < t_count; ++t) { // fixed order: deterministic sums
     const float* g = replicas_[t].grad.data();
     for (std::size_t i = 0; i < layout_.total; ++i)
       grad[i] += g[i];

@@ -20,9 +20,9 @@ namespace troupe::train {
 
 /// Sums over a batch; divide by n for means.
 struct batch_stats {
-  double loss_sum = 0.0;       ///< Σ per-sample loss
-  std::size_t correct1 = 0;    ///< top-1 hits
-  std::size_t correct5 = 0;    ///< top-5 hits (top-k with k = min(5, classes))
+  double loss_sum = 0.0;    ///< Σ per-sample loss
+  std::size_t correct1 = 0; ///< top-1 hits
+  std::size_t correct5 = 0; ///< top-5 hits (top-k with k = min(5, classes))
   std::size_t n = 0;
 
   batch_stats& operator+=(const batch_stats& o);
@@ -42,8 +42,7 @@ public:
 
   /// Loads `params`, runs forward/backward on images [n, C, H, W] and writes the batch-mean
   /// gradient into grad (layout().total floats, overwritten). Returns the batch's sums.
-  batch_stats compute(const float* params, const float* images, const std::int32_t* labels, std::size_t n,
-                      float* grad);
+  batch_stats compute(const float* params, const float* images, const std::int32_t* labels, std::size_t n, float* grad);
 
   /// Forward only (evaluation mode, no graph), in chunks of at most `chunk` images per thread.
   batch_stats evaluate(const float* params, const float* images, const std::int32_t* labels, std::size_t n,
@@ -52,7 +51,7 @@ public:
 private:
   struct replica {
     std::unique_ptr<nn::sequential> model;
-    std::vector<float> grad;  ///< this replica's batch-slice gradient, scaled by its share of the batch
+    std::vector<float> grad; ///< this replica's batch-slice gradient, scaled by its share of the batch
     batch_stats stats;
   };
 

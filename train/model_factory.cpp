@@ -15,7 +15,8 @@ std::unique_ptr<nn::sequential> build_model(const config::model_spec& spec, std:
     const auto& l = spec.layers[i];
     const auto init = l.init.empty() ? nn::init_kind::kaiming_uniform : nn::parse_init_kind(l.init);
     if (l.type == "conv2d")
-      model->add(std::make_unique<nn::conv2d>(in.at(0), l.out_channels, l.kernel, l.stride, l.padding, init, gen, l.bias));
+      model->add(
+          std::make_unique<nn::conv2d>(in.at(0), l.out_channels, l.kernel, l.stride, l.padding, init, gen, l.bias));
     else if (l.type == "dense")
       model->add(std::make_unique<nn::dense>(in.at(0), l.units, init, gen, l.bias));
     else if (l.type == "maxpool2d")

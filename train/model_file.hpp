@@ -24,7 +24,7 @@ struct saved_model {
   std::string model_name;
   nn::param_layout layout;
   std::vector<float> params;
-  std::string info_json = "{}";  ///< free-form metadata (step, epoch, accuracy...) as JSON text
+  std::string info_json = "{}"; ///< free-form metadata (step, epoch, accuracy...) as JSON text
 };
 
 void save_model(const std::string& path, const saved_model& m);

@@ -21,14 +21,18 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "NPY '<f4' data is copi
 constexpr std::uint32_t local_header_sig = 0x04034b50;
 constexpr std::uint32_t central_header_sig = 0x02014b50;
 constexpr std::uint32_t end_record_sig = 0x06054b50;
-constexpr std::uint16_t zip_version = 20;    // 2.0: plain stored files
-constexpr std::uint16_t dos_date = (0 << 9) | (1 << 5) | 1;  // 1980-01-01, the earliest DOS date
+constexpr std::uint16_t zip_version = 20;                   // 2.0: plain stored files
+constexpr std::uint16_t dos_date = (0 << 9) | (1 << 5) | 1; // 1980-01-01, the earliest DOS date
 constexpr std::uint16_t dos_time = 0;
 constexpr std::uint64_t zip32_limit = std::numeric_limits<std::uint32_t>::max();
 
 // ZIP fields are little-endian; callers pass sizes already checked against zip32_limit / 0xffff.
-void put16(std::string& out, std::uint64_t v) { append_le(out, static_cast<std::uint16_t>(v)); }
-void put32(std::string& out, std::uint64_t v) { append_le(out, static_cast<std::uint32_t>(v)); }
+void put16(std::string& out, std::uint64_t v) {
+  append_le(out, static_cast<std::uint16_t>(v));
+}
+void put32(std::string& out, std::uint64_t v) {
+  append_le(out, static_cast<std::uint32_t>(v));
+}
 
 /// A Python tuple literal of the shape, as numpy writes it: "()", "(5,)", "(2, 3)".
 std::string tuple_of(const tensor::shape_t& shape) {
@@ -62,16 +66,16 @@ struct zip_entry {
 
 /// The fields local and central headers share, from "version needed" to "extra field length".
 void put_common(std::string& out, const zip_entry& e) {
-  put16(out, zip_version);  // version needed to extract
-  put16(out, 0);            // flags
-  put16(out, 0);            // method: stored
+  put16(out, zip_version); // version needed to extract
+  put16(out, 0);           // flags
+  put16(out, 0);           // method: stored
   put16(out, dos_time);
   put16(out, dos_date);
   put32(out, e.crc);
-  put32(out, e.size);  // compressed size
-  put32(out, e.size);  // uncompressed size
+  put32(out, e.size); // compressed size
+  put32(out, e.size); // uncompressed size
   put16(out, e.name.size());
-  put16(out, 0);  // extra field length
+  put16(out, 0); // extra field length
 }
 
 void check_layout(const nn::param_layout& layout, const float* params) {
@@ -87,7 +91,8 @@ void check_layout(const nn::param_layout& layout, const float* params) {
     TROUPE_ENFORCE(names.insert(e.name).second, "export_npz: parameter '{}' appears twice", e.name);
     TROUPE_ENFORCE(e.size == tensor::numel(e.shape) && e.offset <= layout.total && e.size <= layout.total - e.offset,
                    "export_npz: parameter '{}' of shape {} ({} floats at offset {}) does not fit the layout of {} "
-                   "floats", e.name, tensor::shape_str(e.shape), e.size, e.offset, layout.total);
+                   "floats",
+                   e.name, tensor::shape_str(e.shape), e.size, e.offset, layout.total);
   }
 }
 
@@ -111,25 +116,25 @@ void export_npz(const std::string& path, const nn::param_layout& layout, const f
   const std::uint64_t directory_offset = out.size();
   for (const auto& e : entries) {
     put32(out, central_header_sig);
-    put16(out, zip_version);  // version made by: MS-DOS attributes, 2.0
+    put16(out, zip_version); // version made by: MS-DOS attributes, 2.0
     put_common(out, e);
-    put16(out, 0);  // comment length
-    put16(out, 0);  // disk number start
-    put16(out, 0);  // internal attributes
-    put32(out, 0);  // external attributes
+    put16(out, 0); // comment length
+    put16(out, 0); // disk number start
+    put16(out, 0); // internal attributes
+    put32(out, 0); // external attributes
     put32(out, e.offset);
     out += e.name;
   }
   const std::uint64_t directory_size = out.size() - directory_offset;
   TROUPE_ENFORCE(out.size() < zip32_limit, "{}: the archive would exceed 4 GiB, which needs ZIP64", path);
   put32(out, end_record_sig);
-  put16(out, 0);  // this disk
-  put16(out, 0);  // disk holding the central directory
+  put16(out, 0); // this disk
+  put16(out, 0); // disk holding the central directory
   put16(out, entries.size());
   put16(out, entries.size());
   put32(out, directory_size);
   put32(out, directory_offset);
-  put16(out, 0);  // comment length
+  put16(out, 0); // comment length
   write_file_atomic(path, out);
 }
 

@@ -14,9 +14,9 @@ void param_layout::require_same(const param_layout& other, const std::string& wh
     TROUPE_ENFORCE(a.name == b.name && a.shape == b.shape, "{}: parameter {} is '{}' {}, but the model expects '{}' {}",
                    what, i, b.name, tensor::shape_str(b.shape), a.name, tensor::shape_str(a.shape));
   }
-  TROUPE_ENFORCE(entries.size() == other.entries.size(), "{}: has {} parameters, but the model has {} (first unmatched: '{}')",
-                 what, other.entries.size(), entries.size(),
-                 entries.size() > common ? entries[common].name : other.entries[common].name);
+  TROUPE_ENFORCE(entries.size() == other.entries.size(),
+                 "{}: has {} parameters, but the model has {} (first unmatched: '{}')", what, other.entries.size(),
+                 entries.size(), entries.size() > common ? entries[common].name : other.entries[common].name);
 }
 
 param_layout layout_of(module& m) {

@@ -12,7 +12,7 @@
 namespace troupe::nn {
 
 struct param_entry {
-  std::string name;       ///< e.g. "3.weight"
+  std::string name; ///< e.g. "3.weight"
   tensor::shape_t shape;
   std::size_t offset = 0; ///< into the flat buffer, in floats
   std::size_t size = 0;
@@ -20,7 +20,7 @@ struct param_entry {
 
 struct param_layout {
   std::vector<param_entry> entries;
-  std::size_t total = 0;  ///< floats in the flat buffer
+  std::size_t total = 0; ///< floats in the flat buffer
 
   /// Throws troupe::error naming the first parameter whose name or shape differs.
   void require_same(const param_layout& other, const std::string& what) const;

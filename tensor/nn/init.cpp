@@ -21,10 +21,14 @@ init_kind parse_init_kind(const std::string& name) {
 
 std::string to_string(init_kind kind) {
   switch (kind) {
-  case init_kind::kaiming_uniform: return "kaiming_uniform";
-  case init_kind::kaiming_normal: return "kaiming_normal";
-  case init_kind::glorot_uniform: return "glorot_uniform";
-  case init_kind::glorot_normal: return "glorot_normal";
+  case init_kind::kaiming_uniform:
+    return "kaiming_uniform";
+  case init_kind::kaiming_normal:
+    return "kaiming_normal";
+  case init_kind::glorot_uniform:
+    return "glorot_uniform";
+  case init_kind::glorot_normal:
+    return "glorot_normal";
   }
   return "?";
 }
@@ -35,16 +39,16 @@ void initialize(tensor::array& w, init_kind kind, std::size_t fan_in, std::size_
   switch (kind) {
   case init_kind::kaiming_uniform:
   case init_kind::glorot_uniform: {
-    const double bound = kind == init_kind::kaiming_uniform ? std::sqrt(6.0 / static_cast<double>(fan_in))
-                                                            : std::sqrt(6.0 / glorot_den);
+    const double bound =
+        kind == init_kind::kaiming_uniform ? std::sqrt(6.0 / static_cast<double>(fan_in)) : std::sqrt(6.0 / glorot_den);
     for (auto& v : w)
       v = static_cast<float>((gen.uniform() * 2.0 - 1.0) * bound);
     break;
   }
   case init_kind::kaiming_normal:
   case init_kind::glorot_normal: {
-    const double stddev = kind == init_kind::kaiming_normal ? std::sqrt(2.0 / static_cast<double>(fan_in))
-                                                            : std::sqrt(2.0 / glorot_den);
+    const double stddev =
+        kind == init_kind::kaiming_normal ? std::sqrt(2.0 / static_cast<double>(fan_in)) : std::sqrt(2.0 / glorot_den);
     for (auto& v : w)
       v = static_cast<float>(gen.normal() * stddev);
     break;

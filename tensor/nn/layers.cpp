@@ -70,18 +70,24 @@ std::string max_pool2d::describe() const {
 
 var activation::forward(const var& x) {
   switch (kind_) {
-  case activation_kind::relu: return tensor::relu(x);
-  case activation_kind::sigmoid: return tensor::sigmoid(x);
-  case activation_kind::tanh: return tensor::tanh(x);
+  case activation_kind::relu:
+    return tensor::relu(x);
+  case activation_kind::sigmoid:
+    return tensor::sigmoid(x);
+  case activation_kind::tanh:
+    return tensor::tanh(x);
   }
   throw error("unknown activation");
 }
 
 std::string activation::describe() const {
   switch (kind_) {
-  case activation_kind::relu: return "ReLU()";
-  case activation_kind::sigmoid: return "Sigmoid()";
-  case activation_kind::tanh: return "Tanh()";
+  case activation_kind::relu:
+    return "ReLU()";
+  case activation_kind::sigmoid:
+    return "Sigmoid()";
+  case activation_kind::tanh:
+    return "Tanh()";
   }
   return "?";
 }

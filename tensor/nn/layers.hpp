@@ -24,8 +24,8 @@ private:
 /// 2-D convolution: weight [OC, C, K, K], bias [OC] (zero-initialised).
 class conv2d : public module {
 public:
-  conv2d(std::size_t in_channels, std::size_t out_channels, std::size_t kernel, std::size_t stride,
-         std::size_t padding, init_kind init, rng& gen, bool bias = true);
+  conv2d(std::size_t in_channels, std::size_t out_channels, std::size_t kernel, std::size_t stride, std::size_t padding,
+         init_kind init, rng& gen, bool bias = true);
   var forward(const var& x) override;
   std::vector<named_parameter> parameters() override;
   std::string describe() const override;

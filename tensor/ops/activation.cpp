@@ -28,8 +28,7 @@ var pointwise(const var& x, Forward f, DerivFromOutput dy_dx) {
 
 var relu(const var& x) {
   return pointwise(
-      x, [](float v) { return v > 0.0f ? v : 0.0f; },
-      [](float y) { return y > 0.0f ? 1.0f : 0.0f; });
+      x, [](float v) { return v > 0.0f ? v : 0.0f; }, [](float y) { return y > 0.0f ? 1.0f : 0.0f; });
 }
 
 var sigmoid(const var& x) {

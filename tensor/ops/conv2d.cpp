@@ -22,7 +22,8 @@ void conv2d_forward_naive(const float* x, const float* w, const float* b, float*
               for (std::size_t kj = 0; kj < g.kw; ++kj) {
                 const auto ih = static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
                 const auto iw = static_cast<std::ptrdiff_t>(ow * g.stride + kj) - static_cast<std::ptrdiff_t>(g.pad);
-                if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.h) || iw >= static_cast<std::ptrdiff_t>(g.w))
+                if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.h) ||
+                    iw >= static_cast<std::ptrdiff_t>(g.w))
                   continue;
                 acc += static_cast<double>(x[((n * g.c + c) * g.h + ih) * g.w + iw]) *
                        w[((o * g.c + c) * g.kh + ki) * g.kw + kj];
@@ -45,7 +46,8 @@ void conv2d_backward_naive(const float* x, const float* w, const float* dy, floa
               for (std::size_t kj = 0; kj < g.kw; ++kj) {
                 const auto ih = static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
                 const auto iw = static_cast<std::ptrdiff_t>(ow * g.stride + kj) - static_cast<std::ptrdiff_t>(g.pad);
-                if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.h) || iw >= static_cast<std::ptrdiff_t>(g.w))
+                if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.h) ||
+                    iw >= static_cast<std::ptrdiff_t>(g.w))
                   continue;
                 const std::size_t xi = ((n * g.c + c) * g.h + ih) * g.w + iw;
                 const std::size_t wi = ((o * g.c + c) * g.kh + ki) * g.kw + kj;
@@ -102,13 +104,13 @@ void conv2d_backward_gemm(const float* w, const float* dy, const std::vector<flo
   const std::size_t ohw = g.ohw(), ckk = g.ckk();
   std::vector<float> dcol(dx ? ckk * ohw : 0);
   for (std::size_t i = 0; i < g.n; ++i) {
-    const float* dyi = dy + i * g.oc * ohw;  // [OC, OHW]
+    const float* dyi = dy + i * g.oc * ohw; // [OC, OHW]
     if (db)
       for (std::size_t o = 0; o < g.oc; ++o)
         db[o] += sum_lanes(dyi + o * ohw, ohw);
-    if (dw)  // dw [OC, CKK] += dy_i · col_iᵀ
+    if (dw) // dw [OC, CKK] += dy_i · col_iᵀ
       blas::gemm(false, true, g.oc, ckk, ohw, 1.0f, dyi, ohw, cols.data() + i * ckk * ohw, ohw, 1.0f, dw, ckk);
-    if (dx) {  // dcol [CKK, OHW] = wᵀ · dy_i, scattered back onto image i
+    if (dx) { // dcol [CKK, OHW] = wᵀ · dy_i, scattered back onto image i
       blas::gemm(true, false, ckk, ohw, g.oc, 1.0f, w, ckk, dyi, ohw, 0.0f, dcol.data(), ohw);
       col2im_add(dcol.data(), 1, g, ohw, dx + i * g.chw());
     }
@@ -133,7 +135,8 @@ var conv2d(const var& x, const var& w, const var& b, std::size_t stride, std::si
     return make_result(std::move(out), std::move(inputs), [g](node& self) {
       node& nx = *self.inputs[0];
       node& nw = *self.inputs[1];
-      float* db = self.inputs.size() > 2 && self.inputs[2]->requires_grad ? self.inputs[2]->grad_buffer().data() : nullptr;
+      float* db =
+          self.inputs.size() > 2 && self.inputs[2]->requires_grad ? self.inputs[2]->grad_buffer().data() : nullptr;
       kernels::conv2d_backward_naive(nx.value.data(), nw.value.data(), self.grad.data(),
                                      nx.requires_grad ? nx.grad_buffer().data() : nullptr,
                                      nw.requires_grad ? nw.grad_buffer().data() : nullptr, db, g);
@@ -146,7 +149,8 @@ var conv2d(const var& x, const var& w, const var& b, std::size_t stride, std::si
   return make_result(std::move(out), std::move(inputs), [g, cols](node& self) {
     node& nx = *self.inputs[0];
     node& nw = *self.inputs[1];
-    float* db = self.inputs.size() > 2 && self.inputs[2]->requires_grad ? self.inputs[2]->grad_buffer().data() : nullptr;
+    float* db =
+        self.inputs.size() > 2 && self.inputs[2]->requires_grad ? self.inputs[2]->grad_buffer().data() : nullptr;
     conv2d_backward_gemm(nw.value.data(), self.grad.data(), *cols, nx.requires_grad ? nx.grad_buffer().data() : nullptr,
                          nw.requires_grad ? nw.grad_buffer().data() : nullptr, db, g);
   });

@@ -10,8 +10,8 @@ namespace troupe::tensor {
 conv2d_geometry make_conv2d_geometry(const shape_t& x, const shape_t& w, std::size_t stride, std::size_t pad) {
   TROUPE_ENFORCE(x.size() == 4, "conv2d input must be [N, C, H, W], got {}", shape_str(x));
   TROUPE_ENFORCE(w.size() == 4, "conv2d weight must be [OC, C, KH, KW], got {}", shape_str(w));
-  TROUPE_ENFORCE(x[1] == w[1], "conv2d input has {} channels but the weight expects {} (input {}, weight {})",
-                 x[1], w[1], shape_str(x), shape_str(w));
+  TROUPE_ENFORCE(x[1] == w[1], "conv2d input has {} channels but the weight expects {} (input {}, weight {})", x[1],
+                 w[1], shape_str(x), shape_str(w));
   TROUPE_ENFORCE(stride >= 1, "conv2d stride must be >= 1");
   TROUPE_ENFORCE(x[2] + 2 * pad >= w[2] && x[3] + 2 * pad >= w[3],
                  "conv2d kernel {}x{} is larger than the padded input {}x{}", w[2], w[3], x[2] + 2 * pad,
@@ -31,7 +31,7 @@ std::pair<std::size_t, std::size_t> valid_cols(const conv2d_geometry& g, std::si
   if (g.pad > kj)
     lo = (g.pad - kj + g.stride - 1) / g.stride;
   // iw <= W-1  <=>  ow <= (W - 1 + pad - kj) / s
-  std::size_t hi = 0;  // exclusive
+  std::size_t hi = 0; // exclusive
   if (g.w - 1 + g.pad >= kj)
     hi = std::min(g.ow, (g.w - 1 + g.pad - kj) / g.stride + 1);
   return {std::min(lo, hi), hi};
@@ -51,7 +51,8 @@ void im2col(const float* x, std::size_t count, const conv2d_geometry& g, float* 
           float* dst_img = row + b * ohw;
           for (std::size_t oh = 0; oh < g.oh; ++oh) {
             float* dst = dst_img + oh * g.ow;
-            const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
+            const std::ptrdiff_t ih =
+                static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
             if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(g.h)) {
               std::fill(dst, dst + g.ow, 0.0f);
               continue;
@@ -82,7 +83,8 @@ void col2im_add(const float* col, std::size_t count, const conv2d_geometry& g, s
           float* plane = x + b * g.chw() + c * g.h * g.w;
           const float* src_img = row + b * ohw;
           for (std::size_t oh = 0; oh < g.oh; ++oh) {
-            const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
+            const std::ptrdiff_t ih =
+                static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
             if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(g.h))
               continue;
             const float* src = src_img + oh * g.ow;

@@ -8,14 +8,14 @@
 namespace troupe::tensor {
 
 struct conv2d_geometry {
-  std::size_t n, c, h, w;     ///< input [N, C, H, W]
-  std::size_t oc, kh, kw;     ///< weight [OC, C, KH, KW]
-  std::size_t stride, pad;    ///< same in both spatial dims; zero padding
-  std::size_t oh, ow;         ///< output [N, OC, OH, OW], OH = ⌊(H + 2·pad − KH)/stride⌋ + 1
+  std::size_t n, c, h, w;  ///< input [N, C, H, W]
+  std::size_t oc, kh, kw;  ///< weight [OC, C, KH, KW]
+  std::size_t stride, pad; ///< same in both spatial dims; zero padding
+  std::size_t oh, ow;      ///< output [N, OC, OH, OW], OH = ⌊(H + 2·pad − KH)/stride⌋ + 1
 
-  std::size_t ckk() const { return c * kh * kw; }   ///< rows of an im2col matrix
-  std::size_t ohw() const { return oh * ow; }       ///< output pixels per image
-  std::size_t chw() const { return c * h * w; }     ///< input elements per image
+  std::size_t ckk() const { return c * kh * kw; } ///< rows of an im2col matrix
+  std::size_t ohw() const { return oh * ow; }     ///< output pixels per image
+  std::size_t chw() const { return c * h * w; }   ///< input elements per image
 };
 
 /// Validates the shapes and derives the output size; errors name the offending shapes.

@@ -13,8 +13,8 @@ shape_t broadcast_shape(const shape_t& a, const shape_t& b) {
   for (std::size_t i = 0; i < rank; ++i) {
     const std::size_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     const std::size_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    TROUPE_ENFORCE(da == db || da == 1 || db == 1, "shapes {} and {} cannot be broadcast together",
-                   shape_str(a), shape_str(b));
+    TROUPE_ENFORCE(da == db || da == 1 || db == 1, "shapes {} and {} cannot be broadcast together", shape_str(a),
+                   shape_str(b));
     out[i] = std::max(da, db);
   }
   return out;

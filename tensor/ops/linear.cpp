@@ -8,20 +8,18 @@ namespace troupe::tensor {
 var matmul(const var& a, const var& b) {
   const auto as = a.shape();
   const auto bs = b.shape();
-  TROUPE_ENFORCE(as.size() == 2 && bs.size() == 2 && as[1] == bs[0],
-                 "matmul needs [M, K] x [K, N], got {} x {}", shape_str(as), shape_str(bs));
+  TROUPE_ENFORCE(as.size() == 2 && bs.size() == 2 && as[1] == bs[0], "matmul needs [M, K] x [K, N], got {} x {}",
+                 shape_str(as), shape_str(bs));
   const std::size_t m = as[0], k = as[1], n = bs[1];
   array out = array::from_shape({m, n});
   blas::gemm(false, false, m, n, k, 1.0f, a.value().data(), k, b.value().data(), n, 0.0f, out.data(), n);
   return make_result(std::move(out), {a, b}, [m, k, n](node& self) {
     node& na = *self.inputs[0];
     node& nb = *self.inputs[1];
-    if (na.requires_grad)  // dA [M,K] += dC [M,N] · Bᵀ
-      blas::gemm(false, true, m, k, n, 1.0f, self.grad.data(), n, nb.value.data(), n, 1.0f,
-                 na.grad_buffer().data(), k);
-    if (nb.requires_grad)  // dB [K,N] += Aᵀ · dC
-      blas::gemm(true, false, k, n, m, 1.0f, na.value.data(), k, self.grad.data(), n, 1.0f,
-                 nb.grad_buffer().data(), n);
+    if (na.requires_grad) // dA [M,K] += dC [M,N] · Bᵀ
+      blas::gemm(false, true, m, k, n, 1.0f, self.grad.data(), n, nb.value.data(), n, 1.0f, na.grad_buffer().data(), k);
+    if (nb.requires_grad) // dB [K,N] += Aᵀ · dC
+      blas::gemm(true, false, k, n, m, 1.0f, na.value.data(), k, self.grad.data(), n, 1.0f, nb.grad_buffer().data(), n);
   });
 }
 
@@ -42,8 +40,8 @@ var linear(const var& x, const var& w, const var& b) {
       std::copy(bv, bv + out_f, y + i * out_f);
   }
   // y [N,out] (+)= x [N,in] · wᵀ
-  blas::gemm(false, true, n, out_f, in, 1.0f, x.value().data(), in, w.value().data(), in,
-             has_bias ? 1.0f : 0.0f, y, out_f);
+  blas::gemm(false, true, n, out_f, in, 1.0f, x.value().data(), in, w.value().data(), in, has_bias ? 1.0f : 0.0f, y,
+             out_f);
   std::vector<var> inputs{x, w};
   if (has_bias)
     inputs.push_back(b);
@@ -51,13 +49,11 @@ var linear(const var& x, const var& w, const var& b) {
     node& nx = *self.inputs[0];
     node& nw = *self.inputs[1];
     const float* dy = self.grad.data();
-    if (nx.requires_grad)  // dx [N,in] += dy [N,out] · w [out,in]
-      blas::gemm(false, false, n, in, out_f, 1.0f, dy, out_f, nw.value.data(), in, 1.0f,
-                 nx.grad_buffer().data(), in);
-    if (nw.requires_grad)  // dw [out,in] += dyᵀ · x
-      blas::gemm(true, false, out_f, in, n, 1.0f, dy, out_f, nx.value.data(), in, 1.0f,
-                 nw.grad_buffer().data(), in);
-    if (self.inputs.size() > 2 && self.inputs[2]->requires_grad) {  // db += Σ_rows dy
+    if (nx.requires_grad) // dx [N,in] += dy [N,out] · w [out,in]
+      blas::gemm(false, false, n, in, out_f, 1.0f, dy, out_f, nw.value.data(), in, 1.0f, nx.grad_buffer().data(), in);
+    if (nw.requires_grad) // dw [out,in] += dyᵀ · x
+      blas::gemm(true, false, out_f, in, n, 1.0f, dy, out_f, nx.value.data(), in, 1.0f, nw.grad_buffer().data(), in);
+    if (self.inputs.size() > 2 && self.inputs[2]->requires_grad) { // db += Σ_rows dy
       float* db = self.inputs[2]->grad_buffer().data();
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < out_f; ++j)

@@ -84,7 +84,7 @@ var softmax_cross_entropy(const var& logits, const array& targets) {
   double total = 0.0;
   const float* z = logits.value().data();
   for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < k; ++j)  // −t · log softmax = t · (lse − z)
+    for (std::size_t j = 0; j < k; ++j) // −t · log softmax = t · (lse − z)
       total += static_cast<double>(t->data()[i * k + j]) * (lse[i] - z[i * k + j]);
   array out = zeros({});
   out() = static_cast<float>(total / static_cast<double>(n));

@@ -136,10 +136,10 @@ var relu_max_pool2d(const var& x, std::size_t kernel, std::size_t stride) {
             std::uint32_t v;
             std::memcpy(&v, &grow[j], sizeof v);
             const std::uint32_t k = crow[j];
-            const std::uint32_t out[4] = {v & (0u - (k == 0)), v & (0u - (k == 1)), v & (0u - (k == 2)),
+            const std::uint32_t win[4] = {v & (0u - (k == 0)), v & (0u - (k == 1)), v & (0u - (k == 2)),
                                           v & (0u - (k == 3))};
-            std::memcpy(&r0[2 * j], &out[0], 2 * sizeof(float));
-            std::memcpy(&r1[2 * j], &out[2], 2 * sizeof(float));
+            std::memcpy(&r0[2 * j], &win[0], 2 * sizeof(float));
+            std::memcpy(&r1[2 * j], &win[2], 2 * sizeof(float));
           }
           if (w % 2) {
             r0[w - 1] = 0.0f;

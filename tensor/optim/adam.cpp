@@ -40,8 +40,8 @@ void adam::step(const std::vector<param_slot>& params, float lr) {
   const auto step_size = static_cast<float>(lr_d / (1.0 - std::pow(b1, t)));
   const auto bias_correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(b2, t)));
   const float eps = options_.eps;
-  const auto shrink = static_cast<float>(1.0 - lr_d * wd);  // AdamW
-  const auto l2 = static_cast<float>(wd);                                        // Adam
+  const auto shrink = static_cast<float>(1.0 - lr_d * wd); // AdamW
+  const auto l2 = static_cast<float>(wd);                  // Adam
 
   for (std::size_t i = 0; i < params.size(); ++i) {
     float* p = params[i].value;
@@ -65,7 +65,9 @@ void adam::step(const std::vector<param_slot>& params, float lr) {
   count_step();
 }
 
-optimizer_state adam::state() const { return {kind(), steps(), store_.buffers()}; }
+optimizer_state adam::state() const {
+  return {kind(), steps(), store_.buffers()};
+}
 
 void adam::load_state(const optimizer_state& state) {
   check_kind(state, kind());

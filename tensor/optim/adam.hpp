@@ -11,11 +11,11 @@ namespace troupe::optim {
 
 /// Hyper-parameters of adam; the defaults are PyTorch's.
 struct adam_options {
-  float beta1 = 0.9f;      ///< In [0, 1).
-  float beta2 = 0.999f;    ///< In [0, 1).
-  float eps = 1e-8f;       ///< >= 0.
-  float weight_decay = 0;  ///< >= 0; L2 on the gradient, or decoupled decay when `decoupled`.
-  bool decoupled = false;  ///< AdamW: shrink p by (1 − lr·wd) instead of adding wd·p to g.
+  float beta1 = 0.9f;     ///< In [0, 1).
+  float beta2 = 0.999f;   ///< In [0, 1).
+  float eps = 1e-8f;      ///< >= 0.
+  float weight_decay = 0; ///< >= 0; L2 on the gradient, or decoupled decay when `decoupled`.
+  bool decoupled = false; ///< AdamW: shrink p by (1 − lr·wd) instead of adding wd·p to g.
 };
 
 /// torch.optim.Adam (AdamW if decoupled), element by element in float, with t = steps() + 1:

@@ -28,18 +28,16 @@ void buffer_store::check(const std::vector<param_shape>& params,
   for (std::size_t i = 0; i < params.size(); ++i) {
     const auto& p = params[i];
     TROUPE_ENFORCE(!p.name.empty(), "parameter #{} has an empty name; optimizer state is keyed by name", i);
-    TROUPE_ENFORCE(names.insert(p.name).second, "parameter name '{}' is used twice; names must be unique",
-                   p.name);
+    TROUPE_ENFORCE(names.insert(p.name).second, "parameter name '{}' is used twice; names must be unique", p.name);
     for (std::size_t s = 0; s < slots_.size(); ++s) {
       std::string k = key(p.name, s);
       const auto it = buffers.find(k);
       if (it == buffers.end()) {
-        TROUPE_ENFORCE(allow_missing, "optimizer state has no buffer '{}' for parameter '{}' ({} floats)", k,
-                       p.name, p.size);
+        TROUPE_ENFORCE(allow_missing, "optimizer state has no buffer '{}' for parameter '{}' ({} floats)", k, p.name,
+                       p.size);
       } else {
-        TROUPE_ENFORCE(it->second.size() == p.size,
-                       "optimizer buffer '{}' holds {} floats but parameter '{}' has {}", k, it->second.size(),
-                       p.name, p.size);
+        TROUPE_ENFORCE(it->second.size() == p.size, "optimizer buffer '{}' holds {} floats but parameter '{}' has {}",
+                       k, it->second.size(), p.name, p.size);
       }
       expected.insert(std::move(k));
     }
@@ -66,7 +64,7 @@ void buffer_store::bind(const std::vector<param_slot>& params, bool create) {
   }
   created_.assign(params.size(), false);
   if (same_as_checked(params))
-    return;  // Same names and sizes as last time: buffers exist and bound_ still points at them.
+    return; // Same names and sizes as last time: buffers exist and bound_ still points at them.
 
   std::vector<param_shape> shapes;
   shapes.reserve(params.size());
@@ -91,7 +89,7 @@ void buffer_store::bind(const std::vector<param_slot>& params, bool create) {
 
 void buffer_store::assign(std::map<std::string, std::vector<float>> buffers, bool allow_missing) {
   if (!checked_.empty())
-    check(checked_, buffers, allow_missing);  // Parameters already seen: refuse a mismatch right away.
+    check(checked_, buffers, allow_missing); // Parameters already seen: refuse a mismatch right away.
   buffers_ = std::move(buffers);
   bound_.clear();
   checked_valid_ = false;

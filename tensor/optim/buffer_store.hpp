@@ -51,10 +51,10 @@ private:
 
   std::vector<std::string> slots_;
   std::map<std::string, std::vector<float>> buffers_;
-  std::vector<param_shape> checked_;  ///< Parameters the current buffers were last checked against.
-  bool checked_valid_ = false;        ///< False after assign() until the next successful bind().
-  std::vector<float*> bound_;         ///< [params × slots], row-major, into buffers_.
-  std::vector<bool> created_;         ///< [params]
+  std::vector<param_shape> checked_; ///< Parameters the current buffers were last checked against.
+  bool checked_valid_ = false;       ///< False after assign() until the next successful bind().
+  std::vector<float*> bound_;        ///< [params × slots], row-major, into buffers_.
+  std::vector<bool> created_;        ///< [params]
 };
 
 } // namespace troupe::optim

@@ -25,8 +25,7 @@ lr_schedule::lr_schedule(lr_schedule_options options) : options_(std::move(optio
 
   TROUPE_ENFORCE(std::isfinite(o.base_lr) && o.base_lr >= 0.0f, "lr schedule: base_lr must be finite and >= 0, got {}",
                  o.base_lr);
-  TROUPE_ENFORCE(std::isfinite(o.warmup_start_factor) && o.warmup_start_factor >= 0.0f &&
-                     o.warmup_start_factor <= 1.0f,
+  TROUPE_ENFORCE(std::isfinite(o.warmup_start_factor) && o.warmup_start_factor >= 0.0f && o.warmup_start_factor <= 1.0f,
                  "lr schedule: warmup_start_factor must be in [0, 1], got {}", o.warmup_start_factor);
   if (shape_ == shape::step) {
     TROUPE_ENFORCE(o.step_epochs > 0, "lr schedule: step_epochs must be > 0 for kind 'step'");
@@ -56,9 +55,8 @@ float lr_schedule::lr_at(std::size_t global_step, std::size_t steps_per_epoch, s
                    "lr schedule: kind 'cosine' needs total_steps ({}) > warmup_steps ({})", total_steps,
                    o.warmup_steps);
     const double span = static_cast<double>(total_steps - o.warmup_steps);
-    const double t = global_step <= o.warmup_steps
-                         ? 0.0
-                         : std::min(static_cast<double>(global_step - o.warmup_steps), span);
+    const double t =
+        global_step <= o.warmup_steps ? 0.0 : std::min(static_cast<double>(global_step - o.warmup_steps), span);
     const double min = o.min_lr;
     lr = min + (base - min) * (1.0 + std::cos(pi * t / span)) / 2.0;
     break;

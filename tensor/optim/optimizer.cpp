@@ -1,8 +1,8 @@
 #include "tensor/optim/optimizer.hpp"
 
 #include <charconv>
-#include <string>
 #include <cmath>
+#include <string>
 
 #include "common/error.hpp"
 
@@ -17,7 +17,7 @@ void optimizer::check_lr(float lr) {
 double optimizer::as_written(float value) {
   if (!std::isfinite(value))
     return value;
-  const std::string text = fmt::format("{}", value);  // Shortest round-trip form, locale-free.
+  const std::string text = fmt::format("{}", value); // Shortest round-trip form, locale-free.
   double result = value;
   std::from_chars(text.data(), text.data() + text.size(), result);
   return result;

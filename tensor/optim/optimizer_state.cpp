@@ -67,8 +67,8 @@ public:
   void bytes(void* data, std::size_t n, const char* what) {
     in_.read(static_cast<char*>(data), static_cast<std::streamsize>(n));
     const auto got = static_cast<std::size_t>(in_.gcount());
-    TROUPE_ENFORCE(got == n, "optimizer state: stream truncated while reading {} (needed {} bytes, got {})",
-                   what, n, got);
+    TROUPE_ENFORCE(got == n, "optimizer state: stream truncated while reading {} (needed {} bytes, got {})", what, n,
+                   got);
     crc_.update(data, n);
     if (remaining_)
       *remaining_ -= std::min<std::uint64_t>(*remaining_, n);
@@ -98,8 +98,8 @@ public:
     const std::uint32_t length = u32(what);
     TROUPE_ENFORCE(length > 0, "optimizer state: {} is empty", what);
     TROUPE_ENFORCE(length <= optimizer_state_max_name,
-                   "optimizer state: {} length {} exceeds the limit of {} bytes (corrupt stream?)", what,
-                   length, optimizer_state_max_name);
+                   "optimizer state: {} length {} exceeds the limit of {} bytes (corrupt stream?)", what, length,
+                   optimizer_state_max_name);
     expect_room(length, 1, what);
     std::string s(length, '\0');
     bytes(s.data(), length, what);
@@ -108,12 +108,12 @@ public:
 
   std::vector<float> floats(std::uint64_t count, const std::string& what) {
     TROUPE_ENFORCE(count <= optimizer_state_max_floats,
-                   "optimizer state: {} claims {} floats, over the limit of {} (corrupt stream?)", what,
-                   count, optimizer_state_max_floats);
+                   "optimizer state: {} claims {} floats, over the limit of {} (corrupt stream?)", what, count,
+                   optimizer_state_max_floats);
     expect_room(count, 4, what);
     std::vector<float> values;
     if (remaining_)
-      values.reserve(static_cast<std::size_t>(count));  // Checked against the stream above.
+      values.reserve(static_cast<std::size_t>(count)); // Checked against the stream above.
     std::vector<unsigned char> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(count, floats_per_chunk)) * 4);
     for (std::uint64_t first = 0; first < count; first += floats_per_chunk) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(floats_per_chunk, count - first));
@@ -163,12 +163,11 @@ std::string printable(const char* data, std::size_t n) {
 
 void write_optimizer_state(std::ostream& out, const optimizer_state& state) {
   TROUPE_ENFORCE(!state.kind.empty() && state.kind.size() <= optimizer_state_max_name,
-                 "optimizer state: kind must be 1 to {} bytes, got {}", optimizer_state_max_name,
-                 state.kind.size());
+                 "optimizer state: kind must be 1 to {} bytes, got {}", optimizer_state_max_name, state.kind.size());
   for (const auto& [name, values] : state.buffers) {
     TROUPE_ENFORCE(!name.empty() && name.size() <= optimizer_state_max_name,
-                   "optimizer state: buffer name must be 1 to {} bytes, got {} ('{:.64}')",
-                   optimizer_state_max_name, name.size(), name);
+                   "optimizer state: buffer name must be 1 to {} bytes, got {} ('{:.64}')", optimizer_state_max_name,
+                   name.size(), name);
     TROUPE_ENFORCE(values.size() <= optimizer_state_max_floats,
                    "optimizer state: buffer '{}' holds {} floats, over the limit of {}", name, values.size(),
                    optimizer_state_max_floats);

@@ -12,8 +12,8 @@ namespace troupe::optim {
 /// Names key the optimizer's state, so they must be unique and stable across steps and restarts.
 struct param_slot {
   std::string name;
-  float* value = nullptr;       // [size], updated in place
-  const float* grad = nullptr;  // [size], read only
+  float* value = nullptr;      // [size], updated in place
+  const float* grad = nullptr; // [size], read only
   std::size_t size = 0;
 };
 

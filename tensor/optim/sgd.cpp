@@ -16,8 +16,8 @@ sgd_options checked(const sgd_options& o) {
   TROUPE_ENFORCE(std::isfinite(o.weight_decay) && o.weight_decay >= 0.0f,
                  "sgd: weight_decay must be finite and >= 0, got {}", o.weight_decay);
   TROUPE_ENFORCE(!o.nesterov || (o.momentum > 0.0f && o.dampening == 0.0f),
-                 "sgd: nesterov requires momentum > 0 and dampening == 0, got momentum {} and dampening {}",
-                 o.momentum, o.dampening);
+                 "sgd: nesterov requires momentum > 0 and dampening == 0, got momentum {} and dampening {}", o.momentum,
+                 o.dampening);
   return o;
 }
 
@@ -49,7 +49,7 @@ void sgd::step(const std::vector<param_slot>& params, float lr) {
       continue;
     }
     float* buf = store_.at(i, 0);
-    const bool first = store_.created(i);  // torch: momentum_buffer is None -> clone(d)
+    const bool first = store_.created(i); // torch: momentum_buffer is None -> clone(d)
     for (std::size_t j = 0; j < n; ++j) {
       float d = wd != 0.0f ? g[j] + wd * p[j] : g[j];
       buf[j] = first ? d : momentum * buf[j] + keep * d;
@@ -60,7 +60,9 @@ void sgd::step(const std::vector<param_slot>& params, float lr) {
   count_step();
 }
 
-optimizer_state sgd::state() const { return {kind(), steps(), store_.buffers()}; }
+optimizer_state sgd::state() const {
+  return {kind(), steps(), store_.buffers()};
+}
 
 void sgd::load_state(const optimizer_state& state) {
   check_kind(state, kind());

@@ -11,10 +11,10 @@ namespace troupe::optim {
 
 /// Hyper-parameters of sgd; the defaults give plain gradient descent.
 struct sgd_options {
-  float momentum = 0;      ///< >= 0; 0 keeps no momentum buffer.
-  float dampening = 0;     ///< In [0, 1]; must be 0 with nesterov.
-  float weight_decay = 0;  ///< >= 0; L2 penalty added to the gradient.
-  bool nesterov = false;   ///< Requires momentum > 0 and dampening == 0.
+  float momentum = 0;     ///< >= 0; 0 keeps no momentum buffer.
+  float dampening = 0;    ///< In [0, 1]; must be 0 with nesterov.
+  float weight_decay = 0; ///< >= 0; L2 penalty added to the gradient.
+  bool nesterov = false;  ///< Requires momentum > 0 and dampening == 0.
 };
 
 /// torch.optim.SGD, element by element in float:

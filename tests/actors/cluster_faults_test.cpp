@@ -25,7 +25,7 @@ std::vector<nlohmann::json> events_of(const std::filesystem::path& file, const s
     return out;
   std::ifstream in(file);
   std::string line;
-  while (std::getline(in, line)) {  // the file is live: skip a half-written last line
+  while (std::getline(in, line)) { // the file is live: skip a half-written last line
     const auto rec = nlohmann::json::parse(line, nullptr, false);
     if (rec.is_object() && rec.value("event", "") == event)
       out.push_back(rec);
@@ -52,7 +52,7 @@ TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it ba
   c.trainers = 2;
   c.batch = 16;
   c.epochs = 2;
-  c.max_train = 3200;  // 100 clocks per epoch, no empty batch: one update per clock
+  c.max_train = 3200; // 100 clocks per epoch, no empty batch: one update per clock
   c.max_test = 200;
   c.print_freq = 10;
   auto yaml = test::topology_yaml(c, dir.path);
@@ -76,7 +76,7 @@ TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it ba
                              std::map<std::size_t, double>{{0, 3.0}}, std::map<std::size_t, std::uint64_t>{});
   auto t1_run = std::async(std::launch::async, run, std::vector<std::string>{"t1"}, &console_t1,
                            std::map<std::size_t, double>{}, std::map<std::size_t, std::uint64_t>{{1, 5}});
-  REQUIRE(t1_run.get() == 1);  // its supervisor escalated: the node is gone
+  REQUIRE(t1_run.get() == 1); // its supervisor escalated: the node is gone
 
   const auto agg_log = dir.path / "metrics" / "agg.jsonl";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -88,7 +88,7 @@ TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it ba
   CHECK(shrunk[0]["trainers"] == 1);
   CHECK(shrunk[0]["lost"] == nlohmann::json::array({"trainer-1"}));
   CHECK(shrunk[0]["reason"].get<std::string>().find("node 't1' lost") != std::string::npos);
-  CHECK(shrunk[0]["clock"] == 5);  // the round of clock 5 closed without trainer-1
+  CHECK(shrunk[0]["clock"] == 5); // the round of clock 5 closed without trainer-1
 
   // Let trainer-0 train alone for a while: the aggregator reaches clock 20 without trainer-1.
   auto slowest_clock = [&] {
@@ -126,7 +126,7 @@ TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it ba
   const auto finish = events_of(agg_log, "finish");
   REQUIRE(finish.size() == 1);
   CHECK(finish[0]["reason"] == "done");
-  CHECK(finish[0]["version"] == 200);  // every round was applied, with one trainer or two
+  CHECK(finish[0]["version"] == 200); // every round was applied, with one trainer or two
 
   // The returning trainer took part from its rejoin clock to the end.
   std::uint64_t last_clock = 0;

@@ -58,8 +58,7 @@ double final_test_acc(const cluster_run& r) {
 
 } // namespace
 
-TEST_CASE("clusters of 1, 2 and 4 trainers train in every consistency mode over inproc and tcp",
-          "[actors][cluster]") {
+TEST_CASE("clusters of 1, 2 and 4 trainers train in every consistency mode over inproc and tcp", "[actors][cluster]") {
   test::cluster_case c;
   c.transport = GENERATE(as<std::string>{}, "inproc", "tcp");
   c.trainers = GENERATE(as<std::size_t>{}, 1, 2, 4);
@@ -118,7 +117,7 @@ TEST_CASE("bsp with N trainers x batch b matches one process with batch N*b", "[
     max_abs = std::max(max_abs, static_cast<double>(std::abs(single.params[i])));
   }
   INFO("max |difference| " << max_diff << " of max |param| " << max_abs);
-  REQUIRE(max_diff < 1e-4 * max_abs);  // the same steps up to float summation order
+  REQUIRE(max_diff < 1e-4 * max_abs); // the same steps up to float summation order
 }
 
 TEST_CASE("ssp never lets a trainer run more than s clocks ahead of a slowed one", "[actors][cluster][ssp]") {
@@ -141,10 +140,11 @@ TEST_CASE("ssp never lets a trainer run more than s clocks ahead of a slowed one
   REQUIRE(records > 0);
   // A trainer that was allowed clock c (c <= slowest + s) has pushed c + 1 when the lag is read.
   REQUIRE(max_lag <= c.staleness + 1);
-  REQUIRE(max_lag >= 1);  // the fast trainers did run ahead of the slowed one
+  REQUIRE(max_lag >= 1); // the fast trainers did run ahead of the slowed one
 }
 
-TEST_CASE("the timeline of a run has spans from every actor and links pushes to applies", "[actors][cluster][timeline]") {
+TEST_CASE("the timeline of a run has spans from every actor and links pushes to applies",
+          "[actors][cluster][timeline]") {
   test::cluster_case c;
   c.print_freq = 5;
   test::scratch_dir dir("timeline");
@@ -171,7 +171,7 @@ TEST_CASE("the timeline of a run has spans from every actor and links pushes to 
     CAPTURE(actor);
     REQUIRE(spans_per_actor[actor] > 0);
   }
-  const std::size_t pushes = 2 * 640 / (2 * 16);  // every gradient of both trainers
+  const std::size_t pushes = 2 * 640 / (2 * 16); // every gradient of both trainers
   REQUIRE(starts == pushes);
   REQUIRE(finishes == pushes);
 }
@@ -190,7 +190,7 @@ TEST_CASE("a trainer that throws is restarted by its supervisor and the bsp run 
   o.nodes = {"main"};
   std::ostringstream console;
   o.out = &console;
-  o.fail_trainers = {{1, 7}};  // trainer 1 throws when about to compute clock 7
+  o.fail_trainers = {{1, 7}}; // trainer 1 throws when about to compute clock 7
   REQUIRE(actors::run_nodes(topo, o) == 0);
   const auto failed_params = train::load_model((failed_dir.path / "checkpoints" / "model_final.trpm").string()).params;
   // The restarted trainer re-syncs parameters and its clock; the loader continues its shard at
@@ -204,10 +204,11 @@ TEST_CASE("a trainer that throws is restarted by its supervisor and the bsp run 
   REQUIRE(events.count("restart") == 1);
   REQUIRE(events.count("recovered") == 1);
   REQUIRE(events["recovered"] > 0.0);
-  REQUIRE(events["recovered"] < 10.0);  // backoff 0.5 s + re-sync, measured failure -> first applied step
+  REQUIRE(events["recovered"] < 10.0); // backoff 0.5 s + re-sync, measured failure -> first applied step
 }
 
-TEST_CASE("too many trainer failures within the period escalate: the node exits non-zero", "[actors][supervisor][faults]") {
+TEST_CASE("too many trainer failures within the period escalate: the node exits non-zero",
+          "[actors][supervisor][faults]") {
   test::cluster_case c;
   test::scratch_dir dir("supervisor-escalate");
   auto yaml = test::topology_yaml(c, dir.path);

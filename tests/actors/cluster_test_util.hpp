@@ -15,7 +15,7 @@
 namespace troupe::test {
 
 struct cluster_case {
-  std::string transport = "inproc";  ///< inproc (one node), tcp (one node per role, ephemeral ports), ipc
+  std::string transport = "inproc"; ///< inproc (one node), tcp (one node per role, ephemeral ports), ipc
   std::size_t trainers = 2;
   std::string mode = "bsp";
   std::size_t staleness = 0;
@@ -26,7 +26,7 @@ struct cluster_case {
   std::size_t print_freq = 1;
   std::string schedule = "cosine";
   std::uint64_t seed = 5;
-  float momentum = 0.9f;  ///< async modes want 0: staleness already acts as momentum
+  float momentum = 0.9f; ///< async modes want 0: staleness already acts as momentum
 };
 
 /// Topology YAML for the case; outputs under `dir`.
@@ -38,7 +38,8 @@ inline std::string topology_yaml(const cluster_case& c, const std::filesystem::p
                         ::getpid(), c.trainers);
   } else {
     auto ep = [&](const std::string& name) {
-      return c.transport == "tcp" ? std::string("tcp://127.0.0.1:*") : fmt::format("ipc://{}/sockets/{}.sock", dir.string(), name);
+      return c.transport == "tcp" ? std::string("tcp://127.0.0.1:*")
+                                  : fmt::format("ipc://{}/sockets/{}.sock", dir.string(), name);
     };
     nodes += fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"}}\n", ep("agg"));
     nodes += fmt::format("    - {{name: loader, roles: [loader], endpoint: \"{}\"}}\n", ep("loader"));
@@ -46,8 +47,8 @@ inline std::string topology_yaml(const cluster_case& c, const std::filesystem::p
       nodes += fmt::format("    - {{name: t{}, roles: [trainer], endpoint: \"{}\", trainers: 1}}\n", t,
                            ep("t" + std::to_string(t)));
   }
-  const std::string consistency = c.mode == "ssp" ? fmt::format("{{mode: ssp, staleness: {}}}", c.staleness)
-                                                  : fmt::format("{{mode: {}}}", c.mode);
+  const std::string consistency =
+      c.mode == "ssp" ? fmt::format("{{mode: ssp, staleness: {}}}", c.staleness) : fmt::format("{{mode: {}}}", c.mode);
   return fmt::format(R"(cluster:
   id: test-cluster
   connect_timeout_s: 20

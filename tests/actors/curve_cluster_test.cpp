@@ -7,11 +7,11 @@
 #include <sstream>
 #include <thread>
 
-#include "ps/protocol.hpp"
 #include "config/job_fingerprint.hpp"
 #include "config/topology.hpp"
 #include "net/curve.hpp"
 #include "net/van.hpp"
+#include "ps/protocol.hpp"
 #include "train/model_file.hpp"
 
 #include "cluster_test_util.hpp"
@@ -86,8 +86,7 @@ TEST_CASE("with CURVE on, listed nodes train and an outsider is refused", "[acto
     v->connect("agg", "ipc://" + (dir.path / "sockets" / "agg.sock").string());
     v->send("agg", forged(net::msg_type::hello, ps::aggregator_name, {{"rank", 1}}));
     auto grad = forged(net::msg_type::push_gradient, ps::aggregator_name,
-                                     {{"rank", 1}, {"loss_sum", 1.0}, {"n", 16},
-                                      {"correct1", 0}, {"correct5", 0}});
+                       {{"rank", 1}, {"loss_sum", 1.0}, {"n", 16}, {"correct1", 0}, {"correct5", 0}});
     grad.add_tensor("grad", {3}, std::vector<float>{1e9f, 1e9f, 1e9f});
     v->send("agg", std::move(grad));
     return v;
@@ -100,7 +99,7 @@ TEST_CASE("with CURVE on, listed nodes train and an outsider is refused", "[acto
   plain->stop();
   INFO(console.str());
   REQUIRE(exit_code == 0);
-  CHECK(replies == 0);  // neither outsider ever heard from the aggregator (no parameters, no welcome)
+  CHECK(replies == 0); // neither outsider ever heard from the aggregator (no parameters, no welcome)
   double acc = -1;
   std::uint64_t unauthenticated = 0;
   for (const auto& rec : test::read_records(dir.path / "metrics" / "agg.jsonl")) {
@@ -109,7 +108,7 @@ TEST_CASE("with CURVE on, listed nodes train and an outsider is refused", "[acto
     if (rec.value("actor", "") == "van" && rec.contains("rejected_by_reason"))
       unauthenticated = rec["rejected_by_reason"].value("unauthenticated", std::uint64_t{0});
   }
-  CHECK(unauthenticated >= 2);  // the unlisted key (ZAP) and the plaintext handshake
+  CHECK(unauthenticated >= 2); // the unlisted key (ZAP) and the plaintext handshake
   REQUIRE(acc > 0.3);
 }
 
@@ -143,8 +142,8 @@ TEST_CASE("a listed key pushing for another node's trainer is refused and logged
   auto run = [&](bool forge, std::string& console_out, std::vector<nlohmann::json>& records) {
     test::scratch_dir dir("curve-impostor");
     std::map<std::string, net::curve_keypair> keys;
-    const auto topo = config::parse_topology(curve_topology(c, dir.path, keys), "test.yaml",
-                                             {{"job.on_trainer_loss", "shrink"}});
+    const auto topo =
+        config::parse_topology(curve_topology(c, dir.path, keys), "test.yaml", {{"job.on_trainer_loss", "shrink"}});
     actors::run_options o;
     o.nodes = {"agg", "loader", "t0", "t1"};
     std::ostringstream console;
@@ -161,9 +160,9 @@ TEST_CASE("a listed key pushing for another node's trainer is refused and logged
     {
       net::van t2(vo);
       t2.connect("agg", "ipc://" + (dir.path / "sockets" / "agg.sock").string());
-      t2.send("agg", ps::encode(ps::hello{2, config::fingerprint_of(topo, config::load_job_model(topo)).to_wire(),
-                                          false},
-                                ps::aggregator_name));
+      t2.send("agg",
+              ps::encode(ps::hello{2, config::fingerprint_of(topo, config::load_job_model(topo)).to_wire(), false},
+                         ps::aggregator_name));
       for (std::uint64_t clock = 0; forge && clock < 20; ++clock) {
         ps::push p;
         p.rank = 0;
@@ -194,5 +193,5 @@ TEST_CASE("a listed key pushing for another node's trainer is refused and logged
     }
   CHECK(refused >= 1);
   REQUIRE(clean.size() == attacked.size());
-  CHECK(clean == attacked);  // bitwise: not one forged gradient was applied
+  CHECK(clean == attacked); // bitwise: not one forged gradient was applied
 }

@@ -68,7 +68,7 @@ TEST_CASE("a second run on the same checkpoint directory is refused at once, nam
           "[actors][cluster][faults][lock]") {
   test::scratch_dir dir("lock");
   test::cluster_case c;
-  c.epochs = 50;  // long enough to still run while the second one tries
+  c.epochs = 50; // long enough to still run while the second one tries
   c.print_freq = 1;
   running_cluster first(c, dir.path);
   REQUIRE(wait_for([&] { return has_progress(dir.path / "metrics" / "main.jsonl"); }, 60s));
@@ -78,11 +78,10 @@ TEST_CASE("a second run on the same checkpoint directory is refused at once, nam
   std::ostringstream console;
   o.out = &console;
   const auto t0 = std::chrono::steady_clock::now();
-  CHECK_THROWS_WITH(actors::run_nodes(topo, o),
-                    Catch::Matchers::Contains("is in use by another run") &&
-                        Catch::Matchers::Contains(fmt::format("pid {}", ::getpid())));
+  CHECK_THROWS_WITH(actors::run_nodes(topo, o), Catch::Matchers::Contains("is in use by another run") &&
+                                                    Catch::Matchers::Contains(fmt::format("pid {}", ::getpid())));
   CHECK(std::chrono::steady_clock::now() - t0 < 5s);
-  CHECK(first.finish() == 0);  // the first run was not disturbed
+  CHECK(first.finish() == 0); // the first run was not disturbed
 }
 
 TEST_CASE("a full checkpoint file system: continue trains on and exits 0, stop ends with exit 1, earlier "
@@ -96,7 +95,7 @@ TEST_CASE("a full checkpoint file system: continue trains on and exits 0, stop e
   if (!disk.usable())
     return;
   test::cluster_case c;
-  c.max_train = 1280;  // 40 clocks of 2 x 16
+  c.max_train = 1280; // 40 clocks of 2 x 16
   const auto topo = config::parse_topology(test::topology_yaml(c, dir.path), "test.yaml",
                                            {{"checkpoint.every_steps", "5"}, {"checkpoint.on_write_error", policy}});
   actors::run_options o;

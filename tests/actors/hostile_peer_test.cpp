@@ -6,9 +6,9 @@
 #include <sstream>
 #include <thread>
 
-#include "ps/protocol.hpp"
 #include "config/topology.hpp"
 #include "net/van.hpp"
+#include "ps/protocol.hpp"
 #include "train/model_file.hpp"
 
 #include "cluster_test_util.hpp"
@@ -56,8 +56,7 @@ TEST_CASE("malformed protocol messages are refused while training goes on", "[ac
   evil.send("agg", forged(msg_type::hello, ps::aggregator_name, {{"rank", 99}}));
   evil.send("agg", forged(msg_type::push_gradient, ps::aggregator_name, {{"rank", 0}}));
   auto wrong_size = forged(msg_type::push_gradient, ps::aggregator_name,
-                                 {{"rank", 0}, {"loss_sum", 1.0}, {"n", 4}, {"correct1", 0},
-                                  {"correct5", 0}});
+                           {{"rank", 0}, {"loss_sum", 1.0}, {"n", 4}, {"correct1", 0}, {"correct5", 0}});
   wrong_size.add_tensor("grad", {3}, std::vector<float>{1.f, 2.f, 3.f});
   evil.send("agg", std::move(wrong_size));
   evil.send("loader", forged(msg_type::request_batches, ps::loader_name, {{"rank", 7}, {"credits", 1000}}));

@@ -44,7 +44,7 @@ ended run_with_deadline(const test::cluster_case& c, const std::filesystem::path
   ended e;
   e.in_time = done.wait_for(limit) == std::future_status::ready;
   if (!e.in_time)
-    stop = true;  // end it gracefully so the test can report instead of hanging
+    stop = true; // end it gracefully so the test can report instead of hanging
   e.exit_code = done.get();
   e.console = console.str();
   return e;
@@ -83,7 +83,7 @@ TEST_CASE("the job ends while a trainer's restart is due: no actor is left waiti
   c.mode = "asp";
   c.momentum = 0;
   c.batch = 16;
-  c.max_train = 640;  // 20 clocks per trainer
+  c.max_train = 640; // 20 clocks per trainer
   c.max_test = 100;
   test::scratch_dir dir("end-mid-restart");
   // Trainer 0 fails right after pushing its last clock; trainer 1 finishes at about the same time,

@@ -17,9 +17,9 @@ using namespace troupe;
 TEST_CASE("a node with metrics.prometheus_port serves its actors' figures on /metrics", "[actors][prometheus]") {
   test::scratch_dir dir("prometheus");
   test::cluster_case c;
-  c.epochs = 100;  // runs until the test stops it
+  c.epochs = 100; // runs until the test stops it
   auto yaml = test::topology_yaml(c, dir.path);
-  yaml += "  prometheus_port: 0\n";  // appended to the metrics section, the file's last
+  yaml += "  prometheus_port: 0\n"; // appended to the metrics section, the file's last
   const auto topo = config::parse_topology(yaml, "test.yaml");
   REQUIRE(topo.metrics.prometheus_port == 0);
 
@@ -41,7 +41,8 @@ TEST_CASE("a node with metrics.prometheus_port serves its actors' figures on /me
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   // Both trainers report independently: wait until trainer-0's figures are in too.
   auto complete = [&] {
-    return body.find("troupe_trainer_clock{") != std::string::npos && body.find("actor=\"trainer-0\"") != std::string::npos;
+    return body.find("troupe_trainer_clock{") != std::string::npos &&
+           body.find("actor=\"trainer-0\"") != std::string::npos;
   };
   while (!complete() && std::chrono::steady_clock::now() < deadline) {
     if (auto res = client.Get("/metrics"); res && res->status == 200)

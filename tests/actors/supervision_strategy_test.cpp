@@ -20,7 +20,7 @@ namespace {
 struct outcome {
   int exit_code = -1;
   std::vector<float> params;
-  std::vector<nlohmann::json> supervisor;  ///< the supervisor's records, in order
+  std::vector<nlohmann::json> supervisor; ///< the supervisor's records, in order
 };
 
 outcome run(const test::cluster_case& c, const std::filesystem::path& dir, const std::string& strategy,
@@ -66,7 +66,7 @@ TEST_CASE("one_for_all and rest_for_one restart the right trainers and bsp ends 
   const auto clean = run(c, clean_dir.path, "one_for_one", {});
   CHECK(restarted(clean).empty());
 
-  const auto all = run(c, all_dir.path, "one_for_all", {{1, 7}});  // trainer 1 throws at clock 7
+  const auto all = run(c, all_dir.path, "one_for_all", {{1, 7}}); // trainer 1 throws at clock 7
   CHECK(restarted(all) == std::set<std::string>{"trainer-0", "trainer-1", "trainer-2"});
   REQUIRE_FALSE(all.supervisor.empty());
   CHECK(all.supervisor.front()["event"] == "failure");
@@ -74,7 +74,7 @@ TEST_CASE("one_for_all and rest_for_one restart the right trainers and bsp ends 
   CHECK(all.params == clean.params);
 
   const auto rest = run(c, rest_dir.path, "rest_for_one", {{1, 7}});
-  CHECK(restarted(rest) == std::set<std::string>{"trainer-1", "trainer-2"});  // trainer-0 started before it
+  CHECK(restarted(rest) == std::set<std::string>{"trainer-1", "trainer-2"}); // trainer-0 started before it
   CHECK(rest.params == clean.params);
 }
 
@@ -90,7 +90,7 @@ TEST_CASE("a failed loader is restarted in place and bsp ends bit-identical", "[
   o.nodes = {"main"};
   std::ostringstream console;
   o.out = &console;
-  o.fail_loader_after = 12;  // the loader fails at its 13th batch request
+  o.fail_loader_after = 12; // the loader fails at its 13th batch request
   REQUIRE(actors::run_nodes(topo, o) == 0);
   INFO(console.str());
   std::vector<std::string> events;
@@ -121,7 +121,7 @@ TEST_CASE("a failed aggregator is restarted in place from its newest checkpoint 
   o.nodes = {"main"};
   std::ostringstream console;
   o.out = &console;
-  o.fail_aggregator_at = 10;  // fails after applying version 10: versions 9 and 10 are redone from checkpoint 8
+  o.fail_aggregator_at = 10; // fails after applying version 10: versions 9 and 10 are redone from checkpoint 8
   REQUIRE(actors::run_nodes(topo, o) == 0);
   INFO(console.str());
   std::vector<std::string> events;

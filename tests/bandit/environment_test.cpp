@@ -67,6 +67,6 @@ TEST_CASE("approximate local means spread σ_c around μ_k; sample means concent
   CHECK(sum / n == Approx(0).margin(0.03));
   CHECK(std::sqrt(sq / n) == Approx(0.5).epsilon(0.05));
   client_state c = f.make(1);
-  c.pull(1, 1000000);  // σ/sqrt(n) = 5e-4
+  c.pull(1, 1000000); // σ/sqrt(n) = 5e-4
   CHECK(c.sample_mean(1) == Approx(c.local_means()[1]).margin(3e-3));
 }

@@ -6,8 +6,8 @@
 #include "net/codec.hpp"
 
 using namespace troupe::bandit;
-using troupe::net::msg_type;
 using Catch::Contains;
+using troupe::net::msg_type;
 
 namespace {
 
@@ -62,7 +62,7 @@ TEST_CASE("bandit messages round-trip through the wire format", "[bandit][protoc
     run_result r;
     r.algorithm = troupe::config::bandit_algorithm::ucb1;
     r.horizon = 1000;
-    r.pull_regret = 0.1 + 0.2;  // not representable in a short decimal: must still round-trip exactly
+    r.pull_regret = 0.1 + 0.2; // not representable in a short decimal: must still round-trip exactly
     r.active = {0, 1};
     r.chosen = 1;
     const run_result back = decode_ucb1_result(wire(encode_ucb1_result(0, r)));

@@ -7,7 +7,7 @@
 using namespace troupe::bandit;
 
 TEST_CASE("the ledger charges M(t)·Δ per step and C·M(p) per communicating phase", "[bandit][regret]") {
-  auto p = test::fed2({0.25, 0.5, 1.0}, 1000, 10);  // Δ = 0.75, 0.5, 0
+  auto p = test::fed2({0.25, 0.5, 1.0}, 1000, 10); // Δ = 0.75, 0.5, 0
   p.comm_cost = 2;
   regret_ledger ledger(p);
   phase_plan plan;

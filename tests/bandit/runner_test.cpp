@@ -16,8 +16,8 @@
 #include "common/error.hpp"
 
 using namespace troupe::bandit;
-using troupe::config::bandit_spec;
 using Catch::Contains;
+using troupe::config::bandit_spec;
 
 namespace {
 
@@ -45,8 +45,8 @@ std::string bandit_section(const std::string& algorithm, const std::string& extr
 
 bandit_spec spec(const std::string& nodes, const std::string& bandit, const scratch_dir& dir,
                  const std::string& timing = "") {
-  const std::string yaml = "cluster:\n  id: bt\n" + timing + "  nodes:\n" + nodes + bandit +
-                           "metrics: {dir: '" + (dir.path / "metrics").string() + "', console: false}\n";
+  const std::string yaml = "cluster:\n  id: bt\n" + timing + "  nodes:\n" + nodes + bandit + "metrics: {dir: '" +
+                           (dir.path / "metrics").string() + "', console: false}\n";
   return troupe::config::parse_bandit_spec(yaml, "bt.yaml");
 }
 
@@ -72,7 +72,8 @@ TEST_CASE("the runner over inproc gives exactly the in-memory simulation's resul
   const int hosts = GENERATE(1, 3);
   scratch_dir dir;
   const auto s = spec(fmt::format("    - {{name: main, roles: [aggregator, trainer], endpoint: 'inproc://main', "
-                                  "trainers: {}}}\n", hosts),
+                                  "trainers: {}}}\n",
+                                  hosts),
                       bandit_section(algorithm), dir);
   const auto r = run_bandit_nodes(s, {{"main"}, nullptr, nullptr});
   REQUIRE(r.has_value());
@@ -111,7 +112,7 @@ TEST_CASE("three nodes over tcp ephemeral ports in one process match the simulat
 
   const auto h0 = records(dir.path / "metrics" / "h0.jsonl");
   REQUIRE(!h0.empty());
-  std::set<std::string> actors;  // hosts 0 and 1 share node h0's file
+  std::set<std::string> actors; // hosts 0 and 1 share node h0's file
   for (const auto& rec : h0) {
     actors.insert(rec["actor"].get<std::string>());
     CHECK(rec["role"] == "trainer");
@@ -158,7 +159,8 @@ TEST_CASE("a host with different parameters is rejected and nobody waits forever
   CHECK_THROWS_WITH(host.get(), Contains("bandit parameters differ"));
 
   SECTION("a server without hosts and hosts without a server give up after connect_timeout_s") {
-    CHECK_THROWS_WITH(run_bandit_nodes(ours, {{"srv"}, nullptr, nullptr}), Contains("1 of 1 client hosts did not say hello"));
+    CHECK_THROWS_WITH(run_bandit_nodes(ours, {{"srv"}, nullptr, nullptr}),
+                      Contains("1 of 1 client hosts did not say hello"));
     CHECK_THROWS_WITH(run_bandit_nodes(ours, {{"h0"}, nullptr, nullptr}), Contains("did not answer within 1000 ms"));
   }
 }
@@ -173,7 +175,7 @@ TEST_CASE("a stopped server tells hosts in other processes to stop cleanly", "[b
   auto hosts = std::async(std::launch::async, [&] { return run_bandit_nodes(s, {{"h0"}, nullptr, nullptr}); });
   const std::atomic<bool> stop{true};
   CHECK_FALSE(run_bandit_nodes(s, {{"srv"}, nullptr, &stop}).has_value());
-  CHECK_FALSE(hosts.get().has_value());  // no error: the hosts saw "stopped"
+  CHECK_FALSE(hosts.get().has_value()); // no error: the hosts saw "stopped"
 }
 
 TEST_CASE("run_fed_bandit: exit codes, console lines and a stop request", "[bandit][runner]") {
@@ -186,7 +188,8 @@ TEST_CASE("run_fed_bandit: exit codes, console lines and a stop request", "[band
   CHECK_THAT(out.str(), Contains("fed2_ucb done: T=20000"));
   CHECK_THAT(out.str(), Contains("eliminated"));
   CHECK(run_fed_bandit(s, {"nope"}, out) == 1);
-  CHECK_THROWS_WITH(run_bandit_nodes(s, {{"nope"}, nullptr, nullptr}), Contains("no node 'nope' in the cluster (nodes: main)"));
+  CHECK_THROWS_WITH(run_bandit_nodes(s, {{"nope"}, nullptr, nullptr}),
+                    Contains("no node 'nope' in the cluster (nodes: main)"));
 
   const std::atomic<bool> stop{true};
   CHECK_FALSE(run_bandit_nodes(s, {{"main"}, nullptr, &stop}).has_value());

@@ -24,7 +24,7 @@ TEST_CASE("g(p) follows its kind and stops at max_clients", "[bandit][schedule]"
     CHECK(admissions(p, 2, 2) == 4);
     CHECK(admissions(p, 3, 6) == 4);
     CHECK(admissions(p, 4, 10) == 0);
-    CHECK(admissions(p, 500, 3) == 7);  // no overflow for huge p
+    CHECK(admissions(p, 500, 3) == 7); // no overflow for huge p
   }
   SECTION("constant and linear") {
     p.g = admission_kind::constant;
@@ -49,7 +49,7 @@ TEST_CASE("f(p) is ⌈κ⌉ or ⌈κ ln T⌉ in every phase", "[bandit][schedule
   CHECK(pulls_per_arm(p, 1) == 100);
   CHECK(pulls_per_arm(p, 9) == 100);
   const auto q = test::fed1({0, 1}, 1000000, 5, 10);
-  CHECK(pulls_per_arm(q, 1) == 139);  // ⌈10 · 13.8155⌉
+  CHECK(pulls_per_arm(q, 1) == 139); // ⌈10 · 13.8155⌉
   const auto r = test::fed1({0, 1}, 100, 2, 1);
-  CHECK(pulls_per_arm(r, 3) == 5);  // ⌈4.605⌉
+  CHECK(pulls_per_arm(r, 3) == 5); // ⌈4.605⌉
 }

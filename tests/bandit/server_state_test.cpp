@@ -34,7 +34,7 @@ TEST_CASE("server_state plans phases: admissions, pulls, steps", "[bandit][serve
   CHECK(p1.uploads);
   CHECK(s.time() == 30);
   CHECK_FALSE(s.complete());
-  CHECK_THROWS_AS(s.begin_phase(), troupe::error);  // still collecting
+  CHECK_THROWS_AS(s.begin_phase(), troupe::error); // still collecting
 
   // B = sqrt(6·0.0625·(2/10)/4·ln 1000) + sqrt(6·0.0004·ln 1000/2) ≈ 0.360 + 0.091 = 0.451.
   const double B = fed2_bound(eta({2}, {0, 10}), 2, 0.25, 0.02, std::log(1000.0), 6, 6);
@@ -45,7 +45,7 @@ TEST_CASE("server_state plans phases: admissions, pulls, steps", "[bandit][serve
   const phase_outcome o = s.finish_phase();
   CHECK(o.means == std::vector<double>{0.0, 0.5, 1.0});
   CHECK(o.bound == Approx(B));
-  CHECK(o.eliminated == std::vector<std::size_t>{0});  // 0 + B < 1 − B, but 0.5 + B > 1 − B
+  CHECK(o.eliminated == std::vector<std::size_t>{0}); // 0 + B < 1 − B, but 0.5 + B > 1 − B
   CHECK(s.active() == std::vector<std::size_t>{1, 2});
   CHECK_FALSE(s.finished());
 
@@ -76,20 +76,20 @@ TEST_CASE("server_state averages uploads in client-id order whatever the arrival
 TEST_CASE("server_state refuses bad uploads", "[bandit][server]") {
   server_state s(test::fed2({0.1, 0.9}, 1000, 10));
   const float m[] = {0.5f, 0.5f, 0.5f}, nan[] = {NAN, 0.5f};
-  CHECK_THROWS_AS(s.receive(0, m, 2), troupe::error);  // no phase collecting
+  CHECK_THROWS_AS(s.receive(0, m, 2), troupe::error); // no phase collecting
   s.begin_phase();
-  CHECK_THROWS_AS(s.receive(2, m, 2), troupe::error);  // only clients 0 and 1 exist
-  CHECK_THROWS_AS(s.receive(0, m, 3), troupe::error);  // two active arms
+  CHECK_THROWS_AS(s.receive(2, m, 2), troupe::error); // only clients 0 and 1 exist
+  CHECK_THROWS_AS(s.receive(0, m, 3), troupe::error); // two active arms
   CHECK_THROWS_AS(s.receive(0, nan, 2), troupe::error);
   s.receive(0, m, 2);
-  CHECK_THROWS_AS(s.receive(0, m, 2), troupe::error);  // twice
-  CHECK_THROWS_AS(s.finish_phase(), troupe::error);    // client 1 missing
+  CHECK_THROWS_AS(s.receive(0, m, 2), troupe::error); // twice
+  CHECK_THROWS_AS(s.finish_phase(), troupe::error);   // client 1 missing
 }
 
 TEST_CASE("a phase that reaches T does not communicate and ends the run", "[bandit][server]") {
   SECTION("cut short: the steps left") {
     server_state s(test::fed2({0.1, 0.9}, 25, 10));
-    CHECK(s.begin_phase().uploads);  // 20 steps, t = 20 < 25
+    CHECK(s.begin_phase().uploads); // 20 steps, t = 20 < 25
     upload_all(s, {0.5f, 0.5f});
     s.finish_phase();
     const phase_plan p = s.begin_phase();

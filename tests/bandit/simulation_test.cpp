@@ -10,7 +10,7 @@ using namespace troupe::bandit;
 using troupe::config::bandit_algorithm;
 
 TEST_CASE("with a clear gap the best arm is found in at least 19 of 20 seeds", "[bandit][simulation]") {
-  const std::vector<double> means = {0.2, 0.3, 0.4, 0.5, 0.6};  // Δ_min = 0.1, best arm 4
+  const std::vector<double> means = {0.2, 0.3, 0.4, 0.5, 0.6}; // Δ_min = 0.1, best arm 4
   const auto algo = GENERATE(bandit_algorithm::fed2_ucb, bandit_algorithm::fed1_ucb, bandit_algorithm::ucb1);
   int found = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
@@ -20,7 +20,7 @@ TEST_CASE("with a clear gap the best arm is found in at least 19 of 20 seeds", "
     const run_result r = simulate(p);
     found += r.found_best(p) ? 1 : 0;
     if (algo != bandit_algorithm::ucb1)
-      CHECK(r.decided_at > 0);  // elimination ended well before T
+      CHECK(r.decided_at > 0); // elimination ended well before T
   }
   INFO(troupe::config::to_string(algo));
   CHECK(found >= 19);
@@ -52,7 +52,7 @@ TEST_CASE("the communications and the time match the phase schedule exactly", "[
   CHECK(r.communications == comms);
   CHECK(r.communication_cost == 0.5 * static_cast<double>(comms));
   if (algo == bandit_algorithm::fed2_ucb)
-    CHECK(r.clients == (std::uint64_t{2} << r.phases) - 2);  // Σ 2^q = 2^{p+1} − 2
+    CHECK(r.clients == (std::uint64_t{2} << r.phases) - 2); // Σ 2^q = 2^{p+1} − 2
   else
     CHECK(r.communications == 5 * (r.phases - (r.trace.back().communicated ? 0 : 1)));
 }

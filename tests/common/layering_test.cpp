@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 
 /// What each folder must not include (project folders as "dir/", system headers as "<prefix").
 const std::map<std::string, std::vector<std::string>> forbidden = {
-    {"common", {"tensor/", "data/", "config/", "net/", "observe/", "train/", "ps/", "runtime/", "actors/", "apps/", "bandit/"}},
+    {"common",
+     {"tensor/", "data/", "config/", "net/", "observe/", "train/", "ps/", "runtime/", "actors/", "apps/", "bandit/"}},
     {"tensor", {"data/", "config/", "net/", "observe/", "train/", "ps/", "runtime/", "actors/", "apps/", "bandit/"}},
     {"data", {"config/", "net/", "observe/", "train/", "ps/", "runtime/", "actors/", "apps/", "bandit/"}},
     {"config", {"net/", "observe/", "train/", "ps/", "runtime/", "actors/", "apps/", "bandit/"}},
@@ -27,8 +28,9 @@ const std::map<std::string, std::vector<std::string>> forbidden = {
     {"observe", {"train/", "ps/", "runtime/", "actors/", "apps/", "bandit/"}},
     {"train", {"net/", "ps/", "runtime/", "actors/", "apps/", "bandit/", "<caf/", "<zmq"}},
     // ps/: the parameter server's logic, without actors or sockets.
-    {"ps", {"runtime/", "actors/", "apps/", "bandit/", "train/", "observe/", "net/van", "net/context", "net/curve",
-            "<caf/", "<zmq"}},
+    {"ps",
+     {"runtime/", "actors/", "apps/", "bandit/", "train/", "observe/", "net/van", "net/context", "net/curve", "<caf/",
+      "<zmq"}},
     {"runtime", {"actors/", "apps/", "bandit/", "train/"}},
     {"actors", {"apps/", "bandit/"}},
     {"bandit", {"actors/", "apps/", "train/"}},

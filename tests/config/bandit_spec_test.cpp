@@ -28,12 +28,11 @@ std::string example_path() {
 }
 
 // Line 1 "cluster:", nodes on lines 4 and 5, "bandit:" on line 6, its keys from line 7 on.
-const std::string cluster =
-    "cluster:\n"
-    "  id: b\n"
-    "  nodes:\n"
-    "    - {name: s, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5801'}\n"
-    "    - {name: h, roles: [trainer], endpoint: 'tcp://127.0.0.1:5802', trainers: 2}\n";
+const std::string cluster = "cluster:\n"
+                            "  id: b\n"
+                            "  nodes:\n"
+                            "    - {name: s, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5801'}\n"
+                            "    - {name: h, roles: [trainer], endpoint: 'tcp://127.0.0.1:5802', trainers: 2}\n";
 
 std::string doc(const std::string& bandit_body, const std::string& nodes = cluster) {
   return nodes + "bandit:\n" + bandit_body;
@@ -127,9 +126,9 @@ TEST_CASE("bandit spec: generators", "[config][bandit]") {
 }
 
 TEST_CASE("bandit spec: --set overrides apply before validation", "[config][bandit]") {
-  const auto s = parse_bandit_spec(doc(fed2), "b.yaml",
-                                   {troupe::config::parse_override("bandit.T=5000"),
-                                    troupe::config::parse_override("metrics.dir=/tmp/m")});
+  const auto s = parse_bandit_spec(
+      doc(fed2), "b.yaml",
+      {troupe::config::parse_override("bandit.T=5000"), troupe::config::parse_override("metrics.dir=/tmp/m")});
   CHECK(s.bandit.horizon == 5000);
   CHECK(s.metrics_dir == "/tmp/m");
   CHECK_THROWS_WITH(parse_bandit_spec(doc(fed2), "b.yaml", {troupe::config::parse_override("bandit.sigma=-1")}),
@@ -153,7 +152,8 @@ TEST_CASE("bandit spec: bad bandit sections name file, line, column and key", "[
   rejected(doc("  algorithm: ucb1\n  K: 2\n  generator: {kind: linear, gap: 0}\n  sigma: 1\n  T: 9\n"), "9:34",
            "bandit.generator.gap", "positive");
   rejected(doc("  algorithm: ucb1\n  means: [0, 1]\n  sigma: 0\n  T: 9\n"), "9:10", "bandit.sigma", "positive");
-  rejected(doc("  algorithm: ucb1\n  means: [0, 1]\n  sigma: 1\n  T: 1\n"), "10:6", "bandit.T", "an integer in [2, 1000000000000]");
+  rejected(doc("  algorithm: ucb1\n  means: [0, 1]\n  sigma: 1\n  T: 1\n"), "10:6", "bandit.T",
+           "an integer in [2, 1000000000000]");
   rejected(doc("  algorithm: ucb1\n  means: [0, 1]\n  sigma: 1\n  T: 9\n  kappa: 3\n"), "11:10", "bandit.kappa",
            "'kappa' does not apply to ucb1");
   rejected(doc("  algorithm: fed1_ucb\n  means: [0, 1]\n  sigma: 1\n  T: 9\n  g: {kind: constant, value: 1}\n"), "11:6",
@@ -211,18 +211,22 @@ TEST_CASE("bandit spec: the cluster section takes failure_timeout_s, supervisor 
     CHECK(s.cluster.security.key_dir == "/cfg/keys");
   }
   SECTION("given values are read") {
-    const auto s = parse_bandit_spec(doc(body, "cluster:\n"
-                                               "  id: b\n"
-                                               "  heartbeat_s: 0.5\n"
-                                               "  failure_timeout_s: 4\n"
-                                               "  supervisor: {strategy: one_for_all, max_restarts: 5}\n"
-                                               "  security: {curve: on, key_dir: keys/bandit}\n"
-                                               "  nodes:\n"
-                                               "    - {name: s, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5801', "
-                                               "public_key: '" + k1 + "'}\n"
-                                               "    - {name: h, roles: [trainer], endpoint: 'tcp://127.0.0.1:5802', "
-                                               "trainers: 2, public_key: '" + k2 + "'}\n"),
-                                     "b.yaml", {}, "/cfg");
+    const auto s =
+        parse_bandit_spec(doc(body, "cluster:\n"
+                                    "  id: b\n"
+                                    "  heartbeat_s: 0.5\n"
+                                    "  failure_timeout_s: 4\n"
+                                    "  supervisor: {strategy: one_for_all, max_restarts: 5}\n"
+                                    "  security: {curve: on, key_dir: keys/bandit}\n"
+                                    "  nodes:\n"
+                                    "    - {name: s, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5801', "
+                                    "public_key: '" +
+                                        k1 +
+                                        "'}\n"
+                                        "    - {name: h, roles: [trainer], endpoint: 'tcp://127.0.0.1:5802', "
+                                        "trainers: 2, public_key: '" +
+                                        k2 + "'}\n"),
+                          "b.yaml", {}, "/cfg");
     CHECK(s.cluster.heartbeat_s == 0.5);
     CHECK(s.cluster.failure_timeout_s == 4);
     CHECK(s.cluster.supervisor.strategy == "one_for_all");

@@ -7,11 +7,11 @@ using troupe::config::edit_distance;
 
 TEST_CASE("edit_distance counts inserts, deletes, substitutions and neighbour swaps", "[config][yaml]") {
   CHECK(edit_distance("kernel", "kernel") == 0);
-  CHECK(edit_distance("kernal", "kernel") == 1); // substitution
-  CHECK(edit_distance("kerel", "kernel") == 1);  // insertion
+  CHECK(edit_distance("kernal", "kernel") == 1);  // substitution
+  CHECK(edit_distance("kerel", "kernel") == 1);   // insertion
   CHECK(edit_distance("kernnel", "kernel") == 1); // deletion
-  CHECK(edit_distance("kenrel", "kernel") == 1); // transposition
-  CHECK(edit_distance("Relu", "relu") == 0);     // case-insensitive
+  CHECK(edit_distance("kenrel", "kernel") == 1);  // transposition
+  CHECK(edit_distance("Relu", "relu") == 0);      // case-insensitive
   CHECK(edit_distance("", "abc") == 3);
   CHECK(edit_distance("stride", "padding") > 2);
 }

@@ -29,8 +29,8 @@ TEST_CASE("a conv2d padding that overflows the padded size is refused", "[config
   // The largest padding that still fits is not refused for overflow (it is just a huge output).
   const std::string fits = "name: m\ninput: [1, 1, 1]\nlayers:\n"
                            "  - conv2d: {out_channels: 1, kernel: 1, padding: 4611686018427387903}\nloss: mse\n";
-  REQUIRE_THROWS_WITH(parse_model_spec(fits, "m.yaml"), Contains("more elements than fit in 64 bits") &&
-                                                            !Contains("padding"));
+  REQUIRE_THROWS_WITH(parse_model_spec(fits, "m.yaml"),
+                      Contains("more elements than fit in 64 bits") && !Contains("padding"));
 }
 
 TEST_CASE("a layer output with more than 2^64 elements is refused where it appears", "[config][model_spec][fuzz]") {
@@ -49,8 +49,8 @@ TEST_CASE("a layer output with more than 2^64 elements is refused where it appea
   conv.out_channels = 8;
   conv.kernel = 1;
   spec.layers = {conv};
-  REQUIRE_THROWS_WITH(num_outputs(spec), StartsWith("hand.yaml: layers[0].conv2d: ") &&
-                                             Contains("more elements than fit in 64 bits"));
+  REQUIRE_THROWS_WITH(num_outputs(spec),
+                      StartsWith("hand.yaml: layers[0].conv2d: ") && Contains("more elements than fit in 64 bits"));
 
   // Four channels of 2^30 x 2^30 make 2^62 elements, which fit.
   spec.input_shape = {1, 1073741824, 1073741824};
@@ -65,6 +65,7 @@ TEST_CASE("an input shape with more than 2^64 elements is refused", "[config][mo
   layer_spec relu;
   relu.type = "relu";
   spec.layers = {relu};
-  REQUIRE_THROWS_WITH(infer_shapes(spec),
-                      StartsWith("hand.yaml: input: [4294967296, 4294967296, 1] has more elements than fit in 64 bits"));
+  REQUIRE_THROWS_WITH(
+      infer_shapes(spec),
+      StartsWith("hand.yaml: input: [4294967296, 4294967296, 1] has more elements than fit in 64 bits"));
 }

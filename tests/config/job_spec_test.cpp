@@ -46,7 +46,8 @@ TEST_CASE("impossible job settings are rejected with position, key path and prob
   });
 }
 
-TEST_CASE("the fault policies default to refuse / 10 in a row / wait and are read when given", "[config][topology][job]") {
+TEST_CASE("the fault policies default to refuse / 10 in a row / wait and are read when given",
+          "[config][topology][job]") {
   using troupe::config::nonfinite_policy;
   using troupe::config::parse_topology;
   using troupe::config::trainer_loss_policy;

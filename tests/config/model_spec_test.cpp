@@ -61,8 +61,16 @@ TEST_CASE("the shipped fmnist_cnn.yaml parses into the reference CNN", "[config]
   CHECK(spec.layers[2].stride == 2);
   CHECK(spec.layers[9].units == 10);
   CHECK_THAT(spec.layers[0].where, StartsWith(path + ":") && Contains(":5"));
-  CHECK(infer_shapes(spec) == shape_list{{32, 26, 26}, {32, 26, 26}, {32, 13, 13}, {64, 11, 11}, {64, 11, 11},
-                                         {64, 5, 5},   {1600},       {128},        {128},        {10}});
+  CHECK(infer_shapes(spec) == shape_list{{32, 26, 26},
+                                         {32, 26, 26},
+                                         {32, 13, 13},
+                                         {64, 11, 11},
+                                         {64, 11, 11},
+                                         {64, 5, 5},
+                                         {1600},
+                                         {128},
+                                         {128},
+                                         {10}});
   CHECK(num_outputs(spec) == 10);
 }
 
@@ -190,8 +198,7 @@ TEST_CASE("malformed documents are rejected with position, key path and problem"
       {"missing layers", "name: m\ninput: [4]\n", "bad.yaml:1:1", "layers", "missing required key 'layers'"},
       {"empty layers", "name: m\ninput: [4]\nlayers: []\n", "bad.yaml:3:9", "layers",
        "expected at least one layer, got an empty list"},
-      {"empty layers value", "name: m\ninput: [4]\nlayers:\n", "bad.yaml:3:1", "layers",
-       "expected at least one layer"},
+      {"empty layers value", "name: m\ninput: [4]\nlayers:\n", "bad.yaml:3:1", "layers", "expected at least one layer"},
       {"input of rank 2", "name: m\ninput: [28, 28]\nlayers: [relu]\n", "bad.yaml:2:8", "input",
        "expected [channels, height, width] or [features], got 2 values [28, 28]"},
       {"zero input dimension", "name: m\ninput: [1, 0, 28]\nlayers: [relu]\n", "bad.yaml:2:12", "input[1]",
@@ -221,15 +228,15 @@ TEST_CASE("malformed layer options are rejected with position, key path and prob
        "bad.yaml:4:31", "layers[0].conv2d.kernal",
        "unknown key 'kernal' (did you mean 'kernel'?); "
        "allowed keys: out_channels, kernel, stride, padding, init, bias"},
-      {"missing required key", "name: m\ninput: [1, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4}\n",
-       "bad.yaml:4:13", "layers[0].conv2d.kernel", "missing required key 'kernel'"},
+      {"missing required key", "name: m\ninput: [1, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4}\n", "bad.yaml:4:13",
+       "layers[0].conv2d.kernel", "missing required key 'kernel'"},
       {"kernel is not a number", "name: m\ninput: [1, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel: abc}\n",
        "bad.yaml:4:39", "layers[0].conv2d.kernel", "expected a positive integer, got 'abc'"},
       {"negative kernel", "name: m\ninput: [1, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel: -3}\n",
        "bad.yaml:4:39", "layers[0].conv2d.kernel", "expected a positive integer, got '-3'"},
       {"negative padding",
-       "name: m\ninput: [1, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel: 3, padding: -1}\n",
-       "bad.yaml:4:51", "layers[0].conv2d.padding", "expected a non-negative integer, got '-1'"},
+       "name: m\ninput: [1, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel: 3, padding: -1}\n", "bad.yaml:4:51",
+       "layers[0].conv2d.padding", "expected a non-negative integer, got '-1'"},
       {"dropout p of 1", "name: m\ninput: [4]\nlayers:\n  - dropout: {p: 1}\n", "bad.yaml:4:18", "layers[0].dropout.p",
        "expected a number in [0, 1), got '1'"},
       {"dropout p negative", "name: m\ninput: [4]\nlayers:\n  - dropout: {p: -0.1}\n", "bad.yaml:4:18",
@@ -246,8 +253,8 @@ TEST_CASE("malformed layer options are rejected with position, key path and prob
 TEST_CASE("models with impossible shapes are rejected at the offending layer", "[config][model_spec]") {
   check_rejected({
       {"kernel larger than input",
-       "name: m\ninput: [1, 4, 4]\nlayers:\n  - relu\n  - conv2d: {out_channels: 4, kernel: 5}\n",
-       "bad.yaml:5:5", "layers[1].conv2d", "kernel 5 is larger than the input [1, 4, 4]"},
+       "name: m\ninput: [1, 4, 4]\nlayers:\n  - relu\n  - conv2d: {out_channels: 4, kernel: 5}\n", "bad.yaml:5:5",
+       "layers[1].conv2d", "kernel 5 is larger than the input [1, 4, 4]"},
       {"pool kernel larger than input",
        "name: m\ninput: [1, 6, 6]\nlayers:\n  - conv2d: {out_channels: 2, kernel: 3}\n  - maxpool2d: {kernel: 5}\n",
        "bad.yaml:5:5", "layers[1].maxpool2d", "kernel 5 is larger than the input [2, 4, 4]"},
@@ -255,8 +262,8 @@ TEST_CASE("models with impossible shapes are rejected at the offending layer", "
        "name: m\ninput: [1, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel: 3}\n  - dense: {units: 10}\n",
        "bad.yaml:5:5", "layers[1].dense", "needs a rank-1 input [features], got [4, 6, 6]; insert a flatten layer"},
       {"conv2d after flatten",
-       "name: m\ninput: [1, 8, 8]\nlayers:\n  - flatten\n  - conv2d: {out_channels: 4, kernel: 3}\n",
-       "bad.yaml:5:5", "layers[1].conv2d", "needs a rank-3 input [channels, height, width], got [64]"},
+       "name: m\ninput: [1, 8, 8]\nlayers:\n  - flatten\n  - conv2d: {out_channels: 4, kernel: 3}\n", "bad.yaml:5:5",
+       "layers[1].conv2d", "needs a rank-3 input [channels, height, width], got [64]"},
   });
 }
 

@@ -1,4 +1,5 @@
-/// cluster.security: when CURVE is on, what every node must have, and the refusal to listen in plaintext off this machine.
+/// cluster.security: when CURVE is on, what every node must have, and the refusal to listen in plaintext off this
+/// machine.
 
 #include <catch2/catch.hpp>
 
@@ -36,11 +37,11 @@ TEST_CASE("loopback clusters run in plaintext by default; curve: on needs every 
   CHECK(plain.cluster.security.curve_setting == "auto");
   CHECK(plain.cluster.security.key_dir == "/cfg/keys");
 
-  const auto keyed = parse_topology(
-      with_security(node("agg", "aggregator", "127.0.0.1", 5701, k1) + node("ld", "loader", "127.0.0.1", 5702, k2) +
-                        node("t0", "trainer", "127.0.0.1", 5703, k3),
-                    "{curve: on, key_dir: /etc/troupe/keys}"),
-      "ok.yaml", {}, "/cfg");
+  const auto keyed = parse_topology(with_security(node("agg", "aggregator", "127.0.0.1", 5701, k1) +
+                                                      node("ld", "loader", "127.0.0.1", 5702, k2) +
+                                                      node("t0", "trainer", "127.0.0.1", 5703, k3),
+                                                  "{curve: on, key_dir: /etc/troupe/keys}"),
+                                    "ok.yaml", {}, "/cfg");
   CHECK(keyed.cluster.security.curve);
   CHECK(keyed.cluster.security.key_dir == "/etc/troupe/keys");
   CHECK(keyed.cluster.nodes[2].public_key == k3);
@@ -52,13 +53,13 @@ TEST_CASE("a non-loopback endpoint turns CURVE on, and plaintext there needs an 
   const std::string exposed = node("agg", "aggregator", "10.1.2.3", 5701, k1) +
                               node("ld", "loader", "127.0.0.1", 5702, k2) + node("t0", "trainer", "10.1.2.4", 5703, k3);
   const auto t = parse_topology(doc(exposed), "ok.yaml");
-  CHECK(t.cluster.security.curve);  // auto
+  CHECK(t.cluster.security.curve); // auto
 
-  const auto opted_out = parse_topology(
-      with_security(node("agg", "aggregator", "10.1.2.3", 5701) + node("ld", "loader", "127.0.0.1", 5702) +
-                        node("t0", "trainer", "127.0.0.1", 5703),
-                    "{curve: off, allow_plaintext: true}"),
-      "ok.yaml");
+  const auto opted_out = parse_topology(with_security(node("agg", "aggregator", "10.1.2.3", 5701) +
+                                                          node("ld", "loader", "127.0.0.1", 5702) +
+                                                          node("t0", "trainer", "127.0.0.1", 5703),
+                                                      "{curve: off, allow_plaintext: true}"),
+                                        "ok.yaml");
   CHECK_FALSE(opted_out.cluster.security.curve);
 
   check_rejected({
@@ -91,9 +92,8 @@ TEST_CASE("a non-loopback endpoint turns CURVE on, and plaintext there needs an 
            node("t0", "trainer", "127.0.0.1", 5703)),
        "bad.yaml:4:86", "cluster.nodes[0].public_key",
        "expected a CURVE public key of 40 Z85 characters as `troupe-node keygen` prints it, got 'abc' (3 characters)"},
-      {"an unknown curve setting",
-       with_security(troupe_test::three, "{curve: maybe}"), "bad.yaml:3:21", "cluster.security.curve",
-       "unknown curve setting 'maybe'"},
+      {"an unknown curve setting", with_security(troupe_test::three, "{curve: maybe}"), "bad.yaml:3:21",
+       "cluster.security.curve", "unknown curve setting 'maybe'"},
       {"an unknown security key", with_security(troupe_test::three, "{curv: on}"), "bad.yaml:3:14",
        "cluster.security.curv", "unknown key 'curv' (did you mean 'curve'?)"},
   });

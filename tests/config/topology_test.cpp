@@ -76,7 +76,7 @@ TEST_CASE("the shipped fmnist-2trainers.yaml is four nodes on ipc sockets in one
     CHECK(node.trainers == 1);
     CHECK(node.endpoint == std::string("ipc://runs/fmnist-2trainers/sockets/") + name + ".sock");
   }
-  CHECK_FALSE(t.cluster.security.curve);  // ipc is local: the directory's mode guards it
+  CHECK_FALSE(t.cluster.security.curve); // ipc is local: the directory's mode guards it
   CHECK(total_trainers(t.cluster) == 2);
   CHECK(t.job.consistency.mode == consistency::bsp);
   CHECK(t.job.batch_size == 32);
@@ -131,10 +131,10 @@ TEST_CASE("absent keys take their documented defaults", "[config][topology]") {
   CHECK(t.metrics.console);
 
   // A trainer node without `trainers` runs one; ssp without `staleness` has staleness 0.
-  const topology u = parse_topology(
-      doc("    - {name: a, roles: [aggregator, loader, trainer], endpoint: 'inproc://a'}\n",
-          "  model: m.yaml\n  consistency: {mode: ssp}\n"),
-      "t.yaml");
+  const topology u =
+      parse_topology(doc("    - {name: a, roles: [aggregator, loader, trainer], endpoint: 'inproc://a'}\n",
+                         "  model: m.yaml\n  consistency: {mode: ssp}\n"),
+                     "t.yaml");
   CHECK(u.cluster.nodes[0].trainers == 1);
   CHECK(u.job.consistency.mode == consistency::ssp);
   CHECK(u.job.consistency.staleness == 0);
@@ -210,7 +210,8 @@ metrics: {dir: out/m, print_freq: 0, console: false}
 
 TEST_CASE("a relative model is resolved against the file's directory", "[config][topology]") {
   CHECK(parse_topology(doc(three), "t.yaml", {}, "examples").job.model == "examples/m.yaml");
-  CHECK(parse_topology(doc(three, "  model: ../models/m.yaml\n"), "t.yaml", {}, "/a/b").job.model == "/a/models/m.yaml");
+  CHECK(parse_topology(doc(three, "  model: ../models/m.yaml\n"), "t.yaml", {}, "/a/b").job.model ==
+        "/a/models/m.yaml");
   CHECK(parse_topology(doc(three, "  model: /m.yaml\n"), "t.yaml", {}, "/a/b").job.model == "/m.yaml");
 
   const auto dir = std::filesystem::temp_directory_path() / "troupe_topology_test";
@@ -224,8 +225,9 @@ TEST_CASE("a relative model is resolved against the file's directory", "[config]
                       Equals(file.string() + ":9:11: job.epochs: expected a positive integer, got '0'"));
   const topology t = load_topology(file.string(), sets({"job.epochs=2"}));
   CHECK(t.job.model == (dir / "models/x.yaml").string());
-  REQUIRE_THROWS_WITH(load_job_model(t), Equals(file.string() + ":8:10: job.model: " + (dir / "models/x.yaml").string() +
-                                                ": cannot open: No such file or directory"));
+  REQUIRE_THROWS_WITH(load_job_model(t),
+                      Equals(file.string() + ":8:10: job.model: " + (dir / "models/x.yaml").string() +
+                             ": cannot open: No such file or directory"));
   std::filesystem::remove_all(dir);
   REQUIRE_THROWS_WITH(load_topology(file.string()), StartsWith(file.string() + ": cannot open"));
 }
@@ -251,8 +253,9 @@ TEST_CASE("overrides (--set) take effect before validation", "[config][topology]
     CHECK(u.job.evaluation.every_steps == 10);
   }
   SECTION("a flow sequence replaces a list") {
-    const topology u = load_topology(example("fmnist-2trainers.yaml"),
-                                     sets({"cluster.nodes[0].roles=[aggregator, loader]", "cluster.nodes[1].roles=[trainer]"}));
+    const topology u =
+        load_topology(example("fmnist-2trainers.yaml"),
+                      sets({"cluster.nodes[0].roles=[aggregator, loader]", "cluster.nodes[1].roles=[trainer]"}));
     CHECK(u.cluster.nodes[0].roles == roles({role::aggregator, role::loader}));
     CHECK(u.cluster.nodes[1].trainers == 1);
     CHECK(total_trainers(u.cluster) == 3);
@@ -274,8 +277,9 @@ TEST_CASE("errors in overridden values name the --set that gave them", "[config]
                                  "unknown role 'trainr' (did you mean 'trainer'?)"));
   REQUIRE_THROWS_WITH(
       load_topology(path, sets({"cluster.nodes[3].endpoint=ipc://runs/fmnist-2trainers/sockets/agg.sock"})),
-      Equals("--set cluster.nodes[3].endpoint=ipc://runs/fmnist-2trainers/sockets/agg.sock: cluster.nodes[3].endpoint: "
-             "endpoint 'ipc://runs/fmnist-2trainers/sockets/agg.sock' is already used by node 'agg' (cluster.nodes[0])"));
+      Equals(
+          "--set cluster.nodes[3].endpoint=ipc://runs/fmnist-2trainers/sockets/agg.sock: cluster.nodes[3].endpoint: "
+          "endpoint 'ipc://runs/fmnist-2trainers/sockets/agg.sock' is already used by node 'agg' (cluster.nodes[0])"));
   REQUIRE_THROWS_WITH(load_topology(path, sets({"checkpoint.keep=0"})),
                       Equals("--set checkpoint.keep=0: checkpoint.keep: expected a positive integer, got '0'"));
   REQUIRE_THROWS_WITH(load_topology(path, sets({"cluster.nodes[4].name=x"})),
@@ -297,7 +301,8 @@ TEST_CASE("find_node names the nodes there are", "[config][topology]") {
   REQUIRE_THROWS_AS(find_node(t, "t1"), troupe::error);
   REQUIRE_THROWS_WITH(find_node(t, "t1"),
                       Equals("t.yaml: no node named 't1' (did you mean 't0'?); the nodes are: agg, ld, t0"));
-  REQUIRE_THROWS_WITH(find_node(t, "aggregator"), Equals("t.yaml: no node named 'aggregator'; the nodes are: agg, ld, t0"));
+  REQUIRE_THROWS_WITH(find_node(t, "aggregator"),
+                      Equals("t.yaml: no node named 'aggregator'; the nodes are: agg, ld, t0"));
   CHECK(to_string(role::aggregator) == "aggregator");
   CHECK(to_string(consistency::asp) == "asp");
 }
@@ -315,12 +320,12 @@ TEST_CASE("malformed topology documents are rejected with position, key path and
       {"unknown node key", doc("    - {name: agg, roles: [aggregator], endpont: 'tcp://127.0.0.1:5701'}\n" + ld + tr),
        "bad.yaml:4:40", "cluster.nodes[0].endpont",
        "unknown key 'endpont' (did you mean 'endpoint'?); allowed keys: name, roles, endpoint, trainers, threads"},
-      {"unknown optimizer key", doc(three, "  model: m.yaml\n  optimizer: {kind: sgd, moment: 0.9}\n"),
-       "bad.yaml:9:26", "job.optimizer.moment", "unknown key 'moment' (did you mean 'momentum'?)"},
+      {"unknown optimizer key", doc(three, "  model: m.yaml\n  optimizer: {kind: sgd, moment: 0.9}\n"), "bad.yaml:9:26",
+       "job.optimizer.moment", "unknown key 'moment' (did you mean 'momentum'?)"},
       {"epochs not a number", doc(three, "  model: m.yaml\n  epochs: abc\n"), "bad.yaml:9:11", "job.epochs",
        "expected a positive integer, got 'abc'"},
-      {"section of the wrong kind", doc(three, "  model: m.yaml\n  optimizer: sgd\n"), "bad.yaml:9:14",
-       "job.optimizer", "expected a mapping (key: value), got 'sgd'"},
+      {"section of the wrong kind", doc(three, "  model: m.yaml\n  optimizer: sgd\n"), "bad.yaml:9:14", "job.optimizer",
+       "expected a mapping (key: value), got 'sgd'"},
       {"trainers a list", doc(agg + ld + "    - {name: t0, roles: [trainer], endpoint: 'ipc://t', trainers: [1]}\n"),
        "bad.yaml:6:67", "cluster.nodes[2].trainers", "expected a non-negative integer, got a sequence"},
       {"missing model", doc(three, "  epochs: 1\n"), "bad.yaml:8:3", "job.model", "missing required key 'model'"},
@@ -329,10 +334,12 @@ TEST_CASE("malformed topology documents are rejected with position, key path and
       {"missing cluster id", "cluster:\n  nodes:\n" + three + "job:\n" + model_line, "bad.yaml:2:3", "cluster.id",
        "missing required key 'id'"},
       {"cluster id with a slash", "cluster:\n  id: a/b\n  nodes:\n" + three + "job:\n" + model_line, "bad.yaml:2:7",
-       "cluster.id", "expected a cluster id of letters, digits, '_', '-' and '.' starting with a letter or digit, "
-                     "got 'a/b'"},
-      {"negative connect timeout", "cluster:\n  id: c\n  connect_timeout_s: -1\n  nodes:\n" + three + "job:\n" +
-           model_line, "bad.yaml:3:22", "cluster.connect_timeout_s", "expected a positive number, got '-1'"},
+       "cluster.id",
+       "expected a cluster id of letters, digits, '_', '-' and '.' starting with a letter or digit, "
+       "got 'a/b'"},
+      {"negative connect timeout",
+       "cluster:\n  id: c\n  connect_timeout_s: -1\n  nodes:\n" + three + "job:\n" + model_line, "bad.yaml:3:22",
+       "cluster.connect_timeout_s", "expected a positive number, got '-1'"},
       {"keep no checkpoints", doc(three, model_line, "checkpoint: {keep: 0}\n"), "bad.yaml:9:20", "checkpoint.keep",
        "expected a positive integer, got '0'"},
       {"empty metrics dir", doc(three, model_line, "metrics: {dir: ''}\n"), "bad.yaml:9:16", "metrics.dir",

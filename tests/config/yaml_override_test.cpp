@@ -76,7 +76,8 @@ TEST_CASE("overrides replace values with YAML-typed scalars and flow collections
   CHECK(c.child("a").child("d").items()[0].where() == "--set a.d=[p, q]");
 }
 
-TEST_CASE("overrides create missing mappings, also in an empty document or an empty value", "[config][topology][override]") {
+TEST_CASE("overrides create missing mappings, also in an empty document or an empty value",
+          "[config][topology][override]") {
   const auto c = overridden("a: 1\nempty:\n", {"x.y.z=3", "empty.k=v"});
   CHECK(c.child("x").child("y").required<int>("z") == 3);
   CHECK(c.child("empty").required<std::string>("k") == "v");

@@ -124,8 +124,7 @@ TEST_CASE("optional getters return nothing for an absent key but reject an empty
 }
 
 TEST_CASE("a missing required key is reported at the parent mapping with the full key path", "[config][yaml]") {
-  REQUIRE_THROWS_WITH(opts().required<int>("stride"),
-                      Equals("t.yaml:2:3: opts.stride: missing required key 'stride'"));
+  REQUIRE_THROWS_WITH(opts().required<int>("stride"), Equals("t.yaml:2:3: opts.stride: missing required key 'stride'"));
   REQUIRE_THROWS_WITH(parse_yaml("x: 1\nouter: {inner: {a: 1}}\n", "t.yaml").child("outer").child("inner").child("b"),
                       Equals("t.yaml:2:16: outer.inner.b: missing required key 'b'"));
   // An empty section counts as an empty mapping: its key's position is cited.

@@ -105,7 +105,8 @@ TEST_CASE("bad input table: malformed IDX files, raw and gzip", "[data][bad_inpu
       {"a text file", {'h', 'e', 'l', 'l', 'o', '\n'}, "bad IDX magic"},
       {"magic cut short", cut(images, 3), "truncated IDX header: expected 4 bytes of magic number, got 3"},
       {"dimensions cut short", cut(images, 9), "truncated IDX header: expected 12 bytes of dimensions, got 5"},
-      {"data cut short", cut(images, 16 + 40), "truncated IDX data: expected 48 bytes of data (dims 3 x 4 x 4), got 40"},
+      {"data cut short", cut(images, 16 + 40),
+       "truncated IDX data: expected 48 bytes of data (dims 3 x 4 x 4), got 40"},
       {"bytes after the data", plus(images, {1, 2, 3}), "trailing bytes after IDX data: 3 extra bytes"},
       {"float32 elements", with(images, 2, 0x0D), "unsupported element type 0x0d (float32): only 0x08"},
       {"int32 elements", with(images, 2, 0x0C), "unsupported element type 0x0c (int32)"},
@@ -121,7 +122,8 @@ TEST_CASE("bad input table: malformed IDX files, raw and gzip", "[data][bad_inpu
       DYNAMIC_SECTION(r.name << " (" << name << ")") {
         temp_dir dir;
         const std::string path = put(dir, name, r.contents);
-        require_rejected(dir, path, [&] { read_idx(path); }, r.problem);
+        require_rejected(
+            dir, path, [&] { read_idx(path); }, r.problem);
       }
     }
 }
@@ -141,15 +143,17 @@ TEST_CASE("bad input table: corrupt gzip streams", "[data][bad_input]") {
       {"the trailer cut off", cut(gz, n - 8), "truncated gzip stream"},
       {"garbage after the stream", plus(gz, {'j', 'u', 'n', 'k'}),
        "corrupt gzip stream: unexpected data after the end of the gzip stream"},
-      {"a .gz name on a raw file", images, "not a gzip file: the name ends in .gz but the file does not start with "
-                                           "the gzip magic 1f 8b"},
+      {"a .gz name on a raw file", images,
+       "not a gzip file: the name ends in .gz but the file does not start with "
+       "the gzip magic 1f 8b"},
   };
   for (const auto& r : rows) {
     DYNAMIC_SECTION(r.name) {
       temp_dir dir;
       const std::string path = dir.file("x.idx.gz");
       write_raw(path, r.file);
-      require_rejected(dir, path, [&] { read_idx(path); }, r.problem);
+      require_rejected(
+          dir, path, [&] { read_idx(path); }, r.problem);
     }
   }
 }
@@ -162,31 +166,35 @@ TEST_CASE("bad input table: image and label files that do not belong together", 
   SECTION("fewer labels than images" + ext) {
     const std::string lab = put(dir, "labels.idx" + ext, idx_bytes(0x08, {2}, {0, 1}));
     // The message starts with the labels file and names both.
-    require_rejected(dir, lab, [&] { load_idx_dataset(img, lab); },
-                     "label count mismatch: " + img + " has 3 images but " + lab + " has 2 labels");
+    require_rejected(
+        dir, lab, [&] { load_idx_dataset(img, lab); },
+        "label count mismatch: " + img + " has 3 images but " + lab + " has 2 labels");
   }
   SECTION("a label of no class" + ext) {
     const std::string lab = put(dir, "labels.idx" + ext, idx_bytes(0x08, {3}, {0, 10, 2}));
-    require_rejected(dir, lab, [&] { load_idx_dataset(img, lab); },
-                     "label 10 at index 1 is out of range: expected 0 to 9");
+    require_rejected(
+        dir, lab, [&] { load_idx_dataset(img, lab); }, "label 10 at index 1 is out of range: expected 0 to 9");
   }
   SECTION("labels given as the images" + ext) {
     const std::string lab = put(dir, "labels.idx" + ext, labels);
-    require_rejected(dir, lab, [&] { load_idx_dataset(lab, lab); },
-                     "expected rank-3 IDX images (n x height x width), got rank 1 (dims 3)");
+    require_rejected(
+        dir, lab, [&] { load_idx_dataset(lab, lab); },
+        "expected rank-3 IDX images (n x height x width), got rank 1 (dims 3)");
   }
   SECTION("images given as the labels" + ext) {
-    require_rejected(dir, img, [&] { load_idx_dataset(img, img); },
-                     "expected rank-1 IDX labels (n), got rank 3 (dims 3 x 4 x 4)");
+    require_rejected(
+        dir, img, [&] { load_idx_dataset(img, img); }, "expected rank-1 IDX labels (n), got rank 3 (dims 3 x 4 x 4)");
   }
   SECTION("a labels file that does not exist" + ext) {
     const std::string lab = dir.file("labels.idx" + ext);
-    require_rejected(dir, lab, [&] { load_idx_dataset(img, lab); }, "cannot open file: No such file or directory");
+    require_rejected(
+        dir, lab, [&] { load_idx_dataset(img, lab); }, "cannot open file: No such file or directory");
   }
   SECTION("a directory for the images" + ext) {
     const std::string sub = dir.file("sub" + ext);
     fs::create_directories(sub);
-    require_rejected(dir, sub, [&] { load_idx_dataset(sub, img); }, "is a directory, not a file");
+    require_rejected(
+        dir, sub, [&] { load_idx_dataset(sub, img); }, "is a directory, not a file");
   }
 }
 
@@ -195,19 +203,21 @@ TEST_CASE("bad input table: a Fashion-MNIST directory that is missing or incompl
   const std::string root = fs::path(dir.file("x")).parent_path().string();
   SECTION("no such directory") {
     const std::string missing = dir.file("nowhere");
-    require_rejected(dir, missing, [&] { load_fashion_mnist(missing, true); },
-                     "Fashion-MNIST directory not found; install the data set with `apt-get install "
-                     "dataset-fashion-mnist`");
+    require_rejected(
+        dir, missing, [&] { load_fashion_mnist(missing, true); },
+        "Fashion-MNIST directory not found; install the data set with `apt-get install "
+        "dataset-fashion-mnist`");
   }
   SECTION("the labels file missing") {
     put(dir, "t10k-images-idx3-ubyte.gz", images);
-    require_rejected(dir, dir.file("t10k-labels-idx1-ubyte.gz"), [&] { load_fashion_mnist(root, false); },
-                     "Fashion-MNIST file not found");
+    require_rejected(
+        dir, dir.file("t10k-labels-idx1-ubyte.gz"), [&] { load_fashion_mnist(root, false); },
+        "Fashion-MNIST file not found");
   }
   SECTION("a damaged images file") {
     write_raw(dir.file("t10k-images-idx3-ubyte.gz"), cut(gzip_of(images), 20));
     put(dir, "t10k-labels-idx1-ubyte.gz", labels);
-    require_rejected(dir, dir.file("t10k-images-idx3-ubyte.gz"), [&] { load_fashion_mnist(root, false); },
-                     "truncated gzip stream");
+    require_rejected(
+        dir, dir.file("t10k-images-idx3-ubyte.gz"), [&] { load_fashion_mnist(root, false); }, "truncated gzip stream");
   }
 }

@@ -59,8 +59,8 @@ TEST_CASE("load_idx_dataset standardises pixels when normalization is enabled", 
   norm.mean = 0.5f;
   norm.stddev = 0.25f;
   const dataset ds = load_idx_dataset(files.images, files.labels, norm);
-  CHECK(ds.images[0] == Approx(-2.0f));          // (0 - 0.5) / 0.25
-  CHECK(ds.images[5] == Approx(2.0f));           // (1 - 0.5) / 0.25
+  CHECK(ds.images[0] == Approx(-2.0f));                 // (0 - 0.5) / 0.25
+  CHECK(ds.images[5] == Approx(2.0f));                  // (1 - 0.5) / 0.25
   CHECK(ds.images[1] == Approx((0.2f - 0.5f) / 0.25f)); // 51 / 255 = 0.2
 }
 
@@ -82,9 +82,9 @@ TEST_CASE("load_idx_dataset keeps only the first max_samples samples", "[data][d
 
 TEST_CASE("load_idx_dataset rejects a label count mismatch", "[data][dataset]") {
   tiny_files files({1, 2});
-  REQUIRE_DATA_ERROR(load_idx_dataset(files.images, files.labels),
-                     Contains("label count mismatch") && Contains(files.images + " has 3 images") &&
-                         Contains(files.labels + " has 2 labels"));
+  REQUIRE_DATA_ERROR(load_idx_dataset(files.images, files.labels), Contains("label count mismatch") &&
+                                                                       Contains(files.images + " has 3 images") &&
+                                                                       Contains(files.labels + " has 2 labels"));
 }
 
 TEST_CASE("load_idx_dataset rejects labels of a class it does not know", "[data][dataset]") {
@@ -104,8 +104,7 @@ TEST_CASE("load_idx_dataset rejects files of the wrong rank", "[data][dataset]")
   SECTION("flat images") {
     tiny_files files({1, 2, 3}, {3, 4});
     REQUIRE_DATA_ERROR(load_idx_dataset(files.images, files.labels),
-                       Contains(files.images) && Contains("expected rank-3 IDX images") &&
-                           Contains("got rank 2"));
+                       Contains(files.images) && Contains("expected rank-3 IDX images") && Contains("got rank 2"));
   }
   SECTION("labels that are not a vector") {
     tiny_files files;
@@ -123,22 +122,19 @@ TEST_CASE("load_idx_dataset rejects files of the wrong rank", "[data][dataset]")
 TEST_CASE("load_idx_dataset passes on errors of the IDX files", "[data][dataset]") {
   tiny_files files;
   const std::string missing = files.dir.file("missing-labels");
-  REQUIRE_DATA_ERROR(load_idx_dataset(files.images, missing),
-                     Contains(missing) && Contains("cannot open file"));
+  REQUIRE_DATA_ERROR(load_idx_dataset(files.images, missing), Contains(missing) && Contains("cannot open file"));
 }
 
 TEST_CASE("load_idx_dataset rejects invalid arguments", "[data][dataset]") {
   tiny_files files;
   SECTION("no classes") {
-    REQUIRE_DATA_ERROR(load_idx_dataset(files.images, files.labels, {}, 0, 0),
-                       Contains("num_classes"));
+    REQUIRE_DATA_ERROR(load_idx_dataset(files.images, files.labels, {}, 0, 0), Contains("num_classes"));
   }
   SECTION("zero standard deviation") {
     normalization norm;
     norm.enabled = true;
     norm.stddev = 0.f;
-    REQUIRE_DATA_ERROR(load_idx_dataset(files.images, files.labels, norm),
-                       Contains("positive finite stddev"));
+    REQUIRE_DATA_ERROR(load_idx_dataset(files.images, files.labels, norm), Contains("positive finite stddev"));
   }
 }
 
@@ -170,8 +166,7 @@ TEST_CASE("gather_batch rejects an index out of range before writing", "[data][d
   std::vector<float> images(8, -1.f);
   std::vector<std::int32_t> labels(2, -1);
   REQUIRE_DATA_ERROR(gather_batch(ds, idx.data(), idx.size(), images.data(), labels.data()),
-                     Contains("index 3 at batch position 1 is out of range") &&
-                         Contains("3 samples"));
+                     Contains("index 3 at batch position 1 is out of range") && Contains("3 samples"));
   CHECK(labels == std::vector<std::int32_t>{-1, -1});
 }
 
@@ -179,14 +174,13 @@ TEST_CASE("load_fashion_mnist names what is missing and how to install it", "[da
   temp_dir dir;
   SECTION("missing directory") {
     const std::string missing = dir.file("nowhere");
-    REQUIRE_DATA_ERROR(load_fashion_mnist(missing, true),
-                       Contains(missing) && Contains("directory not found") &&
-                           Contains("apt-get install dataset-fashion-mnist"));
+    REQUIRE_DATA_ERROR(load_fashion_mnist(missing, true), Contains(missing) && Contains("directory not found") &&
+                                                              Contains("apt-get install dataset-fashion-mnist"));
   }
   SECTION("missing file") {
-    REQUIRE_DATA_ERROR(load_fashion_mnist(dir.file(""), false),
-                       Contains("t10k-images-idx3-ubyte.gz") && Contains("file not found") &&
-                           Contains("apt-get install dataset-fashion-mnist"));
+    REQUIRE_DATA_ERROR(load_fashion_mnist(dir.file(""), false), Contains("t10k-images-idx3-ubyte.gz") &&
+                                                                    Contains("file not found") &&
+                                                                    Contains("apt-get install dataset-fashion-mnist"));
   }
 }
 

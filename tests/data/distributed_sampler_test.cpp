@@ -16,9 +16,8 @@ namespace {
 using index_list = std::vector<std::size_t>;
 
 /// Every rank's indices for one configuration and epoch.
-std::vector<index_list> all_shards(std::size_t size, std::size_t replicas, bool shuffle,
-                                   std::uint64_t seed, std::uint64_t epoch, bool drop_last,
-                                   bool pad) {
+std::vector<index_list> all_shards(std::size_t size, std::size_t replicas, bool shuffle, std::uint64_t seed,
+                                   std::uint64_t epoch, bool drop_last, bool pad) {
   std::vector<index_list> shards;
   for (std::size_t r = 0; r < replicas; ++r) {
     distributed_sampler s(size, replicas, r, shuffle, seed, drop_last, pad);
@@ -68,8 +67,7 @@ TEST_CASE("distributed_sampler in evaluation mode partitions the data set", "[da
   CHECK(largest - smallest <= 1);
 }
 
-TEST_CASE("distributed_sampler in training mode pads every rank to ceil(size / replicas)",
-          "[data][sampler]") {
+TEST_CASE("distributed_sampler in training mode pads every rank to ceil(size / replicas)", "[data][sampler]") {
   const std::size_t size = GENERATE(1, 2, 5, 10, 11, 100, 101);
   const std::size_t replicas = GENERATE(1, 2, 3, 4, 7, 16);
   const bool shuffle = GENERATE(false, true);
@@ -129,8 +127,7 @@ TEST_CASE("distributed_sampler with drop_last cuts the order to equal shards", "
   }
 }
 
-TEST_CASE("distributed_sampler ranks agree on one permutation per seed and epoch",
-          "[data][sampler]") {
+TEST_CASE("distributed_sampler ranks agree on one permutation per seed and epoch", "[data][sampler]") {
   const std::size_t size = 97, replicas = 4;
   const auto order = interleave(all_shards(size, replicas, true, 123, 4, false, false));
   index_list sorted = order;
@@ -195,8 +192,7 @@ TEST_CASE("distributed_sampler rejects invalid arguments", "[data][sampler]") {
   }
   SECTION("rank out of range") {
     REQUIRE_THROWS_AS(distributed_sampler(10, 4, 4), troupe::error);
-    REQUIRE_THROWS_WITH(distributed_sampler(10, 4, 4),
-                        Contains("rank 4 is out of range for 4 replicas"));
+    REQUIRE_THROWS_WITH(distributed_sampler(10, 4, 4), Contains("rank 4 is out of range for 4 replicas"));
   }
   SECTION("drop_last in evaluation mode") {
     REQUIRE_THROWS_AS(distributed_sampler(10, 2, 0, true, 0, true, false), troupe::error);

@@ -17,10 +17,10 @@
 #include "common/error.hpp"
 
 /// Requires `expr` to throw troupe::error whose message satisfies the string matcher.
-#define REQUIRE_DATA_ERROR(expr, matcher)                                                          \
-  do {                                                                                             \
-    REQUIRE_THROWS_AS(expr, ::troupe::error);                                                      \
-    REQUIRE_THROWS_WITH(expr, matcher);                                                            \
+#define REQUIRE_DATA_ERROR(expr, matcher)                                                                              \
+  do {                                                                                                                 \
+    REQUIRE_THROWS_AS(expr, ::troupe::error);                                                                          \
+    REQUIRE_THROWS_WITH(expr, matcher);                                                                                \
   } while (false)
 
 namespace troupe::data::testing {

@@ -35,8 +35,7 @@ TEST_CASE("read_idx parses raw and gzip files", "[data][idx]") {
 TEST_CASE("read_idx accepts every rank from 1 to 4", "[data][idx]") {
   temp_dir dir;
   const auto dims = GENERATE(std::vector<std::uint32_t>{7}, std::vector<std::uint32_t>{3, 5},
-                             std::vector<std::uint32_t>{2, 1, 3},
-                             std::vector<std::uint32_t>{2, 2, 2, 3});
+                             std::vector<std::uint32_t>{2, 1, 3}, std::vector<std::uint32_t>{2, 2, 2, 3});
   std::size_t count = 1;
   for (const auto d : dims)
     count *= d;
@@ -78,8 +77,8 @@ TEST_CASE("read_idx reads concatenated gzip members as one stream", "[data][idx]
 TEST_CASE("read_idx rejects a missing file", "[data][idx]") {
   temp_dir dir;
   const std::string path = dir.file("no-such-file.gz");
-  REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("cannot open file") &&
-                                         Contains("No such file or directory"));
+  REQUIRE_DATA_ERROR(read_idx(path),
+                     Contains(path) && Contains("cannot open file") && Contains("No such file or directory"));
 }
 
 TEST_CASE("read_idx rejects a directory", "[data][idx]") {
@@ -101,8 +100,7 @@ TEST_CASE("read_idx rejects a wrong magic number", "[data][idx]") {
   bytes[1] = 0x01;
   const std::string path = dir.file("magic");
   write_raw(path, bytes);
-  REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("bad IDX magic") &&
-                                         Contains("got 00 01"));
+  REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("bad IDX magic") && Contains("got 00 01"));
 }
 
 TEST_CASE("read_idx rejects element types other than unsigned byte", "[data][idx]") {
@@ -159,8 +157,7 @@ TEST_CASE("read_idx does not allocate what a lying header claims", "[data][idx]"
   const std::string path = dir.file(gz ? "liar.gz" : "liar");
   gz ? write_gz(path, bytes) : write_raw(path, bytes);
   REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("truncated IDX data") &&
-                                         Contains("expected 2147483648 bytes") &&
-                                         Contains("got 1000"));
+                                         Contains("expected 2147483648 bytes") && Contains("got 1000"));
 }
 
 TEST_CASE("read_idx rejects a truncated header", "[data][idx]") {
@@ -196,8 +193,7 @@ TEST_CASE("read_idx rejects trailing bytes after the data", "[data][idx]") {
   const bool gz = GENERATE(false, true);
   const std::string path = dir.file(gz ? "long.gz" : "long");
   gz ? write_gz(path, bytes) : write_raw(path, bytes);
-  REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("trailing bytes") &&
-                                         Contains("3 extra bytes"));
+  REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("trailing bytes") && Contains("3 extra bytes"));
 }
 
 TEST_CASE("read_idx rejects a truncated gzip stream", "[data][idx]") {
@@ -205,8 +201,12 @@ TEST_CASE("read_idx rejects a truncated gzip stream", "[data][idx]") {
   write_gz(dir.file("whole.gz"), idx_bytes(idx_type_ubyte, {100, 100}, pattern(10000)));
   auto bytes = slurp(dir.file("whole.gz"));
   const std::string path = dir.file("cut.gz");
-  SECTION("cut in the middle of the compressed data") { bytes.resize(bytes.size() / 2); }
-  SECTION("cut inside the gzip trailer") { bytes.resize(bytes.size() - 3); }
+  SECTION("cut in the middle of the compressed data") {
+    bytes.resize(bytes.size() / 2);
+  }
+  SECTION("cut inside the gzip trailer") {
+    bytes.resize(bytes.size() - 3);
+  }
   write_raw(path, bytes);
   REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("truncated gzip stream"));
 }
@@ -219,20 +219,20 @@ TEST_CASE("read_idx rejects a corrupt gzip stream", "[data][idx]") {
   SECTION("unknown compression method in the header") {
     bytes[2] = 7;
     write_raw(path, bytes);
-    REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("corrupt gzip stream") &&
-                                           Contains("unknown compression method"));
+    REQUIRE_DATA_ERROR(read_idx(path),
+                       Contains(path) && Contains("corrupt gzip stream") && Contains("unknown compression method"));
   }
   SECTION("invalid deflate block type") {
     bytes[10] |= 0x06; // gzopen writes a 10-byte header; bits 1-2 of the next byte are BTYPE
     write_raw(path, bytes);
-    REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("corrupt gzip stream") &&
-                                           Contains("invalid block type"));
+    REQUIRE_DATA_ERROR(read_idx(path),
+                       Contains(path) && Contains("corrupt gzip stream") && Contains("invalid block type"));
   }
   SECTION("CRC mismatch in the trailer") {
     bytes[bytes.size() - 8] ^= 0xFF;
     write_raw(path, bytes);
-    REQUIRE_DATA_ERROR(read_idx(path), Contains(path) && Contains("corrupt gzip stream") &&
-                                           Contains("incorrect data check"));
+    REQUIRE_DATA_ERROR(read_idx(path),
+                       Contains(path) && Contains("corrupt gzip stream") && Contains("incorrect data check"));
   }
   SECTION("garbage after the gzip stream") {
     bytes.insert(bytes.end(), {'j', 'u', 'n', 'k'});

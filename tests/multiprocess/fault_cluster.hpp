@@ -34,7 +34,7 @@ inline std::vector<nlohmann::json> events(const std::filesystem::path& log, cons
   std::ifstream in(log);
   std::string line;
   while (std::getline(in, line)) {
-    const auto rec = nlohmann::json::parse(line, nullptr, false);  // a line being written may be partial
+    const auto rec = nlohmann::json::parse(line, nullptr, false); // a line being written may be partial
     if (rec.is_object() && rec.value("event", "") == event && (target.empty() || rec.value("target", "") == target))
       out.push_back(rec);
   }
@@ -124,7 +124,7 @@ inline std::string replace_all(std::string text, const std::string& from, const 
 
 /// What a finished run left behind.
 struct run_result {
-  double final_acc = -1;  ///< test_acc of the aggregator's last evaluation
+  double final_acc = -1; ///< test_acc of the aggregator's last evaluation
   train::saved_model model;
 };
 
@@ -153,8 +153,8 @@ inline std::size_t differing_params(const train::saved_model& a, const train::sa
 /// to a fault-free one; if it does (say the aggregator shrank the round while the trainer was
 /// gone), only the accuracy can be compared.
 inline std::string unexpected_event(const std::filesystem::path& agg_log) {
-  static const std::vector<std::string> known{"peer_lost", "peer_back", "spans", "checkpoint", "checkpoint_skipped",
-                                              "finish"};
+  static const std::vector<std::string> known{"peer_lost",  "peer_back",          "spans",
+                                              "checkpoint", "checkpoint_skipped", "finish"};
   for (const auto& rec : read_records(agg_log))
     if (rec.contains("event") && std::find(known.begin(), known.end(), rec["event"].get<std::string>()) == known.end())
       return rec.dump();

@@ -30,14 +30,16 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t read_size = 64 * 1024;
-constexpr std::size_t max_queued = 8 * 1024 * 1024;  // per direction; beyond it the proxy stops reading
+constexpr std::size_t max_queued = 8 * 1024 * 1024; // per direction; beyond it the proxy stops reading
 
 void set_nonblocking(int fd) {
   const int flags = ::fcntl(fd, F_GETFL, 0);
   ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 /// A connected socket to `target` (tcp://a.b.c.d:port or ipc://path), non-blocking; -1 if refused.
 int connect_to(const std::string& target) {
@@ -88,8 +90,8 @@ struct flow {
   std::deque<chunk> queue;
   std::size_t queued = 0;
   clock_type::time_point last_due{};
-  bool eof = false;       // the reading side closed its write half
-  bool shut = false;      // ... and everything was written on, so the other side's write half is shut too
+  bool eof = false;  // the reading side closed its write half
+  bool shut = false; // ... and everything was written on, so the other side's write half is shut too
 
   bool can_read() const { return !eof && queued < max_queued; }
   bool ready(clock_type::time_point now) const { return !queue.empty() && queue.front().due <= now; }
@@ -97,10 +99,10 @@ struct flow {
 
 struct connection {
   std::size_t route = 0;
-  int down = -1;  // accepted from the connecting node
-  int up = -1;    // to the target; -1 until connected (held while in blackhole)
-  flow forward;   // down -> up
-  flow backward;  // up -> down
+  int down = -1; // accepted from the connecting node
+  int up = -1;   // to the target; -1 until connected (held while in blackhole)
+  flow forward;  // down -> up
+  flow backward; // up -> down
   bool dead = false;
 };
 
@@ -115,13 +117,13 @@ struct fault_proxy::impl {
   std::mutex mu;
   mode m = mode::pass;
   std::chrono::milliseconds delay_ms{0}, jitter_ms{0};
-  std::vector<route> routes;  // appended under mu; the thread copies the listening fds
+  std::vector<route> routes; // appended under mu; the thread copies the listening fds
   bool stopping = false;
 
   std::atomic<std::uint64_t> accepted{0}, bytes_forward{0}, bytes_backward{0}, bytes_delayed{0}, refused{0};
 
   int wake_rx = -1, wake_tx = -1;
-  std::list<connection> conns;  // thread only
+  std::list<connection> conns; // thread only
   std::mt19937 rng{12345};
   std::thread thread;
 
@@ -220,7 +222,7 @@ void fault_proxy::impl::accept_from(std::size_t r, const std::string& target, in
   for (;;) {
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
-      return;  // EAGAIN: all taken
+      return; // EAGAIN: all taken
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ++accepted;
@@ -257,7 +259,7 @@ bool fault_proxy::impl::read_into(int fd, flow& f, mode now_mode, std::chrono::m
     due += d + std::chrono::milliseconds(extra(rng));
     bytes_delayed += static_cast<std::uint64_t>(n);
   }
-  ch.due = std::max(due, f.last_due);  // no chunk overtakes an earlier one: TCP keeps the byte order
+  ch.due = std::max(due, f.last_due); // no chunk overtakes an earlier one: TCP keeps the byte order
   f.last_due = ch.due;
   f.queued += ch.bytes.size();
   f.queue.push_back(std::move(ch));
@@ -274,7 +276,7 @@ bool fault_proxy::impl::write_out(int fd, flow& f, std::atomic<std::uint64_t>& c
     ch.offset += static_cast<std::size_t>(n);
     counter += static_cast<std::uint64_t>(n);
     if (ch.offset < ch.bytes.size())
-      return true;  // the socket is full; POLLOUT says when to go on
+      return true; // the socket is full; POLLOUT says when to go on
     f.queued -= ch.bytes.size();
     f.queue.pop_front();
   }
@@ -320,19 +322,18 @@ void fault_proxy::impl::run() {
     for (auto& c : conns) {
       // In a partition the connection's sockets are left out of the poll set altogether, so
       // neither data nor a hang-up is noticed: the packets are dropped, as on a cut cable.
-      const short down_ev = frozen ? 0
-                                   : static_cast<short>((c.forward.can_read() ? POLLIN : 0) |
-                                                        (c.backward.ready(now) ? POLLOUT : 0));
-      const short up_ev = frozen ? 0
-                                 : static_cast<short>((c.backward.can_read() ? POLLIN : 0) |
-                                                      (c.forward.ready(now) ? POLLOUT : 0));
+      const short down_ev =
+          frozen ? 0 : static_cast<short>((c.forward.can_read() ? POLLIN : 0) | (c.backward.ready(now) ? POLLOUT : 0));
+      const short up_ev =
+          frozen ? 0 : static_cast<short>((c.backward.can_read() ? POLLIN : 0) | (c.forward.ready(now) ? POLLOUT : 0));
       fds.push_back({frozen ? -1 : c.down, down_ev, 0});
       fds.push_back({frozen ? -1 : c.up, up_ev, 0});
       if (!frozen)
         for (const flow* f : {&c.forward, &c.backward})
           if (!f->queue.empty() && f->queue.front().due > now)
-            timeout = std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(f->queue.front().due - now) +
-                                            std::chrono::milliseconds(1));
+            timeout =
+                std::min(timeout, std::chrono::duration_cast<std::chrono::milliseconds>(f->queue.front().due - now) +
+                                      std::chrono::milliseconds(1));
     }
     const int rc = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
     if (rc < 0 && errno != EINTR)
@@ -346,7 +347,7 @@ void fault_proxy::impl::run() {
       d = delay_ms;
       j = jitter_ms;
       if (m == mode::blackhole && !frozen)
-        continue;  // the sockets are left alone from now on
+        continue; // the sockets are left alone from now on
       now_mode = m;
     }
     if (fds[0].revents & POLLIN) {
@@ -362,7 +363,7 @@ void fault_proxy::impl::run() {
     std::size_t i = 1 + known.size();
     for (auto& c : conns) {
       if (i >= fds.size())
-        break;  // accepted in this round: polled next time
+        break; // accepted in this round: polled next time
       const short down_rev = fds[i].revents, up_rev = fds[i + 1].revents;
       i += 2;
       bool ok = true;
@@ -373,9 +374,8 @@ void fault_proxy::impl::run() {
       if (ok)
         ok = write_out(c.up, c.forward, bytes_forward) && write_out(c.down, c.backward, bytes_backward);
       // An error, or a hang-up we cannot read (a full queue), ends the connection.
-      if (!ok || ((down_rev | up_rev) & POLLERR) ||
-          ((down_rev & POLLHUP) && !c.forward.can_read()) || ((up_rev & POLLHUP) && !c.backward.can_read()) ||
-          (c.forward.shut && c.backward.shut))
+      if (!ok || ((down_rev | up_rev) & POLLERR) || ((down_rev & POLLHUP) && !c.forward.can_read()) ||
+          ((up_rev & POLLHUP) && !c.backward.can_read()) || (c.forward.shut && c.backward.shut))
         close_conn(c);
     }
   }

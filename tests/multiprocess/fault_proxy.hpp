@@ -32,11 +32,11 @@ public:
   enum class mode { pass, delay, blackhole };
 
   struct stats {
-    std::uint64_t accepted = 0;        ///< connections accepted over all routes
-    std::uint64_t bytes_forward = 0;   ///< written towards the targets
-    std::uint64_t bytes_backward = 0;  ///< written back towards the connecting side
-    std::uint64_t bytes_delayed = 0;   ///< read while in delay mode (held before relaying)
-    std::uint64_t refused = 0;         ///< connections closed because the target refused them
+    std::uint64_t accepted = 0;       ///< connections accepted over all routes
+    std::uint64_t bytes_forward = 0;  ///< written towards the targets
+    std::uint64_t bytes_backward = 0; ///< written back towards the connecting side
+    std::uint64_t bytes_delayed = 0;  ///< read while in delay mode (held before relaying)
+    std::uint64_t refused = 0;        ///< connections closed because the target refused them
   };
 
   /// Starts the relay thread (in pass mode, no routes yet); throws troupe::error on failure.

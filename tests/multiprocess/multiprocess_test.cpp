@@ -69,7 +69,7 @@ cluster_outcome run_four(const std::filesystem::path& config, const std::filesys
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (auto& ch : out.children) {
-    if (!ch.done) {  // a hang is a failure: kill what is left so the test ends
+    if (!ch.done) { // a hang is a failure: kill what is left so the test ends
       ::kill(ch.pid, SIGKILL);
       ::waitpid(ch.pid, &ch.status, 0);
     }
@@ -109,9 +109,9 @@ TEST_CASE("four troupe-node processes train the 2-trainer topology and all exit 
     if (rec.contains("test_acc"))
       acc = rec["test_acc"].get<double>();
   INFO(out.logs);
-  REQUIRE(acc > 0.6);  // 3200 images, one epoch; chance is 0.10
+  REQUIRE(acc > 0.6); // 3200 images, one epoch; chance is 0.10
   REQUIRE(std::filesystem::exists(dir.path / "checkpoints" / "model_final.trpm"));
-  for (const std::string node : {"agg", "loader", "t0", "t1"})  // every node wrote its own metrics log
+  for (const std::string node : {"agg", "loader", "t0", "t1"}) // every node wrote its own metrics log
     REQUIRE(std::filesystem::exists(dir.path / "metrics" / (node + ".jsonl")));
 }
 
@@ -121,7 +121,7 @@ TEST_CASE("SIGTERM to one trainer process stops the whole job gracefully", "[mul
   c.transport = "ipc";
   c.trainers = 2;
   c.batch = 32;
-  c.epochs = 50;  // far longer than the test waits: only the signal ends it
+  c.epochs = 50; // far longer than the test waits: only the signal ends it
   c.max_train = 3200;
   c.max_test = 200;
   c.print_freq = 10;
@@ -173,7 +173,7 @@ TEST_CASE("four processes with keys from troupe-node keygen train over CURVE", "
       rejected = rec["rejected"].get<std::uint64_t>();
   }
   INFO(out.logs);
-  REQUIRE(rejected == 0);  // every listed node got in
+  REQUIRE(rejected == 0); // every listed node got in
   REQUIRE(acc > 0.5);
 }
 
@@ -187,7 +187,8 @@ TEST_CASE("an exception inside a trainer process's actor: restarted in place, th
   c.max_train = 3200;
   c.max_test = 500;
   c.print_freq = 10;
-  auto final_of = [&](const std::filesystem::path& where, const std::map<std::string, std::vector<std::string>>& extra) {
+  auto final_of = [&](const std::filesystem::path& where,
+                      const std::map<std::string, std::vector<std::string>>& extra) {
     const auto config = where / "topology.yaml";
     std::ofstream(config) << test::topology_yaml(c, where);
     const auto out = run_four(config, where, {}, 0, std::chrono::milliseconds(0), extra);
@@ -216,8 +217,8 @@ TEST_CASE("an exception inside a trainer process's actor: restarted in place, th
   CHECK(recovery_s < 10.0);
   CAPTURE(acc, clean_acc);
   REQUIRE(clean_acc > 0.6);
-  REQUIRE(std::abs(acc - clean_acc) <= 0.005);  // within 0.5 points of the fault-free run
-  CHECK(params == clean_params);                 // bsp is deterministic: in fact bit for bit
+  REQUIRE(std::abs(acc - clean_acc) <= 0.005); // within 0.5 points of the fault-free run
+  CHECK(params == clean_params);               // bsp is deterministic: in fact bit for bit
 }
 
 namespace {
@@ -287,8 +288,8 @@ TEST_CASE("a trainer or loader process killed with SIGKILL is detected within se
   const auto config = topology_in(dir.path);
   const auto agg_log = dir.path / "metrics" / "agg.jsonl";
   auto command = [&](const std::string& role, const std::string& name) {
-    return std::vector<std::string>{TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string(),
-                                    "--slow-trainer", "0=2"};
+    return std::vector<std::string>{TROUPE_NODE_BINARY, "--role",         role, "--name", name, "--config",
+                                    config.string(),    "--slow-trainer", "0=2"};
   };
   std::map<std::string, pid_t> pids;
   for (const auto& [name, role] : std::vector<std::pair<std::string, std::string>>{
@@ -301,20 +302,33 @@ TEST_CASE("a trainer or loader process killed with SIGKILL is detected within se
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     return condition();
   };
-  REQUIRE(wait_for([&] { return aggregator_step(agg_log) >= 20; }, std::chrono::seconds(120)));
+  if (!wait_for([&] { return aggregator_step(agg_log) >= 20; }, std::chrono::seconds(120))) {
+    for (auto& [name, pid] : pids)
+      ::kill(pid, SIGKILL);
+    std::string logs;
+    for (auto& [name, pid] : pids) {
+      ::waitpid(pid, nullptr, 0);
+      logs += "---- " + name + "\n" + slurp(dir.path / (name + ".log"));
+    }
+    INFO(logs);
+    FAIL("the job did not reach step 20 within 120 s");
+  }
   ::kill(pids[victim], SIGKILL);
   const auto killed_at = std::chrono::steady_clock::now();
   int status = 0;
   ::waitpid(pids[victim], &status, 0);
-  if (victim != "agg") {  // the aggregator detects the others
+  if (victim != "agg") { // the aggregator detects the others
     REQUIRE(wait_for([&] { return has_event(agg_log, "peer_lost"); }, std::chrono::seconds(15)));
     const double detect_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
-    CHECK(detect_s < 6.0);  // 3 heartbeat intervals of 1 s + the 1 s check tick, with slack for a loaded CI machine
+    CHECK(detect_s < 6.0); // 3 heartbeat intervals of 1 s + the 1 s check tick, with slack for a loaded CI machine
   }
 
   // The same command again: the trainer says hello, gets its clock and the parameters, the
   // loader continues its shard there, and nobody else restarts.
-  pids[victim] = launch(command(victim == "loader" ? "loader" : victim == "agg" ? "aggregator" : "trainer", victim),
+  pids[victim] = launch(command(victim == "loader" ? "loader"
+                                : victim == "agg"  ? "aggregator"
+                                                   : "trainer",
+                                victim),
                         (dir.path / (victim + "-again.log")).string());
   std::map<std::string, int> exit_codes;
   REQUIRE(wait_for(
@@ -342,7 +356,7 @@ TEST_CASE("a trainer or loader process killed with SIGKILL is detected within se
     if (rec.contains("test_acc"))
       acc = rec["test_acc"].get<double>();
   CAPTURE(acc, reference_acc);
-  REQUIRE(std::abs(acc - reference_acc) <= 0.005);  // within 0.5 points of the fault-free run
+  REQUIRE(std::abs(acc - reference_acc) <= 0.005); // within 0.5 points of the fault-free run
 }
 
 TEST_CASE("a trainer of another model and a loader of another seed are refused at join, naming the key",
@@ -405,9 +419,9 @@ TEST_CASE("a trainer of another model and a loader of another seed are refused a
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 1);
   CHECK_THAT(slurp(dir.path / (which.node + ".log")), Catch::Matchers::Contains(which.names));
-  CHECK_THAT(slurp(dir.path / "agg.log"), Catch::Matchers::Contains("it runs another job") &&
-                                              Catch::Matchers::Contains(which.names));
-  CHECK(slurp(dir.path / "agg.log").find("=> done") == std::string::npos);  // the job never trained
+  CHECK_THAT(slurp(dir.path / "agg.log"),
+             Catch::Matchers::Contains("it runs another job") && Catch::Matchers::Contains(which.names));
+  CHECK(slurp(dir.path / "agg.log").find("=> done") == std::string::npos); // the job never trained
 }
 
 namespace {
@@ -427,7 +441,7 @@ TEST_CASE("a flood of messages to made-up actors keeps the aggregator's memory f
   test::scratch_dir dir("flood");
   test::cluster_case c;
   c.transport = "ipc";
-  c.epochs = 50;  // only the test's SIGTERM ends it
+  c.epochs = 50; // only the test's SIGTERM ends it
   c.max_train = 3200;
   c.max_test = 100;
   c.print_freq = 10;
@@ -477,12 +491,12 @@ TEST_CASE("a flood of messages to made-up actors keeps the aggregator's memory f
       m.h.to = ghosts;
       m.add_tensor("junk", {4096}, std::vector<float>(4096, 1.f));
       evil.send("agg", std::move(m));
-      if (i % 1000 == 999)  // paced, so the flood is received rather than dropped at the sender
+      if (i % 1000 == 999) // paced, so the flood is received rather than dropped at the sender
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
     evil.stop();
-    sent = evil.counters().messages_sent;  // what left the flooder (its queue drops past the high-water mark)
+    sent = evil.counters().messages_sent; // what left the flooder (its queue drops past the high-water mark)
   }
   const std::size_t after = rss_of(pids["agg"]);
   const auto logs = stop_all();
@@ -495,5 +509,5 @@ TEST_CASE("a flood of messages to made-up actors keeps the aggregator's memory f
       refused = rec["rejected_by_reason"].value("unauthenticated", std::uint64_t{0});
   INFO(sent << " messages sent, " << refused << " refused");
   CHECK(sent >= messages / 2);
-  CHECK(refused >= sent * 95 / 100);  // counted: (nearly) every message that reached the aggregator's node
+  CHECK(refused >= sent * 95 / 100); // counted: (nearly) every message that reached the aggregator's node
 }

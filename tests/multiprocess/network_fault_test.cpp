@@ -48,7 +48,9 @@ test::cluster_case fault_case() {
   return c;
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 std::string ipc_endpoint(const std::filesystem::path& dir, const std::string& node) {
   return fmt::format("ipc://{}/sockets/{}.sock", dir.string(), node);
@@ -58,12 +60,13 @@ const std::vector<std::pair<std::string, std::string>> nodes{
     {"agg", "aggregator"}, {"loader", "loader"}, {"t0", "trainer"}, {"t1", "trainer"}};
 
 /// One YAML per node: t1 reaches agg, loader and t0 through `proxy`, and they reach t1 through it.
-std::map<std::string, std::filesystem::path> proxied_configs(const std::filesystem::path& dir, test::fault_proxy& proxy) {
+std::map<std::string, std::filesystem::path> proxied_configs(const std::filesystem::path& dir,
+                                                             test::fault_proxy& proxy) {
   const auto base = test::topology_yaml(fault_case(), dir);
   std::string for_t1 = base;
   for (const std::string peer : {"agg", "loader", "t0"})
-    for_t1 = test::replace_all(for_t1, quoted(ipc_endpoint(dir, peer)),
-                               quoted(proxy.add_route(ipc_endpoint(dir, peer))));
+    for_t1 =
+        test::replace_all(for_t1, quoted(ipc_endpoint(dir, peer)), quoted(proxy.add_route(ipc_endpoint(dir, peer))));
   const auto for_others =
       test::replace_all(base, quoted(ipc_endpoint(dir, "t1")), quoted(proxy.add_route(ipc_endpoint(dir, "t1"))));
   REQUIRE(for_t1 != base);
@@ -85,7 +88,7 @@ std::string describe(const test::fault_proxy& proxy) {
 }
 
 struct outcome {
-  std::string failures;  ///< "" when all four exited 0
+  std::string failures; ///< "" when all four exited 0
   std::string logs;
 };
 
@@ -119,7 +122,7 @@ outcome run_four(const std::filesystem::path& dir, const std::map<std::string, s
 void require_as_fault_free(const std::filesystem::path& faulted, const std::filesystem::path& reference) {
   const auto a = test::read_result(faulted), b = test::read_result(reference);
   CAPTURE(a.final_acc, b.final_acc);
-  REQUIRE(b.final_acc > 0.6);  // the reference itself learned (chance is 0.10)
+  REQUIRE(b.final_acc > 0.6); // the reference itself learned (chance is 0.10)
   REQUIRE(std::abs(a.final_acc - b.final_acc) <= 0.005);
   const auto unexpected = test::unexpected_event(faulted / "metrics" / "agg.jsonl");
   if (unexpected.empty()) {
@@ -138,14 +141,15 @@ std::filesystem::path reference_run(const test::scratch_dir& dir) {
   const auto out = run_four(dir.path, configs, {});
   INFO(out.logs);
   INFO(describe(proxy));
-  REQUIRE(out.failures == "");  // names the process that did not exit 0
+  REQUIRE(out.failures == ""); // names the process that did not exit 0
   REQUIRE(test::events(dir.path / "metrics" / "agg.jsonl", "peer_lost").empty());
   return dir.path;
 }
 
 /// Cuts t1 off (with `cut`) once training runs, holds the cut until the aggregator declares t1
 /// lost plus one more heartbeat interval, heals it (with `heal`), and waits for t1 to be back.
-void partition_t1(const std::filesystem::path& dir, const std::function<void()>& cut, const std::function<void()>& heal) {
+void partition_t1(const std::filesystem::path& dir, const std::function<void()>& cut,
+                  const std::function<void()>& heal) {
   const auto agg_log = dir / "metrics" / "agg.jsonl";
   REQUIRE(test::wait_for([&] { return test::aggregator_step(agg_log) >= 10; }, 120s));
   cut();
@@ -153,16 +157,17 @@ void partition_t1(const std::filesystem::path& dir, const std::function<void()>&
   // Detection: 3 heartbeat intervals of 1 s plus the 1 s check tick; generous for a loaded machine.
   REQUIRE(test::wait_for([&] { return !test::events(agg_log, "peer_lost", "t1").empty(); }, 20s));
   const double detected_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut_at).count();
-  std::this_thread::sleep_for(1s);  // the partition outlasts the detection timeout
+  std::this_thread::sleep_for(1s); // the partition outlasts the detection timeout
   heal();
   REQUIRE(test::wait_for([&] { return !test::events(agg_log, "peer_back", "t1").empty(); }, 60s));
   const double cut_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - cut_at).count();
-  std::cout << fmt::format("partition of t1: detected after {:.1f} s, back {:.1f} s after the cut\n", detected_s, cut_s);
+  std::cout << fmt::format("partition of t1: detected after {:.1f} s, back {:.1f} s after the cut\n", detected_s,
+                           cut_s);
 }
 
 void require_partition_outcome(const outcome& out, const std::filesystem::path& dir, const std::filesystem::path& ref) {
   INFO(out.logs);
-  REQUIRE(out.failures == "");  // names the process that did not exit 0
+  REQUIRE(out.failures == ""); // names the process that did not exit 0
   const auto agg_log = dir / "metrics" / "agg.jsonl";
   REQUIRE(test::events(agg_log, "peer_lost", "t1").size() == 1);
   REQUIRE(test::events(agg_log, "peer_back", "t1").size() == 1);
@@ -209,7 +214,9 @@ std::string read_some(int fd) {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
-void send_all(int fd, const std::string& s) { REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size())); }
+void send_all(int fd, const std::string& s) {
+  REQUIRE(::send(fd, s.data(), s.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(s.size()));
+}
 
 } // namespace
 
@@ -245,7 +252,7 @@ TEST_CASE("the fault proxy relays both ways, delays, holds during a blackhole an
   REQUIRE(read_some(peer) == "held-forward");
   REQUIRE(readable(client, 5000ms));
   REQUIRE(read_some(client) == "held-backward");
-  REQUIRE(readable(server, 5000ms));  // the late connection reaches the target after the heal
+  REQUIRE(readable(server, 5000ms)); // the late connection reaches the target after the heal
   const int late_peer = ::accept(server, nullptr, nullptr);
   REQUIRE(late_peer >= 0);
 
@@ -281,7 +288,8 @@ TEST_CASE("a trainer partitioned past the heartbeat timeout and healed: the bsp 
   test::fault_proxy proxy;
   const auto configs = proxied_configs(dir.path, proxy);
   const auto out = run_four(dir.path, configs, [&] {
-    partition_t1(dir.path, [&] { proxy.blackhole(); }, [&] { proxy.heal(); });
+    partition_t1(
+        dir.path, [&] { proxy.blackhole(); }, [&] { proxy.heal(); });
   });
   INFO(describe(proxy));
   require_partition_outcome(out, dir.path, ref.path);
@@ -307,9 +315,9 @@ TEST_CASE("a trainer's links delayed 20-50 ms each way for part of the run: the 
   });
   INFO(out.logs);
   INFO(describe(proxy));
-  REQUIRE(out.failures == "");  // names the process that did not exit 0
+  REQUIRE(out.failures == ""); // names the process that did not exit 0
   CAPTURE(delayed_from, delayed_to);
-  REQUIRE(delayed_to > delayed_from);  // training went on under the delay
+  REQUIRE(delayed_to > delayed_from); // training went on under the delay
   const auto c = proxy.counters();
   CAPTURE(c.bytes_delayed, c.bytes_forward, c.bytes_backward);
   REQUIRE(c.bytes_delayed > 0);
@@ -440,7 +448,8 @@ std::map<std::string, std::filesystem::path> veth_configs(const std::filesystem:
     do
       port = free_port(net.host_ip());
     while (!used.insert(port).second);
-    yaml = test::replace_all(yaml, quoted(ipc_endpoint(dir, node)), quoted(fmt::format("tcp://{}:{}", net.host_ip(), port)));
+    yaml = test::replace_all(yaml, quoted(ipc_endpoint(dir, node)),
+                             quoted(fmt::format("tcp://{}:{}", net.host_ip(), port)));
   }
   yaml = test::replace_all(yaml, quoted(ipc_endpoint(dir, "t1")), quoted(fmt::format("tcp://{}:7101", net.ns_ip())));
   REQUIRE(yaml.find("ipc://") == std::string::npos);
@@ -461,7 +470,7 @@ std::map<std::string, std::filesystem::path> veth_configs(const std::filesystem:
 TEST_CASE("a trainer in its own network namespace, its veth link down past the heartbeat timeout and up again",
           "[multiprocess][faults][netns]") {
   test::scratch_dir ref("netns-ref"), dir("netns-partition");
-  netns_link net(dir.path);  // declared before the runs: removed after their processes are gone
+  netns_link net(dir.path); // declared before the runs: removed after their processes are gone
   if (const auto why = net.setup(); !why.empty()) {
     // CTest turns this line into SKIPPED (SKIP_REGULAR_EXPRESSION); it never counts as a pass.
     std::cout << "TROUPE_TEST_SKIPPED: network namespaces unavailable: " << why << std::endl;
@@ -471,10 +480,14 @@ TEST_CASE("a trainer in its own network namespace, its veth link down past the h
   {
     const auto out = run_four(ref.path, veth_configs(ref.path, net), {}, net.exec_prefix());
     INFO(out.logs);
-    REQUIRE(out.failures == "");  // names the process that did not exit 0
+    REQUIRE(out.failures == ""); // names the process that did not exit 0
   }
   const auto out = run_four(
       dir.path, veth_configs(dir.path, net),
-      [&] { partition_t1(dir.path, [&] { net.set_link(false); }, [&] { net.set_link(true); }); }, net.exec_prefix());
+      [&] {
+        partition_t1(
+            dir.path, [&] { net.set_link(false); }, [&] { net.set_link(true); });
+      },
+      net.exec_prefix());
   require_partition_outcome(out, dir.path, ref.path);
 }

@@ -3,8 +3,8 @@
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include <sys/wait.h>
@@ -73,7 +73,7 @@ TEST_CASE("a bsp run killed with SIGKILL and resumed ends bitwise equal to an un
   ::kill(first, SIGKILL);
   int first_status = 0;
   ::waitpid(first, &first_status, 0);
-  REQUIRE(WIFSIGNALED(first_status));  // it really died mid-run
+  REQUIRE(WIFSIGNALED(first_status)); // it really died mid-run
   const auto killed_at = newest_checkpoint_step(killed.path / "checkpoints");
   REQUIRE(killed_at >= 40);
   REQUIRE(killed_at < 160);

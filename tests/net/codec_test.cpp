@@ -88,11 +88,11 @@ TEST_CASE("the header frame starts with magic, version and flags", "[net][messag
   const auto bytes = encode_header(h);
   REQUIRE(bytes.size() > header_prefix_bytes);
   CHECK(bytes.substr(0, 4) == "TRP1");
-  CHECK(bytes[4] == 2);  // version 2, little-endian
+  CHECK(bytes[4] == 2); // version 2, little-endian
   CHECK(bytes[5] == 0);
-  CHECK(bytes[6] == 0);  // flags
+  CHECK(bytes[6] == 0); // flags
   CHECK(bytes[7] == 0);
-  CHECK(bytes[8] == 1);  // cereal's little-endian marker
+  CHECK(bytes[8] == 1); // cereal's little-endian marker
 }
 
 TEST_CASE("encoding shares tensor buffers instead of copying them", "[net][message]") {
@@ -102,10 +102,10 @@ TEST_CASE("encoding shares tensor buffers instead of copying them", "[net][messa
   {
     const auto frames = encode(m);
     CHECK(frames[1].data() == reinterpret_cast<const std::byte*>(buf->data()));
-    CHECK(buf.use_count() == 3);  // buf, m, the encoded frame
+    CHECK(buf.use_count() == 3); // buf, m, the encoded frame
     auto result = decode(frames, limits{}, 0);
     REQUIRE(result.ok());
-    CHECK(result.value().view<float>(0).data == buf->data());  // decoding in place, too
+    CHECK(result.value().view<float>(0).data == buf->data()); // decoding in place, too
   }
   CHECK(buf.use_count() == 2);
 }
@@ -147,7 +147,7 @@ TEST_CASE("encode refuses inconsistent messages", "[net][message]") {
 
 TEST_CASE("cluster ids are the FNV-1a hash of the cluster name", "[net][message]") {
   CHECK(cluster_id_of("") == 0xcbf29ce484222325ULL);
-  CHECK(cluster_id_of("a") == 0xaf63dc4c8601ec8cULL);  // published FNV-1a 64 test vector
+  CHECK(cluster_id_of("a") == 0xaf63dc4c8601ec8cULL); // published FNV-1a 64 test vector
   CHECK(cluster_id_of("foobar") == 0x85944171f73967e8ULL);
   CHECK(cluster_id_of("fmnist-ps") != cluster_id_of("fmnist-ps2"));
 }

@@ -32,7 +32,9 @@ std::vector<payload> with_header(const std::string& hdr, std::vector<payload> te
   return f;
 }
 
-std::string reference_header() { return encode_header(reference().h); }
+std::string reference_header() {
+  return encode_header(reference().h);
+}
 
 /// The header bytes with `n` bytes at `at` replaced by the little-endian value v.
 std::string patched(std::string h, std::size_t at, std::uint64_t v, std::size_t n) {
@@ -45,7 +47,7 @@ struct bad_case {
   std::string name;
   std::vector<payload> frames;
   decode_error::reason want;
-  std::string detail;  ///< a substring the error detail must contain
+  std::string detail; ///< a substring the error detail must contain
 };
 
 std::vector<bad_case> table() {
@@ -64,8 +66,8 @@ std::vector<bad_case> table() {
                "protocol version 7 from peer, this node speaks 2"});
   t.push_back({"unknown flags", with_header(patched(ref, 6, 4, 2)), decode_error::bad_header, "flags 0x0004"});
   t.push_back({"wrong cluster", with_header(encode_header(alter([](message& m) { m.h.cluster_id = 0xabc; }).h)),
-               decode_error::wrong_cluster, fmt::format("cluster id 0x0000000000000abc is not this cluster's {:#018x}",
-                                                        cluster)});
+               decode_error::wrong_cluster,
+               fmt::format("cluster id 0x0000000000000abc is not this cluster's {:#018x}", cluster)});
   t.push_back({"no archive after the prefix", with_header(ref.substr(0, 8)), decode_error::truncated_header,
                "after its prefix"});
   t.push_back({"bad endianness marker", with_header(patched(ref, 8, 7, 1)), decode_error::bad_header, "endianness"});
@@ -75,33 +77,34 @@ std::vector<bad_case> table() {
   t.push_back({"absurd sender length", with_header(patched(ref, 19, 1ULL << 62, 8)), decode_error::truncated_header,
                "the sender name claims 4611686018427387904 bytes"});
   t.push_back({"3 tensors in the header, 2 frames",
-               with_header(encode_header(alter([](message& m) { m.h.tensors.push_back({"c", dtype::u8, {2}}); }).h)),
+               with_header(encode_header(alter([](message& m) {
+                                           m.h.tensors.push_back({"c", dtype::u8, {2}});
+                                         }).h)),
                decode_error::frame_count_mismatch, "header lists 3 tensors but 2 tensor frames follow"});
-  t.push_back({"frame size mismatch", with_header(ref, {payload::copy_of(std::string(1000, 'x').data(), 1000),
-                                                        reference().frames[1]}),
+  t.push_back({"frame size mismatch",
+               with_header(ref, {payload::copy_of(std::string(1000, 'x').data(), 1000), reference().frames[1]}),
                decode_error::frame_size_mismatch, "frame 1 has 1000 bytes but tensor 'w' [10, 30] f32 needs 1200"});
-  t.push_back({"rank 9",
-               with_header(encode_header(alter([](message& m) { m.h.tensors[0].shape.assign(9, 1); }).h)),
+  t.push_back({"rank 9", with_header(encode_header(alter([](message& m) { m.h.tensors[0].shape.assign(9, 1); }).h)),
                decode_error::bad_shape, "tensor 0 'w' has rank 9, the limit is 8"});
-  t.push_back(
-      {"an element count that overflows 64 bits",
-       with_header(encode_header(alter([](message& m) { m.h.tensors[0].shape.assign(4, 0xffffffffU); }).h)),
-       decode_error::too_large, "overflows a 64-bit byte count"});
-  t.push_back({"16 GiB of tensors",
-               with_header(encode_header(alter([](message& m) { m.h.tensors[1].shape = {65536, 65536}; }).h)),
+  t.push_back({"an element count that overflows 64 bits",
+               with_header(encode_header(alter([](message& m) { m.h.tensors[0].shape.assign(4, 0xffffffffU); }).h)),
+               decode_error::too_large, "overflows a 64-bit byte count"});
+  t.push_back({"16 GiB of tensors", with_header(encode_header(alter([](message& m) {
+                                                                m.h.tensors[1].shape = {65536, 65536};
+                                                              }).h)),
                decode_error::too_large, "more than the limit of 268435456 bytes"});
   t.push_back({"unknown dtype",
                with_header(encode_header(alter([](message& m) { m.h.tensors[1].type = static_cast<dtype>(9); }).h)),
                decode_error::bad_header, "tensor 1 'b' has unknown dtype 9"});
-  t.push_back({"65 frames", with_header(ref, std::vector<payload>(64, test::bytes("x"))),
-               decode_error::too_many_frames, "65 frames, the limit is 64"});
-  t.push_back({"a header listing 100 tensors", with_header(encode_header(alter([](message& m) {
-                 m.h.tensors.assign(100, tensor_desc{"u", dtype::u8, {1}});
-               }).h)),
+  t.push_back({"65 frames", with_header(ref, std::vector<payload>(64, test::bytes("x"))), decode_error::too_many_frames,
+               "65 frames, the limit is 64"});
+  t.push_back({"a header listing 100 tensors",
+               with_header(encode_header(alter([](message& m) {
+                                           m.h.tensors.assign(100, tensor_desc{"u", dtype::u8, {1}});
+                                         }).h)),
                decode_error::too_many_frames, "header lists 100 tensors"});
-  t.push_back({"a header listing 65 recipients", with_header(encode_header(alter([](message& m) {
-                 m.h.to.assign(65, "trainer-0");
-               }).h)),
+  t.push_back({"a header listing 65 recipients",
+               with_header(encode_header(alter([](message& m) { m.h.to.assign(65, "trainer-0"); }).h)),
                decode_error::bad_header, "header lists 65 recipients, the limit is 64"});
   t.push_back({"a header of protocol version 1 (recipients in meta)", with_header([] {
                  auto h = reference_header();
@@ -117,7 +120,7 @@ std::vector<bad_case> table() {
 } // namespace
 
 TEST_CASE("malformed messages are refused with the right reason and a precise message", "[net][message]") {
-  REQUIRE(decode(with_header(reference_header()), limits{}, cluster).ok());  // the baseline is valid
+  REQUIRE(decode(with_header(reference_header()), limits{}, cluster).ok()); // the baseline is valid
   for (const auto& c : table()) {
     INFO(c.name);
     const auto r = decode(c.frames, limits{}, cluster);
@@ -145,7 +148,7 @@ TEST_CASE("random garbage never decodes and never crashes", "[net][message]") {
     for (auto& c : junk)
       c = static_cast<char>(r.next());
     if (i % 2 == 1)
-      junk = prefix + junk;  // get past the prefix checks into the archive parser
+      junk = prefix + junk; // get past the prefix checks into the archive parser
     std::vector<payload> frames{test::bytes(junk)};
     for (std::uint64_t k = r.next() % 4; k > 0; --k)
       frames.push_back(test::bytes(std::string(r.next() % 64, 'z')));
@@ -163,22 +166,22 @@ TEST_CASE("2000 random mutations of a valid header are decoded or refused, never
   for (int i = 0; i < 2000; ++i) {
     auto h = ref;
     switch (r.next() % 4) {
-    case 0:  // flip a few bytes anywhere past the magic
+    case 0: // flip a few bytes anywhere past the magic
       for (std::uint64_t k = 1 + r.next() % 3; k > 0; --k)
         h[4 + r.next() % (h.size() - 4)] ^= static_cast<char>(1 + r.next() % 255);
       break;
-    case 1:  // an all-ones u32 somewhere in the archive (huge lengths, counts, dims)
+    case 1: // an all-ones u32 somewhere in the archive (huge lengths, counts, dims)
       h = patched(h, 9 + r.next() % (h.size() - 13), 0xffffffffU, 4);
       break;
-    case 2:  // a random byte inserted
+    case 2: // a random byte inserted
       h.insert(h.begin() + static_cast<std::ptrdiff_t>(8 + r.next() % (h.size() - 8)), static_cast<char>(r.next()));
       break;
-    default:  // a random cut
+    default: // a random cut
       h.resize(r.next() % h.size());
     }
     auto res = decode(with_header(h, tensors), limits{}, cluster);
     if (res.ok()) {
-      ++accepted;  // e.g. a flipped seq or name byte: must still be self-consistent
+      ++accepted; // e.g. a flipped seq or name byte: must still be self-consistent
       const auto& m = res.value();
       REQUIRE(m.frames.size() == m.h.tensors.size());
       for (std::size_t k = 0; k < m.frames.size(); ++k)
@@ -200,7 +203,7 @@ TEST_CASE("tighter limits are enforced", "[net][message]") {
   const auto frames = encode(reference());
   auto r = decode(frames, lim, cluster);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code == decode_error::bad_shape);  // 'w' has rank 2
+  CHECK(r.error().code == decode_error::bad_shape); // 'w' has rank 2
   lim.max_tensor_rank = 2;
   r = decode(frames, lim, cluster);
   REQUIRE_FALSE(r.ok());

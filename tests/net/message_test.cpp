@@ -36,7 +36,7 @@ TEST_CASE("a tensor descriptor counts elements and bytes and refuses overflow", 
   CHECK(d.elements() == 300);
   CHECK(d.bytes() == 1200);
   CHECK(d.describe() == "'w' [10, 30] f32");
-  CHECK(tensor_desc{"s", dtype::u8, {}}.bytes() == 1);  // a scalar
+  CHECK(tensor_desc{"s", dtype::u8, {}}.bytes() == 1); // a scalar
   CHECK(tensor_desc{"e", dtype::i32, {5, 0}}.bytes() == 0);
   tensor_desc huge{"h", dtype::f32, {0xffffffffU, 0xffffffffU, 0xffffffffU}};
   CHECK_THROWS_AS(huge.elements(), troupe::error);
@@ -57,12 +57,12 @@ TEST_CASE("tensors are added by copy, by move or shared, and viewed with checks"
   CHECK(std::vector<float>(vw.begin(), vw.end()) == w);
   CHECK(vw.desc->name == "w");
   CHECK(m.view<std::int32_t>(1)[1] == -8);
-  CHECK(m.view<std::uint8_t>(2).data == shared->data());  // shared, not copied
+  CHECK(m.view<std::uint8_t>(2).data == shared->data()); // shared, not copied
   CHECK(m.find("mask") == 2U);
   CHECK_FALSE(m.find("nope"));
 
-  CHECK_THROWS_AS(m.view<float>(1), troupe::error);  // wrong dtype
-  CHECK_THROWS_AS(m.view<float>(3), troupe::error);  // no such tensor
+  CHECK_THROWS_AS(m.view<float>(1), troupe::error); // wrong dtype
+  CHECK_THROWS_AS(m.view<float>(3), troupe::error); // no such tensor
   CHECK_THROWS_AS(m.add_tensor_copy("bad", {2, 2}, w.data(), w.size()), troupe::error);
 }
 

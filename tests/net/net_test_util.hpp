@@ -92,6 +92,8 @@ inline std::vector<float> ramp(std::size_t n, float offset = 0) {
 }
 
 /// Bytes of a frame as a payload copy (what a peer would send).
-inline payload bytes(const std::string& s) { return payload::copy_of(s.data(), s.size()); }
+inline payload bytes(const std::string& s) {
+  return payload::copy_of(s.data(), s.size());
+}
 
 } // namespace troupe::net::test

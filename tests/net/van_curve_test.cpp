@@ -100,8 +100,8 @@ TEST_CASE("key files are written 0600, read back, and refused when readable by o
   CHECK(read_key_file(path).secret_key != k.secret_key);
 
   ::chmod(path.c_str(), 0644);
-  CHECK_THROWS_WITH(read_key_file(path), Catch::Contains("mode 0644 lets other users read the secret key") &&
-                                             Catch::Contains("chmod 600"));
+  CHECK_THROWS_WITH(read_key_file(path),
+                    Catch::Contains("mode 0644 lets other users read the secret key") && Catch::Contains("chmod 600"));
   ::chmod(path.c_str(), 0600);
 
   {
@@ -211,11 +211,11 @@ TEST_CASE("a peer whose unprocessed messages pass max_peer_inflight_bytes is ref
   auto ctx = context::create();
   rejection_log log;
   auto so = test::options("server", ctx);
-  so.max_peer_inflight_bytes = 64 * 1024;  // 16k floats
+  so.max_peer_inflight_bytes = 64 * 1024; // 16k floats
   so.on_reject = log.callback();
   van server(so);
   std::mutex mu;
-  std::vector<message> held;  // a slow consumer: keeps every message (and so its frames) alive
+  std::vector<message> held; // a slow consumer: keeps every message (and so its frames) alive
   test::counter got;
   server.set_handler([&](message&& m) {
     {
@@ -228,7 +228,7 @@ TEST_CASE("a peer whose unprocessed messages pass max_peer_inflight_bytes is ref
   client.connect("server", server.bind("tcp://127.0.0.1:*"));
   auto big = [] {
     message m(msg_type::push_gradient);
-    m.add_tensor("g", {5000}, test::ramp(5000));  // 20 kB
+    m.add_tensor("g", {5000}, test::ramp(5000)); // 20 kB
     return m;
   };
   for (int i = 0; i < 6; ++i)
@@ -237,7 +237,7 @@ TEST_CASE("a peer whose unprocessed messages pass max_peer_inflight_bytes is ref
   CHECK(got.wait_for(3));
   {
     std::lock_guard<std::mutex> lk(mu);
-    CHECK(held.size() == 3);  // 3 × 20 kB fit under 64 kB, the 4th would not
+    CHECK(held.size() == 3); // 3 × 20 kB fit under 64 kB, the 4th would not
   }
   CHECK_THAT(log.all(), Catch::Contains("flooding") && Catch::Contains("max_peer_inflight_bytes"));
   CHECK(server.counters().rejected_by_reason[decode_error::flooding] == 3);

@@ -38,7 +38,7 @@ TEST_CASE("a full mesh of vans, each also connected to itself, delivers every me
       }
 
   for (int j = 0; j < world; ++j) {
-    std::map<std::string, std::uint64_t> next_step;  // per sender, messages arrive in order
+    std::map<std::string, std::uint64_t> next_step; // per sender, messages arrive in order
     for (int k = 0; k < rounds * world; ++k) {
       auto m = inboxes[j]->pop();
       REQUIRE(m);

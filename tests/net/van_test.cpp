@@ -44,7 +44,7 @@ TEST_CASE("two vans exchange messages both ways", "[net][van]") {
   hello.add_tensor("w", {2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
   hello.add_tensor("ids", {2}, std::vector<std::int32_t>{-1, 7});
   CHECK_FALSE(f.b.has_route("a"));
-  f.a.send("b", hello);  // DEALER -> ROUTER
+  f.a.send("b", hello); // DEALER -> ROUTER
 
   auto got = f.b_in.pop();
   REQUIRE(got);
@@ -60,7 +60,7 @@ TEST_CASE("two vans exchange messages both ways", "[net][van]") {
   message welcome(msg_type::welcome);
   welcome.h.step = 99;
   welcome.add_tensor("mask", {3}, std::vector<std::uint8_t>{1, 0, 1});
-  f.b.send("a", welcome);  // ROUTER -> the DEALER that announced itself as "a"
+  f.b.send("a", welcome); // ROUTER -> the DEALER that announced itself as "a"
 
   auto back = f.a_in.pop();
   REQUIRE(back);
@@ -69,7 +69,7 @@ TEST_CASE("two vans exchange messages both ways", "[net][van]") {
   CHECK(back->h.step == 99);
   CHECK(back->view<std::uint8_t>(0)[2] == 1);
 
-  f.a.stop();  // joins the I/O threads, so the counters are final
+  f.a.stop(); // joins the I/O threads, so the counters are final
   f.b.stop();
   const auto sa = f.a.counters();
   const auto sb = f.b.counters();
@@ -96,9 +96,9 @@ TEST_CASE("a 16M-float payload crosses intact both ways", "[net][van]") {
   REQUIRE(v.size == n);
   CHECK(std::equal(v.begin(), v.end(), params->begin()));
   if (transport == "inproc")
-    CHECK(v.data == params->data());  // zero-copy end to end: the receiver reads the sender's buffer
+    CHECK(v.data == params->data()); // zero-copy end to end: the receiver reads the sender's buffer
 
-  message echo(msg_type::params);  // forward the received frame as is: no copy on this side either
+  message echo(msg_type::params); // forward the received frame as is: no copy on this side either
   echo.h.tensors = got->h.tensors;
   echo.frames = got->frames;
   f.b.send("a", std::move(echo));
@@ -124,14 +124,14 @@ TEST_CASE("a zero-copy send keeps the buffer alive until ZeroMQ releases it", "[
     });
     message m(msg_type::push_gradient);
     m.add_tensor("g", {1u << 20}, std::move(buf));
-    f.a.send("b", std::move(m));  // the sender keeps no reference
+    f.a.send("b", std::move(m)); // the sender keeps no reference
   }
   auto got = f.b_in.pop();
   REQUIRE(got);
   CHECK(got->view<float>(0)[12345] == 1.5f);
   if (transport == "inproc") {
     CHECK(got->view<float>(0).data == raw);
-    CHECK_FALSE(released.wait_for(1, 0ms));  // the receiver still reads it
+    CHECK_FALSE(released.wait_for(1, 0ms)); // the receiver still reads it
   }
   got.reset();
   CHECK(released.wait_for(1));
@@ -202,7 +202,7 @@ TEST_CASE("garbage from a raw socket is counted and the van keeps serving", "[ne
 
   message spoof(msg_type::hello);
   spoof.h.cluster_id = cluster_id_of("test");
-  spoof.h.sender = "mallory";  // the connection says "raw"
+  spoof.h.sender = "mallory"; // the connection says "raw"
   send_frames(encode(spoof));
   REQUIRE(rejections.wait_for(2));
   CHECK(b.counters().rejected_by_reason[decode_error::bad_header] == 1);
@@ -217,7 +217,7 @@ TEST_CASE("garbage from a raw socket is counted and the van keeps serving", "[ne
   CHECK(got->h.sender == "raw");
   CHECK(got->view<float>(0)[1] == 4.0f);
 
-  b.send("raw", message(msg_type::welcome));  // the reply goes back through the ROUTER
+  b.send("raw", message(msg_type::welcome)); // the reply goes back through the ROUTER
   std::vector<payload> reply;
   for (bool more = true; more;) {
     zmq::message_t part;
@@ -252,7 +252,7 @@ TEST_CASE("a peer from another cluster is rejected", "[net][van]") {
   member.send("b", message(msg_type::hello));
   auto got = in.pop();
   REQUIRE(got);
-  CHECK(got->h.sender == "member");  // the stranger's hello never reached the handler
+  CHECK(got->h.sender == "member"); // the stranger's hello never reached the handler
   const auto st = b.counters();
   CHECK(st.rejected_by_reason[decode_error::wrong_cluster] == 1);
   CHECK_THAT(st.last_rejection,
@@ -288,7 +288,7 @@ TEST_CASE("misuse of a van fails loudly and stop is idempotent", "[net][van]") {
   CHECK_THROWS_AS(b.connect("c", "bogus://x"), troupe::error);
   CHECK_FALSE(b.has_route("c"));
   message bad(msg_type::params);
-  bad.h.tensors.push_back({"w", dtype::f32, {4}});  // no frame
+  bad.h.tensors.push_back({"w", dtype::f32, {4}}); // no frame
   CHECK_THROWS_AS(b.send("a", bad), troupe::error);
   b.stop();
   b.stop();
@@ -296,8 +296,7 @@ TEST_CASE("misuse of a van fails loudly and stop is idempotent", "[net][van]") {
   CHECK_THROWS_AS(b.bind(test::bind_endpoint("tcp")), troupe::error);
 }
 
-TEST_CASE("a van that knows the cluster's nodes refuses a connection calling itself anything else",
-          "[net][van]") {
+TEST_CASE("a van that knows the cluster's nodes refuses a connection calling itself anything else", "[net][van]") {
   auto ctx = context::create();
   auto bo = test::options("b", ctx);
   bo.known_peers = {"a", "b"};
@@ -313,7 +312,7 @@ TEST_CASE("a van that knows the cluster's nodes refuses a connection calling its
   a.send("b", message(msg_type::heartbeat));
   const auto got = b_in.pop();
   REQUIRE(got);
-  CHECK(got->h.sender == "a");  // the node of the cluster gets through
+  CHECK(got->h.sender == "a"); // the node of the cluster gets through
   // The stranger's messages travel on their own connection: wait (bounded) until all are refused.
   for (int i = 0; i < 500 && b.counters().rejected_by_reason[decode_error::unauthenticated] < 3; ++i)
     std::this_thread::sleep_for(10ms);

@@ -15,7 +15,7 @@ TEST_CASE("bsp averages a round's gradients by samples and applies them once", "
   auto r0 = agg.push(0, 0, 0, 1, g0);
   REQUIRE(r0.applied == 0);
   REQUIRE(r0.released.empty());
-  REQUIRE_FALSE(agg.may_start(0, 1));  // must wait for trainer 1
+  REQUIRE_FALSE(agg.may_start(0, 1)); // must wait for trainer 1
   auto r1 = agg.push(1, 0, 0, 3, g1);
   REQUIRE(r1.applied == 1);
   REQUIRE(r1.released == std::vector<std::size_t>{0, 1});
@@ -46,12 +46,12 @@ TEST_CASE("ssp lets a trainer run at most s clocks ahead of the slowest", "[ps][
     REQUIRE(agg.may_start(0, c));
     agg.push(0, c, agg.version(), 1, g);
   }
-  REQUIRE(agg.may_start(0, 2));        // 2 − 0 ≤ 2
+  REQUIRE(agg.may_start(0, 2)); // 2 − 0 ≤ 2
   agg.push(0, 2, agg.version(), 1, g);
-  REQUIRE_FALSE(agg.may_start(0, 3));  // 3 − 0 > 2: blocked
-  const auto r = agg.push(1, 0, 0, 1, g);  // the slowest moves: trainer 0 is released
+  REQUIRE_FALSE(agg.may_start(0, 3));     // 3 − 0 > 2: blocked
+  const auto r = agg.push(1, 0, 0, 1, g); // the slowest moves: trainer 0 is released
   REQUIRE(r.released == std::vector<std::size_t>{1, 0});
-  REQUIRE(r.staleness == 3);  // three updates were applied since trainer 1 read version 0
+  REQUIRE(r.staleness == 3); // three updates were applied since trainer 1 read version 0
   REQUIRE(agg.may_start(0, 3));
 }
 
@@ -75,7 +75,7 @@ TEST_CASE("asp applies every gradient at once and never blocks", "[ps][aggregato
     REQUIRE(agg.push(0, c, agg.version(), 1, g).released == std::vector<std::size_t>{0});
   }
   REQUIRE(agg.version() == 5);
-  REQUIRE(agg.params()[0] == Approx(-5.0 / 3));  // 5 pushes of 0.5 · (2 / 3 trainers)
+  REQUIRE(agg.params()[0] == Approx(-5.0 / 3)); // 5 pushes of 0.5 · (2 / 3 trainers)
   REQUIRE(agg.min_clock() == 0);
-  REQUIRE_FALSE(agg.may_start(0, 10));  // beyond the job's last clock
+  REQUIRE_FALSE(agg.may_start(0, 10)); // beyond the job's last clock
 }

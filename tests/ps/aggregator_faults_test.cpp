@@ -33,7 +33,7 @@ TEST_CASE("bsp refuses a NaN gradient: the round applies the other trainers' mea
   push_outcome refused;
   if (bad_first) {
     refused = agg.push(1, 0, 0, 3, bad);
-    REQUIRE(refused.released.empty());  // the round still waits for trainer 0
+    REQUIRE(refused.released.empty()); // the round still waits for trainer 0
     REQUIRE(agg.push(0, 0, 0, 1, good).released == released_t{0, 1});
   } else {
     REQUIRE(agg.push(0, 0, 0, 1, good).applied == 0);
@@ -51,7 +51,7 @@ TEST_CASE("bsp refuses a NaN gradient: the round applies the other trainers' mea
   // Only trainer 0's gradient (its 1 sample): p = 1 − 0.5 · (1, 0, 2); the bad one's 3 samples do not count.
   REQUIRE(agg.params() == std::vector<float>{0.5f, 1.f, 0.f});
   REQUIRE(agg.version() == 1);
-  REQUIRE(agg.clock_of(1) == 1);  // its clock counts as pushed: it goes on at clock 1
+  REQUIRE(agg.clock_of(1) == 1); // its clock counts as pushed: it goes on at clock 1
   REQUIRE(agg.at_round_boundary());
   // Training continues with both: the next round is a plain mean again.
   const float g0[] = {2.f, 2.f, 2.f}, g1[] = {0.f, 2.f, 4.f};
@@ -89,9 +89,9 @@ TEST_CASE("asp refuses a NaN gradient: parameters and version unchanged, the pus
   REQUIRE(out.nonfinite.params.size() == 1);
   REQUIRE(out.nonfinite.params[0].name == "b");
   REQUIRE(agg.version() == 1);
-  REQUIRE(agg.params() == std::vector<float>{-0.5f, 0.f, 0.f});  // 0.5 · 2 / 2 trainers, once
+  REQUIRE(agg.params() == std::vector<float>{-0.5f, 0.f, 0.f}); // 0.5 · 2 / 2 trainers, once
   REQUIRE(agg.clock_of(1) == 1);
-  REQUIRE(agg.push(1, 1, 1, 1, good).applied == 1);  // and continues
+  REQUIRE(agg.push(1, 1, 1, 1, good).applied == 1); // and continues
   REQUIRE(agg.params()[0] == -1.f);
 }
 
@@ -125,7 +125,7 @@ TEST_CASE("refusals in a row from one trainer escalate; an accepted gradient res
   const auto third = push(bad);
   REQUIRE(third.refused_in_a_row == 3);
   REQUIRE(third.escalate);
-  REQUIRE(agg.version() == 1);  // only the good one was applied
+  REQUIRE(agg.version() == 1); // only the good one was applied
 }
 
 TEST_CASE("shrink: bsp continues with the survivors' mean and takes a readmitted trainer back",
@@ -142,11 +142,11 @@ TEST_CASE("shrink: bsp continues with the survivors' mean and takes a readmitted
   REQUIRE(agg.push(0, 1, 1, 2, c1).released.empty());
   const auto lost = agg.remove_trainer(1);
   REQUIRE(lost.applied == 1);
-  REQUIRE(lost.released == released_t{0});  // the absent trainer gets nothing
+  REQUIRE(lost.released == released_t{0}); // the absent trainer gets nothing
   REQUIRE(agg.params() == std::vector<float>{-1.625f, -1.125f, 0.125f});
   REQUIRE_FALSE(agg.present(1));
   REQUIRE(agg.present_count() == 1);
-  REQUIRE(agg.remove_trainer(1).released.empty());  // already absent: no-op
+  REQUIRE(agg.remove_trainer(1).released.empty()); // already absent: no-op
 
   // Clock 2: trainer 0 alone; each push is a whole round. The absent trainer's clock follows.
   const float c2[] = {-2.f, 0.f, 4.f};
@@ -156,7 +156,7 @@ TEST_CASE("shrink: bsp continues with the survivors' mean and takes a readmitted
   REQUIRE(agg.params() == std::vector<float>{-0.625f, -1.125f, -1.875f});
   REQUIRE(agg.clock_of(1) == 3);
   REQUIRE(agg.min_clock() == 3);
-  REQUIRE(agg.at_round_boundary());  // a complete state: the clocks agree
+  REQUIRE(agg.at_round_boundary()); // a complete state: the clocks agree
   REQUIRE_THROWS_WITH(agg.push(1, 3, 3, 1, c2), Catch::Contains("not a member"));
 
   // Trainer 1 comes back: it continues at clock 3, and round 3 waits for it.
@@ -169,7 +169,7 @@ TEST_CASE("shrink: bsp continues with the survivors' mean and takes a readmitted
   REQUIRE(both.released == released_t{0, 1});
   // mean (2, 0, 1): p −= 0.5 · (2, 0, 1)
   REQUIRE(agg.params() == std::vector<float>{-1.625f, -1.125f, -2.375f});
-  REQUIRE(agg.version() == 4);  // one update per clock throughout
+  REQUIRE(agg.version() == 4); // one update per clock throughout
 }
 
 TEST_CASE("shrink: a gradient received before the trainer was lost still counts in its round",
@@ -178,10 +178,10 @@ TEST_CASE("shrink: a gradient received before the trainer was lost still counts 
   const float g0[] = {2.f, 0.f, 0.f}, g1[] = {0.f, 2.f, 0.f};
   agg.push(1, 0, 0, 1, g1);
   const auto lost = agg.remove_trainer(1);
-  REQUIRE(lost.applied == 0);  // trainer 0 has not pushed yet
+  REQUIRE(lost.applied == 0); // trainer 0 has not pushed yet
   REQUIRE(lost.released.empty());
   REQUIRE(agg.push(0, 0, 0, 1, g0).released == released_t{0});
-  REQUIRE(agg.params() == std::vector<float>{-0.5f, -0.5f, 0.f});  // mean of both
+  REQUIRE(agg.params() == std::vector<float>{-0.5f, -0.5f, 0.f}); // mean of both
   // Back while nothing is gathered: it continues at clock 1 with the others.
   REQUIRE(agg.readmit_trainer(1) == 1);
 }
@@ -206,16 +206,16 @@ TEST_CASE("wait vs shrink for ssp: a lost slowest trainer blocks the others unti
   const float g[] = {1.f, 1.f, 1.f};
   agg.push(0, 0, 0, 1, g);
   agg.push(0, 1, 1, 1, g);
-  REQUIRE_FALSE(agg.may_start(0, 2));  // wait: trainer 1 silent at clock 0, 2 − 0 > 1
+  REQUIRE_FALSE(agg.may_start(0, 2)); // wait: trainer 1 silent at clock 0, 2 − 0 > 1
   const auto lost = agg.remove_trainer(1);
-  REQUIRE(lost.released == released_t{0});  // shrink: the bound now follows trainer 0 alone
+  REQUIRE(lost.released == released_t{0}); // shrink: the bound now follows trainer 0 alone
   for (std::uint64_t c = 2; c < 10; ++c) {
     REQUIRE(agg.may_start(0, c));
     agg.push(0, c, agg.version(), 1, g);
   }
   REQUIRE(agg.done());
   REQUIRE(agg.version() == 10);
-  REQUIRE(agg.readmit_trainer(1) == 10);  // readmitted at the slowest present clock
+  REQUIRE(agg.readmit_trainer(1) == 10); // readmitted at the slowest present clock
 }
 
 TEST_CASE("wait vs shrink for asp: survivors push every clock, but the job ends only without the lost one",
@@ -226,7 +226,7 @@ TEST_CASE("wait vs shrink for asp: survivors push every clock, but the job ends 
     REQUIRE(agg.may_start(0, c));
     agg.push(0, c, agg.version(), 1, g);
   }
-  REQUIRE_FALSE(agg.done());  // wait: trainer 1 still owes its 10 clocks
+  REQUIRE_FALSE(agg.done()); // wait: trainer 1 still owes its 10 clocks
   REQUIRE(agg.remove_trainer(1).released.empty());
   REQUIRE(agg.done());
 }
@@ -241,6 +241,6 @@ TEST_CASE("restoring a checkpoint makes every trainer present again", "[ps][aggr
   REQUIRE(agg.present(1));
   REQUIRE(agg.clocks() == std::vector<std::uint64_t>{1, 1});
   agg.push(0, 1, 1, 1, g);
-  REQUIRE_FALSE(agg.may_start(0, 2));  // the round waits for trainer 1 again
+  REQUIRE_FALSE(agg.may_start(0, 2)); // the round waits for trainer 1 again
   REQUIRE(agg.push(1, 1, 1, 1, g).released == released_t{0, 1});
 }

@@ -35,9 +35,9 @@ TEST_CASE("count_nonfinite counts NaN and both infinities and nothing else", "[p
   REQUIRE(count_nonfinite(g.data(), n) == 0);
   g[n - 1] = nan_f;
   REQUIRE(count_nonfinite(g.data(), n) == 1);
-  g[0] = -inf_f;  // n = 1: overwrites the NaN
+  g[0] = -inf_f; // n = 1: overwrites the NaN
   REQUIRE(count_nonfinite(g.data(), n) == (n == 1 ? 1 : 2));
-  g[n / 2] = -nan_f;  // a NaN with the sign bit set
+  g[n / 2] = -nan_f; // a NaN with the sign bit set
   std::size_t expected = 0;
   for (float v : g)
     expected += std::isfinite(v) ? 0 : 1;
@@ -52,7 +52,7 @@ TEST_CASE("describe_nonfinite names the parameters holding NaN or Inf", "[ps][gr
   const auto r = describe_nonfinite(g, l);
   REQUIRE(r.nan == 3);
   REQUIRE(r.inf == 1);
-  REQUIRE(r.params.size() == 2);  // 0.bias is clean
+  REQUIRE(r.params.size() == 2); // 0.bias is clean
   REQUIRE(r.params[0].name == "0.weight");
   REQUIRE(r.params[0].nan == 2);
   REQUIRE(r.params[0].inf == 0);

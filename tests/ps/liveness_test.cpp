@@ -17,9 +17,9 @@ TEST_CASE("liveness declares a node lost once after the timeout and notices when
   REQUIRE(lost[0].node == "t0");
   REQUIRE(lost[0].silent_s == Approx(3.0));
   REQUIRE(l.lost("t0"));
-  REQUIRE(l.check(t0 + 4s).empty());     // declared once
-  REQUIRE(l.check(t0 + 10s).size() == 1);  // t1 now; the node itself never
-  REQUIRE(l.heard("t0", t0 + 11s));        // back
+  REQUIRE(l.check(t0 + 4s).empty());      // declared once
+  REQUIRE(l.check(t0 + 10s).size() == 1); // t1 now; the node itself never
+  REQUIRE(l.heard("t0", t0 + 11s));       // back
   REQUIRE_FALSE(l.heard("t0", t0 + 12s));
   REQUIRE_FALSE(l.lost("t0"));
 }

@@ -46,6 +46,7 @@ TEST_CASE("protocol messages round-trip with the recipient in the header", "[ps]
     REQUIRE(h.job == "fp");
     REQUIRE(decode_reject(over_the_wire(encode(reject{"job.seed: '1' here, '2' on node 'l'"}, loader_name))).reason ==
             "job.seed: '1' here, '2' on node 'l'");
+    REQUIRE(decode_waiting(over_the_wire(encode(waiting{"the loader"}, trainer_name(0)))).for_what == "the loader");
   }
   SECTION("welcome") {
     welcome w;

@@ -38,7 +38,7 @@ params_update make_params(std::uint64_t min_clock, std::uint64_t version, float 
 std::shared_ptr<const net::message> batch_for(std::uint64_t clock) {
   batch b;
   b.clock = clock;
-  b.n = 0;  // an empty batch carries no tensors: enough for the bookkeeping
+  b.n = 0; // an empty batch carries no tensors: enough for the bookkeeping
   auto m = encode(b, trainer_name(0));
   m.h.sender = "loader";
   return std::make_shared<const net::message>(std::move(m));
@@ -58,38 +58,37 @@ TEST_CASE("a trainer core asks for its prefetch, computes clocks in order and st
   REQUIRE(t.allowed());
   REQUIRE_FALSE(t.has_batch());
   REQUIRE(t.on_batch(batch_for(0)));
-  REQUIRE_FALSE(t.on_batch(batch_for(0)));  // a duplicate replaces nothing
+  REQUIRE_FALSE(t.on_batch(batch_for(0))); // a duplicate replaces nothing
   REQUIRE(t.has_batch());
   t.take_batch();
   const auto p = t.complete_step(1.0, 0, 0, 0, nullptr);
   REQUIRE(p.clock == 0);
   REQUIRE(t.clock() == 1);
-  REQUIRE_FALSE(t.allowed());  // bsp: clock 1 waits for the round of clock 0
+  REQUIRE_FALSE(t.allowed()); // bsp: clock 1 waits for the round of clock 0
   t.on_params(make_params(1, 1, 2.f));
   REQUIRE(t.allowed());
   REQUIRE(t.params()[0] == 2.f);
-  REQUIRE_FALSE(t.on_batch(batch_for(0)));  // already used
+  REQUIRE_FALSE(t.on_batch(batch_for(0))); // already used
   // One credit back per step: asks for clock 3 next; credits never pass the last clock.
   REQUIRE(t.request(1)->from_clock == 3);
   REQUIRE(t.request(10)->credits == 4);
   REQUIRE_FALSE(t.request(1));
 }
 
-TEST_CASE("ssp lets a trainer run s clocks ahead, asp never waits, and older parameters are ignored",
-          "[ps][trainer]") {
+TEST_CASE("ssp lets a trainer run s clocks ahead, asp never waits, and older parameters are ignored", "[ps][trainer]") {
   trainer_core ssp(0, P, 1);
   ssp.on_welcome(make_welcome(0, 0, 0, 0.f, {config::consistency::ssp, 1}));
   for (std::uint64_t c = 0; c < 2; ++c) {
     REQUIRE(ssp.allowed());
     ssp.complete_step(0, 0, 0, 0, nullptr);
   }
-  REQUIRE_FALSE(ssp.allowed());  // clock 2 > slowest 0 + 1
+  REQUIRE_FALSE(ssp.allowed()); // clock 2 > slowest 0 + 1
   trainer_core asp(0, P, 1);
   asp.on_welcome(make_welcome(0, 0, 5, 0.f, {config::consistency::asp, 0}));
   for (int c = 0; c < 5; ++c)
     asp.complete_step(0, 0, 0, 0, nullptr);
   REQUIRE(asp.allowed());
-  asp.on_params(make_params(2, 4, 9.f));  // overtaken by version 5: not taken, but the clock counts
+  asp.on_params(make_params(2, 4, 9.f)); // overtaken by version 5: not taken, but the clock counts
   REQUIRE(asp.version() == 5);
   REQUIRE(asp.params()[0] == 0.f);
   REQUIRE(asp.min_clock() == 2);
@@ -121,7 +120,7 @@ TEST_CASE("a re-sync moves the clock, drops older batches and asks the loader ag
 
 TEST_CASE("a welcome for another rank or parameters of the wrong size are refused", "[ps][trainer]") {
   trainer_core t(1, P, 1);
-  REQUIRE_THROWS(t.on_welcome(make_welcome(0, 0, 0, 1.f)));  // rank 0's welcome
+  REQUIRE_THROWS(t.on_welcome(make_welcome(0, 0, 0, 1.f))); // rank 0's welcome
   trainer_core u(0, P + 1, 1);
   REQUIRE_THROWS(u.on_welcome(make_welcome(0, 0, 0, 1.f)));
 }

@@ -19,9 +19,9 @@ TEST_CASE("restart backoff doubles with jitter and the intensity limit escalates
   REQUIRE(*d1 < 0.625);
   REQUIRE(*d2 >= 1.0);
   REQUIRE(*d2 < 1.25);
-  REQUIRE(*d3 >= 1.5);  // 2.0 capped at backoff_max
+  REQUIRE(*d3 >= 1.5); // 2.0 capped at backoff_max
   REQUIRE(*d3 < 1.875);
-  REQUIRE_FALSE(p.on_failure(t0 + 3s));  // the 4th failure within 10 s: escalate
+  REQUIRE_FALSE(p.on_failure(t0 + 3s)); // the 4th failure within 10 s: escalate
 
   SECTION("failures older than the period no longer count") {
     runtime::restart_policy q(s, 2);
@@ -29,7 +29,7 @@ TEST_CASE("restart backoff doubles with jitter and the intensity limit escalates
       REQUIRE(q.on_failure(t0 + std::chrono::seconds(i)));
     const auto later = q.on_failure(t0 + 30s);
     REQUIRE(later);
-    REQUIRE(*later < 0.625);  // back to the first delay
+    REQUIRE(*later < 0.625); // back to the first delay
     REQUIRE(q.failures_in_window() == 1);
   }
 }

@@ -48,7 +48,7 @@ TEST_CASE("the router delivers by header, parks for actors not started yet, and 
   auto agg = sys.spawn(counter);
   r.add("aggregator", agg);
   r.route(to({"aggregator"}));
-  r.route(to({"aggregator", "trainer-0"}));  // one delivered, one parked
+  r.route(to({"aggregator", "trainer-0"})); // one delivered, one parked
   REQUIRE(r.parked() == 1);
   // 1,000 made-up names: all refused, nothing kept.
   for (int i = 0; i < 1000; ++i)
@@ -60,9 +60,9 @@ TEST_CASE("the router delivers by header, parks for actors not started yet, and 
     r.route(to({"trainer-0"}));
   CHECK(r.parked() == 3);
   r.route(to({"trainer-1"}));
-  r.route(to({"loader"}));  // a third name for sender t0: over max_parked_names
+  r.route(to({"loader"})); // a third name for sender t0: over max_parked_names
   CHECK(r.parked() == 4);
-  r.route(to({"loader"}, "t1"));  // another sender has its own bounds
+  r.route(to({"loader"}, "t1")); // another sender has its own bounds
   CHECK(r.parked() == 5);
   CHECK(r.counters().refused_full == 9);
   r.route(to({}));

@@ -23,7 +23,7 @@ struct fixture {
   caf::actor_system sys{cfg};
   std::vector<std::pair<child_id, runtime::start_info>> spawned;
   std::vector<nlohmann::json> records;
-  std::map<std::size_t, std::uint64_t> steps;  ///< progress per trainer rank
+  std::map<std::size_t, std::uint64_t> steps; ///< progress per trainer rank
 
   std::unique_ptr<supervisor> make(std::string strategy, std::size_t max_restarts, double period_s) {
     config::supervisor_spec spec;
@@ -46,7 +46,7 @@ struct fixture {
 const caf::error failed = caf::make_error(caf::sec::runtime_error, "boom");
 
 std::vector<caf::actor> start_due_soon(supervisor& s) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // past the 1 ms backoff (a real clock, not sync)
+  std::this_thread::sleep_for(std::chrono::milliseconds(5)); // past the 1 ms backoff (a real clock, not sync)
   return s.start_due(std::chrono::steady_clock::now() + std::chrono::seconds(1));
 }
 
@@ -68,7 +68,7 @@ TEST_CASE("a child that keeps failing without progress escalates, one that progr
       REQUIRE(started.size() == 1);
       a = started[0];
     }
-    REQUIRE(f.spawned.back().second.failed_at > 0);  // a restart says when the failure was
+    REQUIRE(f.spawned.back().second.failed_at > 0); // a restart says when the failure was
   }
   SECTION("no progress: the fourth failure in a row escalates") {
     for (int i = 0; i < 3; ++i) {
@@ -112,7 +112,6 @@ TEST_CASE("a failure by decision (user_shutdown) is not restarted: the node esca
   fixture f;
   auto s = f.make("one_for_one", 3, 60);
   auto agg = s->start({child_id::kind::aggregator, 0});
-  REQUIRE(s->on_down(agg.address(), caf::exit_reason::user_shutdown, "user_shutdown") ==
-          supervisor::verdict::escalate);
+  REQUIRE(s->on_down(agg.address(), caf::exit_reason::user_shutdown, "user_shutdown") == supervisor::verdict::escalate);
   REQUIRE(s->on_down(caf::actor_addr(), failed, "boom") == supervisor::verdict::not_mine);
 }

@@ -24,7 +24,8 @@ inline std::uint64_t file_hash(const std::filesystem::path& p) {
   return h;
 }
 
-/// One line per entry under `root` (recursively, sorted): "rel/path/" for a directory, "rel/path <size> <hash>" for a file.
+/// One line per entry under `root` (recursively, sorted): "rel/path/" for a directory, "rel/path <size> <hash>" for a
+/// file.
 ///
 /// Two equal snapshots mean no file was created, removed, truncated or rewritten under `root`.
 inline std::vector<std::string> disk_snapshot(const std::filesystem::path& root) {

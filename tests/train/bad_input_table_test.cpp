@@ -49,8 +49,12 @@ std::string flip(std::string b, std::size_t at) {
   return b;
 }
 
-void put_u32(std::string& b, std::size_t at, std::uint32_t v) { std::memcpy(b.data() + at, &v, 4); }
-void put_u64(std::string& b, std::size_t at, std::uint64_t v) { std::memcpy(b.data() + at, &v, 8); }
+void put_u32(std::string& b, std::size_t at, std::uint32_t v) {
+  std::memcpy(b.data() + at, &v, 4);
+}
+void put_u64(std::string& b, std::size_t at, std::uint64_t v) {
+  std::memcpy(b.data() + at, &v, 8);
+}
 
 std::uint64_t get_u64(const std::string& b, std::size_t at) {
   std::uint64_t v;
@@ -76,7 +80,7 @@ struct row {
 
 TEST_CASE("bad input table: damaged and foreign checkpoints", "[train][checkpoint][bad_input]") {
   const std::string good = troupe::train::encode_checkpoint(state_at(200));
-  const std::size_t params_len_at = 20 + get_u64(good, 12);  // magic 8 + version 4 + header length 8 + header
+  const std::size_t params_len_at = 20 + get_u64(good, 12); // magic 8 + version 4 + header length 8 + header
   const std::vector<row> rows = {
       {"truncated", [](const std::string& b) { return b.substr(0, b.size() / 2); }, outcome::fall_back,
        "truncated or corrupt checkpoint: header claims"},
@@ -86,8 +90,8 @@ TEST_CASE("bad input table: damaged and foreign checkpoints", "[train][checkpoin
        "not a Troupe checkpoint (bad magic)"},
       {"bad magic", [](const std::string& b) { return "TROUPEXX" + b.substr(8); }, outcome::fall_back,
        "not a Troupe checkpoint (bad magic)"},
-      {"a saved model in its place", [](const std::string& b) { return "TROUPEMD" + b.substr(8); },
-       outcome::fall_back, "not a Troupe checkpoint (bad magic)"},
+      {"a saved model in its place", [](const std::string& b) { return "TROUPEMD" + b.substr(8); }, outcome::fall_back,
+       "not a Troupe checkpoint (bad magic)"},
       {"another format version, intact",
        [](std::string b) {
          put_u32(b, 8, 9);
@@ -99,10 +103,12 @@ TEST_CASE("bad input table: damaged and foreign checkpoints", "[train][checkpoin
          put_u32(b, 8, 9);
          return b;
        },
-       outcome::fall_back, "corrupt checkpoint: format version field reads 9 (this build reads version 1) and the "
-                           "checksum does not match"},
-      {"a CRC mismatch (a flipped parameter byte)", [&](const std::string& b) { return flip(b, params_len_at + 8 + 5); },
-       outcome::fall_back, "corrupt checkpoint: checksum mismatch (stored "},
+       outcome::fall_back,
+       "corrupt checkpoint: format version field reads 9 (this build reads version 1) and the "
+       "checksum does not match"},
+      {"a CRC mismatch (a flipped parameter byte)",
+       [&](const std::string& b) { return flip(b, params_len_at + 8 + 5); }, outcome::fall_back,
+       "corrupt checkpoint: checksum mismatch (stored "},
       {"a CRC mismatch (a flipped trailer byte)", [](const std::string& b) { return flip(b, b.size() - 1); },
        outcome::fall_back, "corrupt checkpoint: checksum mismatch"},
       {"an absurd header length",

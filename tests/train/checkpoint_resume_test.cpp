@@ -99,7 +99,7 @@ TEST_CASE("resuming from a checkpoint continues bitwise as if never stopped", "[
     toy_run first;
     first.train(stop);
     store.save(first.snapshot());
-  }  // The process dies here: nothing survives but the checkpoint.
+  } // The process dies here: nothing survives but the checkpoint.
 
   toy_run resumed;
   const auto loaded = store.load_latest("toy", resumed.layout);

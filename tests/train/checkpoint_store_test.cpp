@@ -59,7 +59,7 @@ void damage(const std::string& path, bool truncate) {
 
 TEST_CASE("the store keeps the K newest checkpoints", "[train][checkpoint]") {
   test::scratch_dir dir("ckpt-store");
-  const auto root = (dir.path / "run" / "ckpt").string();  // Created by the first save.
+  const auto root = (dir.path / "run" / "ckpt").string(); // Created by the first save.
   train::checkpoint_store store(root, 3);
   CHECK(store.list().empty());
   CHECK_FALSE(store.load_latest("tiny", state_at(0).layout));
@@ -67,7 +67,7 @@ TEST_CASE("the store keeps the K newest checkpoints", "[train][checkpoint]") {
     CHECK(store.save(state_at(step)) == (fs::path(root) / train::checkpoint_store::file_name(step)).string());
   CHECK(names_in(store) ==
         std::vector<std::string>{"ckpt-000000000030.trpc", "ckpt-000000000040.trpc", "ckpt-000001000000.trpc"});
-  CHECK(files_in(root) == 3);  // Nothing else: no temporaries.
+  CHECK(files_in(root) == 3); // Nothing else: no temporaries.
   const auto latest = store.load_latest("tiny", state_at(0).layout);
   REQUIRE(latest);
   CHECK(latest->state.global_step == 1000000);
@@ -89,13 +89,13 @@ TEST_CASE("a corrupt newest checkpoint is reported and the previous good one use
   CHECK(loaded->state.global_step == 200);
   CHECK(loaded->path == store.list()[1]);
   REQUIRE(loaded->skipped.size() == 1);
-  CHECK_THAT(loaded->skipped[0], Catch::StartsWith(newest + ": ") &&
-                                     Catch::Contains(truncate ? "truncated" : "checksum mismatch"));
+  CHECK_THAT(loaded->skipped[0],
+             Catch::StartsWith(newest + ": ") && Catch::Contains(truncate ? "truncated" : "checksum mismatch"));
 
   SECTION("saving after the resume replaces the abandoned later checkpoint") {
     store.save(state_at(250));
-    CHECK(names_in(store) == std::vector<std::string>{"ckpt-000000000100.trpc", "ckpt-000000000200.trpc",
-                                                      "ckpt-000000000250.trpc"});
+    CHECK(names_in(store) ==
+          std::vector<std::string>{"ckpt-000000000100.trpc", "ckpt-000000000200.trpc", "ckpt-000000000250.trpc"});
     CHECK(store.load_latest("tiny", state_at(0).layout)->skipped.empty());
   }
   SECTION("with keep = 1 the resumed-from checkpoint is what remains until the next save") {
@@ -114,7 +114,7 @@ TEST_CASE("a corrupt newest checkpoint is reported and the previous good one use
 TEST_CASE("a checkpoint of another model, layout or format version is refused", "[train][checkpoint]") {
   test::scratch_dir dir("ckpt-store");
   train::checkpoint_store store(dir.path.string(), 5);
-  store.save(state_at(1));  // A good, matching checkpoint that must not be silently used instead.
+  store.save(state_at(1)); // A good, matching checkpoint that must not be silently used instead.
 
   SECTION("another model name") {
     store.save(state_at(2, "fmnist-cnn"));
@@ -131,7 +131,7 @@ TEST_CASE("a checkpoint of another model, layout or format version is refused", 
     const auto path = (dir.path / train::checkpoint_store::file_name(2)).string();
     std::string b = train::encode_checkpoint(state_at(2));
     b[8] = 9;
-    const std::uint32_t crc = reference_crc(b.substr(0, b.size() - 4));  // An intact file of version 9.
+    const std::uint32_t crc = reference_crc(b.substr(0, b.size() - 4)); // An intact file of version 9.
     std::memcpy(b.data() + b.size() - 4, &crc, 4);
     write_file_atomic(path, b);
     REQUIRE_THROWS_AS(store.load_latest("tiny", state_at(0).layout), train::checkpoint_version_error);
@@ -186,6 +186,6 @@ TEST_CASE("save() time for the reference CNN", "[.bench]") {
   std::sort(save.begin(), save.end());
   const auto bytes = fs::file_size(store.list().back());
   WARN(fmt::format("{} params + momentum, {} bytes, tmp dir {}: encode median {:.2f} ms; save() median {:.2f} ms, "
-                   "p90 {:.2f} ms, max {:.2f} ms", s.params.size(), bytes, dir.path.string(), encode[15], save[15],
-                   save[27], save.back()));
+                   "p90 {:.2f} ms, max {:.2f} ms",
+                   s.params.size(), bytes, dir.path.string(), encode[15], save[15], save[27], save.back()));
 }

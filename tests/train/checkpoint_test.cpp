@@ -24,8 +24,14 @@ train::training_state sample_state() {
   s.model_name = "tiny";
   s.layout.entries = {{"0.weight", {2, 3}, 0, 6}, {"0.bias", {2}, 6, 2}};
   s.layout.total = 8;
-  s.params = {1.5f, -0.0f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::denorm_min(),
-              std::numeric_limits<float>::infinity(), 3e38f, -1e-20f, 0.1f};
+  s.params = {1.5f,
+              -0.0f,
+              std::numeric_limits<float>::quiet_NaN(),
+              std::numeric_limits<float>::denorm_min(),
+              std::numeric_limits<float>::infinity(),
+              3e38f,
+              -1e-20f,
+              0.1f};
   s.optimizer.kind = "sgd";
   s.optimizer.step = 7;
   s.optimizer.buffers["0.weight.momentum_buffer"] = {0.25f, -0.5f, 1, 2, 3, 4};
@@ -45,7 +51,9 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
-void put_u64(std::string& bytes, std::size_t at, std::uint64_t v) { std::memcpy(bytes.data() + at, &v, 8); }
+void put_u64(std::string& bytes, std::size_t at, std::uint64_t v) {
+  std::memcpy(bytes.data() + at, &v, 8);
+}
 
 std::uint64_t get_u64(const std::string& bytes, std::size_t at) {
   std::uint64_t v;
@@ -150,8 +158,8 @@ TEST_CASE("damaged checkpoints are refused with the file and the problem named",
     b[8] = 2;
     write(with_crc(b));
     REQUIRE_THROWS_AS(train::read_checkpoint(bad), train::checkpoint_version_error);
-    REQUIRE_THROWS_WITH(train::read_checkpoint(bad), Catch::Contains(bad) && Catch::Contains("version 2") &&
-                                                         Catch::Contains("reads version 1"));
+    REQUIRE_THROWS_WITH(train::read_checkpoint(bad),
+                        Catch::Contains(bad) && Catch::Contains("version 2") && Catch::Contains("reads version 1"));
   }
   SECTION("absurd lengths are refused before anything is allocated") {
     std::string b = bytes;

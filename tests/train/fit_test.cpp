@@ -29,14 +29,13 @@ train::fit_options slice_options(const std::string& out) {
 
 } // namespace
 
-TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves both models",
-          "[train][fit][e2e]") {
+TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves both models", "[train][fit][e2e]") {
   test::scratch_dir dir("fit");
   std::ostringstream log;
   const auto r = train::fit(slice_options(dir.path.string()), log);
   INFO(log.str());
   REQUIRE(r.final_eval.n == 1000);
-  REQUIRE(r.final_eval.top1 > 0.65);  // chance is 0.10
+  REQUIRE(r.final_eval.top1 > 0.65); // chance is 0.10
   REQUIRE(r.final_eval.top5 >= r.final_eval.top1);
   REQUIRE(r.steps == 2 * 94);
   REQUIRE(log.str().find("Epoch: [2][  94/94]") != std::string::npos);
@@ -45,8 +44,8 @@ TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves b
   REQUIRE(std::filesystem::exists(dir.path / "metrics.jsonl"));
 
   SECTION("evaluate-only mode reproduces the final test figures from the saved model") {
-    const auto ev = train::evaluate_saved(test::reference_model(), r.latest_path, data::fashion_mnist::default_dir, 1,
-                                          1000, {});
+    const auto ev =
+        train::evaluate_saved(test::reference_model(), r.latest_path, data::fashion_mnist::default_dir, 1, 1000, {});
     REQUIRE(ev.n == 1000);
     REQUIRE(ev.top1 == Approx(r.final_eval.top1));
     REQUIRE(ev.loss == Approx(r.final_eval.loss).epsilon(1e-4));

@@ -43,8 +43,8 @@ std::string checkpoint_with_parameters(const std::string& parameters_json) {
 
 TEST_CASE("checkpoint parameter shapes are checked before their sizes are trusted", "[train][checkpoint][fuzz]") {
   SECTION("a shape with zero elements is fine (the helper makes readable files)") {
-    const auto s = train::decode_checkpoint(checkpoint_with_parameters(R"([{"name":"w","shape":[3,0],"offset":0}])"),
-                                            "f.ckpt");
+    const auto s =
+        train::decode_checkpoint(checkpoint_with_parameters(R"([{"name":"w","shape":[3,0],"offset":0}])"), "f.ckpt");
     REQUIRE(s.layout.entries.size() == 1);
     CHECK(s.layout.entries[0].shape == tensor::shape_t{3, 0});
     CHECK(s.layout.total == 0);
@@ -58,9 +58,9 @@ TEST_CASE("checkpoint parameter shapes are checked before their sizes are truste
                                      "64 bits"));
   }
   SECTION("parameter sizes whose sum wraps around 64 bits are refused") {
-    const auto bytes = checkpoint_with_parameters(
-        R"([{"name":"a","shape":[9223372036854775808],"offset":0},)"
-        R"({"name":"b","shape":[9223372036854775808],"offset":9223372036854775808}])");
+    const auto bytes =
+        checkpoint_with_parameters(R"([{"name":"a","shape":[9223372036854775808],"offset":0},)"
+                                   R"({"name":"b","shape":[9223372036854775808],"offset":9223372036854775808}])");
     REQUIRE_THROWS_WITH(train::decode_checkpoint(bytes, "f.ckpt"),
                         StartsWith("f.ckpt: corrupt checkpoint header: ") &&
                             Contains("the parameters up to 'b' have more elements in total than fit in 64 bits"));

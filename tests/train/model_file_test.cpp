@@ -65,8 +65,8 @@ TEST_CASE("damaged model files are refused with the file and the problem named",
     std::string b = bytes;
     b[8] = 7;
     write(b);
-    REQUIRE_THROWS_WITH(train::load_model(bad), Catch::Contains("version 7 is not supported") &&
-                                                    Catch::Contains("reads version 1"));
+    REQUIRE_THROWS_WITH(train::load_model(bad),
+                        Catch::Contains("version 7 is not supported") && Catch::Contains("reads version 1"));
   }
   SECTION("an absurd header length does not allocate") {
     std::string b = bytes;

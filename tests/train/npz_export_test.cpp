@@ -18,7 +18,8 @@ using troupe::test::reference_crc;
 
 nn::param_layout sample_layout() {
   nn::param_layout l;
-  l.entries = {{"0.weight", {2, 3}, 0, 6}, {"0.bias", {2}, 6, 2}, {"3.scale", {}, 8, 1}, {"4.weight", {1, 2, 1, 2}, 9, 4}};
+  l.entries = {
+      {"0.weight", {2, 3}, 0, 6}, {"0.bias", {2}, 6, 2}, {"3.scale", {}, 8, 1}, {"4.weight", {1, 2, 1, 2}, 9, 4}};
   l.total = 13;
   return l;
 }
@@ -45,7 +46,7 @@ struct bytes_at {
 std::map<std::string, std::string> unzip_stored(const std::string& zip) {
   const bytes_at z{zip};
   REQUIRE(zip.size() >= 22);
-  const std::size_t end = zip.size() - 22;  // No archive comment: the end record closes the file.
+  const std::size_t end = zip.size() - 22; // No archive comment: the end record closes the file.
   REQUIRE(z.get(end, 4) == 0x06054b50);
   const auto count = z.get(end + 10, 2);
   REQUIRE(z.get(end + 8, 2) == count);
@@ -55,7 +56,7 @@ std::map<std::string, std::string> unzip_stored(const std::string& zip) {
   std::size_t at = dir_offset;
   for (std::uint64_t i = 0; i < count; ++i) {
     REQUIRE(z.get(at, 4) == 0x02014b50);
-    REQUIRE(z.get(at + 10, 2) == 0);  // stored
+    REQUIRE(z.get(at + 10, 2) == 0); // stored
     const auto crc = z.get(at + 16, 4), csize = z.get(at + 20, 4), usize = z.get(at + 24, 4);
     const auto name_len = z.get(at + 28, 2), extra_len = z.get(at + 30, 2), comment_len = z.get(at + 32, 2);
     const auto local = z.get(at + 42, 4);

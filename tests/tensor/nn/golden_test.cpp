@@ -31,7 +31,7 @@ struct golden_grad {
 
 TEST_CASE("a small CNN matches PyTorch's loss, logits and gradients", "[tensor][nn][golden]") {
   const auto algo = GENERATE(conv_algo::im2col_gemm, conv_algo::naive);
-  const bool fusion = GENERATE(true, false);  // relu+pool fused in one pass, or layer by layer
+  const bool fusion = GENERATE(true, false); // relu+pool fused in one pass, or layer by layer
   rng gen(0);
   nn::sequential model;
   model.set_fusion(fusion);
@@ -60,7 +60,10 @@ TEST_CASE("a small CNN matches PyTorch's loss, logits and gradients", "[tensor][
   loss.backward();
 
   const std::vector<golden_grad> expected{
-      {"0.weight", {-0.891117436, -1.68406385, -1.42366463, 0.591305576, 2.64040154, 3.54252482}, 3.466476757, 76.9475317},
+      {"0.weight",
+       {-0.891117436, -1.68406385, -1.42366463, 0.591305576, 2.64040154, 3.54252482},
+       3.466476757,
+       76.9475317},
       {"0.bias", {5.42962234, -4.3135122, 3.04473631}, 4.160846444, 12.78787084},
       {"4.weight", {1.49625928, 1.71792573, 1.21003734, 1.06074352, 1.1941925, 1.06460366}, 0.0, 89.30671112},
       {"4.bias", {0.887795518, -0.499995535, 0.000356928005, -0.388156911}, 0.0, 1.776304892},

@@ -56,7 +56,7 @@ TEST_CASE("initialisation is seeded and has the documented scale", "[tensor][nn]
     REQUIRE(std::abs(v) <= bound);
     sq += static_cast<double>(v) * v;
   }
-  REQUIRE(std::sqrt(sq / a.size()) == Approx(bound / std::sqrt(3.0)).epsilon(0.02));  // uniform std = bound/√3
+  REQUIRE(std::sqrt(sq / a.size()) == Approx(bound / std::sqrt(3.0)).epsilon(0.02)); // uniform std = bound/√3
   nn::initialize(a, nn::init_kind::glorot_normal, 400, 256, g1);
   sq = 0;
   for (float v : a)

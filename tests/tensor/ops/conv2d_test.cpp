@@ -52,8 +52,8 @@ TEST_CASE("conv2d passes the gradient check with both kernels", "[tensor][conv2d
     for (std::size_t stride : {1, 2})
       for (std::size_t pad : {0, 1}) {
         CAPTURE(stride, pad, algo == conv_algo::naive);
-        test::require_gradcheck(
-            [&](const std::vector<var>& v) { return conv2d(v[0], v[1], v[2], stride, pad, algo); }, {x, w, b});
+        test::require_gradcheck([&](const std::vector<var>& v) { return conv2d(v[0], v[1], v[2], stride, pad, algo); },
+                                {x, w, b});
       }
 }
 

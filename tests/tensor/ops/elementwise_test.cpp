@@ -47,15 +47,14 @@ TEST_CASE("gradients accumulate across backward passes until zero_grad", "[tenso
   test::require_equal(x.grad(), array{1.f, 1.f});
 }
 
-TEST_CASE("the graph follows the program's own control flow and is released after backward",
-          "[tensor][autodiff]") {
+TEST_CASE("the graph follows the program's own control flow and is released after backward", "[tensor][autodiff]") {
   var x(array{0.5f}, true);
   var y = x;
-  for (int i = 0; i < 3; ++i)  // y = x^3 built by a loop with a branch
+  for (int i = 0; i < 3; ++i) // y = x^3 built by a loop with a branch
     y = (i % 2 == 0) ? mul(y, x) : add(y, scale(y, 0.0f));
   REQUIRE(y.value()(0) == Approx(0.125f));
   y.backward();
-  REQUIRE(x.grad()(0) == Approx(3 * 0.25f));  // d(x^3)/dx = 3x^2 (the loop ran mul twice)
+  REQUIRE(x.grad()(0) == Approx(3 * 0.25f)); // d(x^3)/dx = 3x^2 (the loop ran mul twice)
   REQUIRE(y.get()->inputs.empty());
   REQUIRE_FALSE(static_cast<bool>(y.get()->backward));
 }

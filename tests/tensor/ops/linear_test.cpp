@@ -9,7 +9,7 @@ TEST_CASE("matmul and linear compute the usual products", "[tensor][linear]") {
   var a(array{{1.f, 2.f}, {3.f, 4.f}, {5.f, 6.f}});
   var b(array{{1.f, 0.f, -1.f}, {2.f, 1.f, 0.f}});
   test::require_equal(matmul(a, b).value(), array{{5.f, 2.f, -1.f}, {11.f, 4.f, -3.f}, {17.f, 6.f, -5.f}});
-  var w(array{{1.f, 1.f}, {0.f, -1.f}});  // [out=2, in=2]
+  var w(array{{1.f, 1.f}, {0.f, -1.f}}); // [out=2, in=2]
   var bias(array{0.5f, 1.f});
   test::require_equal(linear(a, w, bias).value(), array{{3.5f, -1.f}, {7.5f, -3.f}, {11.5f, -5.f}});
   test::require_equal(linear(a, w, var()).value(), array{{3.f, -2.f}, {7.f, -4.f}, {11.f, -6.f}});

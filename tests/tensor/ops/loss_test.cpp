@@ -36,9 +36,11 @@ TEST_CASE("probability targets give the same loss as one-hot class indices", "[t
 TEST_CASE("losses pass the gradient check", "[tensor][loss][gradcheck]") {
   auto z = test::random_var({5, 4}, 21);
   test::require_gradcheck(
-      [](const std::vector<var>& v) { return softmax_cross_entropy(v[0], std::vector<std::int32_t>{0, 3, 1, 1, 2}); },
+      [](const std::vector<var>& v) {
+        return softmax_cross_entropy(v[0], std::vector<std::int32_t>{0, 3, 1, 1, 2});
+      },
       {z});
-  array soft = test::random_array({5, 4}, 22, 0.f, 1.f);  // unnormalised on purpose: the general formula
+  array soft = test::random_array({5, 4}, 22, 0.f, 1.f); // unnormalised on purpose: the general formula
   test::require_gradcheck([soft](const std::vector<var>& v) { return softmax_cross_entropy(v[0], soft); }, {z});
   const array target = test::random_array({5, 4}, 23);
   test::require_gradcheck([target](const std::vector<var>& v) { return mse_loss(v[0], target); }, {z});

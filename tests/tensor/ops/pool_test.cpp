@@ -1,5 +1,5 @@
-#include "tensor/ops/pool.hpp"
 #include "tensor/ops/activation.hpp"
+#include "tensor/ops/pool.hpp"
 
 #include "../test_util.hpp"
 
@@ -7,17 +7,20 @@ using namespace troupe;
 using namespace troupe::tensor;
 
 TEST_CASE("max_pool2d takes window maxima with floor-mode sizes", "[tensor][pool]") {
-  var x(array{{{{1.f, 5.f, 2.f, 0.f, 9.f}, {3.f, 4.f, 8.f, 1.f, 9.f}, {0.f, 1.f, 2.f, 3.f, 9.f},
-                {7.f, 6.f, 5.f, 4.f, 9.f}, {9.f, 9.f, 9.f, 9.f, 9.f}}}},
+  var x(array{{{{1.f, 5.f, 2.f, 0.f, 9.f},
+                {3.f, 4.f, 8.f, 1.f, 9.f},
+                {0.f, 1.f, 2.f, 3.f, 9.f},
+                {7.f, 6.f, 5.f, 4.f, 9.f},
+                {9.f, 9.f, 9.f, 9.f, 9.f}}}},
         true);
-  var y = max_pool2d(x, 2, 2);  // 5x5 -> 2x2: the last row and column are dropped
+  var y = max_pool2d(x, 2, 2); // 5x5 -> 2x2: the last row and column are dropped
   test::require_equal(y.value(), array{{{{5.f, 8.f}, {7.f, 5.f}}}});
   y.backward(array{{{{1.f, 2.f}, {3.f, 4.f}}}});
   array expected = zeros({1, 1, 5, 5});
-  expected(0, 0, 0, 1) = 1.f;  // 5
-  expected(0, 0, 1, 2) = 2.f;  // 8
-  expected(0, 0, 3, 0) = 3.f;  // 7
-  expected(0, 0, 3, 2) = 4.f;  // 5
+  expected(0, 0, 0, 1) = 1.f; // 5
+  expected(0, 0, 1, 2) = 2.f; // 8
+  expected(0, 0, 3, 0) = 3.f; // 7
+  expected(0, 0, 3, 2) = 4.f; // 5
   test::require_equal(x.grad(), expected);
 }
 
@@ -55,7 +58,7 @@ TEST_CASE("fused relu+max_pool2d equals relu then max_pool2d, values and gradien
                            pool_case{3, 1, 2, 2, 2, 2});
   CAPTURE(pc.h, pc.w, pc.k, pc.s);
   array v = test::random_array({pc.n, pc.c, pc.h, pc.w}, 31);
-  v(0, 0, 0, 0) = v(0, 0, 0, 1) = 0.5f;  // a tie inside one window
+  v(0, 0, 0, 0) = v(0, 0, 0, 1) = 0.5f; // a tie inside one window
   v(0, 0, 1, 0) = v(0, 0, 1, 1) = -0.25f;
   var a(v, true), b(v, true);
   var fa = relu_max_pool2d(a, pc.k, pc.s);

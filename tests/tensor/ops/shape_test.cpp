@@ -20,7 +20,7 @@ TEST_CASE("dropout is seeded, inverted and the identity outside training", "[ten
   rng g1(5), g2(5);
   var a = dropout(x, 0.25f, g1, true);
   var b = dropout(x, 0.25f, g2, true);
-  test::require_equal(a.value(), b.value());  // same seed, same mask
+  test::require_equal(a.value(), b.value()); // same seed, same mask
   std::size_t zeros_seen = 0;
   for (float v : a.value()) {
     REQUIRE((v == 0.0f || v == Approx(1.0f / 0.75f)));
@@ -30,7 +30,7 @@ TEST_CASE("dropout is seeded, inverted and the identity outside training", "[ten
   REQUIRE(zeros_seen < 300);
   a.backward(array(x.value()));
   for (std::size_t i = 0; i < 1000; ++i)
-    REQUIRE(x.grad()(i) == a.value()(i));  // gradient uses the same mask and scale
+    REQUIRE(x.grad()(i) == a.value()(i)); // gradient uses the same mask and scale
   rng g3(5);
   test::require_equal(dropout(x, 0.25f, g3, false).value(), x.value());
   REQUIRE_THROWS_WITH(dropout(x, 1.0f, g3, true), Catch::Contains("[0, 1)"));

@@ -6,11 +6,11 @@
 
 #include "error_message.hpp"
 
+using Catch::Matchers::Contains;
 using troupe::optim::adam;
 using troupe::optim::adam_options;
 using troupe::optim::param_slot;
 using troupe::optim::test::error_message;
-using Catch::Matchers::Contains;
 
 namespace {
 

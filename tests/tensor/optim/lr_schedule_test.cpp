@@ -4,10 +4,10 @@
 
 #include "error_message.hpp"
 
+using Catch::Matchers::Contains;
 using troupe::optim::lr_schedule;
 using troupe::optim::lr_schedule_options;
 using troupe::optim::test::error_message;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -27,14 +27,14 @@ TEST_CASE("optim lr_schedule: constant ignores the step", "[tensor][lr_schedule]
 }
 
 TEST_CASE("optim lr_schedule: step decay multiplies by gamma every step_epochs epochs", "[tensor][lr_schedule]") {
-  const lr_schedule s(options("step", 0.01f));  // step_epochs 30, gamma 0.1
+  const lr_schedule s(options("step", 0.01f)); // step_epochs 30, gamma 0.1
   constexpr std::size_t per_epoch = 100;
   // epoch = global_step / 100;  lr = 0.01 * 0.1^(epoch / 30)
-  CHECK(s.lr_at(0, per_epoch, 0) == Approx(0.01));         // epoch 0
-  CHECK(s.lr_at(29 * 100, per_epoch, 0) == Approx(0.01));  // epoch 29
-  CHECK(s.lr_at(29 * 100 + 99, per_epoch, 0) == Approx(0.01));  // still epoch 29
-  CHECK(s.lr_at(30 * 100, per_epoch, 0) == Approx(0.001));   // epoch 30
-  CHECK(s.lr_at(60 * 100, per_epoch, 0) == Approx(0.0001));  // epoch 60
+  CHECK(s.lr_at(0, per_epoch, 0) == Approx(0.01));             // epoch 0
+  CHECK(s.lr_at(29 * 100, per_epoch, 0) == Approx(0.01));      // epoch 29
+  CHECK(s.lr_at(29 * 100 + 99, per_epoch, 0) == Approx(0.01)); // still epoch 29
+  CHECK(s.lr_at(30 * 100, per_epoch, 0) == Approx(0.001));     // epoch 30
+  CHECK(s.lr_at(60 * 100, per_epoch, 0) == Approx(0.0001));    // epoch 60
   CHECK_THAT(error_message([&] { s.lr_at(0, 0, 0); }), Contains("steps_per_epoch > 0"));
 }
 
@@ -48,7 +48,7 @@ TEST_CASE("optim lr_schedule: cosine runs from base to min", "[tensor][lr_schedu
   // A quarter: 0.001 + 0.099 * (1 + cos(pi/4)) / 2 = 0.001 + 0.099 * 0.8535534 = 0.0855018
   CHECK(s.lr_at(250, 1, 1000) == Approx(0.0855018).epsilon(1e-5));
   CHECK(s.lr_at(1000, 1, 1000) == Approx(0.001));
-  CHECK(s.lr_at(5000, 1, 1000) == Approx(0.001));  // Clamped past the end.
+  CHECK(s.lr_at(5000, 1, 1000) == Approx(0.001)); // Clamped past the end.
   CHECK_THAT(error_message([&] { s.lr_at(0, 1, 0); }), Contains("total_steps (0) > warmup_steps (0)"));
 }
 
@@ -83,8 +83,8 @@ TEST_CASE("optim lr_schedule: linear warm-up ramps from start factor to 1", "[te
     o.warmup_steps = 4;
     o.warmup_start_factor = 0.5f;
     const lr_schedule s(o);
-    CHECK(s.lr_at(0, 2, 0) == Approx(0.005));    // 0.01 * 0.5
-    CHECK(s.lr_at(2, 2, 0) == Approx(0.0075));   // 0.01 * (0.5 + 0.5 * 2/4)
+    CHECK(s.lr_at(0, 2, 0) == Approx(0.005));  // 0.01 * 0.5
+    CHECK(s.lr_at(2, 2, 0) == Approx(0.0075)); // 0.01 * (0.5 + 0.5 * 2/4)
     CHECK(s.lr_at(4, 2, 0) == Approx(0.01));
   }
 }

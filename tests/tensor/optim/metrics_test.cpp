@@ -9,17 +9,17 @@
 
 #include "error_message.hpp"
 
+using Catch::Matchers::Contains;
 using troupe::optim::average_meter;
 using troupe::optim::topk_correct;
 using troupe::optim::test::error_message;
-using Catch::Matchers::Contains;
 
 TEST_CASE("optim metrics: top-k counts labels ranked below k", "[tensor][metrics]") {
   // 3 samples, 6 classes.
   const std::vector<float> logits{
-      0.1f, 0.9f, 0.3f, 0.2f, 0.0f, 0.5f,  // order: 1, 5, 2, 3, 0, 4
-      2.0f, 1.0f, 0.0f, 3.0f, 4.0f, 5.0f,  // order: 5, 4, 3, 0, 1, 2
-      1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f,  // all tied: order 0, 1, 2, 3, 4, 5
+      0.1f, 0.9f, 0.3f, 0.2f, 0.0f, 0.5f, // order: 1, 5, 2, 3, 0, 4
+      2.0f, 1.0f, 0.0f, 3.0f, 4.0f, 5.0f, // order: 5, 4, 3, 0, 1, 2
+      1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, // all tied: order 0, 1, 2, 3, 4, 5
   };
   SECTION("argmax labels") {
     const std::vector<std::int32_t> labels{1, 5, 0};
@@ -56,8 +56,8 @@ TEST_CASE("optim metrics: ties favour the lower class index", "[tensor][metrics]
 TEST_CASE("optim metrics: NaN logits count against the sample", "[tensor][metrics]") {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const std::vector<float> logits{
-      nan, 1.0f,   // label 0 is NaN: never correct, whatever k
-      nan, 0.5f,   // label 1 ranks below the NaN: rank 1
+      nan, 1.0f, // label 0 is NaN: never correct, whatever k
+      nan, 0.5f, // label 1 ranks below the NaN: rank 1
   };
   const std::vector<std::int32_t> labels{0, 1};
   CHECK(topk_correct(logits.data(), labels.data(), 2, 2, 1) == 0);
@@ -91,9 +91,9 @@ TEST_CASE("optim metrics: average_meter keeps the last value and the weighted av
   CHECK(meter.count() == 0);
   CHECK(meter.avg() == 0.0);
 
-  meter.update(2.0, 3);  // sum 6, count 3
-  meter.update(4.0, 1);  // sum 10, count 4
-  meter.update(1.0);     // sum 11, count 5
+  meter.update(2.0, 3); // sum 6, count 3
+  meter.update(4.0, 1); // sum 10, count 4
+  meter.update(1.0);    // sum 11, count 5
   CHECK(meter.val() == 1.0);
   CHECK(meter.sum() == 11.0);
   CHECK(meter.count() == 5);

@@ -10,11 +10,11 @@
 
 #include "error_message.hpp"
 
+using Catch::Matchers::Contains;
 using troupe::optim::optimizer_state;
 using troupe::optim::read_optimizer_state;
 using troupe::optim::write_optimizer_state;
 using troupe::optim::test::error_message;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -164,9 +164,15 @@ TEST_CASE("optim optimizer_state: absurd lengths fail before allocating", "[tens
 
 TEST_CASE("optim optimizer_state: corrupt payload fails the checksum", "[tensor][optim][optimizer_state]") {
   std::string bytes = encode(sample_state());
-  SECTION("flipped step bit") { bytes[step_at] ^= 0x01; }
-  SECTION("flipped float bit") { bytes[bytes.size() - 10] ^= 0x40; }
-  SECTION("flipped checksum bit") { bytes.back() ^= 0x01; }
+  SECTION("flipped step bit") {
+    bytes[step_at] ^= 0x01;
+  }
+  SECTION("flipped float bit") {
+    bytes[bytes.size() - 10] ^= 0x40;
+  }
+  SECTION("flipped checksum bit") {
+    bytes.back() ^= 0x01;
+  }
   CHECK_THAT(error_message([&] { decode(bytes); }), Contains("checksum mismatch") && Contains("corrupt"));
 }
 

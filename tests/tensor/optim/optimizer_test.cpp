@@ -12,17 +12,17 @@
 #include "tensor/optim/adam.hpp"
 #include "tensor/optim/sgd.hpp"
 
+using Catch::Matchers::Contains;
 using troupe::optim::adam;
 using troupe::optim::adam_options;
 using troupe::optim::optimizer;
 using troupe::optim::optimizer_state;
 using troupe::optim::param_slot;
 using troupe::optim::read_optimizer_state;
-using troupe::optim::write_optimizer_state;
 using troupe::optim::sgd;
 using troupe::optim::sgd_options;
+using troupe::optim::write_optimizer_state;
 using troupe::optim::test::error_message;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -107,7 +107,7 @@ TEST_CASE("optim optimizer: resuming from a serialized state is bitwise identica
   write_optimizer_state(checkpoint, before->state());
   before.reset();
 
-  toy_model resumed;  // The parameters come from the model checkpoint, saved alongside.
+  toy_model resumed; // The parameters come from the model checkpoint, saved alongside.
   resumed.a = first.a;
   resumed.b = first.b;
   auto after = make_optimizer(which);
@@ -138,7 +138,7 @@ TEST_CASE("optim optimizer: load_state refuses another kind", "[tensor][optim]")
 }
 
 TEST_CASE("optim optimizer: load_state refuses buffers that do not fit the parameters", "[tensor][optim]") {
-  const int which = GENERATE(1, 3);  // sgd with momentum, adam
+  const int which = GENERATE(1, 3); // sgd with momentum, adam
   CAPTURE(which);
   const auto saved = state_after_one_step(which, {{"w", 2}, {"bias", 1}});
   std::vector<float> w(3, 0.5f), bias(1, 0.5f), other(2, 0.5f);
@@ -157,7 +157,7 @@ TEST_CASE("optim optimizer: load_state refuses buffers that do not fit the param
     const auto before = opt->state();
     CHECK_THAT(error_message([&] { opt->load_state(saved); }), Contains("parameter 'w'"));
     CHECK(opt->steps() == 1);
-    CHECK(opt->state().buffers == before.buffers);  // Unchanged by the refused load.
+    CHECK(opt->state().buffers == before.buffers); // Unchanged by the refused load.
   }
   SECTION("parameter missing from the state") {
     opt->load_state(saved);
@@ -191,13 +191,17 @@ TEST_CASE("optim optimizer: momentum state does not load into momentum-free sgd"
   SECTION("buffers a plain sgd does not keep") {
     sgd plain;
     plain.load_state(with_momentum);
-    CHECK_THAT(error_message([&] { plain.step({{"w", w.data(), w.data(), 2}}, 0.1f); }),
+    CHECK_THAT(error_message([&] {
+                 plain.step({{"w", w.data(), w.data(), 2}}, 0.1f);
+               }),
                Contains("'w.momentum_buffer'") && Contains("slots kept per parameter: none"));
   }
   SECTION("no buffers for a momentum sgd past step 0") {
     sgd momentum({0.9f});
     momentum.load_state(state_after_one_step(0, {{"w", 2}}));
-    CHECK_THAT(error_message([&] { momentum.step({{"w", w.data(), w.data(), 2}}, 0.1f); }),
+    CHECK_THAT(error_message([&] {
+                 momentum.step({{"w", w.data(), w.data(), 2}}, 0.1f);
+               }),
                Contains("no buffer 'w.momentum_buffer'"));
   }
 }

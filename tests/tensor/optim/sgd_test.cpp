@@ -6,11 +6,11 @@
 
 #include "error_message.hpp"
 
+using Catch::Matchers::Contains;
 using troupe::optim::param_slot;
 using troupe::optim::sgd;
 using troupe::optim::sgd_options;
 using troupe::optim::test::error_message;
-using Catch::Matchers::Contains;
 
 // Every value below is a short binary fraction, so float arithmetic is exact and the
 // hand-computed results are compared with ==.
@@ -30,7 +30,7 @@ TEST_CASE("optim sgd: plain step is p -= lr*g", "[tensor][optim][sgd]") {
   // p = 0.75 - 0.5*1 = 0.25;  -2.125 + 0.5*1 = -1.625
   CHECK(p == std::vector<float>{0.25f, -1.625f});
   CHECK(opt.steps() == 2);
-  CHECK(opt.state().buffers.empty());  // No momentum, no buffer.
+  CHECK(opt.state().buffers.empty()); // No momentum, no buffer.
 }
 
 TEST_CASE("optim sgd: momentum buffer starts as the first gradient", "[tensor][optim][sgd]") {

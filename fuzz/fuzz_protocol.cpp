@@ -1,0 +1,172 @@
+/// libFuzzer target: the training protocol's decoders (ps/protocol.hpp) behind the codec.
+///
+/// Input: the framing of fuzz_codec.cpp (mask byte, then u16 length + bytes per frame). Whatever
+/// net::decode accepts is handed to the protocol decoder of its type (the model has 16 floats);
+/// a decoder may only refuse with troupe::error, and what it accepts must encode again and decode
+/// to the same fields.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "common/error.hpp"
+#include "net/codec.hpp"
+#include "ps/protocol.hpp"
+
+namespace {
+
+using namespace troupe;
+
+const std::uint64_t fuzz_cluster = net::cluster_id_of("fuzz");
+constexpr std::size_t params = 16;
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "fuzz_protocol: %s\n", what);
+  std::abort();
+}
+
+std::vector<net::payload> split_frames(const std::uint8_t* data, std::size_t size) {
+  std::vector<net::payload> frames;
+  if (size == 0)
+    return frames;
+  const std::uint8_t mask = data[0];
+  std::size_t pos = 1;
+  while (pos + 2 <= size) {
+    const std::size_t want = data[pos] | (std::size_t{data[pos + 1]} << 8);
+    pos += 2;
+    const std::size_t n = want < size - pos ? want : size - pos;
+    const std::size_t shift = frames.size() < 8 && ((mask >> frames.size()) & 1U) != 0 ? 1 : 0;
+    std::shared_ptr<std::byte[]> block(new std::byte[n + shift]);
+    if (n != 0)
+      std::memcpy(block.get() + shift, data + pos, n);
+    frames.emplace_back(std::shared_ptr<const void>(block, block.get()), block.get() + shift, n);
+    pos += n;
+  }
+  return frames;
+}
+
+/// m through the wire again, as the peer would receive it.
+net::message again(net::message m) {
+  m.h.cluster_id = fuzz_cluster;
+  m.h.sender = "fuzz";
+  auto r = net::decode(net::encode(m), {}, fuzz_cluster);
+  if (!r)
+    fail("an encoded protocol message does not decode");
+  return std::move(r).value();
+}
+
+bool same(const ps::flat_f32& a, const ps::flat_f32& b) {
+  return a.size == b.size && (a.size == 0 || std::memcmp(a.data, b.data, a.size * sizeof(float)) == 0);
+}
+
+ps::flat_f32 own(const ps::flat_f32& v) {
+  if (v.size == 0)
+    return {};
+  auto copy = std::make_shared<const std::vector<float>>(v.data, v.data + v.size);
+  return {copy, copy->data(), copy->size()};
+}
+
+/// Decodes m by its type; what is accepted must survive encode -> decode unchanged.
+void check(const net::message& m) {
+  const std::string to = m.h.to.empty() ? std::string("x") : m.h.to.front();
+  switch (m.h.type) {
+  case net::msg_type::hello: {
+    const auto h = ps::decode_hello(m);
+    const auto h2 = ps::decode_hello(again(ps::encode(h, to)));
+    if (h2.rank != h.rank || h2.job != h.job || h2.loader != h.loader)
+      fail("hello does not round-trip");
+    break;
+  }
+  case net::msg_type::welcome: {
+    auto w = ps::decode_welcome(m, params);
+    w.params = own(w.params);
+    const auto m2 = again(ps::encode(w, to));
+    const auto w2 = ps::decode_welcome(m2, params);
+    if (w2.rank != w.rank || w2.trainers != w.trainers || w2.steps_per_epoch != w.steps_per_epoch ||
+        w2.epochs != w.epochs || w2.gate.mode != w.gate.mode || w2.gate.staleness != w.gate.staleness ||
+        w2.clock != w.clock || w2.min_clock != w.min_clock || w2.version != w.version || !same(w2.params, w.params))
+      fail("welcome does not round-trip");
+    break;
+  }
+  case net::msg_type::params: {
+    auto p = ps::decode_params(m, params);
+    p.params = own(p.params);
+    const auto m2 = again(ps::encode(p, m.h.to));
+    const auto p2 = ps::decode_params(m2, params);
+    if (p2.min_clock != p.min_clock || p2.version != p.version || !same(p2.params, p.params))
+      fail("params do not round-trip");
+    break;
+  }
+  case net::msg_type::push_gradient: {
+    auto p = ps::decode_push(m, params);
+    p.grad = own(p.grad);
+    const auto m2 = again(ps::encode(p));
+    const auto p2 = ps::decode_push(m2, params);
+    if (p2.rank != p.rank || p2.clock != p.clock || p2.version_read != p.version_read || p2.n != p.n ||
+        p2.correct1 != p.correct1 || p2.correct5 != p.correct5 || !same(p2.grad, p.grad) ||
+        std::memcmp(&p2.loss_sum, &p.loss_sum, sizeof(double)) != 0)
+      fail("push does not round-trip");
+    break;
+  }
+  case net::msg_type::request_batches: {
+    const auto r = ps::decode_batch_request(m);
+    const auto r2 = ps::decode_batch_request(again(ps::encode(r)));
+    if (r2.rank != r.rank || r2.credits != r.credits || r2.from_clock != r.from_clock)
+      fail("batch request does not round-trip");
+    break;
+  }
+  case net::msg_type::batch: {
+    auto b = ps::decode_batch(m);
+    if (b.n > 0) {
+      b.images_out = std::make_shared<const std::vector<float>>(b.images.begin(), b.images.end());
+      b.labels_out = std::make_shared<const std::vector<std::int32_t>>(b.labels.begin(), b.labels.end());
+    }
+    const auto m2 = again(ps::encode(b, to));
+    const auto b2 = ps::decode_batch(m2);
+    if (b2.clock != b.clock || b2.epoch != b.epoch || b2.step != b.step || b2.n != b.n ||
+        b2.image_shape != b.image_shape || b2.images.size != b.images.size || b2.labels.size != b.labels.size)
+      fail("batch does not round-trip");
+    break;
+  }
+  case net::msg_type::shutdown: {
+    const auto s = ps::decode_shutdown(m);
+    const auto s2 = ps::decode_shutdown(again(ps::encode(s, to)));
+    if (s2.reason != s.reason || s2.rank != s.rank)
+      fail("shutdown does not round-trip");
+    break;
+  }
+  case net::msg_type::reject: {
+    const auto r = ps::decode_reject(m);
+    if (ps::decode_reject(again(ps::encode(r, to))).reason != r.reason)
+      fail("reject does not round-trip");
+    break;
+  }
+  case net::msg_type::ack: {
+    const auto w = ps::decode_waiting(m);
+    if (ps::decode_waiting(again(ps::encode(w, to))).for_what != w.for_what)
+      fail("waiting does not round-trip");
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto r = net::decode(split_frames(data, size), {}, fuzz_cluster);
+  if (!r)
+    return 0;
+  try {
+    check(r.value());
+  } catch (const troupe::error& e) {
+    if (std::strlen(e.what()) == 0)
+      fail("a refusal must say why");
+  }
+  return 0;
+}
