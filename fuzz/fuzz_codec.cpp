@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "fuzz/frames.hpp"
 #include "net/codec.hpp"
 
 namespace {
@@ -27,32 +28,6 @@ const std::uint64_t fuzz_cluster = cluster_id_of("fuzz");
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fuzz_codec: %s\n", what);
   std::abort();
-}
-
-payload frame_copy(const std::uint8_t* data, std::size_t size, bool misalign) {
-  const std::size_t shift = misalign ? 1 : 0;
-  std::shared_ptr<std::byte[]> block(new std::byte[size + shift]);
-  if (size != 0)
-    std::memcpy(block.get() + shift, data, size);
-  const std::byte* p = block.get() + shift;
-  return payload(std::shared_ptr<const void>(block, block.get()), p, size);
-}
-
-std::vector<payload> split_frames(const std::uint8_t* data, std::size_t size) {
-  std::vector<payload> frames;
-  if (size == 0)
-    return frames;
-  const std::uint8_t mask = data[0];
-  std::size_t pos = 1;
-  while (pos + 2 <= size) {
-    const std::size_t want = data[pos] | (std::size_t{data[pos + 1]} << 8);
-    pos += 2;
-    const std::size_t n = want < size - pos ? want : size - pos;
-    const bool misalign = frames.size() < 8 && ((mask >> frames.size()) & 1U) != 0;
-    frames.push_back(frame_copy(data + pos, n, misalign));
-    pos += n;
-  }
-  return frames;
 }
 
 /// Reads every element of every tensor through the typed views the actors use.
@@ -88,7 +63,7 @@ bool same_bytes(const payload& a, const payload& b) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const limits lim;
-  decode_result r = decode(split_frames(data, size), lim, fuzz_cluster);
+  decode_result r = decode(troupe::fuzz::split_frames(data, size), lim, fuzz_cluster);
   if (!r) {
     if (r.error().detail.empty())
       fail("a refused message must say why");

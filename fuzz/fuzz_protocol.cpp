@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "fuzz/frames.hpp"
 #include "net/codec.hpp"
 #include "ps/protocol.hpp"
 
@@ -27,26 +28,6 @@ constexpr std::size_t params = 16;
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "fuzz_protocol: %s\n", what);
   std::abort();
-}
-
-std::vector<net::payload> split_frames(const std::uint8_t* data, std::size_t size) {
-  std::vector<net::payload> frames;
-  if (size == 0)
-    return frames;
-  const std::uint8_t mask = data[0];
-  std::size_t pos = 1;
-  while (pos + 2 <= size) {
-    const std::size_t want = data[pos] | (std::size_t{data[pos + 1]} << 8);
-    pos += 2;
-    const std::size_t n = want < size - pos ? want : size - pos;
-    const std::size_t shift = frames.size() < 8 && ((mask >> frames.size()) & 1U) != 0 ? 1 : 0;
-    std::shared_ptr<std::byte[]> block(new std::byte[n + shift]);
-    if (n != 0)
-      std::memcpy(block.get() + shift, data + pos, n);
-    frames.emplace_back(std::shared_ptr<const void>(block, block.get()), block.get() + shift, n);
-    pos += n;
-  }
-  return frames;
 }
 
 /// m through the wire again, as the peer would receive it.
@@ -159,7 +140,7 @@ void check(const net::message& m) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  auto r = net::decode(split_frames(data, size), {}, fuzz_cluster);
+  auto r = net::decode(troupe::fuzz::split_frames(data, size), {}, fuzz_cluster);
   if (!r)
     return 0;
   try {
