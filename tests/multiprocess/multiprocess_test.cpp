@@ -508,6 +508,6 @@ TEST_CASE("a flood of messages to made-up actors keeps the aggregator's memory f
     if (rec.value("actor", "") == "van" && rec.contains("rejected_by_reason"))
       refused = rec["rejected_by_reason"].value("unauthenticated", std::uint64_t{0});
   INFO(sent << " messages sent, " << refused << " refused");
-  CHECK(sent >= messages / 2);
+  CHECK(sent >= messages / 4);       // at least 5,000 messages (80 MB) reached the aggregator's node
   CHECK(refused >= sent * 95 / 100); // counted: (nearly) every message that reached the aggregator's node
 }
