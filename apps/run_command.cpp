@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -20,8 +21,11 @@
 #include "actors/node.hpp"
 #include "apps/commands.hpp"
 #include "common/error.hpp"
+#include "config/launch.hpp"
 #include "config/topology.hpp"
 #include "data/dataset.hpp"
+#include "net/curve.hpp"
+#include "runtime/rendezvous.hpp"
 #include "train/process_tuning.hpp"
 
 namespace troupe::apps {
@@ -99,6 +103,69 @@ bool is_bandit_file(const std::string& config_path) {
   }
 }
 
+/// `--role auto`: who this process is, from the launcher's environment, and the static topology
+/// the rendezvous spells (config/launch.hpp, docs/deploy.md). Returns the topology and this
+/// process's node name.
+std::pair<config::topology, std::string> resolve_launched(const std::string& config_path,
+                                                          std::vector<config::override_kv> overrides) {
+  const auto base = config::load_topology(config_path, overrides);
+  const auto& launch = base.cluster.launch;
+  if (!launch.present)
+    throw error(fmt::format("{}: --role auto: this topology lists its nodes and has no cluster.launch section; run "
+                            "each node with --role ROLE [--name NAME], or see docs/deploy.md for launched jobs",
+                            base.source));
+  const auto env = config::detect_launcher([](const char* k) { return std::getenv(k); }, launch.port);
+  if (!env)
+    throw error("--role auto: no launcher in the environment: expected Slurm (SLURM_PROCID, SLURM_NTASKS), Open MPI "
+                "(OMPI_COMM_WORLD_RANK/SIZE), PMI (PMI_RANK/PMI_SIZE), torchrun (RANK, WORLD_SIZE, MASTER_ADDR, "
+                "MASTER_PORT), Kubernetes (TROUPE_WORLD_SIZE and a pod ordinal in HOSTNAME) or TROUPE_RANK and "
+                "TROUPE_WORLD_SIZE (docs/deploy.md)");
+  const std::string address = config::rendezvous_of(*env, launch);
+  const std::string name = config::launched_node_name(env->rank);
+  std::cout << fmt::format("troupe-node: launcher {} ({}): rank {} of {} is node '{}' ({}); rendezvous {}\n",
+                           env->launcher, env->evidence, env->rank, env->world, name,
+                           env->rank == 0 ? "aggregator and loader" : "trainer", address)
+            << std::flush;
+
+  runtime::rendezvous_options ro;
+  ro.cluster_id = base.cluster.id;
+  ro.address = address;
+  ro.world = env->world;
+  ro.timeout_s = launch.timeout_s;
+  const auto& sec = base.cluster.security;
+  const bool loopback = runtime::local_address_toward(address) == "127.0.0.1";
+  ro.curve.enabled = sec.curve_setting == "on" || (sec.curve_setting == "auto" && !loopback);
+  if (ro.curve.enabled) {
+    for (std::size_t r = 0; r < env->world; ++r)
+      if (launch.public_keys.count(config::launched_node_name(r)) == 0)
+        throw error(fmt::format("{}: CURVE is on ({}) but cluster.launch.public_keys has no key for node '{}' (rank "
+                                "{}); make one with `troupe-node keygen --name {}` and list it",
+                                launch.rendezvous_where,
+                                sec.curve_setting == "on" ? "cluster.security.curve: on"
+                                                          : "the rendezvous is not on a loopback address",
+                                config::launched_node_name(r), r, config::launched_node_name(r)));
+    ro.curve.peers = launch.public_keys;
+    const std::string key_file = config::key_file_of(base.cluster, name);
+    ro.curve.own = net::read_key_file(key_file);
+    if (ro.curve.own.public_key != launch.public_keys.at(name))
+      throw error(fmt::format("{}: node '{}': its key file {} holds public key {}, but cluster.launch.public_keys "
+                              "lists {}",
+                              launch.rendezvous_where, name, key_file, ro.curve.own.public_key,
+                              launch.public_keys.at(name)));
+  }
+  const std::string ip = launch.interface.empty() ? runtime::local_address_toward(address) : launch.interface;
+  runtime::reserved_port port(ip);
+  runtime::rendezvous_self self{env->rank, name, fmt::format("tcp://{}:{}", ip, port.port())};
+  const auto endpoints = env->rank == 0 ? runtime::serve_rendezvous(ro, self) : runtime::join_rendezvous(ro, self);
+  std::vector<config::launched_member> members;
+  for (std::size_t r = 0; r < endpoints.size(); ++r)
+    members.push_back({r, endpoints[r]});
+  overrides.push_back({"cluster.nodes", config::nodes_override(members, launch)});
+  auto topo = config::load_topology(config_path, overrides);
+  port.release(); // the van binds it next
+  return {std::move(topo), name};
+}
+
 } // namespace
 
 std::vector<std::string> pick_nodes(const config::cluster_spec& cluster, const std::string& source,
@@ -138,9 +205,10 @@ int run_command(int argc, char** argv) {
              "Security (docs/security.md):\n"
              "  troupe-node keygen --name NODE [--dir keys] [--force]    CURVE key pair for one node");
   app.add_option("--role", role,
-                 "aggregator | trainer | loader | all (all: every node of the topology in this process)")
+                 "aggregator | trainer | loader | all (all: every node of the topology in this process) | auto "
+                 "(a launched job: role and rank from Slurm, MPI, torchrun or Kubernetes; docs/deploy.md)")
       ->required()
-      ->check(CLI::IsMember({"aggregator", "trainer", "loader", "all"}));
+      ->check(CLI::IsMember({"aggregator", "trainer", "loader", "all", "auto"}));
   app.add_option("--config", config_path,
                  "Topology YAML (sections cluster, job, checkpoint, metrics), or a federated-bandit file "
                  "(sections cluster, bandit, metrics; see examples/fed_bandit.yaml)")
@@ -165,7 +233,16 @@ int run_command(int argc, char** argv) {
       overrides.push_back(config::parse_override(s));
     if (is_bandit_file(config_path))
       return run_bandit(config_path, overrides, role, name, !slow.empty());
-    const auto topo = config::load_topology(config_path, overrides);
+    if (role == "auto" && !name.empty())
+      throw error("--role auto takes its node from the launcher; leave out --name");
+    auto [topo, auto_name] = role == "auto"
+                                 ? resolve_launched(config_path, overrides)
+                                 : std::make_pair(config::load_topology(config_path, overrides), std::string());
+    if (topo.cluster.nodes.empty())
+      throw error(fmt::format("{}: the topology has no cluster.nodes: its nodes are found at start by a launcher "
+                              "(cluster.launch); run every process with --role auto under Slurm, mpirun, torchrun or "
+                              "Kubernetes (docs/deploy.md)",
+                              topo.source));
     actors::run_options o;
     o.stop = &stop_requested();
     for (const auto& s : slow) {
@@ -176,7 +253,7 @@ int run_command(int argc, char** argv) {
       const auto [rank, clock] = parse_rank_value<std::uint64_t>(f, "--fail-trainer", "RANK=CLOCK, e.g. 1=100");
       o.fail_trainers[rank] = clock;
     }
-    o.nodes = pick_nodes(topo.cluster, topo.source, role, name);
+    o.nodes = role == "auto" ? std::vector<std::string>{auto_name} : pick_nodes(topo.cluster, topo.source, role, name);
     check_inputs(topo, o.nodes);
     return actors::run_nodes(topo, o);
   } catch (const std::exception& e) {

@@ -16,7 +16,8 @@ namespace troupe::config {
 namespace {
 
 const std::vector<std::string> cluster_keys = {
-    "id", "nodes", "connect_timeout_s", "heartbeat_s", "failure_timeout_s", "supervisor", "security"};
+    "id",       "nodes",  "connect_timeout_s", "heartbeat_s", "failure_timeout_s", "supervisor",
+    "security", "launch", "rendezvous"};
 const std::vector<std::string> security_keys = {"curve", "key_dir", "allow_plaintext"};
 const std::vector<std::string> supervisor_keys = {"strategy", "max_restarts", "period_s", "backoff_s", "backoff_max_s"};
 const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads", "public_key"};
@@ -295,6 +296,14 @@ cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir, con
     s.backoff_max_s = sup->optional<double>("backoff_max_s", bounds::at_least(0)).value_or(s.backoff_max_s);
   }
 
+  out.launch = read_launch(c);
+  if (out.launch.present && !c.has("nodes")) {
+    // A launched job: its nodes come from the rendezvous, which checks them again through here.
+    if (!runs(rules, role::loader) || rules.roles.size() != 3)
+      c.child("launch").fail("only the training workload can be started by a launcher so far");
+    out.security = read_security(c, c, {}, {}, base_dir);
+    return out;
+  }
   const yaml_cursor list = c.child("nodes");
   if (list.node().IsNull() || (list.node().IsSequence() && list.node().size() == 0))
     list.fail("expected at least one node, got none");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/endpoint.hpp"
+#include "config/launch.hpp"
 
 namespace troupe::config {
 
@@ -65,6 +66,9 @@ struct cluster_spec {
   double failure_timeout_s = 2.5;
   supervisor_spec supervisor;
   security_spec security;
+  /// `cluster.launch` / `cluster.rendezvous`: a job a cluster engine starts (docs/deploy.md). When
+  /// the file has no `nodes`, `nodes` stays empty until the rendezvous fills it (`--role auto`).
+  launch_spec launch;
 };
 
 /// What a workload runs on its cluster, beyond the checks every cluster gets (names, endpoints,

@@ -1,0 +1,408 @@
+#include "runtime/rendezvous.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <optional>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "common/error.hpp"
+#include "config/endpoint.hpp"
+#include "config/launch.hpp"
+
+namespace troupe::runtime {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr std::size_t max_frame = 64 * 1024;
+
+std::ostream& log_of(const rendezvous_options& o) {
+  return o.log != nullptr ? *o.log : std::cerr;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+clock::time_point deadline_of(double seconds) {
+  return clock::now() + std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+/// One process that announced itself.
+struct member {
+  std::string routing_id;
+  std::string endpoint;
+  std::string host;
+  long long pid = 0;
+};
+
+void send_json(zmq::socket_t& s, const std::string& routing_id, const nlohmann::json& j) {
+  const std::string text = j.dump();
+  if (!routing_id.empty())
+    (void)s.send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  (void)s.send(zmq::buffer(text), zmq::send_flags::dontwait);
+}
+
+/// The server's answer to one announcement: why it is refused, or nothing if admitted.
+std::optional<std::string> check_announce(const rendezvous_options& o, const nlohmann::json& a,
+                                          const std::string& key_name) {
+  if (!a.is_object() || a.value("type", "") != "announce")
+    return std::string("expected an announce message");
+  for (const char* k : {"cluster", "name", "endpoint"})
+    if (!a.contains(k) || !a[k].is_string())
+      return fmt::format("the announcement has no '{}' text", k);
+  for (const char* k : {"world", "rank"})
+    if (!a.contains(k) || !a[k].is_number_unsigned())
+      return fmt::format("the announcement has no '{}' number", k);
+  const auto cluster = a["cluster"].get<std::string>();
+  if (cluster != o.cluster_id)
+    return fmt::format("this rendezvous serves cluster '{}', and the process announced cluster '{}': it belongs to "
+                       "another job",
+                       o.cluster_id, cluster);
+  const auto world = a["world"].get<std::size_t>();
+  if (world != o.world)
+    return fmt::format("this job has {} processes, and the process was told {} by its launcher", o.world, world);
+  const auto rank = a["rank"].get<std::size_t>();
+  const auto name = a["name"].get<std::string>();
+  if (rank == 0 || rank >= o.world)
+    return fmt::format("rank {} is not one of the joining ranks 1..{}", rank, o.world - 1);
+  if (name != config::launched_node_name(rank))
+    return fmt::format("rank {} is node '{}', not '{}'", rank, config::launched_node_name(rank), name);
+  if (o.curve.enabled && key_name != name)
+    return fmt::format("its CURVE key is listed for node '{}', so it may not announce itself as '{}'", key_name, name);
+  try {
+    const auto e = config::parse_endpoint(a["endpoint"].get<std::string>());
+    if (e.kind != config::transport::tcp || e.ephemeral())
+      return fmt::format("endpoint '{}' is not tcp://ADDRESS:PORT", a["endpoint"].get<std::string>());
+  } catch (const error& e) {
+    return fmt::format("endpoint '{}': {}", a["endpoint"].get<std::string>(), e.what());
+  }
+  return std::nullopt;
+}
+
+std::string names_of(const std::vector<std::size_t>& ranks) {
+  std::string out;
+  for (auto r : ranks)
+    out += fmt::format("{}{} ('{}')", out.empty() ? "" : ", ", r, config::launched_node_name(r));
+  return out;
+}
+
+} // namespace
+
+std::string resolve_host(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr)
+    throw error(fmt::format("host '{}' does not resolve: {}", host, gai_strerror(rc)));
+  std::string out;
+  for (addrinfo* p = res; p != nullptr && out.empty(); p = p->ai_next)
+    if (p->ai_family == AF_INET) {
+      char buf[INET_ADDRSTRLEN] = {};
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr, buf, sizeof buf);
+      out = buf;
+    }
+  if (out.empty()) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(res->ai_addr)->sin6_addr, buf, sizeof buf);
+    out = buf;
+  }
+  ::freeaddrinfo(res);
+  return out;
+}
+
+std::string local_address_toward(const std::string& address) {
+  const auto e = config::parse_endpoint(address);
+  const std::string ip = resolve_host(e.host);
+  if (ip.rfind("127.", 0) == 0 || ip == "::1")
+    return "127.0.0.1";
+  TROUPE_ENFORCE(ip.find(':') == std::string::npos, "rendezvous host '{}' resolves to IPv6 {}; use an IPv4 address",
+                 e.host, ip);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  TROUPE_ENFORCE(fd >= 0, "socket(): {}", std::strerror(errno));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(e.port);
+  ::inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
+  sockaddr_in me{};
+  socklen_t len = sizeof me;
+  // A UDP connect sends nothing; it only asks the kernel which local address routes there.
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &len) == 0;
+  const int err = errno;
+  ::close(fd);
+  if (!ok)
+    throw error(fmt::format("no route from this host to the rendezvous {} ({}): {}; set cluster.launch.interface",
+                            address, ip, std::strerror(err)));
+  char buf[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &me.sin_addr, buf, sizeof buf);
+  return buf;
+}
+
+reserved_port::reserved_port(const std::string& ip) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  TROUPE_ENFORCE(fd_ >= 0, "socket(): {}", std::strerror(errno));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = 0;
+  if (::inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1) {
+    release();
+    throw error(fmt::format("cluster.launch.interface '{}' is not an IPv4 address", ip));
+  }
+  const int one = 1;
+  (void)::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); // as ZeroMQ's bind sets it
+  socklen_t len = sizeof a;
+  const bool ok = ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+                  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0;
+  const int err = errno;
+  if (!ok) {
+    release();
+    throw error(fmt::format("cannot listen on {}: {}; is it an address of this host?", ip, std::strerror(err)));
+  }
+  port_ = ntohs(a.sin_port);
+}
+
+reserved_port::~reserved_port() {
+  release();
+}
+
+void reserved_port::release() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
+std::vector<std::string> serve_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
+  TROUPE_ENFORCE(o.world >= 2, "a rendezvous needs at least 2 processes");
+  auto& log = log_of(o);
+  net::context zctx = o.zctx ? o.zctx : net::context::create();
+  zmq::socket_t router(zctx.native(), zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 2000); // the membership must leave before the socket closes
+  router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
+  const std::string domain = "troupe-rendezvous:" + o.cluster_id;
+  if (o.curve.enabled) {
+    std::map<std::string, std::string> key_to_name;
+    for (const auto& [name, key] : o.curve.peers)
+      key_to_name[key] = name;
+    zctx.zap_allow(domain, key_to_name, [&log, addr = o.address](const std::string& peer, const std::string& why) {
+      log << fmt::format("troupe-node: rendezvous {}: refused a connection from {}: {}\n", addr, peer, why);
+    });
+    router.set(zmq::sockopt::curve_server, true);
+    router.set(zmq::sockopt::curve_secretkey, o.curve.own.secret_key);
+    router.set(zmq::sockopt::zap_domain, domain);
+  }
+  const auto e = config::parse_endpoint(o.address);
+  const std::string ip = resolve_host(e.host);
+  try {
+    router.bind(fmt::format("tcp://{}:{}", ip.find(':') != std::string::npos ? "[" + ip + "]" : ip, e.port));
+  } catch (const zmq::error_t& err) {
+    if (err.num() != EADDRNOTAVAIL)
+      throw error(fmt::format("rendezvous: cannot listen on {} ({}:{}): {}", o.address, ip, e.port, err.what()));
+    // The name resolves to an address this host does not have (NAT, a service IP): listen on all.
+    router.bind(fmt::format("tcp://0.0.0.0:{}", e.port));
+  }
+  log << fmt::format("troupe-node: rendezvous: serving cluster '{}' at {}; waiting for {} more process(es) "
+                     "(up to {} s)\n",
+                     o.cluster_id, o.address, o.world - 1, o.timeout_s);
+
+  std::vector<std::optional<member>> members(o.world);
+  members[0] = member{"", self.endpoint, host_name(), static_cast<long long>(::getpid())};
+  std::size_t present = 1;
+  const auto deadline = deadline_of(o.timeout_s);
+  while (present < o.world) {
+    if (clock::now() > deadline) {
+      std::vector<std::size_t> missing;
+      for (std::size_t r = 0; r < o.world; ++r)
+        if (!members[r])
+          missing.push_back(r);
+      const auto why = fmt::format("only {} of {} processes arrived within {} s; missing rank(s) {}", present, o.world,
+                                   o.timeout_s, names_of(missing));
+      for (const auto& m : members)
+        if (m && !m->routing_id.empty())
+          send_json(router, m->routing_id, {{"type", "abort"}, {"why", why}});
+      if (o.curve.enabled)
+        zctx.zap_forget(domain);
+      throw error(fmt::format("rendezvous at {}: {}", o.address, why));
+    }
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, std::chrono::milliseconds(200));
+    if ((items[0].revents & ZMQ_POLLIN) == 0)
+      continue;
+    zmq::message_t id, body;
+    if (!router.recv(id, zmq::recv_flags::dontwait))
+      continue;
+    std::string key_name;
+    if (!id.more() || !router.recv(body, zmq::recv_flags::dontwait)) {
+      log << "troupe-node: rendezvous: dropped a message without a body\n";
+      continue;
+    }
+    if (o.curve.enabled)
+      if (const char* uid = body.gets("User-Id"))
+        key_name = uid;
+    bool extra = false;
+    while (body.more()) { // one frame per message; drain anything else
+      zmq::message_t rest;
+      (void)router.recv(rest, zmq::recv_flags::dontwait);
+      extra = true;
+      if (!rest.more())
+        break;
+    }
+    const std::string routing_id = id.to_string();
+    nlohmann::json a;
+    try {
+      a = nlohmann::json::parse(body.to_string());
+    } catch (const nlohmann::json::exception&) {
+      a = nullptr;
+    }
+    std::optional<std::string> why =
+        extra ? std::optional<std::string>("expected one JSON frame per message") : check_announce(o, a, key_name);
+    if (!why) {
+      const auto rank = a["rank"].get<std::size_t>();
+      auto& m = members[rank];
+      if (m && m->routing_id != routing_id)
+        why = fmt::format("rank {} ('{}') is already taken by pid {} on {} listening at {}", rank,
+                          config::launched_node_name(rank), m->pid, m->host, m->endpoint);
+    }
+    const std::string who = a.is_object() ? fmt::format("'{}' (pid {} on {})", a.value("name", std::string("?")),
+                                                        a.value("pid", 0LL), a.value("host", std::string("?")))
+                                          : std::string("a peer");
+    if (why) {
+      log << fmt::format("troupe-node: rendezvous: refused {}: {}\n", who, *why);
+      send_json(router, routing_id, {{"type", "reject"}, {"why", *why}});
+      continue;
+    }
+    const auto rank = a["rank"].get<std::size_t>();
+    if (!members[rank]) {
+      members[rank] =
+          member{routing_id, a["endpoint"].get<std::string>(), a.value("host", std::string("?")), a.value("pid", 0LL)};
+      ++present;
+      log << fmt::format("troupe-node: rendezvous: {} joined as rank {} at {}; {} of {} present\n", who, rank,
+                         members[rank]->endpoint, present, o.world);
+    }
+    send_json(router, routing_id, {{"type", "accepted"}, {"present", present}, {"world", o.world}});
+  }
+  std::vector<std::string> endpoints;
+  for (const auto& m : members)
+    endpoints.push_back(m->endpoint);
+  for (const auto& m : members)
+    if (!m->routing_id.empty())
+      send_json(router, m->routing_id, {{"type", "membership"}, {"endpoints", endpoints}});
+  if (o.curve.enabled)
+    zctx.zap_forget(domain);
+  log << fmt::format("troupe-node: rendezvous: all {} processes present; membership sent\n", o.world);
+  return endpoints;
+}
+
+std::vector<std::string> join_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
+  auto& log = log_of(o);
+  net::context zctx = o.zctx ? o.zctx : net::context::create();
+  zmq::socket_t dealer(zctx.native(), zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
+  if (o.curve.enabled) {
+    const auto server = o.curve.peers.find(config::launched_node_name(0));
+    TROUPE_ENFORCE(server != o.curve.peers.end(), "CURVE is on but no public key is listed for node 'agg'");
+    dealer.set(zmq::sockopt::curve_serverkey, server->second);
+    dealer.set(zmq::sockopt::curve_publickey, o.curve.own.public_key);
+    dealer.set(zmq::sockopt::curve_secretkey, o.curve.own.secret_key);
+  }
+  static std::atomic<int> monitors{0};
+  const auto mon_ep = fmt::format("inproc://troupe-rendezvous-monitor-{}-{}", ::getpid(), monitors++);
+  TROUPE_ENFORCE(zmq_socket_monitor(dealer.handle(), mon_ep.c_str(),
+                                    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0,
+                 "zmq_socket_monitor failed: {}", zmq_strerror(zmq_errno()));
+  zmq::socket_t monitor(zctx.native(), zmq::socket_type::pair);
+  monitor.set(zmq::sockopt::linger, 0);
+  monitor.connect(mon_ep);
+  dealer.connect(o.address);
+  const nlohmann::json announce = {{"type", "announce"},  {"cluster", o.cluster_id},
+                                   {"world", o.world},    {"rank", self.rank},
+                                   {"name", self.name},   {"endpoint", self.endpoint},
+                                   {"host", host_name()}, {"pid", static_cast<long long>(::getpid())}};
+  send_json(dealer, "", announce);
+  log << fmt::format("troupe-node: rendezvous: announced '{}' (rank {} of {}) at {} to {}\n", self.name, self.rank,
+                     o.world, self.endpoint, o.address);
+  const auto deadline = deadline_of(o.timeout_s);
+  bool accepted = false;
+  const auto fail = [&](const std::string& why) {
+    (void)zmq_socket_monitor(dealer.handle(), nullptr, 0);
+    return error(fmt::format("rendezvous at {}: {}", o.address, why));
+  };
+  while (clock::now() < deadline) {
+    zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}, {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(200));
+    if ((items[1].revents & ZMQ_POLLIN) != 0) {
+      zmq::message_t event, addr;
+      if (monitor.recv(event, zmq::recv_flags::dontwait) && event.size() >= 6) {
+        std::uint16_t what = 0;
+        std::uint32_t value = 0;
+        std::memcpy(&what, event.data(), 2);
+        std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+        if (event.more())
+          (void)monitor.recv(addr, zmq::recv_flags::dontwait);
+        if (what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+          throw fail(
+              fmt::format("refused this process's CURVE key (ZAP status {}): the rendezvous admits only the keys "
+                          "listed under cluster.launch.public_keys, each for its own node ('{}' here)",
+                          value, self.name));
+        throw fail(fmt::format("the CURVE handshake failed (event {}, value {}): is CURVE on at both ends, with "
+                               "agg's public key?",
+                               what, value));
+      }
+    }
+    if ((items[0].revents & ZMQ_POLLIN) == 0)
+      continue;
+    zmq::message_t body;
+    if (!dealer.recv(body, zmq::recv_flags::dontwait))
+      continue;
+    nlohmann::json r;
+    try {
+      r = nlohmann::json::parse(body.to_string());
+    } catch (const nlohmann::json::exception&) {
+      throw fail("answered with something that is not JSON; is that address a Troupe rendezvous?");
+    }
+    const std::string type = r.is_object() ? r.value("type", "") : "";
+    if (type == "reject")
+      throw fail(fmt::format("refused '{}' (rank {}): {}", self.name, self.rank, r.value("why", std::string("?"))));
+    if (type == "abort")
+      throw fail(fmt::format("gave up: {}", r.value("why", std::string("?"))));
+    if (type == "accepted" && !accepted) {
+      accepted = true;
+      log << fmt::format("troupe-node: rendezvous: accepted; {} of {} present\n", r.value("present", 0),
+                         r.value("world", 0));
+    } else if (type == "membership") {
+      if (!r.contains("endpoints") || !r["endpoints"].is_array() || r["endpoints"].size() != o.world)
+        throw fail(fmt::format("sent a membership that does not list {} endpoints", o.world));
+      std::vector<std::string> endpoints;
+      for (const auto& ep : r["endpoints"]) {
+        if (!ep.is_string())
+          throw fail("sent a membership with an endpoint that is not text");
+        endpoints.push_back(ep.get<std::string>());
+      }
+      if (endpoints[self.rank] != self.endpoint)
+        throw fail(fmt::format("sent a membership that puts rank {} at {}, not here ({})", self.rank,
+                               endpoints[self.rank], self.endpoint));
+      (void)zmq_socket_monitor(dealer.handle(), nullptr, 0);
+      return endpoints;
+    }
+  }
+  throw fail(fmt::format("no membership within {} s ({}); is rank 0 running, and is every rank of the {} started?",
+                         o.timeout_s, accepted ? "announced and accepted, others missing" : "never answered", o.world));
+}
+
+} // namespace troupe::runtime
