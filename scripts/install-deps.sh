@@ -9,6 +9,7 @@ packages=(
   xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   catch2 libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libcpp-httplib-dev
   dataset-fashion-mnist
+  slurm-wlm munge openmpi-bin kubernetes-client
 )
 
 missing=()
