@@ -110,16 +110,8 @@ node_spec read_node(const yaml_cursor& n, const cluster_rules& rules) {
                           out.name, roles_text(out.roles), out.trainers, out.trainers == 1 ? "" : "s"));
   }
   out.threads = n.optional<std::size_t>("threads", bounds::positive()).value_or(1);
-  if (auto key = n.find("public_key")) {
-    out.public_key = key->as<std::string>();
-    bool ok = out.public_key.size() == 40;
-    for (char ch : out.public_key)
-      ok = ok && z85_alphabet.find(ch) != std::string_view::npos;
-    if (!ok)
-      key->fail(fmt::format("expected a CURVE public key of 40 Z85 characters as `troupe-node keygen` prints it, got "
-                            "'{}' ({} characters)",
-                            out.public_key, out.public_key.size()));
-  }
+  if (auto key = n.find("public_key"))
+    out.public_key = read_public_key(*key);
   return out;
 }
 
@@ -234,6 +226,18 @@ void check_nodes(const yaml_cursor& list, const std::vector<yaml_cursor>& items,
 }
 
 } // namespace
+
+std::string read_public_key(const yaml_cursor& c) {
+  const auto key = c.as<std::string>();
+  bool ok = key.size() == 40;
+  for (char ch : key)
+    ok = ok && z85_alphabet.find(ch) != std::string_view::npos;
+  if (!ok)
+    c.fail(fmt::format("expected a CURVE public key of 40 Z85 characters as `troupe-node keygen` prints it, got "
+                       "'{}' ({} characters)",
+                       key, key.size()));
+  return key;
+}
 
 bool has_role(const node_spec& node, role r) {
   for (role x : node.roles)

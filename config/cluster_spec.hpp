@@ -87,6 +87,9 @@ struct cluster_rules {
 /// Whether `e` only accepts connections from this machine (127.0.0.0/8, ::1, localhost, inproc, ipc).
 bool is_loopback(const endpoint_address& e);
 
+/// The CURVE public key at `c` (40 Z85 characters, as `troupe-node keygen` prints it); fails citing `c` otherwise.
+std::string read_public_key(const yaml_cursor& c);
+
 /// Where the key file of `node` is: <security.key_dir>/<node>.key.
 std::string key_file_of(const cluster_spec& cluster, const std::string& node);
 

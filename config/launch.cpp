@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.hpp"
+#include "config/cluster_spec.hpp"
 #include "config/endpoint.hpp"
 #include "config/yaml_util.hpp"
 
@@ -111,7 +112,7 @@ launch_spec read_launch(const yaml_cursor& c) {
   if (auto keys = l->find("public_keys")) {
     keys->expect_map();
     for (const auto& name : keys->keys())
-      out.public_keys[name] = keys->child(name).as<std::string>();
+      out.public_keys[name] = read_public_key(keys->child(name));
   }
   return out;
 }

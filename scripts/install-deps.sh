@@ -9,8 +9,11 @@ packages=(
   xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
   catch2 libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libcpp-httplib-dev
   dataset-fashion-mnist
-  slurm-wlm munge openmpi-bin kubernetes-client
+  slurm-wlm munge openmpi-bin
 )
+# kubectl checks the Kubernetes manifests (client-side); any kubectl will do, and Debian's package
+# would clash with one installed another way.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do

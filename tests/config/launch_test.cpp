@@ -163,4 +163,6 @@ TEST_CASE("cluster.launch errors cite the file", "[config][launch]") {
   CHECK_THAT(bad("launch: {trainer_per_node: 2}"), Catch::Contains("trainers_per_node"));
   CHECK_THAT(bad("launch: {}\n  rendezvous: 'tcp://h:*'"), Catch::Contains("cluster.rendezvous"));
   CHECK_THAT(bad("launch: {}\n  rendezvous: 'inproc://x'"), Catch::Contains("tcp://HOST:PORT"));
+  CHECK_THAT(bad("launch: {public_keys: {agg: REPLACE-me}}"),
+             Catch::Contains("cluster.launch.public_keys.agg") && Catch::Contains("40 Z85 characters"));
 }
