@@ -110,6 +110,14 @@ const std::string topology = "cluster:\n"
                              "  model: m.yaml\n"
                              "  data: {dir: data}\n";
 
+// A launched job's topology (docs/deploy.md): no nodes, a launch section.
+const std::string launched = "cluster:\n"
+                             "  id: cli-launched\n"
+                             "  launch: {port: 29500}\n"
+                             "job:\n"
+                             "  model: m.yaml\n"
+                             "  data: {dir: data}\n";
+
 const std::string model = "name: tiny\ninput: [1, 28, 28]\nlayers:\n  - flatten\n  - dense: {units: 10}\n";
 // Models that parse but do not fit Fashion-MNIST's 1 x 28 x 28 images of 10 classes.
 const std::string small_model = "name: small\ninput: [1, 8, 8]\nlayers:\n  - flatten\n  - dense: {units: 10}\n";
@@ -134,7 +142,7 @@ TEST_CASE("bad input table: troupe-node command lines", "[cli][bad_input]") {
       {"an unknown role",
        {"--role", "trainr", "--config", "t.yaml"},
        2,
-       "--role: trainr not in {aggregator,trainer,loader,all}"},
+       "--role: trainr not in {aggregator,trainer,loader,all,auto}"},
       {"no --config", {"--role", "all"}, 2, "--config is required"},
       {"a --config that does not exist",
        {"--role", "all", "--config", "nope.yaml"},
@@ -189,6 +197,20 @@ TEST_CASE("bad input table: troupe-node command lines", "[cli][bad_input]") {
        {"--role", "all", "--config", "t.yaml", "--fail-trainer", "0=-5"},
        1,
        "troupe-node: error: --fail-trainer 0=-5: expected RANK=CLOCK, e.g. 1=100"},
+      {"--role auto on a topology that lists its nodes",
+       {"--role", "auto", "--config", "t.yaml"},
+       1,
+       "troupe-node: error: t.yaml: --role auto: this topology lists its nodes and has no cluster.launch section"},
+      {"a fixed role on a launched topology",
+       {"--role", "aggregator", "--config", "t.yaml"},
+       1,
+       "troupe-node: error: t.yaml: the topology has no cluster.nodes: its nodes are found at start by a launcher",
+       launched},
+      {"--role auto outside any launcher",
+       {"--role", "auto", "--config", "t.yaml"},
+       1,
+       "troupe-node: error: --role auto: no launcher in the environment: expected Slurm (SLURM_PROCID, SLURM_NTASKS)",
+       launched},
       {"a topology with a syntax error",
        {"--role", "all", "--config", "t.yaml"},
        1,
