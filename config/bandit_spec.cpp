@@ -16,7 +16,7 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> top_level_keys = {"cluster", "bandit", "metrics"};
+const std::vector<std::string> top_level_keys = {"cluster", "bandit", "metrics", "sweep"};
 const std::vector<std::string> metrics_keys = {"dir", "console"};
 const std::vector<std::string> bandit_keys = {"algorithm", "K",    "means",   "generator",   "sigma", "sigma_c",
                                               "T",         "C",    "kappa",   "f",           "g",     "c1",
@@ -91,6 +91,16 @@ std::vector<double> read_means(const yaml_cursor& b, std::uint64_t seed) {
   return mu;
 }
 
+/// `exact: {kind: skewed|centered, low: a}`, the exact model of Fed1-UCB.
+void read_exact(const yaml_cursor& e, bandit_params& p) {
+  e.check_keys({"kind", "low"});
+  p.exact = e.child("kind").as_choice({"skewed", "centered"}, "exact model kind") == "centered" ? exact_kind::centered
+                                                                                                : exact_kind::skewed;
+  if (p.exact == exact_kind::centered && e.has("low"))
+    e.child("low").fail("'low' belongs to kind 'skewed'");
+  p.exact_low = e.optional<double>("low", bounds::closed(0, 1)).value_or(p.exact_low);
+}
+
 void read_schedule(const yaml_cursor& b, bandit_params& p) {
   if (auto f = b.find("f")) {
     f->check_keys({"kind"});
@@ -152,15 +162,8 @@ bandit_params read_bandit(const yaml_cursor& b) {
   if (p.algorithm == bandit_algorithm::fed1_ucb) {
     p.f = pulls_kind::log;
     p.clients = b.required<std::uint64_t>("clients", bounds::closed(1, 1e5));
-    if (auto e = b.find("exact")) {
-      e->check_keys({"kind", "low"});
-      p.exact = e->child("kind").as_choice({"skewed", "centered"}, "exact model kind") == "centered"
-                    ? exact_kind::centered
-                    : exact_kind::skewed;
-      if (p.exact == exact_kind::centered && e->has("low"))
-        e->child("low").fail("'low' belongs to kind 'skewed'");
-      p.exact_low = e->optional<double>("low", bounds::closed(0, 1)).value_or(p.exact_low);
-    }
+    if (auto e = b.find("exact"))
+      read_exact(*e, p);
     if (p.exact == exact_kind::centered)
       p.sigma_c = b.required<double>("sigma_c", bounds::at_least(0));
     else if (b.has("sigma_c"))
@@ -186,6 +189,66 @@ cluster_rules bandit_cluster_rules() {
 
 namespace {
 
+/// The optional `sweep` section (fed_bandit_sweep's own settings) into `out`, whose fed1 already holds the environment.
+void read_sweep_section(const yaml_cursor& s, bandit_sweep_spec& out) {
+  s.check_keys({"seeds", "points", "ucb1", "fed1"});
+  out.seeds = s.optional<std::uint64_t>("seeds", bounds::closed(1, 1e6)).value_or(out.seeds);
+  out.points = s.optional<std::uint64_t>("points", bounds::closed(2, 1e5)).value_or(out.points);
+  out.run_ucb1 = s.optional<bool>("ucb1").value_or(out.run_ucb1);
+  if (auto f = s.find("fed1")) {
+    f->check_keys({"clients", "kappa", "c1", "exact"});
+    bandit_params& p = out.fed1;
+    p.clients = f->optional<std::uint64_t>("clients", bounds::closed(1, 1e5)).value_or(p.clients);
+    p.kappa = f->optional<double>("kappa", bounds::positive()).value_or(p.kappa);
+    p.c1 = f->optional<double>("c1", bounds::positive()).value_or(p.c1);
+    if (auto e = f->find("exact"))
+      read_exact(*e, p);
+  }
+}
+
+/// `root` with `settings` applied in order, each cited by its own label.
+yaml_cursor with_settings(const yaml_cursor& parsed, const std::vector<sweep_setting>& settings) {
+  YAML::Node tree = parsed.node();
+  std::vector<value_origin> origins;
+  for (const auto& s : settings) {
+    try {
+      origins.push_back({apply_overrides(tree, {s.kv}, parsed.source()).front().path, s.label});
+    } catch (const error& e) {
+      // apply_overrides cites "--set path=value"; a flag's error should cite the flag as typed.
+      const std::string message = e.what(), generic = override_label(s.kv);
+      throw error(message.rfind(generic, 0) == 0 ? s.label + message.substr(generic.size()) : s.label + ": " + message);
+    }
+  }
+  return yaml_cursor(tree, parsed.source()).with_origins(std::move(origins));
+}
+
+bandit_sweep_spec read_sweep(const yaml_cursor& parsed, const std::vector<sweep_setting>& settings) {
+  const yaml_cursor root = with_settings(parsed, settings);
+  root.check_keys(top_level_keys);
+  bandit_sweep_spec out;
+  out.source = parsed.source();
+  const yaml_cursor b = root.child("bandit");
+  out.fed2 = read_bandit(b);
+  if (out.fed2.algorithm != bandit_algorithm::fed2_ucb)
+    b.child("algorithm")
+        .fail(fmt::format("fed_bandit_sweep reads the arms, sigma, T, C, seed and Fed2-UCB's "
+                          "constants from a fed2_ucb section (Fed1-UCB's go in sweep.fed1), got {}",
+                          to_string(out.fed2.algorithm)));
+  // Fed1-UCB and UCB1 on the same environment; their defaults are read_bandit's.
+  out.fed1 = out.fed2;
+  out.fed1.algorithm = bandit_algorithm::fed1_ucb;
+  out.fed1.f = pulls_kind::log;
+  out.fed1.kappa = 10;
+  out.fed1.c1 = 6;
+  out.fed1.clients = 5;
+  out.ucb1 = out.fed2;
+  out.ucb1.algorithm = bandit_algorithm::ucb1;
+  out.ucb1.comm_cost = 0; // one client, nobody to talk to
+  if (auto s = root.find("sweep"))
+    read_sweep_section(*s, out);
+  return out;
+}
+
 bandit_spec read_spec(const yaml_cursor& parsed, const std::vector<override_kv>& overrides,
                       const std::string& base_dir) {
   YAML::Node tree = parsed.node();
@@ -207,6 +270,10 @@ bandit_spec read_spec(const yaml_cursor& parsed, const std::vector<override_kv>&
     }
     out.console = m->optional<bool>("console").value_or(out.console);
   }
+  if (auto s = root.find("sweep")) { // fed_bandit_sweep's: checked here too, so a typo fails in either program
+    bandit_sweep_spec unused;
+    read_sweep_section(*s, unused);
+  }
   return out;
 }
 
@@ -220,6 +287,69 @@ bandit_spec parse_bandit_spec(const std::string& yaml_text, const std::string& s
 bandit_spec load_bandit_spec(const std::string& path, const std::vector<override_kv>& overrides) {
   const std::string dir = std::filesystem::path(path).parent_path().string();
   return read_spec(load_yaml_file(path), overrides, dir.empty() ? "." : dir);
+}
+
+const std::string& default_sweep_yaml() {
+  static const std::string text =
+      R"(# The authors' synthetic setting with the theory constants (examples/fed_bandit.yaml).
+bandit:
+  algorithm: fed2_ucb
+  means: [0.70, 0.71, 0.72, 0.73, 0.74, 0.75, 0.76, 0.765, 0.77, 0.79]
+  sigma: 0.5
+  sigma_c: 0.02
+  T: 1000000
+  C: 1
+  kappa: 100
+  f: {kind: constant}
+  g: {kind: exponential, base: 2}
+  c1: 6
+  c2: 6
+  max_clients: 100000
+  seed: 1
+sweep:
+  seeds: 20
+  points: 200
+  ucb1: true
+  fed1: {clients: 5, kappa: 10, c1: 6, exact: {kind: skewed, low: 0.2}}
+)";
+  return text;
+}
+
+std::vector<sweep_setting> sweep_preset(const std::string& name, std::uint64_t horizon) {
+  const std::string label = "--preset " + name;
+  auto set = [&](std::vector<std::pair<std::string, std::string>> kvs) {
+    std::vector<sweep_setting> out;
+    for (auto& [path, value] : kvs)
+      out.push_back({{path, value}, label});
+    return out;
+  };
+  if (name == "theory") // the bounds as proved: c1 = c2 = 6 (Fed1-UCB's 6 as well)
+    return set({{"bandit.kappa", "100"},
+                {"bandit.c1", "6"},
+                {"bandit.c2", "6"},
+                {"sweep.fed1.clients", "5"},
+                {"sweep.fed1.kappa", "10"},
+                {"sweep.fed1.c1", "6"}});
+  if (name == "paper") { // the constants of the authors' experiments; at T = 10^4 Fed2-UCB used f = 50, c1 = 2
+    const bool short_run = horizon == 10000;
+    return set({{"bandit.kappa", short_run ? "50" : "100"},
+                {"bandit.c1", short_run ? "2" : "1"},
+                {"bandit.c2", "1"},
+                {"sweep.fed1.clients", "5"},
+                {"sweep.fed1.kappa", "10"},
+                {"sweep.fed1.c1", "4"},
+                {"sweep.fed1.exact", "{kind: skewed, low: 0.2}"}});
+  }
+  throw error(fmt::format("{}: unknown preset '{}'; expected one of: theory, paper", label, name));
+}
+
+bandit_sweep_spec parse_bandit_sweep(const std::string& yaml_text, const std::string& source_name,
+                                     const std::vector<sweep_setting>& settings) {
+  return read_sweep(parse_yaml(yaml_text, source_name), settings);
+}
+
+bandit_sweep_spec load_bandit_sweep(const std::string& path, const std::vector<sweep_setting>& settings) {
+  return read_sweep(load_yaml_file(path), settings);
 }
 
 } // namespace troupe::config

@@ -3,8 +3,9 @@
 ///
 /// A bandit file has the sections `cluster` (required; read by read_cluster under
 /// bandit_cluster_rules(), so timing, supervisor and security are those of a topology file; roles
-/// aggregator = the server and trainer = hosts of the clients, no loader), `bandit` (required) and
-/// `metrics` (optional, as in a topology file).
+/// aggregator = the server and trainer = hosts of the clients, no loader), `bandit` (required),
+/// `metrics` (optional, as in a topology file) and `sweep` (optional: fed_bandit_sweep's settings,
+/// checked here too).
 /// Every error is a troupe::error starting "file:line:col: key.path: " (or the
 /// `--set` that supplied the value). The model and the algorithms are in docs/fed_bandit.md.
 
@@ -82,5 +83,42 @@ bandit_spec load_bandit_spec(const std::string& path, const std::vector<override
 /// against `base_dir` (load_bandit_spec passes the file's directory).
 bandit_spec parse_bandit_spec(const std::string& yaml_text, const std::string& source_name,
                               const std::vector<override_kv>& overrides = {}, const std::string& base_dir = ".");
+
+/// fed_bandit_sweep's settings, read from a bandit file: `bandit` (algorithm fed2_ucb) gives the
+/// environment (arms, σ, σ_c, T, C, first seed) and Fed2-UCB's constants; the optional `sweep` section
+/// gives the runs per curve, the samples per curve, Fed1-UCB's constants and whether UCB1 runs.
+/// `cluster` and `metrics` are allowed and not read (the sweep runs in memory).
+struct bandit_sweep_spec {
+  bandit_params fed2;   ///< the `bandit` section
+  bandit_params fed1;   ///< fed2's environment; sweep.fed1: clients (5), kappa (10, f = ⌈κ ln T⌉), c1 (6), exact
+  bandit_params ucb1;   ///< fed2's arms, σ, T and seed
+  bool run_ucb1 = true; ///< sweep.ucb1
+  std::uint64_t seeds = 20;   ///< sweep.seeds: runs per curve, seeds bandit.seed, bandit.seed + 1, …
+  std::uint64_t points = 200; ///< sweep.points: at most this many R(t) samples per curve
+  std::string source;         ///< the file (or name) the settings came from
+};
+
+/// One sweep setting from the command line: the YAML value it sets and how errors cite it ("--sigma -1").
+struct sweep_setting {
+  override_kv kv;
+  std::string label;
+};
+
+/// The sweep's document when no file is given: the authors' setting (K = 10, Δ_min = 0.02, σ = 0.5,
+/// σ_c = 0.02, C = 1, T = 10^6) with the theory constants, as in examples/fed_bandit.yaml.
+const std::string& default_sweep_yaml();
+
+/// The settings of `--preset name`: "theory" (c1 = c2 = 6, Fed1-UCB c1 = 6) or "paper", the constants of
+/// the authors' experiments (Fed2-UCB κ = 100, c1 = c2 = 1; at `horizon` = 10^4 κ = 50, c1 = 2, c2 = 1;
+/// Fed1-UCB M = 5, κ = 10, c1 = 4 on the skewed exact model). Throws troupe::error for another name.
+std::vector<sweep_setting> sweep_preset(const std::string& name, std::uint64_t horizon);
+
+/// Reads the sweep settings from bandit YAML cited as `source_name`, after applying `settings` in order;
+/// errors start "file:line:col: key.path: " or the label of the setting that supplied the value.
+bandit_sweep_spec parse_bandit_sweep(const std::string& yaml_text, const std::string& source_name,
+                                     const std::vector<sweep_setting>& settings = {});
+
+/// parse_bandit_sweep of the file at `path`.
+bandit_sweep_spec load_bandit_sweep(const std::string& path, const std::vector<sweep_setting>& settings = {});
 
 } // namespace troupe::config
