@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bandit/regret_curve.hpp"
 #include "config/bandit_spec.hpp"
 
 namespace troupe::bandit {
@@ -43,6 +44,7 @@ struct run_result {
   std::optional<std::size_t> chosen; ///< the arm left when elimination ended before T (ucb1: most pulled)
   std::uint64_t decided_at = 0;      ///< t at which one arm remained (0: never)
   std::vector<phase_record> trace;
+  regret_curve curve; ///< R(t) at the sample times the run was asked for (none by default)
 
   /// R(T) = pull regret + communication cost.
   double regret() const { return pull_regret + communication_cost; }
@@ -53,7 +55,7 @@ struct run_result {
     return a.algorithm == b.algorithm && a.horizon == b.horizon && a.phases == b.phases && a.clients == b.clients &&
            a.communications == b.communications && a.pull_regret == b.pull_regret &&
            a.communication_cost == b.communication_cost && a.active == b.active && a.chosen == b.chosen &&
-           a.decided_at == b.decided_at && a.trace == b.trace;
+           a.decided_at == b.decided_at && a.trace == b.trace && a.curve == b.curve;
   }
 };
 

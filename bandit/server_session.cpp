@@ -1,10 +1,13 @@
 #include "bandit/server_session.hpp"
 
+#include <utility>
+
 #include "common/error.hpp"
 
 namespace troupe::bandit {
 
-server_session::server_session(const config::bandit_params& p) : state_(p), ledger_(p) {
+server_session::server_session(const config::bandit_params& p, std::vector<std::uint64_t> sample_at)
+    : state_(p), ledger_(p, std::move(sample_at)) {
   result_.algorithm = p.algorithm;
   result_.horizon = p.horizon;
 }
@@ -61,6 +64,7 @@ void server_session::close() {
   result_.pull_regret = ledger_.pull_regret();
   result_.communication_cost = ledger_.communication_cost();
   result_.active = state_.active();
+  result_.curve = ledger_.curve();
 }
 
 } // namespace troupe::bandit

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "bandit/regret.hpp"
 #include "bandit/run_result.hpp"
@@ -15,7 +16,8 @@ namespace troupe::bandit {
 
 class server_session {
 public:
-  explicit server_session(const config::bandit_params& p);
+  /// A session whose ledger also records R(t) at the ascending times `sample_at` (result().curve).
+  explicit server_session(const config::bandit_params& p, std::vector<std::uint64_t> sample_at = {});
 
   /// The next phase, charged to the ledger; nothing once the run is over (result() is then final).
   /// A plan that does not upload ends the run: nobody needs to be told.

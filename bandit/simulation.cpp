@@ -8,10 +8,10 @@
 
 namespace troupe::bandit {
 
-run_result simulate(const config::bandit_params& p) {
+run_result simulate(const config::bandit_params& p, const std::vector<std::uint64_t>& sample_at) {
   if (p.algorithm == config::bandit_algorithm::ucb1)
-    return run_ucb1(p);
-  server_session server(p);
+    return run_ucb1(p, sample_at);
+  server_session server(p, sample_at);
   const client_factory factory(p);
   std::vector<client_state> clients;
   while (auto plan = server.next_phase()) {

@@ -39,7 +39,7 @@ std::size_t ucb1_state::most_pulled() const {
   return static_cast<std::size_t>(std::max_element(count_.begin(), count_.end()) - count_.begin());
 }
 
-run_result run_ucb1(const config::bandit_params& p) {
+run_result run_ucb1(const config::bandit_params& p, const std::vector<std::uint64_t>& sample_at) {
   TROUPE_ENFORCE(p.means.size() >= 2, "a bandit needs at least two arms, got {}", p.means.size());
   config::bandit_params single = p;
   single.algorithm = config::bandit_algorithm::ucb1;
@@ -50,13 +50,27 @@ run_result run_ucb1(const config::bandit_params& p) {
   r.algorithm = config::bandit_algorithm::ucb1;
   r.horizon = p.horizon;
   r.clients = 1;
-  // Regret is summed per arm (pulls × Δ) at the end: the same value whatever the play order.
+  // Regret is summed per arm (pulls × Δ): the same value whatever the play order, and R(t) at a
+  // sample time is the same sum over the pulls so far, so the curve ends exactly at R(T).
+  const auto regret_so_far = [&] {
+    double sum = 0;
+    for (std::size_t k = 0; k < gap.size(); ++k)
+      sum += static_cast<double>(ucb.pulls(k)) * gap[k];
+    return sum;
+  };
+  std::size_t next = 0;
   for (std::uint64_t t = 1; t <= p.horizon; ++t) {
     const std::size_t arm = ucb.select(t);
     ucb.update(arm, client.pull_once(arm));
+    for (; next < sample_at.size() && sample_at[next] == t; ++next) {
+      r.curve.t.push_back(t);
+      r.curve.regret.push_back(regret_so_far());
+      r.curve.communication_cost.push_back(0);
+    }
   }
-  for (std::size_t k = 0; k < gap.size(); ++k)
-    r.pull_regret += static_cast<double>(ucb.pulls(k)) * gap[k];
+  TROUPE_ENFORCE(next == sample_at.size(), "UCB1 sample times must be strictly ascending steps in [1, T = {}]",
+                 p.horizon);
+  r.pull_regret = regret_so_far();
   for (std::size_t k = 0; k < gap.size(); ++k)
     r.active.push_back(k);
   r.chosen = ucb.most_pulled();

@@ -33,7 +33,8 @@ private:
   std::vector<std::uint64_t> count_;
 };
 
-/// Plays UCB1 for T steps on params.means with the stream of client 0.
-run_result run_ucb1(const config::bandit_params& p);
+/// Plays UCB1 for T steps on params.means with the stream of client 0; records R(t) at the ascending
+/// steps `sample_at` (no communication: the curve's cost is 0).
+run_result run_ucb1(const config::bandit_params& p, const std::vector<std::uint64_t>& sample_at = {});
 
 } // namespace troupe::bandit
