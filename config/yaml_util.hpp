@@ -62,6 +62,12 @@ class yaml_cursor {
 public:
   /// A cursor at `node`, cited as `source`; `fallback` is the mark used when the node has none of its own.
   yaml_cursor(YAML::Node node, std::string source, std::string path = {}, YAML::Mark fallback = YAML::Mark());
+  yaml_cursor(const yaml_cursor&) = default;
+  yaml_cursor(yaml_cursor&&) = default;
+  /// No assignment: YAML::Node's operator= writes through to the node it refers to, so assigning
+  /// one cursor to another would overwrite the document (a cursor is rebound by constructing anew).
+  yaml_cursor& operator=(const yaml_cursor&) = delete;
+  yaml_cursor& operator=(yaml_cursor&&) = delete;
 
   /// The underlying yaml-cpp node.
   const YAML::Node& node() const { return node_; }
