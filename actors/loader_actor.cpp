@@ -39,6 +39,18 @@ struct loader_state {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
+/// job.balance: speed: one `balance` event per new cut (its first clock, the shares, the speeds).
+void record_cuts(loader_state& st) {
+  for (const auto& cut : st.core->take_decided()) {
+    auto r = make_record(st.ctx->node, loader_name, "loader", cut.from_clock);
+    r["event"] = "balance";
+    r["from_clock"] = cut.from_clock;
+    r["shares"] = cut.shares;
+    r["samples_per_s"] = cut.weights;
+    st.ctx->record(r.dump());
+  }
+}
+
 void serve_batches(loader_state& st, std::size_t rank, std::size_t credits);
 
 void report_spans(loader_state& st) {
@@ -127,7 +139,9 @@ void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, 
                      "on node '{}'",
                      m.h.sender, trainer_name(r.rank), s.ctx->where.trainer_nodes[r.rank]);
       s.core->seek(r.rank, r.from_clock); // a trainer (re)starting at this clock: continue its shard there
+      s.core->observe(r.rank, r.samples, r.compute_s);
       serve(s, r.rank, r.credits);
+      record_cuts(s);
     } else if (m.h.type == net::msg_type::hello && m.h.sender == s.ctx->where.aggregator_node) {
       say_hello(*s.ctx); // a (re)started aggregator asks who is there
     } else if (m.h.type == net::msg_type::reject && m.h.sender == s.ctx->where.aggregator_node) {
@@ -160,8 +174,9 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
     const auto& job = ctx->topo.job;
     st.train = data::load_fashion_mnist(job.data.dir, true, data::fashion_mnist::normalization(job.data.normalize),
                                         job.data.max_train);
-    st.core =
-        std::make_unique<ps::loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs);
+    st.core = std::make_unique<ps::loader_core>(
+        st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs,
+        ps::balance_options{job.balance.speed, job.balance.every_clocks, job.balance.floor});
     say_hello(*ctx);
   } catch (const std::exception& e) {
     // Say why before CAF records a bare "unhandled exception" for the node.

@@ -194,9 +194,12 @@ private:
     }
   }
 
-  void ask(const std::optional<ps::batch_request>& r) {
-    if (r)
-      ctx_->send(ctx_->where.loader_node, encode(*r));
+  void ask(std::optional<ps::batch_request> r) {
+    if (!r)
+      return;
+    r->samples = last_samples_; // the loader's measure of this trainer's speed (job.balance: speed)
+    r->compute_s = last_compute_s_;
+    ctx_->send(ctx_->where.loader_node, encode(*r));
   }
 
   /// Waits for the batch of the current clock. If it does not come within a few heartbeat
@@ -248,6 +251,8 @@ private:
     ctx_->send(ctx_->where.aggregator_node,
                encode(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad))));
     spans_.add("push", w1, span_log::wall::now(), id);
+    last_samples_ = s.n;
+    last_compute_s_ = compute;
     ask(core_.request(1));
     ctx_->progress(o_.rank);
     meter_.computed(s.loss_sum, s.n, s.correct1, compute);
@@ -287,6 +292,8 @@ private:
   clock_type::time_point heard_aggregator_{};
   bool shutdown_ = false;
   ps::trainer_meter meter_;
+  std::size_t last_samples_ = 0; ///< the latest batch's samples and compute time
+  double last_compute_s_ = 0;
 };
 
 void trainer_actor(caf::blocking_actor* self, std::shared_ptr<const runtime::node_context> ctx, trainer_options o) {

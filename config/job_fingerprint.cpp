@@ -109,6 +109,11 @@ void add_job(entry_writer& w, const job_spec& j) {
   if (j.on_nonfinite_gradient == nonfinite_policy::refuse)
     w.add("job.max_refused_in_a_row", j.max_refused_in_a_row);
   w.add("job.on_trainer_loss", to_string(j.on_trainer_loss));
+  if (j.balance.speed) { // only when on: an unbalanced job keeps the fingerprint it always had
+    w.add("job.balance.mode", "speed");
+    w.add("job.balance.every_clocks", j.balance.every_clocks);
+    w.add("job.balance.floor", j.balance.floor);
+  }
 }
 
 /// Actor placement: which node runs what, hence the ranks and the number of trainers.

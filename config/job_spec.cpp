@@ -1,6 +1,7 @@
 #include "config/job_spec.hpp"
 
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -22,7 +23,9 @@ const std::vector<std::string> job_keys = {"model",
                                            "evaluation",
                                            "on_nonfinite_gradient",
                                            "max_refused_in_a_row",
-                                           "on_trainer_loss"};
+                                           "on_trainer_loss",
+                                           "balance"};
+const std::vector<std::string> balance_keys = {"mode", "every_clocks", "floor"};
 const std::vector<std::string> nonfinite_policies = {"refuse", "apply"};
 const std::vector<std::string> trainer_loss_policies = {"wait", "shrink"};
 const std::vector<std::string> data_keys = {"dir", "max_train", "max_test", "normalize"};
@@ -161,6 +164,32 @@ std::string to_string(consistency c) {
   return "bsp";
 }
 
+/// `job.balance`: `off`, `speed`, or {mode, every_clocks, floor}.
+static balance_spec read_balance(const yaml_cursor& b, const consistency_spec& c) {
+  balance_spec out;
+  const auto mode_of = [](const yaml_cursor& m) {
+    // YAML 1.1 reads off as a boolean; take it as the word it is.
+    if (m.node().IsScalar() && (m.node().Scalar() == "off" || m.node().Scalar() == "false"))
+      return std::string("off");
+    return m.as_choice({"off", "speed"}, "balance mode");
+  };
+  // No yaml_cursor is assigned to another: YAML::Node's operator= writes through to the node.
+  if (b.node().IsMap()) {
+    b.check_keys(balance_keys);
+    const auto mode_at = b.find("mode");
+    out.speed = mode_at && mode_of(*mode_at) == "speed";
+    out.every_clocks = b.optional<std::size_t>("every_clocks", bounds::positive()).value_or(out.every_clocks);
+    out.floor = b.optional<double>("floor", bounds::closed(0, 1)).value_or(out.floor);
+  } else {
+    out.speed = mode_of(b) == "speed";
+  }
+  if (out.speed && c.mode != consistency::bsp)
+    b.fail(fmt::format("balance: speed cuts each bsp clock's global batch among the trainers, but the consistency "
+                       "mode is {}; use consistency: {{mode: bsp}} or balance: off",
+                       to_string(c.mode)));
+  return out;
+}
+
 job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
   j.check_keys(job_keys);
   job_spec out;
@@ -189,6 +218,8 @@ job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
     out.on_trainer_loss = p->as_choice(trainer_loss_policies, "trainer loss policy") == "shrink"
                               ? trainer_loss_policy::shrink
                               : trainer_loss_policy::wait;
+  if (auto b = j.find("balance"))
+    out.balance = read_balance(*b, out.consistency);
   return out;
 }
 

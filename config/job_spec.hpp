@@ -73,6 +73,17 @@ enum class trainer_loss_policy {
   shrink, ///< rounds complete with the trainers present; a returning trainer is re-synced and rejoins
 };
 
+/// `job.balance`: how a bsp clock's global batch (trainers x batch_size samples) is cut among the
+/// trainers. off: batch_size each (today's sharding). speed: in shares proportional to each
+/// trainer's measured throughput (smoothed), re-cut every `every_clocks` clocks, each share at
+/// least `floor` x batch_size. The aggregator weights gradients by samples, so a round averages
+/// the same global batch either way; only who computes which sample changes.
+struct balance_spec {
+  bool speed = false;
+  std::size_t every_clocks = 10;
+  double floor = 0.25;
+};
+
 struct job_spec {
   std::string model;       ///< model YAML; a relative path in the file is resolved against the file's directory
   std::string model_where; ///< "file:line:col" (or "--set ...") of job.model, for errors about the model file
@@ -88,6 +99,7 @@ struct job_spec {
   std::size_t max_refused_in_a_row =
       10; ///< refuse only: this many refusals in a row from one trainer stop the job (> 0)
   trainer_loss_policy on_trainer_loss = trainer_loss_policy::wait;
+  balance_spec balance;
 };
 
 /// "bsp", "ssp" or "asp".

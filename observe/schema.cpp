@@ -21,6 +21,7 @@ enum class type {
   string,
   boolean,
   integer_array,
+  number_array,
   string_array,
   count_map,
   spans,
@@ -49,6 +50,8 @@ const char* describe(type t) {
     return "true or false";
   case type::integer_array:
     return "an array of non-negative integers";
+  case type::number_array:
+    return "an array of numbers";
   case type::string_array:
     return "an array of strings";
   case type::count_map:
@@ -132,6 +135,15 @@ void check(const nlohmann::json& rec, const field_spec& f, std::vector<field_err
     }
     for (std::size_t i = 0; i < v.size(); ++i)
       if (!is_count(v[i]))
+        bad(fmt::format("{}[{}]", f.name, i), v[i].dump());
+    break;
+  case type::number_array:
+    if (!v.is_array()) {
+      bad(f.name, v.dump());
+      break;
+    }
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (!v[i].is_number())
         bad(fmt::format("{}[{}]", f.name, i), v[i].dump());
     break;
   case type::string_array:
@@ -218,6 +230,10 @@ const fields membership_event = {{"trainers", type::integer, true},
                                  {"lost", type::string_array, true},
                                  {"reason", type::string, true},
                                  {"clock", type::integer, true}};
+// job.balance: speed: a new cut of the global batch (ps/loader_core.hpp), written by the loader.
+const fields balance_event = {{"from_clock", type::integer, true},
+                              {"shares", type::integer_array, true},
+                              {"samples_per_s", type::number_array, true}};
 const fields peer_lost_event = {{"target", type::string, true}, {"silent_s", type::real, true}};
 const fields peer_back_event = {{"target", type::string, true}};
 const fields recovered_event = {{"target", type::string, true}, {"recovery_s", type::real, true}};
@@ -272,6 +288,7 @@ const std::map<std::string, const fields*> events = {
     {"checkpoint_skipped", &checkpoint_skipped_event},
     {"gradient_refused", &gradient_refused_event},
     {"membership", &membership_event},
+    {"balance", &balance_event},
     {"peer_lost", &peer_lost_event},
     {"peer_back", &peer_back_event},
     {"recovered", &recovered_event},

@@ -1,17 +1,71 @@
 #include "ps/loader_core.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
+#include <utility>
 
 #include "common/error.hpp"
 #include "data/distributed_sampler.hpp"
 
 namespace troupe::ps {
 
+std::vector<std::size_t> cut_shares(std::size_t total, const std::vector<double>& weights, std::size_t floor_share) {
+  const std::size_t n = weights.size();
+  TROUPE_ENFORCE(n > 0, "no trainers to share among");
+  const std::size_t least = std::min(floor_share, total / n);
+  // Proportional shares; a rank whose share would fall below `least` is held there, and the
+  // others share what is left by their weights (repeat until no new rank falls below).
+  std::vector<bool> held(n, false);
+  std::vector<double> ideal(n, 0.0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    std::size_t left = total;
+    double sum = 0;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (held[r])
+        left -= least;
+      else
+        sum += std::max(weights[r], 0.0);
+    }
+    std::size_t free_ranks = 0;
+    for (std::size_t r = 0; r < n; ++r)
+      free_ranks += held[r] ? 0 : 1;
+    for (std::size_t r = 0; r < n; ++r) {
+      if (held[r]) {
+        ideal[r] = static_cast<double>(least);
+        continue;
+      }
+      ideal[r] = sum > 0 ? static_cast<double>(left) * std::max(weights[r], 0.0) / sum
+                         : static_cast<double>(left) / static_cast<double>(free_ranks);
+      if (ideal[r] < static_cast<double>(least)) {
+        held[r] = true;
+        changed = true;
+      }
+    }
+  }
+  // Whole samples by largest remainders (ties to the lower rank); they add up to `total`.
+  std::vector<std::size_t> out(n);
+  std::vector<std::pair<double, std::size_t>> remainders;
+  std::size_t given = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    out[r] = std::min(static_cast<std::size_t>(ideal[r]), total - given);
+    given += out[r];
+    remainders.emplace_back(ideal[r] - static_cast<double>(out[r]), r);
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (std::size_t k = 0; given < total; k = (k + 1) % n, ++given)
+    ++out[remainders[k].second];
+  return out;
+}
+
 loader_core::loader_core(std::size_t dataset_size, std::size_t trainers, std::size_t batch_size, std::uint64_t seed,
-                         std::size_t epochs)
+                         std::size_t epochs, balance_options balance)
     : n_(dataset_size), batch_(batch_size), epochs_(epochs), seed_(seed), cursors_(trainers),
-      shard_epoch_(trainers, std::numeric_limits<std::size_t>::max()), shards_(trainers) {
+      shard_epoch_(trainers, std::numeric_limits<std::size_t>::max()), shards_(trainers), balance_(balance),
+      speed_(trainers, 0.0) {
+  TROUPE_ENFORCE(balance_.every_clocks > 0, "balance.every_clocks must be positive");
   TROUPE_ENFORCE(trainers > 0 && batch_size > 0, "the loader needs trainers > 0 and batch size > 0");
   TROUPE_ENFORCE(dataset_size >= trainers, "{} samples cannot feed {} trainers", dataset_size, trainers);
   const std::size_t largest = (n_ + trainers - 1) / trainers;
@@ -33,15 +87,84 @@ std::optional<batch_plan> loader_core::next(std::size_t rank) {
   cursor& c = cursors_[rank];
   if (c.epoch >= epochs_)
     return std::nullopt;
-  const auto& s = shard(rank, c.epoch);
   batch_plan plan{c.epoch, c.step, {}};
-  const std::size_t lo = std::min(c.step * batch_, s.size()), hi = std::min(lo + batch_, s.size());
-  plan.indices.assign(s.begin() + static_cast<std::ptrdiff_t>(lo), s.begin() + static_cast<std::ptrdiff_t>(hi));
+  if (balance_.speed) {
+    plan.indices = balanced(rank, c);
+  } else {
+    const auto& s = shard(rank, c.epoch);
+    const std::size_t lo = std::min(c.step * batch_, s.size()), hi = std::min(lo + batch_, s.size());
+    plan.indices.assign(s.begin() + static_cast<std::ptrdiff_t>(lo), s.begin() + static_cast<std::ptrdiff_t>(hi));
+  }
   if (++c.step == steps_per_epoch_) {
     c.step = 0;
     ++c.epoch;
   }
   return plan;
+}
+
+void loader_core::observe(std::size_t rank, std::size_t samples, double compute_s) {
+  TROUPE_ENFORCE(rank < speed_.size(), "trainer rank {} out of range ({} trainers)", rank, speed_.size());
+  if (samples == 0 || !(compute_s > 0) || !std::isfinite(compute_s))
+    return;
+  const double x = static_cast<double>(samples) / compute_s;
+  speed_[rank] = speed_[rank] > 0 ? balance_.smoothing * x + (1 - balance_.smoothing) * speed_[rank] : x;
+}
+
+std::vector<balance_cut> loader_core::take_decided() {
+  return std::exchange(decided_, {});
+}
+
+const std::vector<std::size_t>& loader_core::order(std::size_t epoch) {
+  auto it = orders_.find(epoch);
+  if (it == orders_.end()) {
+    data::distributed_sampler s(n_, 1, 0, true, seed_, false, false);
+    s.set_epoch(epoch);
+    it = orders_.emplace(epoch, s.indices()).first;
+    // Keep only the epochs some trainer is still in (or past the oldest of them).
+    std::size_t oldest = epoch;
+    for (const auto& c : cursors_)
+      oldest = std::min(oldest, c.epoch);
+    orders_.erase(orders_.begin(), orders_.lower_bound(oldest));
+  }
+  return it->second;
+}
+
+const balance_cut& loader_core::cut_for(std::uint64_t clock) {
+  const std::uint64_t period = clock / balance_.every_clocks;
+  auto it = cuts_.find(period);
+  if (it != cuts_.end())
+    return it->second;
+  balance_cut cut;
+  cut.from_clock = period * balance_.every_clocks;
+  const bool measured = std::all_of(speed_.begin(), speed_.end(), [](double v) { return v > 0; });
+  cut.weights = measured ? speed_ : std::vector<double>(speed_.size(), 1.0);
+  const std::size_t n = cursors_.size();
+  const auto floor_share = static_cast<std::size_t>(balance_.floor * static_cast<double>(batch_));
+  cut.shares = cut_shares(n * batch_, cut.weights, floor_share);
+  decided_.push_back(cut);
+  it = cuts_.emplace(period, std::move(cut)).first;
+  // Periods behind every trainer are done with.
+  std::uint64_t oldest = clock;
+  for (const auto& c : cursors_)
+    oldest = std::min<std::uint64_t>(oldest, c.epoch * steps_per_epoch_ + c.step);
+  cuts_.erase(cuts_.begin(), cuts_.lower_bound(oldest / balance_.every_clocks));
+  return it->second;
+}
+
+std::vector<std::size_t> loader_core::balanced(std::size_t rank, const cursor& c) {
+  const std::uint64_t clock = c.epoch * steps_per_epoch_ + c.step;
+  const auto& cut = cut_for(clock);
+  const auto& perm = order(c.epoch);
+  const std::size_t global = cursors_.size() * batch_;
+  const std::size_t lo = std::min(c.step * global, n_), hi = std::min(lo + global, n_);
+  // A full chunk uses the period's shares; the epoch's short last chunk is cut anew by the same weights.
+  const auto floor_share = static_cast<std::size_t>(balance_.floor * static_cast<double>(batch_));
+  const auto shares = hi - lo == global ? cut.shares : cut_shares(hi - lo, cut.weights, floor_share);
+  std::size_t from = lo;
+  for (std::size_t q = 0; q < rank; ++q)
+    from += shares[q];
+  return {perm.begin() + static_cast<std::ptrdiff_t>(from),
+          perm.begin() + static_cast<std::ptrdiff_t>(from + shares[rank])};
 }
 
 void loader_core::seek(std::size_t rank, std::uint64_t clock) {

@@ -7,8 +7,17 @@
 /// shard runs out first gets an empty batch for the remaining step(s), so BSP rounds stay
 /// aligned. Batch k of all trainers together is exactly batch k of a one-process run with batch
 /// N·b over the same permutation.
+///
+/// Balance by speed (config::balance_spec, bsp): clock k's global batch is the same N·b samples,
+/// positions [k·N·b, (k+1)·N·b) of the epoch's permutation, but it is cut into contiguous shares,
+/// rank 0 first, proportional to each trainer's measured throughput (observe(); an exponential
+/// average). The weights are fixed per period of `every_clocks` clocks, when the first batch of the
+/// period is planned, so every trainer's share of a clock comes from the same cut; each share is
+/// at least floor·b (a trainer never starves), and they add up to the chunk exactly: every sample
+/// is still seen once per epoch.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -20,10 +29,34 @@ struct batch_plan {
   std::vector<std::size_t> indices; ///< may be empty (a short shard's last step)
 };
 
+struct balance_options {
+  bool speed = false;            ///< off: the round-robin shards above
+  std::size_t every_clocks = 10; ///< the cut is fixed for this many clocks
+  double floor = 0.25;           ///< least share, as a fraction of the batch size
+  double smoothing = 0.3;        ///< weight of the newest throughput sample
+};
+
+/// A cut decided for a period: its first clock, the trainers' weights and the shares of a full chunk.
+struct balance_cut {
+  std::uint64_t from_clock = 0;
+  std::vector<double> weights;     ///< samples/s per rank (all 1 before every rank was measured)
+  std::vector<std::size_t> shares; ///< samples per rank of a full global batch (N·b)
+};
+
+/// The shares of `total` samples for `weights`: proportional to the weights, none below
+/// `floor_share` (or an equal split, if that is smaller), in whole samples by largest remainders
+/// (ties to the lower rank); they add up to `total`.
+std::vector<std::size_t> cut_shares(std::size_t total, const std::vector<double>& weights, std::size_t floor_share);
+
 class loader_core {
 public:
   loader_core(std::size_t dataset_size, std::size_t trainers, std::size_t batch_size, std::uint64_t seed,
-              std::size_t epochs);
+              std::size_t epochs, balance_options balance = {});
+
+  /// A trainer computed `samples` in `compute_s` seconds (its latest batch): updates its throughput.
+  void observe(std::size_t rank, std::size_t samples, double compute_s);
+  /// The cuts decided since the last call (balance by speed), oldest first: for the records.
+  std::vector<balance_cut> take_decided();
 
   std::size_t steps_per_epoch() const { return steps_per_epoch_; }
   std::size_t trainers() const { return cursors_.size(); }
@@ -41,6 +74,10 @@ public:
 
 private:
   const std::vector<std::size_t>& shard(std::size_t rank, std::size_t epoch);
+  /// Balance by speed: rank's slice of the global batch at (epoch, step).
+  std::vector<std::size_t> balanced(std::size_t rank, const cursor& c);
+  const std::vector<std::size_t>& order(std::size_t epoch);
+  const balance_cut& cut_for(std::uint64_t clock);
 
   std::size_t n_, batch_, epochs_, steps_per_epoch_;
   std::uint64_t seed_;
@@ -48,6 +85,11 @@ private:
   // Shards are computed once per (rank, epoch) and kept while that rank is in that epoch.
   std::vector<std::size_t> shard_epoch_;
   std::vector<std::vector<std::size_t>> shards_;
+  balance_options balance_;
+  std::vector<double> speed_;                 ///< samples/s per rank; 0 until measured
+  std::map<std::uint64_t, balance_cut> cuts_; ///< by period
+  std::vector<balance_cut> decided_;
+  std::map<std::size_t, std::vector<std::size_t>> orders_; ///< epoch -> permutation, for epochs in use
 };
 
 } // namespace troupe::ps

@@ -138,7 +138,11 @@ net::message encode(const push& p) {
 
 net::message encode(const batch_request& r) {
   return make(net::msg_type::request_batches, {loader_name},
-              {{"rank", r.rank}, {"credits", r.credits}, {"from_clock", r.from_clock}});
+              {{"rank", r.rank},
+               {"credits", r.credits},
+               {"from_clock", r.from_clock},
+               {"samples", r.samples},
+               {"compute_s", r.compute_s}});
 }
 
 net::message encode(const batch& b, const std::string& to) {
@@ -237,8 +241,13 @@ push decode_push(const net::message& m, std::size_t params_size) {
 
 batch_request decode_batch_request(const net::message& m) {
   const auto meta = meta_of(m, net::msg_type::request_batches);
-  return {field<std::size_t>(meta, "rank", m), field<std::size_t>(meta, "credits", m),
-          field<std::uint64_t>(meta, "from_clock", m)};
+  batch_request r{field<std::size_t>(meta, "rank", m), field<std::size_t>(meta, "credits", m),
+                  field<std::uint64_t>(meta, "from_clock", m)};
+  if (meta.contains("samples"))
+    r.samples = field<std::size_t>(meta, "samples", m);
+  if (meta.contains("compute_s"))
+    r.compute_s = field<double>(meta, "compute_s", m);
+  return r;
 }
 
 batch decode_batch(const net::message& m) {

@@ -91,6 +91,10 @@ struct push {
 struct batch_request {
   std::size_t rank = 0, credits = 0;
   std::uint64_t from_clock = 0;
+  /// The trainer's latest batch: samples computed in compute_s seconds (0: none yet). The loader
+  /// cuts balanced batches by these (job.balance: speed).
+  std::size_t samples = 0;
+  double compute_s = 0;
 };
 
 struct batch {

@@ -81,18 +81,10 @@ TEST_CASE("clusters of 1, 2 and 4 trainers train in every consistency mode over 
   REQUIRE(final_test_acc(r) > (c.mode == "bsp" ? 0.3 : 0.2));
 }
 
-TEST_CASE("bsp with N trainers x batch b matches one process with batch N*b", "[actors][cluster][bsp]") {
-  // Same samples per step, same optimizer and schedule: only float summation order differs
-  // (slices of the batch summed per trainer, then across trainers), and training amplifies such
-  // differences slowly, so ten steps are compared.
-  test::cluster_case c;
-  c.trainers = GENERATE(as<std::size_t>{}, 2, 4);
-  c.batch = 64 / c.trainers;
-  c.epochs = 1;
-  test::scratch_dir dir("bsp-equiv");
-  const auto r = run_cluster(c, dir.path);
-  REQUIRE(r.exit_code == 0);
+namespace {
 
+/// Final parameters of one process training the same job with batch N*b.
+std::vector<float> single_process(const test::cluster_case& c, const std::filesystem::path& dir) {
   train::fit_options f;
   f.model_path = test::source_dir() + "/examples/models/fmnist_cnn.yaml";
   f.epochs = c.epochs;
@@ -106,18 +98,63 @@ TEST_CASE("bsp with N trainers x batch b matches one process with batch N*b", "[
   f.schedule.kind = "cosine";
   f.schedule.base_lr = 0.05f;
   f.print_freq = 0;
-  f.out_dir = (dir.path / "single").string();
+  f.out_dir = (dir / "single").string();
   std::ostringstream log;
   const auto single = train::fit(f, log);
   REQUIRE(single.steps == 10);
-  REQUIRE(r.params.size() == single.params.size());
+  return single.params;
+}
+
+/// The same steps up to float summation order.
+void require_close(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
   double max_diff = 0, max_abs = 0;
-  for (std::size_t i = 0; i < r.params.size(); ++i) {
-    max_diff = std::max(max_diff, static_cast<double>(std::abs(r.params[i] - single.params[i])));
-    max_abs = std::max(max_abs, static_cast<double>(std::abs(single.params[i])));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    max_diff = std::max(max_diff, static_cast<double>(std::abs(got[i] - want[i])));
+    max_abs = std::max(max_abs, static_cast<double>(std::abs(want[i])));
   }
   INFO("max |difference| " << max_diff << " of max |param| " << max_abs);
-  REQUIRE(max_diff < 1e-4 * max_abs); // the same steps up to float summation order
+  REQUIRE(max_diff < 1e-4 * max_abs);
+}
+
+} // namespace
+
+TEST_CASE("bsp with N trainers x batch b matches one process with batch N*b", "[actors][cluster][bsp]") {
+  // Same samples per step, same optimizer and schedule: only float summation order differs
+  // (slices of the batch summed per trainer, then across trainers), and training amplifies such
+  // differences slowly, so ten steps are compared.
+  test::cluster_case c;
+  c.trainers = GENERATE(as<std::size_t>{}, 2, 4);
+  c.batch = 64 / c.trainers;
+  c.epochs = 1;
+  test::scratch_dir dir("bsp-equiv");
+  const auto r = run_cluster(c, dir.path);
+  REQUIRE(r.exit_code == 0);
+  require_close(r.params, single_process(c, dir.path));
+}
+
+TEST_CASE("bsp balanced by speed gives a 4x slower trainer smaller shares and still matches one process",
+          "[actors][cluster][bsp][balance]") {
+  // The global batch of each clock is the same N*b samples however it is cut, and the aggregator
+  // weights gradients by samples: only who computes which sample changes.
+  test::cluster_case c;
+  c.trainers = 2;
+  c.batch = 32;
+  c.balance = "{mode: speed, every_clocks: 3}";
+  test::scratch_dir dir("bsp-balance");
+  const auto r = run_cluster(c, dir.path, {{1, 4.0}});
+  REQUIRE(r.exit_code == 0);
+  require_close(r.params, single_process(c, dir.path));
+  std::vector<nlohmann::json> cuts;
+  for (auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("event", "") == "balance")
+      cuts.push_back(rec);
+  REQUIRE(cuts.size() >= 3);                                          // clocks 0, 3, 6, 9 (10 clocks of 64 samples)
+  REQUIRE(cuts.front()["shares"] == nlohmann::json::array({32, 32})); // nothing measured yet
+  const auto last = cuts.back()["shares"];
+  INFO(cuts.back().dump());
+  REQUIRE(last[0].get<int>() + last[1].get<int>() == 64);
+  REQUIRE(last[1].get<int>() < 24); // the slowed trainer's share shrank (about 64/5 at 4x)
 }
 
 TEST_CASE("ssp never lets a trainer run more than s clocks ahead of a slowed one", "[actors][cluster][ssp]") {

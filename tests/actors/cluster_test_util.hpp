@@ -26,7 +26,8 @@ struct cluster_case {
   std::size_t print_freq = 1;
   std::string schedule = "cosine";
   std::uint64_t seed = 5;
-  float momentum = 0.9f; ///< async modes want 0: staleness already acts as momentum
+  float momentum = 0.9f;       ///< async modes want 0: staleness already acts as momentum
+  std::string balance = "off"; ///< job.balance
 };
 
 /// Topology YAML for the case; outputs under `dir`.
@@ -63,6 +64,7 @@ job:
   optimizer: {{kind: sgd, lr: 0.05, momentum: {momentum}, weight_decay: 5.0e-4}}
   schedule: {{kind: {schedule}}}
   consistency: {consistency}
+  balance: {balance}
 checkpoint:
   dir: {dir}/checkpoints
 metrics:
@@ -74,7 +76,8 @@ metrics:
                      fmt::arg("max_train", c.max_train), fmt::arg("max_test", c.max_test), fmt::arg("batch", c.batch),
                      fmt::arg("epochs", c.epochs), fmt::arg("seed", c.seed), fmt::arg("schedule", c.schedule),
                      fmt::arg("consistency", consistency), fmt::arg("dir", dir.string()),
-                     fmt::arg("print_freq", c.print_freq), fmt::arg("momentum", c.momentum));
+                     fmt::arg("print_freq", c.print_freq), fmt::arg("momentum", c.momentum),
+                     fmt::arg("balance", c.balance));
 }
 
 /// `yaml` (from topology_yaml) with cluster.security.curve on, key files under `key_dir` and each

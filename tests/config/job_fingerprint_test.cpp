@@ -96,6 +96,12 @@ TEST_CASE("a different job setting is named by its key with both values", "[conf
     REQUIRE(absent);
     CHECK(absent->theirs == config::fingerprint_absent);
   }
+  SECTION("balance by speed (absent while off, so unbalanced jobs keep their fingerprint)") {
+    CHECK(mine.fingerprint().entries == job({"job.balance=off"}).fingerprint().entries);
+    const auto d = difference(mine, job({"job.balance=speed"}));
+    CHECK(d.key == "job.balance.mode");
+    CHECK(d.theirs == "speed");
+  }
   SECTION("data limits, batch size and trainer placement") {
     CHECK(difference(mine, job({"job.data.max_train=600"})).key == "job.data.max_train");
     CHECK(difference(mine, job({"job.batch_size=64"})).key == "job.batch_size");

@@ -82,3 +82,40 @@ TEST_CASE("impossible fault policies are rejected with position, key path and pr
        "max_refused_in_a_row only applies to on_nonfinite_gradient: refuse, but the policy is apply"},
   });
 }
+
+TEST_CASE("job.balance defaults to off and is read as a word or a mapping", "[config][topology][job][balance]") {
+  using troupe::config::parse_topology;
+  const auto job = [](const std::string& lines) {
+    return parse_topology(doc(three, model_line + lines), "t.yaml").job;
+  };
+  CHECK_FALSE(parse_topology(doc(three), "t.yaml").job.balance.speed);
+  CHECK_FALSE(job("  balance: off\n").balance.speed);
+  const auto word = job("  balance: speed\n").balance;
+  CHECK(word.speed);
+  CHECK(word.every_clocks == 10);
+  CHECK(word.floor == 0.25);
+  const auto map = job("  balance: {mode: speed, every_clocks: 5, floor: 0.5}\n").balance;
+  CHECK(map.speed);
+  CHECK(map.every_clocks == 5);
+  CHECK(map.floor == 0.5);
+  CHECK_FALSE(job("  balance: {mode: off, every_clocks: 5}\n").balance.speed);
+}
+
+TEST_CASE("impossible balance settings are rejected with position, key path and problem",
+          "[config][topology][job][balance]") {
+  const auto job = [](const std::string& lines) { return doc(three, model_line + lines); };
+  check_rejected({
+      {"unknown mode", job("  balance: sped\n"), "bad.yaml:9:12", "job.balance",
+       "unknown balance mode 'sped' (did you mean 'speed'?); expected one of: off, speed"},
+      {"zero period", job("  balance: {mode: speed, every_clocks: 0}\n"), "bad.yaml:9:40", "job.balance.every_clocks",
+       "expected a positive integer, got '0'"},
+      {"floor above 1", job("  balance: {mode: speed, floor: 1.5}\n"), "bad.yaml:9:33", "job.balance.floor",
+       "got '1.5'"},
+      {"unknown key", job("  balance: {mode: speed, every: 3}\n"), "bad.yaml:9:26", "job.balance.every",
+       "every_clocks"},
+      {"speed with ssp", job("  consistency: {mode: ssp, staleness: 2}\n  balance: speed\n"), "bad.yaml:10:12",
+       "job.balance",
+       "balance: speed cuts each bsp clock's global batch among the trainers, but the consistency mode "
+       "is ssp"},
+  });
+}

@@ -184,6 +184,7 @@ const std::map<std::string, std::string> event_examples = {
     {"gradient_refused", R"j({"target":"trainer-1","clock":7,"reason":"3 NaN in 2.weight (3 NaN)","nan":3,"inf":0,
         "params":[{"name":"2.weight","nan":3,"inf":0}],"in_a_row":1})j"},
     {"membership", R"j({"trainers":1,"lost":["trainer-1"],"reason":"node 't1' lost (trainer-1)","clock":40})j"},
+    {"balance", R"j({"from_clock":10,"shares":[48,16],"samples_per_s":[2871.5,957.2]})j"},
     {"peer_lost", R"j({"target":"t1","silent_s":3.2})j"},
     {"peer_back", R"j({"target":"t1"})j"},
     {"recovered", R"j({"target":"trainer-0","recovery_s":1.4})j"},
@@ -305,4 +306,20 @@ TEST_CASE("a spans array reports its first bad span only", "[observe][schema]") 
   const auto errors = validate_record(r);
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].field == "spans[0]");
+}
+
+TEST_CASE("balance fields are checked one by one", "[observe][schema]") {
+  auto cut = event_record("balance", event_examples.at("balance"));
+  SECTION("a share that is not a count") {
+    cut["shares"] = json::array({48, -16});
+    CHECK(names(validate_record(cut), "shares[1]"));
+  }
+  SECTION("a speed that is not a number") {
+    cut["samples_per_s"] = json::array({1.5, "fast"});
+    CHECK(names(validate_record(cut), "samples_per_s[1]"));
+  }
+  SECTION("no first clock") {
+    cut.erase("from_clock");
+    CHECK(names(validate_record(cut), "from_clock"));
+  }
 }

@@ -60,3 +60,109 @@ TEST_CASE("trainers advance independently and a rank outside the job is refused"
   REQUIRE(core.next(1)->step == 0);
   REQUIRE_THROWS_WITH(core.next(2), Catch::Contains("rank 2 out of range"));
 }
+
+TEST_CASE("cut_shares: proportional, never below the floor, adding up to the total", "[ps][loader][balance]") {
+  REQUIRE(cut_shares(64, {1.0, 1.0}, 8) == std::vector<std::size_t>{32, 32});
+  REQUIRE(cut_shares(64, {3.0, 1.0}, 8) == std::vector<std::size_t>{48, 16});
+  // A 100x slower rank is held at the floor; the rest goes to the fast one.
+  REQUIRE(cut_shares(64, {100.0, 1.0}, 8) == std::vector<std::size_t>{56, 8});
+  // A floor above an equal split becomes the equal split.
+  REQUIRE(cut_shares(10, {100.0, 1.0, 1.0}, 8) == std::vector<std::size_t>{4, 3, 3});
+  // Unmeasured (zero) weights share equally.
+  REQUIRE(cut_shares(7, {0.0, 0.0}, 0) == std::vector<std::size_t>{4, 3});
+  const std::size_t total = GENERATE(1, 17, 64, 1000);
+  const std::size_t floor = GENERATE(0, 4, 16);
+  const std::vector<double> w = GENERATE(std::vector<double>{1, 2, 3, 4}, std::vector<double>{1e-6, 5, 5, 1e6},
+                                         std::vector<double>{0.3, 0.3, 0.3, 0.3});
+  CAPTURE(total, floor, w);
+  const auto s = cut_shares(total, w, floor);
+  REQUIRE(s.size() == w.size());
+  std::size_t sum = 0;
+  for (std::size_t r = 0; r < s.size(); ++r) {
+    sum += s[r];
+    REQUIRE(s[r] >= std::min(floor, total / w.size()));
+  }
+  REQUIRE(sum == total);
+  for (std::size_t r = 1; r < s.size(); ++r) // never less for a faster rank, beyond one rounding sample
+    if (w[r] > w[r - 1])
+      REQUIRE(s[r] + 1 >= s[r - 1]);
+}
+
+namespace {
+balance_options speed_balance(std::size_t every) {
+  balance_options b;
+  b.speed = true;
+  b.every_clocks = every;
+  return b;
+}
+} // namespace
+
+TEST_CASE("balance by speed: each clock's shares are the one-process global batch, every sample once per epoch",
+          "[ps][loader][balance]") {
+  const std::size_t n = GENERATE(250, 256, 1000);
+  const std::size_t trainers = GENERATE(2, 3);
+  const std::size_t batch = 16, epochs = 2;
+  CAPTURE(n, trainers);
+  loader_core core(n, trainers, batch, 4, epochs, speed_balance(3));
+  data::distributed_sampler one(n, 1, 0, true, 4);
+  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+    one.set_epoch(epoch);
+    const auto order = one.indices();
+    std::multiset<std::size_t> seen;
+    for (std::size_t step = 0; step < core.steps_per_epoch(); ++step) {
+      std::set<std::size_t> together;
+      for (std::size_t r = 0; r < trainers; ++r) {
+        const auto plan = core.next(r);
+        REQUIRE(plan);
+        REQUIRE(plan->step == step);
+        together.insert(plan->indices.begin(), plan->indices.end());
+        seen.insert(plan->indices.begin(), plan->indices.end());
+        // Speeds that change every clock: rank 0 gets faster and faster, the last rank slower.
+        core.observe(r, plan->indices.size(), r == 0 ? 1.0 / static_cast<double>(step + 1) : 0.5 * (r + 1));
+      }
+      const std::size_t lo = step * trainers * batch, hi = std::min(n, lo + trainers * batch);
+      REQUIRE(together == std::set<std::size_t>(order.begin() + lo, order.begin() + hi));
+    }
+    REQUIRE(seen.size() == n);
+    REQUIRE(std::set<std::size_t>(seen.begin(), seen.end()).size() == n);
+  }
+  for (std::size_t r = 0; r < trainers; ++r)
+    REQUIRE_FALSE(core.next(r));
+}
+
+TEST_CASE("balance by speed: a 3x slower trainer gets a third of the fast one's share from the next period on",
+          "[ps][loader][balance]") {
+  const std::size_t batch = 32;
+  loader_core core(100000, 2, batch, 1, 1, speed_balance(4));
+  std::vector<std::vector<std::size_t>> sizes(2);
+  for (std::size_t clock = 0; clock < 12; ++clock)
+    for (std::size_t r = 0; r < 2; ++r) {
+      const auto plan = core.next(r);
+      sizes[r].push_back(plan->indices.size());
+      core.observe(r, plan->indices.size(), plan->indices.size() * (r == 1 ? 3e-3 : 1e-3));
+    }
+  // Period 0 (clocks 0-3) was cut before anything was measured: equal shares.
+  for (std::size_t clock = 0; clock < 4; ++clock)
+    REQUIRE((sizes[0][clock] == batch && sizes[1][clock] == batch));
+  // From clock 4 on: 1000 vs 333 samples/s -> 48 and 16 of the 64.
+  for (std::size_t clock = 4; clock < 12; ++clock)
+    REQUIRE((sizes[0][clock] == 48 && sizes[1][clock] == 16));
+  const auto cuts = core.take_decided();
+  REQUIRE(cuts.size() == 3);
+  REQUIRE(cuts[0].from_clock == 0);
+  REQUIRE(cuts[1].from_clock == 4);
+  REQUIRE(cuts[1].shares == std::vector<std::size_t>{48, 16});
+  REQUIRE(cuts[1].weights[0] == Approx(1000.0));
+  REQUIRE(core.take_decided().empty());
+}
+
+TEST_CASE("balance off: the round-robin shards are unchanged by observed speeds", "[ps][loader][balance]") {
+  loader_core plain(300, 2, 16, 5, 1), observed(300, 2, 16, 5, 1);
+  for (std::size_t step = 0; step < plain.steps_per_epoch(); ++step)
+    for (std::size_t r = 0; r < 2; ++r) {
+      const auto a = plain.next(r), b = observed.next(r);
+      observed.observe(r, b->indices.size(), r == 0 ? 0.001 : 1.0);
+      REQUIRE(a->indices == b->indices);
+    }
+  REQUIRE(observed.take_decided().empty());
+}
