@@ -381,9 +381,12 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
   try {
     start(self->state, ctx);
   } catch (const std::exception& e) {
-    // Say why before CAF records a bare "unhandled exception" for the node.
-    std::cerr << fmt::format("troupe-node [{}]: aggregator failed to start: {}\n", ctx->node, e.what());
-    throw;
+    // Exit with the cause as the reason (a rethrow would reach the supervisor as a bare
+    // "runtime_error"), so its failure and escalation records and the node's exit say why.
+    const auto why = fmt::format("aggregator failed to start: {}", e.what());
+    std::cerr << fmt::format("troupe-node [{}]: {}\n", ctx->node, why);
+    self->quit(caf::make_error(caf::sec::runtime_error, why));
+    return {};
   }
   // Trainers that outlived a previous aggregator (it was restarted) say hello and re-sync at once
   // instead of after their retry interval; trainers not running yet say hello when they start.

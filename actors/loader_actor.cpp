@@ -179,9 +179,12 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
         ps::balance_options{job.balance.speed, job.balance.every_clocks, job.balance.floor});
     say_hello(*ctx);
   } catch (const std::exception& e) {
-    // Say why before CAF records a bare "unhandled exception" for the node.
-    std::cerr << fmt::format("troupe-node [{}]: loader failed to start: {}\n", ctx->node, e.what());
-    throw;
+    // Exit with the cause as the reason (a rethrow would reach the supervisor as a bare
+    // "runtime_error"), so its failure and escalation records and the node's exit say why.
+    const auto why = fmt::format("loader failed to start: {}", e.what());
+    std::cerr << fmt::format("troupe-node [{}]: {}\n", ctx->node, why);
+    self->quit(caf::make_error(caf::sec::runtime_error, why));
+    return {};
   }
   return {
       [=](inbound& in) { on_message(self, *in.msg, fail_after_requests); },

@@ -86,6 +86,8 @@ std::string text_of(const record& r, const std::string& event) {
                        num(r, "backoff_s", 2), r.text("strategy").empty() ? "" : " (" + r.text("strategy") + ")",
                        also.empty() ? "" : ", with " + also);
   }
+  if (event == "node_exit")
+    return fmt::format("node {} (exit {}): {}", r.text("outcome"), num(r, "exit_code"), r.text("reason"));
   if (event == "escalation")
     return fmt::format("{} failed too often: {}; the node gives up", r.text("target"), r.text("reason"));
   if (event == "done")

@@ -47,7 +47,8 @@ std::string events_table(const std::vector<const record*>& by_time, double t0) {
     }
     const auto& [r, line] = lines[i];
     const bool bad = line.kind == "failure" || line.kind == "escalation" || line.kind == "gradient_refused" ||
-                     line.kind == "peer_lost" || line.kind == "checkpoint_skipped";
+                     line.kind == "peer_lost" || line.kind == "checkpoint_skipped" ||
+                     (line.kind == "node_exit" && r->text("outcome") == "failed");
     h += fmt::format("<tr><td class=\"n\">{:.1f} s</td><td>{}</td><td>{}</td><td{}>{}</td><td class=\"n\">{}</td>"
                      "<td>{}</td></tr>\n",
                      r->ts - t0, html_escape(r->node), html_escape(r->actor), bad ? " class=\"bad\"" : "",

@@ -234,6 +234,9 @@ const fields membership_event = {{"trainers", type::integer, true},
 const fields balance_event = {{"from_clock", type::integer, true},
                               {"shares", type::integer_array, true},
                               {"samples_per_s", type::number_array, true}};
+// Every node, as its last record: how it ended (runtime/node_host.cpp).
+const fields node_exit_event = {
+    {"exit_code", type::integer, true}, {"outcome", type::string, true}, {"reason", type::string, true}};
 const fields peer_lost_event = {{"target", type::string, true}, {"silent_s", type::real, true}};
 const fields peer_back_event = {{"target", type::string, true}};
 const fields recovered_event = {{"target", type::string, true}, {"recovery_s", type::real, true}};
@@ -289,6 +292,7 @@ const std::map<std::string, const fields*> events = {
     {"gradient_refused", &gradient_refused_event},
     {"membership", &membership_event},
     {"balance", &balance_event},
+    {"node_exit", &node_exit_event},
     {"peer_lost", &peer_lost_event},
     {"peer_back", &peer_back_event},
     {"recovered", &recovered_event},

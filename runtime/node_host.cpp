@@ -15,6 +15,7 @@
 #include "net/curve.hpp"
 #include "ps/protocol.hpp"
 #include "runtime/messages.hpp"
+#include "runtime/metrics_actor.hpp"
 #include "runtime/node_reporter.hpp"
 
 namespace troupe::runtime {
@@ -133,11 +134,30 @@ void bind_and_connect(const config::topology& topo, std::vector<local_node>& loc
     }
 }
 
+namespace {
+
+/// The last record of each local node: how it ended (node_exit), so a run that failed after its
+/// actors started says so in its metrics rather than just stopping mid-file.
+void record_exit(const std::vector<local_node>& locals, int exit_code, const std::string& why, bool stopped) {
+  const char* outcome = exit_code != 0 ? "failed" : stopped ? "stopped" : "done";
+  for (const auto& ln : locals) {
+    auto r = make_record(ln.spec->name, "node", "node", 0);
+    r["event"] = "node_exit";
+    r["exit_code"] = exit_code;
+    r["outcome"] = outcome;
+    r["reason"] = !why.empty() ? why : stopped ? "stopped by a signal" : "the job ended";
+    ln.ctx->record(r.dump());
+  }
+}
+
+} // namespace
+
 /// Waits for every child of every local node; restarts failed ones through their supervisors; a
 /// signal, an escalation or the end of the job stops the rest. Returns the exit code.
 int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std::atomic<bool>* stop,
               double heartbeat_s) {
   int exit_code = 0;
+  std::string why; ///< the first failure that ends the node
   caf::scoped_actor self{sys};
   std::size_t remaining = 0;
   for (auto& ln : locals)
@@ -175,12 +195,16 @@ int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std
               continue;
             if (v == supervisor::verdict::escalate) {
               exit_code = 1;
+              if (why.empty())
+                why = fmt::format("node '{}': {} (last failure: {})", ln.spec->name, ln.sup->escalation(), rendered);
               stop_all();
             }
             return;
           }
           if (d.reason) {
             std::cerr << fmt::format("troupe-node: an actor failed: {}\n", rendered);
+            if (why.empty())
+              why = "an actor failed: " + rendered;
             exit_code = 1;
             stop_all();
           }
@@ -201,6 +225,7 @@ int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std
             });
   }
   reporter.tick(contexts, true); // the final counters of each van
+  record_exit(locals, exit_code, why, stopping && !over);
   return exit_code;
 }
 

@@ -13,6 +13,7 @@
 #include "actors/node.hpp"
 #include "common/error.hpp"
 #include "config/topology.hpp"
+#include "data/fashion_mnist.hpp"
 #include "train/checkpoint_store.hpp"
 #include "train/gradient_engine.hpp"
 
@@ -152,4 +153,45 @@ TEST_CASE("a plaintext ipc socket in a directory other users can enter is refuse
   CHECK_THROWS_WITH(actors::run_nodes(topo, o),
                     Catch::Matchers::Contains("can be entered by other local users (mode 0777)") &&
                         Catch::Matchers::Contains((dir.path / "open").string()));
+}
+
+TEST_CASE("a run that fails after its actors started says so as its last record and a finished run says done",
+          "[actors][hardening]") {
+  // #16 item 4: a data directory whose test images are truncated (the loader reads the training
+  // files only, so the aggregator fails at start, again at each restart, and the node gives up).
+  test::scratch_dir dir("node-exit");
+  const auto data = dir.path / "data";
+  std::filesystem::create_directories(data);
+  for (const auto& f : std::filesystem::directory_iterator(data::fashion_mnist::default_dir))
+    std::filesystem::copy_file(f.path(), data / f.path().filename());
+  std::filesystem::resize_file(data / "t10k-images-idx3-ubyte.gz", 20000);
+  test::cluster_case c;
+  c.max_train = 128;
+  const auto last_record = [&](const config::topology& topo) {
+    actors::run_options o;
+    for (const auto& n : topo.cluster.nodes)
+      o.nodes.push_back(n.name);
+    std::ostringstream console;
+    o.out = &console;
+    const int code = actors::run_nodes(topo, o);
+    const auto records = test::read_records(dir.path / "metrics" / "main.jsonl");
+    REQUIRE_FALSE(records.empty());
+    return std::make_pair(code, records.back());
+  };
+  const auto [failed_code, failed] = last_record(
+      config::parse_topology(test::topology_yaml(c, dir.path), "test.yaml", {{"job.data.dir", data.string()}}));
+  INFO(failed.dump());
+  CHECK(failed_code == 1);
+  CHECK(failed.value("event", "") == "node_exit");
+  CHECK(failed.value("outcome", "") == "failed");
+  CHECK(failed.value("exit_code", 0) == 1);
+  CHECK_THAT(failed.value("reason", ""), Catch::Contains("aggregator") && Catch::Contains("t10k-images-idx3-ubyte.gz"));
+
+  std::filesystem::remove_all(dir.path / "metrics");
+  std::filesystem::remove_all(dir.path / "checkpoints");
+  const auto [done_code, done] = last_record(config::parse_topology(test::topology_yaml(c, dir.path), "test.yaml"));
+  INFO(done.dump());
+  CHECK(done_code == 0);
+  CHECK(done.value("event", "") == "node_exit");
+  CHECK(done.value("outcome", "") == "done");
 }

@@ -184,6 +184,8 @@ const std::map<std::string, std::string> event_examples = {
     {"gradient_refused", R"j({"target":"trainer-1","clock":7,"reason":"3 NaN in 2.weight (3 NaN)","nan":3,"inf":0,
         "params":[{"name":"2.weight","nan":3,"inf":0}],"in_a_row":1})j"},
     {"membership", R"j({"trainers":1,"lost":["trainer-1"],"reason":"node 't1' lost (trainer-1)","clock":40})j"},
+    {"node_exit",
+     R"j({"exit_code":1,"outcome":"failed","reason":"node 'main': aggregator failed more than 3 times within 60 s; giving up (last failure: truncated IDX data)"})j"},
     {"balance", R"j({"from_clock":10,"shares":[48,16],"samples_per_s":[2871.5,957.2]})j"},
     {"peer_lost", R"j({"target":"t1","silent_s":3.2})j"},
     {"peer_back", R"j({"target":"t1"})j"},
