@@ -40,7 +40,7 @@
 #include "net/van.hpp"
 #include "runtime/metrics_actor.hpp"
 #include "runtime/span_log.hpp"
-#include "tests/multiprocess/fault_proxy.hpp"
+#include "tests/support/fault_proxy.hpp"
 #include "train/process_tuning.hpp"
 
 extern char** environ;

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "fault_cluster.hpp"
-#include "fault_proxy.hpp"
+#include "tests/support/fault_proxy.hpp"
 
 using namespace troupe;
 using namespace std::chrono_literals;

@@ -1,4 +1,4 @@
-#include "tests/multiprocess/fault_proxy.hpp"
+#include "tests/support/fault_proxy.hpp"
 
 #include <algorithm>
 #include <cerrno>
