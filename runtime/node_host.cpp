@@ -136,7 +136,7 @@ void bind_and_connect(const config::topology& topo, std::vector<local_node>& loc
 /// Waits for every child of every local node; restarts failed ones through their supervisors; a
 /// signal, an escalation or the end of the job stops the rest. Returns the exit code.
 int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std::atomic<bool>* stop,
-              double heartbeat_s) {
+              double heartbeat_s, bool transport_records) {
   int exit_code = 0;
   caf::scoped_actor self{sys};
   std::size_t remaining = 0;
@@ -157,7 +157,7 @@ int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std
     }
   };
   bool over = false;
-  node_reporter reporter(heartbeat_s, std::chrono::seconds(5));
+  node_reporter reporter(heartbeat_s, std::chrono::seconds(5), transport_records);
   std::vector<const node_context*> contexts;
   for (const auto& ln : locals)
     contexts.push_back(ln.ctx.get());
