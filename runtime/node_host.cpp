@@ -1,7 +1,9 @@
 #include "runtime/node_host.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -10,6 +12,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "common/error.hpp"
 #include "net/curve.hpp"
@@ -56,8 +59,13 @@ void make_socket_dir_private(const config::cluster_spec& cluster, const config::
   if (dir.empty())
     dir = ".";
   if (!fs::exists(dir)) {
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+    // Mode 0700 from the start (mkdir, not create-then-chmod): a node of another process starting at
+    // the same moment must never find the directory open and refuse to listen in it.
+    if (dir.has_parent_path())
+      fs::create_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      throw error(
+          fmt::format("{}: cannot create the socket directory {}: {}", node.where, dir.string(), std::strerror(errno)));
   }
   if (cluster.security.curve || cluster.security.allow_plaintext)
     return;
