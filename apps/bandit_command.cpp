@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include "apps/commands.hpp"
 #include "bandit/runner.hpp"
 #include "common/error.hpp"
@@ -19,13 +17,6 @@ int run_bandit(const std::string& config_path, const std::vector<config::overrid
   const auto spec = config::load_bandit_spec(config_path, overrides);
   if (slow_trainer_given)
     throw error("--slow-trainer applies to training topologies, not to the bandit workload");
-  // The bandit's runner opens its van links without CURVE (it is not on runtime/ yet): refuse
-  // rather than run in plaintext under a topology that asks for encryption.
-  if (spec.cluster.security.curve)
-    throw error(fmt::format("{}: cluster.security: CURVE is on (curve: {}), but the bandit workload does not "
-                            "encrypt its links yet; use loopback endpoints, or set cluster.security: "
-                            "{{curve: off, allow_plaintext: true}} on a trusted network",
-                            spec.source, spec.cluster.security.curve_setting));
   return bandit::run_fed_bandit(spec, pick_nodes(spec.cluster, spec.source, role, name), std::cout, &stop_requested());
 }
 

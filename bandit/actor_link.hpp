@@ -1,43 +1,47 @@
 #pragma once
-/// What a bandit actor (the server or a client host) shares with its node: the van that carries
-/// its messages, its mailbox, the node's metrics log, where everyone lives and when to give up.
+/// What a bandit actor (the server or a client host) shares with its node, on the shared runtime:
+/// its CAF blocking actor (the router delivers its messages there as runtime::inbound), the
+/// node's context (van, metrics actor, refusal counters), where everyone lives and when to give up.
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
-#include <ostream>
 #include <string>
 #include <vector>
 
-#include "bandit/mailbox.hpp"
-#include "bandit/metrics_log.hpp"
-#include "net/van.hpp"
+#include <caf/fwd.hpp>
+#include <nlohmann/json.hpp>
+
+#include "net/message.hpp"
+#include "runtime/node_context.hpp"
 
 namespace troupe::bandit {
 
-/// Thrown out of receive() when a stop was requested or another local actor failed.
+/// Thrown out of receive() when the node's supervisor stops this actor (a signal, or another
+/// local actor failed).
 struct stop_signal {};
 
 struct actor_link {
   using clock = std::chrono::steady_clock;
 
-  std::string node; ///< this actor's node
-  std::shared_ptr<net::van> van;
-  std::shared_ptr<mailbox> inbox;
-  std::shared_ptr<metrics_log> log;
+  caf::blocking_actor* self = nullptr;              ///< the actor this link receives for
+  std::shared_ptr<const runtime::node_context> ctx; ///< its node: van, metrics, counters
   std::string server_node;                          ///< the node with the aggregator role
   std::vector<std::string> host_nodes;              ///< rank -> node of that client host
   std::chrono::milliseconds join_timeout{30000};    ///< cluster.connect_timeout_s: waiting for peers at start
   std::chrono::milliseconds silence_timeout{60000}; ///< longest wait for a reply once running
   std::chrono::milliseconds hello_interval{1000};   ///< cluster.heartbeat_s: hello repeats
-  const std::atomic<bool>* stop = nullptr;          ///< set by a signal handler: finish gracefully
-  const std::atomic<bool>* abort = nullptr;         ///< set when another local actor failed
-  std::ostream* console = nullptr;                  ///< progress lines (null: quiet)
+  std::chrono::milliseconds failure_timeout{2500};  ///< cluster.failure_timeout_s: a silent peer node is lost
+  bool console = false;                             ///< progress lines on the node's console
+  /// Set by a signal handler: seen at every receive (the supervisor's stop_atom follows within 100 ms).
+  const std::atomic<bool>* stop = nullptr;
 
+  const std::string& node() const noexcept { return ctx->node; }
   std::size_t hosts() const noexcept { return host_nodes.size(); }
-  /// The next message, or nothing at `deadline`; throws stop_signal once stop or abort is set.
+  /// The next message, or nothing at `deadline`; throws stop_signal when `stop` is set or the
+  /// supervisor says stop.
   std::optional<net::message> receive(clock::time_point deadline) const;
   /// Sends m to `peer_node`; throws troupe::error if the van refuses it.
   void send(const std::string& peer_node, net::message m) const;
@@ -45,6 +49,13 @@ struct actor_link {
   void try_send(const std::string& peer_node, net::message m) const noexcept;
   /// A warning on stderr, prefixed with the node name.
   void warn(const std::string& text) const;
+  /// Appends a record to the node's metrics log (runtime::make_record's fields first).
+  void record(const nlohmann::json& rec) const;
+  /// A progress line on the node's console (when it talks).
+  void line(const std::string& text) const;
+  /// A message whose sender may not speak for the actor it claims: counted in the node's
+  /// refused_unauthorized (the transport record's) and logged.
+  void refuse_unauthorized(const std::string& what) const;
 };
 
 } // namespace troupe::bandit

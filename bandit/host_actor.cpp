@@ -1,5 +1,6 @@
 #include "bandit/host_actor.hpp"
 
+#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include "bandit/protocol.hpp"
 #include "bandit/ucb1.hpp"
 #include "common/error.hpp"
+#include "runtime/metrics_actor.hpp"
 
 namespace troupe::bandit {
 
@@ -18,8 +20,8 @@ using net::msg_type;
 
 class host {
 public:
-  host(const config::bandit_params& p, const actor_link& link, std::size_t rank)
-      : p_(p), link_(link), rank_(rank), name_(host_actor(rank)), factory_(p) {}
+  host(const config::bandit_params& p, const actor_link& link, const host_options& o)
+      : p_(p), link_(link), rank_(o.rank), name_(host_actor(o.rank)), fail_at_phase_(o.fail_at_phase), factory_(p) {}
 
   void run() {
     if (!join())
@@ -30,8 +32,8 @@ public:
         throw error(fmt::format("{}: nothing from the server '{}' within {} ms", name_, link_.server_node,
                                 link_.silence_timeout.count()));
       if (m->h.sender != link_.server_node) {
-        link_.warn(fmt::format("{} ignored a {} from '{}', which is not the server", name_, net::to_string(m->h.type),
-                               m->h.sender));
+        link_.refuse_unauthorized(fmt::format("a {} for {} from '{}', which is not the server's node",
+                                              net::to_string(m->h.type), name_, m->h.sender));
       } else if (m->h.type == msg_type::shutdown) {
         const shutdown_msg s = decode_shutdown(*m);
         finish(s);
@@ -78,6 +80,8 @@ private:
     if (ph.phase <= last_phase_)
       throw error(fmt::format("{}: phase {} after phase {}", name_, ph.phase, last_phase_));
     last_phase_ = ph.phase;
+    if (fail_at_phase_ && *fail_at_phase_ == ph.phase)
+      throw std::runtime_error(fmt::format("{}: injected failure at phase {} (test hook)", name_, ph.phase));
     const std::size_t hosts = link_.hosts();
     // The first id >= admit_from that is ours (≡ rank mod H), then every H-th.
     std::uint64_t id = ph.admit_from + (rank_ + hosts - ph.admit_from % hosts) % hosts;
@@ -96,18 +100,18 @@ private:
     pulls_ += clients_.size() * ph.active.size() * ph.pulls;
     uploads_ += clients_.size();
     link_.send(link_.server_node, encode(u));
-    auto rec = make_record(link_.node, name_, "trainer", ph.t_end);
+    auto rec = runtime::make_record(link_.node(), name_, "trainer", ph.t_end);
     rec.update({{"phase", ph.phase},
                 {"active_arms", ph.active.size()},
                 {"clients", clients_.size()},
                 {"pulls", pulls_},
                 {"communications", uploads_},
                 {"communication_cost", p_.comm_cost * static_cast<double>(uploads_)}});
-    link_.log->write(rec);
+    link_.record(rec);
   }
 
   void finish(const shutdown_msg& s) {
-    auto rec = make_record(link_.node, name_, "trainer", s.t);
+    auto rec = runtime::make_record(link_.node(), name_, "trainer", s.t);
     rec.update({{"phase", last_phase_},
                 {"clients", clients_.size()},
                 {"pulls", pulls_},
@@ -117,13 +121,14 @@ private:
                 {"reason", s.reason}});
     if (s.arm >= 0)
       rec["arm"] = s.arm;
-    link_.log->write(rec);
+    link_.record(rec);
   }
 
   const config::bandit_params& p_;
   const actor_link& link_;
   std::size_t rank_;
   std::string name_;
+  std::optional<std::uint64_t> fail_at_phase_;
   client_factory factory_;
   std::vector<client_state> clients_;
   std::uint64_t last_phase_ = 0, pulls_ = 0, uploads_ = 0;
@@ -131,12 +136,12 @@ private:
 
 } // namespace
 
-void run_host(const config::bandit_params& p, const actor_link& link, std::size_t rank) {
-  host h(p, link, rank);
+void run_host(const config::bandit_params& p, const actor_link& link, const host_options& o) {
+  host h(p, link, o);
   try {
     h.run();
-  } catch (const error& e) {
-    link.try_send(link.server_node, encode_reject(server_actor, rank, e.what()));
+  } catch (const std::exception& e) {
+    link.try_send(link.server_node, encode_reject(server_actor, o.rank, e.what()));
     throw;
   }
 }

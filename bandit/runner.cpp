@@ -1,31 +1,39 @@
 #include "bandit/runner.hpp"
 
 #include <iostream>
-#include <map>
-#include <memory>
 #include <mutex>
-#include <thread>
 
+#include <caf/all.hpp>
 #include <fmt/format.h>
 
 #include "bandit/host_actor.hpp"
 #include "bandit/protocol.hpp"
 #include "bandit/server_actor.hpp"
 #include "common/error.hpp"
-#include "net/codec.hpp"
-#include "net/van.hpp"
+#include "config/topology.hpp"
+#include "runtime/metrics_actor.hpp"
+#include "runtime/node_host.hpp"
+#include "runtime/node_reporter.hpp"
 
 namespace troupe::bandit {
 
 namespace {
 
-using std::chrono::milliseconds;
+using runtime::child_id;
+using runtime::local_node;
 
-struct local_node {
-  const config::node_spec* spec = nullptr;
-  std::shared_ptr<net::van> van;
-  std::shared_ptr<metrics_log> log;
-  std::map<std::string, std::shared_ptr<mailbox>> boxes; ///< actor name -> mailbox
+/// What the actors of one run hand back: the server's result and the first failure (later ones
+/// are its consequences).
+struct run_outcome {
+  std::mutex mu;
+  std::optional<run_result> result;
+  std::string failure;
+
+  void fail(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (failure.empty())
+      failure = what;
+  }
 };
 
 const config::node_spec& find_node(const config::bandit_spec& spec, const std::string& name) {
@@ -38,141 +46,173 @@ const config::node_spec& find_node(const config::bandit_spec& spec, const std::s
   throw error(fmt::format("{}: no node '{}' in the cluster (nodes: {})", spec.source, name, fmt::join(names, ", ")));
 }
 
-milliseconds seconds_to_ms(double s) {
-  return milliseconds(static_cast<long long>(s * 1000.0));
+/// Who runs where: the server is the aggregator, client host `rank` is trainer `rank` (node order).
+ps::placement placement_of(const config::cluster_spec& cluster) {
+  ps::placement p;
+  for (const auto& n : cluster.nodes) {
+    if (config::has_role(n, config::role::aggregator))
+      p.aggregator_node = n.name;
+    for (std::size_t i = 0; i < n.trainers; ++i) {
+      p.trainer_nodes.push_back(n.name);
+      p.trainer_threads.push_back(1);
+    }
+  }
+  return p;
 }
 
-/// The first failure of any local actor; later ones are consequences.
-class failure {
-public:
-  void set(const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (first_.empty())
-      first_ = what;
-    flag_.store(true);
-  }
-  const std::atomic<bool>* flag() const { return &flag_; }
-  const std::string& first() const { return first_; }
+/// The runtime's view of a bandit file: its cluster and its metrics settings.
+config::topology topology_of(const config::bandit_spec& spec) {
+  config::topology t;
+  t.cluster = spec.cluster;
+  t.metrics.dir = spec.metrics_dir;
+  t.metrics.console = spec.console;
+  t.source = spec.source;
+  return t;
+}
 
-private:
-  std::mutex mu_;
-  std::string first_;
-  std::atomic<bool> flag_{false};
-};
+std::chrono::milliseconds seconds_to_ms(double s) {
+  return std::chrono::milliseconds(static_cast<long long>(s * 1000.0));
+}
+
+/// Runs `body` as a blocking actor of node `ln`. An exception ends the actor with user_shutdown
+/// (its supervisor escalates: the job ends) after reporting it: the first failure of the run, an
+/// escalation record naming the actor, a line on stderr. A bandit actor is never restarted: a
+/// host's clients and the server's session live only in it.
+template <class Body>
+caf::actor spawn_bandit_actor(caf::actor_system& sys, const local_node& ln, actor_link base, std::string name,
+                              std::shared_ptr<run_outcome> outcome, Body body) {
+  base.ctx = ln.ctx;
+  return sys.spawn<caf::detached>([base, name, outcome, body](caf::blocking_actor* self) {
+    actor_link link = base;
+    link.self = self;
+    try {
+      body(link);
+    } catch (const stop_signal&) {
+    } catch (const std::exception& e) {
+      outcome->fail(e.what());
+      auto rec = runtime::make_record(link.node(), "supervisor", "supervisor", 0);
+      rec.update({{"event", "escalation"},
+                  {"target", name},
+                  {"reason", e.what()},
+                  {"detail", "a bandit actor is not restarted: the run ends"}});
+      link.record(rec);
+      link.warn(fmt::format("{} failed: {}", name, e.what()));
+      self->fail_state(caf::make_error(caf::exit_reason::user_shutdown));
+    }
+  });
+}
+
+/// Creates local node `name`: its router (the actors placed on it), van (CURVE, cluster id and
+/// admitted peers from the cluster), context and metrics actor.
+local_node make_local(caf::actor_system& sys, const config::bandit_spec& spec, const config::topology& topo,
+                      const ps::placement& where, const std::string& name, const net::context& zctx,
+                      const runner_options& o) {
+  local_node ln;
+  ln.spec = &find_node(spec, name);
+  ln.router = std::make_shared<runtime::router>(name, where.actors_on(name));
+  ln.van = runtime::make_node_van(topo, *ln.spec, zctx, ln, where.aggregator_node);
+  auto ctx = std::make_shared<runtime::node_context>();
+  ctx->node = name;
+  ctx->topo = topo;
+  ctx->where = where;
+  ctx->van = ln.van;
+  ctx->routes = ln.router;
+  const bool talks = spec.console && o.out != nullptr && name == where.aggregator_node;
+  ctx->metrics = runtime::spawn_metrics(sys, {spec.metrics_dir, name, talks, o.out, nullptr});
+  ln.ctx = ctx;
+  return ln;
+}
+
+/// The supervisor of each local node and, through it, the server and the client hosts on it.
+void start_actors(caf::actor_system& sys, std::vector<local_node>& locals, const config::bandit_spec& spec,
+                  const runner_options& o, const runner_faults& faults, const std::shared_ptr<run_outcome>& outcome) {
+  const auto& cluster = spec.cluster;
+  actor_link base;
+  base.server_node = locals.front().ctx->where.aggregator_node;
+  base.host_nodes = locals.front().ctx->where.trainer_nodes;
+  base.join_timeout = seconds_to_ms(cluster.connect_timeout_s);
+  base.silence_timeout = 2 * base.join_timeout;
+  base.hello_interval = seconds_to_ms(cluster.heartbeat_s);
+  base.failure_timeout = seconds_to_ms(cluster.failure_timeout_s);
+  base.console = spec.console && o.out != nullptr;
+  base.stop = o.stop;
+  config::supervisor_spec never_restart = cluster.supervisor;
+  never_restart.max_restarts = 0; // a failure escalates: the run cannot resume without the actor's state
+  for (auto& ln : locals) {
+    auto* node = &ln;
+    auto spawn = [&sys, node, base, outcome, &spec, &faults](const child_id& c, const runtime::start_info&) {
+      caf::actor a;
+      if (c.what == child_id::kind::aggregator) {
+        a = spawn_bandit_actor(sys, *node, base, server_actor, outcome, [&spec, outcome](const actor_link& l) {
+          auto r = run_server(spec.bandit, l);
+          std::lock_guard<std::mutex> lock(outcome->mu);
+          outcome->result = std::move(r);
+        });
+      } else {
+        host_options h;
+        h.rank = c.rank;
+        if (auto it = faults.fail_hosts.find(c.rank); it != faults.fail_hosts.end())
+          h.fail_at_phase = it->second;
+        a = spawn_bandit_actor(sys, *node, base, host_actor(c.rank), outcome,
+                               [&spec, h](const actor_link& l) { run_host(spec.bandit, l, h); });
+      }
+      node->router->add(c.name(), a);
+      node->workers.push_back(a);
+      return a;
+    };
+    ln.sup = std::make_unique<runtime::supervisor>(
+        ln.spec->name, never_restart, spec.bandit.seed, spawn, [node](nlohmann::json r) {
+          auto rec = runtime::make_record(node->spec->name, "supervisor", "supervisor", 0);
+          rec.update(r);
+          node->ctx->record(rec.dump());
+        });
+    if (config::has_role(*ln.spec, config::role::aggregator))
+      ln.sup->start({child_id::kind::aggregator, 0});
+    for (std::size_t rank : ln.ctx->where.ranks_on(ln.spec->name))
+      ln.sup->start({child_id::kind::trainer, rank});
+  }
+}
+
+/// A clean run's log holds only the run's records; refusals get one transport record per node.
+void report_refusals(const std::vector<local_node>& locals) {
+  for (const auto& ln : locals) {
+    const auto rc = ln.router->counters();
+    if (rc.refused_unknown_actor + rc.refused_full + rc.refused_no_recipient + ln.ctx->refused_unauthorized->load() +
+            ln.van->counters().rejected >
+        0)
+      runtime::report_transport(*ln.ctx);
+  }
+}
 
 } // namespace
 
-std::optional<run_result> run_bandit_nodes(const config::bandit_spec& spec, const runner_options& o) {
+std::optional<run_result> run_bandit_nodes(const config::bandit_spec& spec, const runner_options& o,
+                                           const runner_faults& faults) {
   TROUPE_ENFORCE(!o.nodes.empty(), "no node to run");
-  const auto& cluster = spec.cluster;
-  std::string server_node;
-  std::vector<std::string> host_nodes; // rank -> node, ranks in node order
-  for (const auto& n : cluster.nodes) {
-    if (config::has_role(n, config::role::aggregator))
-      server_node = n.name;
-    for (std::size_t i = 0; i < n.trainers; ++i)
-      host_nodes.push_back(n.name);
-  }
-
-  // One van per local node, sharing a ZeroMQ context so inproc:// works between them.
-  net::context zctx = net::context::create();
+  const config::topology topo = topology_of(spec);
+  const ps::placement where = placement_of(spec.cluster);
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+  net::context zctx = net::context::create(); // shared by the local vans, so inproc:// works between them
   std::vector<local_node> locals;
   for (const auto& name : o.nodes) {
-    local_node ln;
-    ln.spec = &find_node(spec, name);
     for (const auto& other : locals)
-      TROUPE_ENFORCE(other.spec != ln.spec, "node '{}' is listed twice", name);
-    if (config::has_role(*ln.spec, config::role::aggregator))
-      ln.boxes[server_actor] = std::make_shared<mailbox>();
-    for (std::size_t rank = 0; rank < host_nodes.size(); ++rank)
-      if (host_nodes[rank] == name)
-        ln.boxes[host_actor(rank)] = std::make_shared<mailbox>();
-    net::van_options vo;
-    vo.node_name = name;
-    vo.cluster_id = net::cluster_id_of(cluster.id);
-    vo.ctx = zctx;
-    vo.on_reject = [name](const std::string& peer, const net::decode_error& e) {
-      std::cerr << fmt::format("fed-bandit [{}]: rejected a message from '{}': {}\n", name, peer, e.detail);
-    };
-    ln.van = std::make_shared<net::van>(vo);
-    ln.van->set_handler([boxes = ln.boxes, name](net::message&& m) {
-      try {
-        const std::string to = destination(m);
-        if (auto it = boxes.find(to); it != boxes.end())
-          return it->second->push(std::move(m));
-        std::cerr << fmt::format("fed-bandit [{}]: dropped {} from '{}' for unknown actor '{}'\n", name,
-                                 net::to_string(m.h.type), m.h.sender, to);
-      } catch (const error& e) {
-        std::cerr << fmt::format("fed-bandit [{}]: dropped a message: {}\n", name, e.what());
-      }
-    });
-    ln.log = std::make_shared<metrics_log>(spec.metrics_dir, name);
-    locals.push_back(std::move(ln));
+      TROUPE_ENFORCE(other.spec->name != name, "node '{}' is listed twice", name);
+    locals.push_back(make_local(sys, spec, topo, where, name, zctx, o));
   }
-
-  // Bind every local node first (ephemeral ports resolve here), then connect everyone to everyone.
-  std::map<std::string, std::string> endpoints;
-  for (const auto& n : cluster.nodes)
-    endpoints[n.name] = n.endpoint;
-  for (auto& ln : locals)
-    endpoints[ln.spec->name] = ln.van->bind(ln.spec->endpoint);
-  for (const auto& n : cluster.nodes)
-    if (n.address.ephemeral() && endpoints[n.name] == n.endpoint)
-      throw error(fmt::format("{}: node '{}' has the ephemeral endpoint {}: only possible when every node runs in "
-                              "this process",
-                              n.where, n.name, n.endpoint));
-  for (auto& ln : locals)
-    for (const auto& n : cluster.nodes)
-      ln.van->connect(n.name, endpoints[n.name]);
-
-  failure failed;
-  std::optional<run_result> result;
-  std::vector<std::unique_ptr<actor_link>> links;
-  std::vector<std::thread> threads;
-  auto link_for = [&](const local_node& ln, const std::string& actor) {
-    auto l = std::make_unique<actor_link>();
-    l->node = ln.spec->name;
-    l->van = ln.van;
-    l->inbox = ln.boxes.at(actor);
-    l->log = ln.log;
-    l->server_node = server_node;
-    l->host_nodes = host_nodes;
-    l->join_timeout = seconds_to_ms(cluster.connect_timeout_s);
-    l->silence_timeout = 2 * l->join_timeout;
-    l->hello_interval = seconds_to_ms(cluster.heartbeat_s);
-    l->stop = o.stop;
-    l->abort = failed.flag();
-    l->console = spec.console ? o.out : nullptr;
-    links.push_back(std::move(l));
-    return links.back().get();
-  };
-  // Each actor on its own thread; the first failure stops the others on this process.
-  auto guarded = [&failed](auto body) {
-    return [&failed, body] {
-      try {
-        body();
-      } catch (const stop_signal&) {
-      } catch (const std::exception& e) {
-        failed.set(e.what());
-      }
-    };
-  };
-  for (auto& ln : locals) {
-    if (ln.boxes.count(server_actor))
-      threads.emplace_back(
-          guarded([&spec, &result, l = link_for(ln, server_actor)] { result = run_server(spec.bandit, *l); }));
-    for (std::size_t rank = 0; rank < host_nodes.size(); ++rank)
-      if (host_nodes[rank] == ln.spec->name)
-        threads.emplace_back(
-            guarded([&spec, rank, l = link_for(ln, host_actor(rank))] { run_host(spec.bandit, *l, rank); }));
-  }
-  for (auto& t : threads)
-    t.join();
-  for (auto& ln : locals)
-    ln.van->stop();
-  if (failed.flag()->load())
-    throw error(failed.first());
-  return result;
+  runtime::bind_and_connect(topo, locals);
+  auto outcome = std::make_shared<run_outcome>();
+  start_actors(sys, locals, spec, o, faults, outcome);
+  const int exit_code = runtime::supervise(sys, locals, o.stop, spec.cluster.heartbeat_s, false);
+  report_refusals(locals);
+  runtime::shut_down(sys, locals);
+  std::lock_guard<std::mutex> lock(outcome->mu);
+  if (!outcome->failure.empty())
+    throw error(outcome->failure);
+  if (exit_code != 0)
+    throw error("a bandit actor failed (see the messages above)");
+  return outcome->result;
 }
 
 int run_fed_bandit(const config::bandit_spec& spec, const std::vector<std::string>& local_nodes, std::ostream& out,

@@ -1,6 +1,7 @@
 #include "bandit/server_actor.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include <fmt/format.h>
@@ -8,6 +9,7 @@
 #include "bandit/protocol.hpp"
 #include "bandit/server_session.hpp"
 #include "common/error.hpp"
+#include "runtime/metrics_actor.hpp"
 
 namespace troupe::bandit {
 
@@ -40,7 +42,7 @@ private:
     const auto deadline = clock::now() + link_.join_timeout;
     std::size_t missing = link_.hosts();
     while (missing > 0) {
-      auto m = link_.receive(deadline);
+      auto m = next(deadline);
       if (!m)
         throw error(fmt::format("{} of {} client hosts did not say hello within {} ms (cluster.connect_timeout_s)",
                                 missing, link_.hosts(), link_.join_timeout.count()));
@@ -53,13 +55,26 @@ private:
     }
   }
 
+  /// The next message (nothing at `deadline`); notes when its sender's node was last heard of.
+  std::optional<net::message> next(clock::time_point deadline) {
+    auto m = link_.receive(deadline);
+    if (m)
+      heard_[m->h.sender] = clock::now();
+    return m;
+  }
+
   /// Answers a hello and returns the host's rank; nothing (and a warning) when it is not one of ours.
   std::optional<std::size_t> welcome(const net::message& m) {
     try {
       const hello_msg h = decode_hello(m);
-      if (h.rank >= link_.hosts() || link_.host_nodes[h.rank] != m.h.sender)
-        throw error(
-            fmt::format("hello from '{}' claims rank {}, which is not a client host on that node", m.h.sender, h.rank));
+      if (h.rank < link_.hosts() && link_.host_nodes[h.rank] != m.h.sender) {
+        link_.refuse_unauthorized(fmt::format("a hello from '{}' as {}, which runs on '{}'", m.h.sender,
+                                              host_actor(h.rank), link_.host_nodes[h.rank]));
+        return std::nullopt;
+      }
+      if (h.rank >= link_.hosts())
+        throw error(fmt::format("hello from '{}' claims rank {}, but the run has {} client hosts", m.h.sender, h.rank,
+                                link_.hosts()));
       if (h.digest != digest_) {
         link_.try_send(m.h.sender, encode_reject(host_actor(h.rank), h.rank,
                                                  "its bandit parameters differ from the server's (start every "
@@ -76,26 +91,46 @@ private:
 
   /// Anything but the expected reply: a failed host ends the run, the rest is logged and dropped.
   void other(const net::message& m) {
+    if (m.h.type == msg_type::heartbeat) // the runtime of a host's node: it is alive (see next())
+      return;
     if (m.h.type == msg_type::hello) {
       welcome(m); // a host repeating its hello before it saw the welcome
       return;
     }
-    if (m.h.type == msg_type::reject)
+    if (m.h.type == msg_type::reject) {
+      if (std::find(link_.host_nodes.begin(), link_.host_nodes.end(), m.h.sender) == link_.host_nodes.end())
+        return link_.refuse_unauthorized(fmt::format("a reject from '{}', which runs no client host", m.h.sender));
       throw error(fmt::format("client host on '{}' failed: {}", m.h.sender, decode_reject(m)));
+    }
     link_.warn(fmt::format("ignored an unexpected {} from '{}'", net::to_string(m.h.type), m.h.sender));
   }
 
-  net::message await(const char* what, const std::string& from) {
-    auto m = link_.receive(clock::now() + link_.silence_timeout);
-    if (!m)
-      throw error(fmt::format("no {} from '{}' within {} ms", what, from, link_.silence_timeout.count()));
-    return std::move(*m);
+  /// The next message. Throws when none came within silence_timeout, or when a node in `waiting_for`
+  /// (other than this one, whose actors its supervisor watches) sent nothing, not even its runtime's
+  /// heartbeat, for cluster.failure_timeout_s: that node is lost.
+  net::message await(const char* what, const std::string& from, const std::vector<std::string>& waiting_for) {
+    using std::chrono::milliseconds;
+    const auto give_up = clock::now() + link_.silence_timeout;
+    const auto check = std::max(milliseconds(10), std::min(link_.hello_interval, link_.failure_timeout / 10));
+    for (;;) {
+      const auto now = clock::now();
+      if (now >= give_up)
+        throw error(fmt::format("no {} from '{}' within {} ms", what, from, link_.silence_timeout.count()));
+      if (auto m = next(std::min(give_up, now + check)))
+        return std::move(*m);
+      for (const auto& node : waiting_for)
+        if (const auto it = heard_.find(node);
+            node != link_.node() && it != heard_.end() && clock::now() - it->second > link_.failure_timeout)
+          throw error(fmt::format("client host node '{}' sent nothing, not even a heartbeat, for more than {} ms "
+                                  "(cluster.failure_timeout_s): it is lost",
+                                  node, link_.failure_timeout.count()));
+    }
   }
 
   run_result play_ucb1() {
     link_.send(link_.host_nodes[0], encode_ucb1_start(0));
     for (;;) {
-      net::message m = await("ucb1 result", link_.host_nodes[0]);
+      net::message m = await("ucb1 result", link_.host_nodes[0], {link_.host_nodes[0]});
       if (m.h.type == msg_type::metrics && m.h.sender == link_.host_nodes[0])
         return decode_ucb1_result(m);
       other(m);
@@ -116,7 +151,11 @@ private:
             encode(phase_msg{plan->phase, plan->pulls, plan->first_new, plan->clients, t_end, plan->active}, rank));
       std::vector<bool> got(busy, false);
       while (!session.complete()) {
-        net::message m = await("local means", fmt::format("{} client hosts", busy));
+        std::vector<std::string> waiting_for;
+        for (std::size_t rank = 0; rank < busy; ++rank)
+          if (!got[rank])
+            waiting_for.push_back(link_.host_nodes[rank]);
+        net::message m = await("local means", fmt::format("{} client hosts", busy), waiting_for);
         if (m.h.type != msg_type::push_gradient) {
           other(m);
           continue;
@@ -136,7 +175,10 @@ private:
   void accept(server_session& session, const phase_plan& plan, const upload_msg& u, const std::string& sender,
               std::vector<bool>& got) {
     const std::size_t hosts = link_.hosts();
-    if (u.rank >= got.size() || link_.host_nodes[u.rank] != sender || u.phase != plan.phase || got[u.rank])
+    if (u.rank < hosts && link_.host_nodes[u.rank] != sender)
+      return link_.refuse_unauthorized(fmt::format("local means from '{}' as {}, which runs on '{}'", sender,
+                                                   host_actor(u.rank), link_.host_nodes[u.rank]));
+    if (u.rank >= got.size() || u.phase != plan.phase || got[u.rank])
       throw error(fmt::format("rank {} phase {} is not an upload this phase {} expects", u.rank, u.phase, plan.phase));
     const std::uint64_t expected = (plan.clients - u.rank + hosts - 1) / hosts; // ids rank, rank + H, ... < M(p)
     if (u.arms != plan.active.size() || u.clients.size() != expected)
@@ -151,7 +193,7 @@ private:
   }
 
   void log_phase(const phase_record& r, const server_session& s) {
-    auto rec = make_record(link_.node, server_actor, "aggregator", r.t);
+    auto rec = runtime::make_record(link_.node(), server_actor, "aggregator", r.t);
     rec.update({{"phase", r.phase},
                 {"active_arms", r.active_arms},
                 {"active", s.state().active()},
@@ -160,37 +202,34 @@ private:
                 {"bound", r.bound},
                 {"cumulative_regret", r.cumulative_regret},
                 {"communication_cost", r.communication_cost}});
-    link_.log->write(rec);
-    if (link_.console && !r.eliminated.empty())
-      *link_.console << fmt::format("phase {:>4}  t={:<10} clients={:<7} active={:<4} eliminated [{}]  B={:.4g}  "
-                                    "regret={:.1f} (communication {:.0f})\n",
-                                    r.phase, r.t, r.clients, r.active_arms, fmt::join(r.eliminated, ", "), r.bound,
-                                    r.cumulative_regret, r.communication_cost)
-                     << std::flush;
+    link_.record(rec);
+    if (!r.eliminated.empty())
+      link_.line(fmt::format("phase {:>4}  t={:<10} clients={:<7} active={:<4} eliminated [{}]  B={:.4g}  "
+                             "regret={:.1f} (communication {:.0f})",
+                             r.phase, r.t, r.clients, r.active_arms, fmt::join(r.eliminated, ", "), r.bound,
+                             r.cumulative_regret, r.communication_cost));
   }
 
   void log_done(const run_result& r) {
-    auto rec = make_record(link_.node, server_actor, "aggregator", r.horizon);
+    auto rec = runtime::make_record(link_.node(), server_actor, "aggregator", r.horizon);
     rec.update(to_json(r));
     rec["phase"] = r.phases;
     rec["active_arms"] = r.active.size();
     rec["event"] = "done";
     rec["best_arm"] = config::best_arm(p_);
     rec["found_best"] = r.found_best(p_);
-    link_.log->write(rec);
-    if (link_.console)
-      *link_.console << fmt::format("{} done: T={} phases={} clients={} arm={} (best {}) regret={:.1f} "
-                                    "(communication {:.0f})\n",
-                                    config::to_string(p_.algorithm), r.horizon, r.phases, r.clients,
-                                    r.chosen ? fmt::to_string(*r.chosen) : "none", config::best_arm(p_), r.regret(),
-                                    r.communication_cost)
-                     << std::flush;
+    link_.record(rec);
+    link_.line(fmt::format("{} done: T={} phases={} clients={} arm={} (best {}) regret={:.1f} (communication {:.0f})",
+                           config::to_string(p_.algorithm), r.horizon, r.phases, r.clients,
+                           r.chosen ? fmt::to_string(*r.chosen) : "none", config::best_arm(p_), r.regret(),
+                           r.communication_cost));
   }
 
   const config::bandit_params& p_;
   const actor_link& link_;
   std::uint64_t digest_;
   std::vector<bool> joined_;
+  std::map<std::string, clock::time_point> heard_; ///< node -> when it was last heard of
 };
 
 } // namespace

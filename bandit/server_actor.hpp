@@ -1,5 +1,5 @@
 #pragma once
-/// The bandit server (aggregator role) over the van.
+/// The bandit server (aggregator role): a blocking actor on the server node's runtime.
 ///
 ///   joining ──(hello from all H hosts)──> running ──(no phase left)──> done
 ///      │ welcome each, reject a wrong digest   │ per phase: params to the hosts holding clients,
@@ -7,6 +7,10 @@
 ///      └── timeout: error                      └── shutdown {arm} to every host
 ///
 /// ucb1: after joining, host 0 plays alone and reports its result (metrics message).
+/// While it waits for hosts on other nodes, a node that sent nothing (not even its runtime's
+/// heartbeat) for cluster.failure_timeout_s is lost: the run ends with an error naming it.
+/// A hello, an upload or a reject from a node that does not run that host is refused and counted
+/// (the node's refused_unauthorized), never believed.
 
 #include <optional>
 

@@ -1,7 +1,9 @@
 #include "runtime/node_host.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -10,6 +12,7 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "common/error.hpp"
 #include "net/curve.hpp"
@@ -57,8 +60,13 @@ void make_socket_dir_private(const config::cluster_spec& cluster, const config::
   if (dir.empty())
     dir = ".";
   if (!fs::exists(dir)) {
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
+    // Mode 0700 from the start (mkdir, not create-then-chmod): a node of another process starting at
+    // the same moment must never find the directory open and refuse to listen in it.
+    if (dir.has_parent_path())
+      fs::create_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      throw error(
+          fmt::format("{}: cannot create the socket directory {}: {}", node.where, dir.string(), std::strerror(errno)));
   }
   if (cluster.security.curve || cluster.security.allow_plaintext)
     return;
@@ -155,7 +163,7 @@ void record_exit(const std::vector<local_node>& locals, int exit_code, const std
 /// Waits for every child of every local node; restarts failed ones through their supervisors; a
 /// signal, an escalation or the end of the job stops the rest. Returns the exit code.
 int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std::atomic<bool>* stop,
-              double heartbeat_s) {
+              double heartbeat_s, bool transport_records) {
   int exit_code = 0;
   std::string why; ///< the first failure that ends the node
   caf::scoped_actor self{sys};
@@ -177,7 +185,7 @@ int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std
     }
   };
   bool over = false;
-  node_reporter reporter(heartbeat_s, std::chrono::seconds(5));
+  node_reporter reporter(heartbeat_s, std::chrono::seconds(5), transport_records);
   std::vector<const node_context*> contexts;
   for (const auto& ln : locals)
     contexts.push_back(ln.ctx.get());

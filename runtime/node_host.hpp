@@ -44,8 +44,9 @@ void bind_and_connect(const config::topology& topo, std::vector<local_node>& loc
 
 /// Waits for every child of every local node; restarts failed ones through their supervisors; a
 /// signal (`stop`), an escalation or the end of the job stops the rest. Returns the exit code.
+/// `transport_records`: the periodic and final "transport" record of every local node.
 int supervise(caf::actor_system& sys, std::vector<local_node>& locals, const std::atomic<bool>* stop,
-              double heartbeat_s);
+              double heartbeat_s, bool transport_records = true);
 
 /// After supervise(): stops every local node's metrics actor (its log complete) and van.
 void shut_down(caf::actor_system& sys, std::vector<local_node>& locals);

@@ -6,8 +6,6 @@
 
 namespace troupe::runtime {
 
-namespace {
-
 void report_transport(const node_context& ctx) {
   const auto c = ctx.van->counters();
   auto r = make_record(ctx.node, "van", "transport", c.messages_received);
@@ -36,8 +34,6 @@ void report_transport(const node_context& ctx) {
   ctx.record(r.dump());
 }
 
-} // namespace
-
 void node_reporter::tick(const std::vector<const node_context*>& nodes, bool final) {
   const auto now = clock::now();
   if (!final && now - last_heartbeat_ >= heartbeat_) {
@@ -46,7 +42,7 @@ void node_reporter::tick(const std::vector<const node_context*>& nodes, bool fin
       if (ctx->node != ctx->where.aggregator_node)
         ctx->send(ctx->where.aggregator_node, ps::heartbeat_message());
   }
-  if (final || now - last_transport_ >= transport_period_) {
+  if (transport_ && (final || now - last_transport_ >= transport_period_)) {
     last_transport_ = now;
     for (const auto* ctx : nodes)
       report_transport(*ctx);

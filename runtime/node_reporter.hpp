@@ -2,7 +2,8 @@
 /// A node runtime's periodic duties, with their own timers: every heartbeat interval each local
 /// node that is not the aggregator's tells the aggregator it is alive (the runtime sends them, not
 /// the trainers, so a trainer busy computing never looks dead); every `transport_period` one
-/// "transport" record per local node with its van's and its router's counters.
+/// "transport" record per local node with its van's and its router's counters (unless the
+/// workload asks for none: the bandit writes one itself, only when something was refused).
 
 #include <chrono>
 #include <vector>
@@ -11,10 +12,13 @@
 
 namespace troupe::runtime {
 
+/// One "transport" record for `ctx`: its van's counters and its router's (refusals by reason).
+void report_transport(const node_context& ctx);
+
 class node_reporter {
 public:
-  node_reporter(double heartbeat_s, std::chrono::seconds transport_period)
-      : heartbeat_(heartbeat_s), transport_period_(transport_period) {}
+  node_reporter(double heartbeat_s, std::chrono::seconds transport_period, bool transport = true)
+      : heartbeat_(heartbeat_s), transport_period_(transport_period), transport_(transport) {}
 
   /// Does what is due; `final` reports the transport counters now, whatever the timer says.
   void tick(const std::vector<const node_context*>& nodes, bool final);
@@ -23,6 +27,7 @@ private:
   using clock = std::chrono::steady_clock;
   std::chrono::duration<double> heartbeat_;
   std::chrono::seconds transport_period_;
+  bool transport_;
   clock::time_point last_heartbeat_{};
   clock::time_point last_transport_ = clock::now();
 };

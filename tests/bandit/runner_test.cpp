@@ -29,6 +29,8 @@ struct scratch_dir {
     path = std::filesystem::temp_directory_path() / fmt::format("troupe-bandit-{}-{}", ::getpid(), counter++);
     std::filesystem::remove_all(path);
     std::filesystem::create_directories(path);
+    // ipc:// sockets live here: the runtime refuses to listen in plaintext where other users can enter.
+    std::filesystem::permissions(path, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
   }
   ~scratch_dir() { std::filesystem::remove_all(path); }
 };
