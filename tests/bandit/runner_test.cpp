@@ -59,11 +59,15 @@ std::vector<std::string> all_nodes(const bandit_spec& s) {
   return out;
 }
 
-std::vector<nlohmann::json> records(const std::filesystem::path& file) {
+/// Every record of a metrics file, or (`run_only`) all but the node's own last one (node_exit).
+std::vector<nlohmann::json> records(const std::filesystem::path& file, bool run_only = true) {
   std::ifstream in(file);
   std::vector<nlohmann::json> out;
-  for (std::string line; std::getline(in, line);)
-    out.push_back(nlohmann::json::parse(line));
+  for (std::string line; std::getline(in, line);) {
+    auto rec = nlohmann::json::parse(line);
+    if (!run_only || rec.value("event", "") != "node_exit")
+      out.push_back(std::move(rec));
+  }
   return out;
 }
 
@@ -95,6 +99,13 @@ TEST_CASE("three nodes over tcp ephemeral ports in one process match the simulat
   REQUIRE(r.has_value());
   CHECK(*r == simulate(s.bandit));
 
+  // Each node's own last record says how it ended; the rest are the run's.
+  for (const char* node : {"srv.jsonl", "h0.jsonl", "h1.jsonl"}) {
+    const auto all = records(dir.path / "metrics" / node, false);
+    REQUIRE_FALSE(all.empty());
+    CHECK(all.back()["event"] == "node_exit");
+    CHECK(all.back()["outcome"] == "done");
+  }
   const auto server = records(dir.path / "metrics" / "srv.jsonl");
   REQUIRE(server.size() == r->trace.size() + 1);
   for (const auto& rec : server)
