@@ -9,15 +9,19 @@ namespace {
 
 constexpr std::size_t zero_copy_min_bytes = 1024; // smaller frames are copied: cheaper than a free callback
 
+/// ZeroMQ's free callback for a frame sent in place: drops the payload owner's reference (on a
+/// libzmq thread; named so scripts/tsan.supp can name this hand-off through ZeroMQ's pipe).
+void release_zero_copy_owner(void*, void* hint) {
+  delete static_cast<std::shared_ptr<const void>*>(hint);
+}
+
 /// A frame for ZeroMQ. Large frames are sent in place: a heap copy of the payload's owner rides along
 /// as the free-function hint and is released (on a libzmq thread) once ZeroMQ is done with the bytes.
 zmq::message_t to_zmq(const payload& p) {
   if (p.size() < zero_copy_min_bytes)
     return zmq::message_t(p.data(), p.size());
   auto keep = std::make_unique<std::shared_ptr<const void>>(p.owner());
-  zmq::message_t m(
-      const_cast<std::byte*>(p.data()), p.size(),
-      [](void*, void* hint) { delete static_cast<std::shared_ptr<const void>*>(hint); }, keep.get());
+  zmq::message_t m(const_cast<std::byte*>(p.data()), p.size(), release_zero_copy_owner, keep.get());
   (void)keep.release(); // owned by ZeroMQ now
   return m;
 }
