@@ -146,17 +146,24 @@ nlohmann::json step_split(const run_result& r) {
   return out;
 }
 
+/// An aggregator + loader node and `trainers` trainer nodes of `threads` threads each, over tcp.
+std::string tcp_nodes(std::size_t trainers, std::size_t threads) {
+  std::string nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}";
+  for (std::size_t t = 0; t < trainers; ++t)
+    nodes += fmt::format("\n    - {{name: t{}, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, "
+                         "threads: {}}}",
+                         t, threads);
+  return nodes;
+}
+
 nlohmann::json part_throughput() {
   job_shape two;
   two.max_train = 12800;
   two.max_test = 100;
-  two.nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}\n"
-              "    - {name: t0, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 1}\n"
-              "    - {name: t1, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 1}";
+  two.nodes = tcp_nodes(2, 1);
   job_shape one = two;
   one.batch = 64;
-  one.nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}\n"
-              "    - {name: t0, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 2}";
+  one.nodes = tcp_nodes(1, 2);
   std::vector<double> a, b;
   nlohmann::json split_a, split_b;
   for (int rep = 0; rep < 3; ++rep) { // alternate so machine noise hits both alike
@@ -243,13 +250,10 @@ nlohmann::json part_balance(int rounds) {
   job_shape two;
   two.max_train = 25600;
   two.max_test = 100;
-  two.nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}\n"
-              "    - {name: t0, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 1}\n"
-              "    - {name: t1, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 1}";
+  two.nodes = tcp_nodes(2, 1);
   job_shape alone = two;
   alone.max_train = 12800;
-  alone.nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}\n"
-                "    - {name: t0, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, threads: 1}";
+  alone.nodes = tcp_nodes(1, 1);
   job_shape speed = two;
   speed.balance = "speed";
   std::map<std::string, std::vector<double>> ips;
