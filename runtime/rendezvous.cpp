@@ -186,14 +186,15 @@ void reserved_port::release() {
   fd_ = -1;
 }
 
-std::vector<std::string> serve_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
-  TROUPE_ENFORCE(o.world >= 2, "a rendezvous needs at least 2 processes");
+namespace {
+
+/// rank 0's ROUTER: CURVE server (admitting only the listed keys, each under its own name) when on,
+/// listening on the rendezvous address (or on all addresses if this host does not have it).
+zmq::socket_t listen_rendezvous(const rendezvous_options& o, net::context& zctx, const std::string& domain) {
   auto& log = log_of(o);
-  net::context zctx = o.zctx ? o.zctx : net::context::create();
   zmq::socket_t router(zctx.native(), zmq::socket_type::router);
   router.set(zmq::sockopt::linger, 2000); // the membership must leave before the socket closes
   router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
-  const std::string domain = "troupe-rendezvous:" + o.cluster_id;
   if (o.curve.enabled) {
     std::map<std::string, std::string> key_to_name;
     for (const auto& [name, key] : o.curve.peers)
@@ -215,85 +216,129 @@ std::vector<std::string> serve_rendezvous(const rendezvous_options& o, const ren
     // The name resolves to an address this host does not have (NAT, a service IP): listen on all.
     router.bind(fmt::format("tcp://0.0.0.0:{}", e.port));
   }
+  return router;
+}
+
+/// One announcement as received: who sent it, the CURVE name its key is listed under, the JSON
+/// (null if unparsable) and whether more than one frame came.
+struct announcement {
+  std::string routing_id, key_name;
+  nlohmann::json body;
+  bool extra_frames = false;
+};
+
+/// The next announcement, or nothing within 200 ms.
+std::optional<announcement> receive_announcement(zmq::socket_t& router, bool curve, std::ostream& log) {
+  zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, 1, std::chrono::milliseconds(200));
+  if ((items[0].revents & ZMQ_POLLIN) == 0)
+    return std::nullopt;
+  zmq::message_t id, body;
+  if (!router.recv(id, zmq::recv_flags::dontwait))
+    return std::nullopt;
+  if (!id.more() || !router.recv(body, zmq::recv_flags::dontwait)) {
+    log << "troupe-node: rendezvous: dropped a message without a body\n";
+    return std::nullopt;
+  }
+  announcement a;
+  a.routing_id = id.to_string();
+  if (curve)
+    if (const char* uid = body.gets("User-Id"))
+      a.key_name = uid;
+  while (body.more()) { // one frame per message; drain anything else
+    zmq::message_t rest;
+    (void)router.recv(rest, zmq::recv_flags::dontwait);
+    a.extra_frames = true;
+    if (!rest.more())
+      break;
+  }
+  try {
+    a.body = nlohmann::json::parse(body.to_string());
+  } catch (const nlohmann::json::exception&) {
+    a.body = nullptr;
+  }
+  return a;
+}
+
+/// Admits an announcement into `members` or says why not (also told to the sender). Returns
+/// whether a new rank joined.
+bool admit(const rendezvous_options& o, zmq::socket_t& router, const announcement& in,
+           std::vector<std::optional<member>>& members, std::size_t& present) {
+  auto& log = log_of(o);
+  const auto& a = in.body;
+  std::optional<std::string> why = in.extra_frames ? std::optional<std::string>("expected one JSON frame per message")
+                                                   : check_announce(o, a, in.key_name);
+  if (!why) {
+    const auto& m = members[a["rank"].get<std::size_t>()];
+    if (m && m->routing_id != in.routing_id)
+      why = fmt::format("rank {} ('{}') is already taken by pid {} on {} listening at {}", a["rank"].get<std::size_t>(),
+                        config::launched_node_name(a["rank"].get<std::size_t>()), m->pid, m->host, m->endpoint);
+  }
+  const std::string who = a.is_object() ? fmt::format("'{}' (pid {} on {})", a.value("name", std::string("?")),
+                                                      a.value("pid", 0LL), a.value("host", std::string("?")))
+                                        : std::string("a peer");
+  if (why) {
+    log << fmt::format("troupe-node: rendezvous: refused {}: {}\n", who, *why);
+    send_json(router, in.routing_id, {{"type", "reject"}, {"why", *why}});
+    return false;
+  }
+  const auto rank = a["rank"].get<std::size_t>();
+  const bool joined = !members[rank];
+  if (joined) {
+    members[rank] =
+        member{in.routing_id, a["endpoint"].get<std::string>(), a.value("host", std::string("?")), a.value("pid", 0LL)};
+    ++present;
+    log << fmt::format("troupe-node: rendezvous: {} joined as rank {} at {}; {} of {} present\n", who, rank,
+                       members[rank]->endpoint, present, o.world);
+  }
+  send_json(router, in.routing_id, {{"type", "accepted"}, {"present", present}, {"world", o.world}});
+  return joined;
+}
+
+/// The deadline passed: tells everyone present why, and says who is missing.
+[[noreturn]] void give_up(const rendezvous_options& o, zmq::socket_t& router,
+                          const std::vector<std::optional<member>>& members, std::size_t present) {
+  std::vector<std::size_t> missing;
+  for (std::size_t r = 0; r < o.world; ++r)
+    if (!members[r])
+      missing.push_back(r);
+  const auto why = fmt::format("only {} of {} processes arrived within {} s; missing rank(s) {}", present, o.world,
+                               o.timeout_s, names_of(missing));
+  for (const auto& m : members)
+    if (m && !m->routing_id.empty())
+      send_json(router, m->routing_id, {{"type", "abort"}, {"why", why}});
+  throw error(fmt::format("rendezvous at {}: {}", o.address, why));
+}
+
+} // namespace
+
+std::vector<std::string> serve_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
+  TROUPE_ENFORCE(o.world >= 2, "a rendezvous needs at least 2 processes");
+  auto& log = log_of(o);
+  net::context zctx = o.zctx ? o.zctx : net::context::create();
+  const std::string domain = "troupe-rendezvous:" + o.cluster_id;
+  zmq::socket_t router = listen_rendezvous(o, zctx, domain);
+  struct forget_domain { // the ZAP domain goes with this rendezvous, however it ends
+    net::context& ctx;
+    const std::string& name;
+    bool curve;
+    ~forget_domain() {
+      if (curve)
+        ctx.zap_forget(name);
+    }
+  } forget{zctx, domain, o.curve.enabled};
   log << fmt::format("troupe-node: rendezvous: serving cluster '{}' at {}; waiting for {} more process(es) "
                      "(up to {} s)\n",
                      o.cluster_id, o.address, o.world - 1, o.timeout_s);
-
   std::vector<std::optional<member>> members(o.world);
   members[0] = member{"", self.endpoint, host_name(), static_cast<long long>(::getpid())};
   std::size_t present = 1;
   const auto deadline = deadline_of(o.timeout_s);
   while (present < o.world) {
-    if (clock::now() > deadline) {
-      std::vector<std::size_t> missing;
-      for (std::size_t r = 0; r < o.world; ++r)
-        if (!members[r])
-          missing.push_back(r);
-      const auto why = fmt::format("only {} of {} processes arrived within {} s; missing rank(s) {}", present, o.world,
-                                   o.timeout_s, names_of(missing));
-      for (const auto& m : members)
-        if (m && !m->routing_id.empty())
-          send_json(router, m->routing_id, {{"type", "abort"}, {"why", why}});
-      if (o.curve.enabled)
-        zctx.zap_forget(domain);
-      throw error(fmt::format("rendezvous at {}: {}", o.address, why));
-    }
-    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 1, std::chrono::milliseconds(200));
-    if ((items[0].revents & ZMQ_POLLIN) == 0)
-      continue;
-    zmq::message_t id, body;
-    if (!router.recv(id, zmq::recv_flags::dontwait))
-      continue;
-    std::string key_name;
-    if (!id.more() || !router.recv(body, zmq::recv_flags::dontwait)) {
-      log << "troupe-node: rendezvous: dropped a message without a body\n";
-      continue;
-    }
-    if (o.curve.enabled)
-      if (const char* uid = body.gets("User-Id"))
-        key_name = uid;
-    bool extra = false;
-    while (body.more()) { // one frame per message; drain anything else
-      zmq::message_t rest;
-      (void)router.recv(rest, zmq::recv_flags::dontwait);
-      extra = true;
-      if (!rest.more())
-        break;
-    }
-    const std::string routing_id = id.to_string();
-    nlohmann::json a;
-    try {
-      a = nlohmann::json::parse(body.to_string());
-    } catch (const nlohmann::json::exception&) {
-      a = nullptr;
-    }
-    std::optional<std::string> why =
-        extra ? std::optional<std::string>("expected one JSON frame per message") : check_announce(o, a, key_name);
-    if (!why) {
-      const auto rank = a["rank"].get<std::size_t>();
-      auto& m = members[rank];
-      if (m && m->routing_id != routing_id)
-        why = fmt::format("rank {} ('{}') is already taken by pid {} on {} listening at {}", rank,
-                          config::launched_node_name(rank), m->pid, m->host, m->endpoint);
-    }
-    const std::string who = a.is_object() ? fmt::format("'{}' (pid {} on {})", a.value("name", std::string("?")),
-                                                        a.value("pid", 0LL), a.value("host", std::string("?")))
-                                          : std::string("a peer");
-    if (why) {
-      log << fmt::format("troupe-node: rendezvous: refused {}: {}\n", who, *why);
-      send_json(router, routing_id, {{"type", "reject"}, {"why", *why}});
-      continue;
-    }
-    const auto rank = a["rank"].get<std::size_t>();
-    if (!members[rank]) {
-      members[rank] =
-          member{routing_id, a["endpoint"].get<std::string>(), a.value("host", std::string("?")), a.value("pid", 0LL)};
-      ++present;
-      log << fmt::format("troupe-node: rendezvous: {} joined as rank {} at {}; {} of {} present\n", who, rank,
-                         members[rank]->endpoint, present, o.world);
-    }
-    send_json(router, routing_id, {{"type", "accepted"}, {"present", present}, {"world", o.world}});
+    if (clock::now() > deadline)
+      give_up(o, router, members, present);
+    if (auto in = receive_announcement(router, o.curve.enabled, log))
+      admit(o, router, *in, members, present);
   }
   std::vector<std::string> endpoints;
   for (const auto& m : members)
@@ -301,74 +346,105 @@ std::vector<std::string> serve_rendezvous(const rendezvous_options& o, const ren
   for (const auto& m : members)
     if (!m->routing_id.empty())
       send_json(router, m->routing_id, {{"type", "membership"}, {"endpoints", endpoints}});
-  if (o.curve.enabled)
-    zctx.zap_forget(domain);
   log << fmt::format("troupe-node: rendezvous: all {} processes present; membership sent\n", o.world);
   return endpoints;
 }
 
+namespace {
+
+/// A process's DEALER toward rank 0 (CURVE client with agg's listed key when on), and a monitor
+/// that reports a refused handshake (ZeroMQ would otherwise retry silently until the timeout).
+struct rendezvous_link {
+  zmq::socket_t dealer, monitor;
+
+  rendezvous_link(const rendezvous_options& o, net::context& zctx)
+      : dealer(zctx.native(), zmq::socket_type::dealer), monitor(zctx.native(), zmq::socket_type::pair) {
+    dealer.set(zmq::sockopt::linger, 0);
+    dealer.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
+    if (o.curve.enabled) {
+      const auto server = o.curve.peers.find(config::launched_node_name(0));
+      TROUPE_ENFORCE(server != o.curve.peers.end(), "CURVE is on but no public key is listed for node 'agg'");
+      dealer.set(zmq::sockopt::curve_serverkey, server->second);
+      dealer.set(zmq::sockopt::curve_publickey, o.curve.own.public_key);
+      dealer.set(zmq::sockopt::curve_secretkey, o.curve.own.secret_key);
+    }
+    static std::atomic<int> monitors{0};
+    const auto mon_ep = fmt::format("inproc://troupe-rendezvous-monitor-{}-{}", ::getpid(), monitors++);
+    TROUPE_ENFORCE(zmq_socket_monitor(dealer.handle(), mon_ep.c_str(),
+                                      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0,
+                   "zmq_socket_monitor failed: {}", zmq_strerror(zmq_errno()));
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect(mon_ep);
+    dealer.connect(o.address);
+  }
+  ~rendezvous_link() { (void)zmq_socket_monitor(dealer.handle(), nullptr, 0); }
+  rendezvous_link(const rendezvous_link&) = delete;
+  rendezvous_link& operator=(const rendezvous_link&) = delete;
+};
+
+/// Why the CURVE handshake failed, if the monitor reported it.
+std::optional<std::string> handshake_failure(zmq::socket_t& monitor, const rendezvous_self& self) {
+  zmq::message_t event, addr;
+  if (!monitor.recv(event, zmq::recv_flags::dontwait) || event.size() < 6)
+    return std::nullopt;
+  std::uint16_t what = 0;
+  std::uint32_t value = 0;
+  std::memcpy(&what, event.data(), 2);
+  std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+  if (event.more())
+    (void)monitor.recv(addr, zmq::recv_flags::dontwait);
+  if (what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+    return fmt::format("refused this process's CURVE key (ZAP status {}): the rendezvous admits only the keys "
+                       "listed under cluster.launch.public_keys, each for its own node ('{}' here)",
+                       value, self.name);
+  return fmt::format("the CURVE handshake failed (event {}, value {}): is CURVE on at both ends, with agg's public "
+                     "key?",
+                     what, value);
+}
+
+/// The endpoints of a membership message, checked: one per rank, this process's where it is.
+std::vector<std::string> membership_of(const nlohmann::json& r, const rendezvous_options& o,
+                                       const rendezvous_self& self) {
+  const auto fail = [&](const std::string& why) { return error(fmt::format("rendezvous at {}: {}", o.address, why)); };
+  if (!r.contains("endpoints") || !r["endpoints"].is_array() || r["endpoints"].size() != o.world)
+    throw fail(fmt::format("sent a membership that does not list {} endpoints", o.world));
+  std::vector<std::string> endpoints;
+  for (const auto& ep : r["endpoints"]) {
+    if (!ep.is_string())
+      throw fail("sent a membership with an endpoint that is not text");
+    endpoints.push_back(ep.get<std::string>());
+  }
+  if (endpoints[self.rank] != self.endpoint)
+    throw fail(fmt::format("sent a membership that puts rank {} at {}, not here ({})", self.rank, endpoints[self.rank],
+                           self.endpoint));
+  return endpoints;
+}
+
+} // namespace
+
 std::vector<std::string> join_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
   auto& log = log_of(o);
   net::context zctx = o.zctx ? o.zctx : net::context::create();
-  zmq::socket_t dealer(zctx.native(), zmq::socket_type::dealer);
-  dealer.set(zmq::sockopt::linger, 0);
-  dealer.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
-  if (o.curve.enabled) {
-    const auto server = o.curve.peers.find(config::launched_node_name(0));
-    TROUPE_ENFORCE(server != o.curve.peers.end(), "CURVE is on but no public key is listed for node 'agg'");
-    dealer.set(zmq::sockopt::curve_serverkey, server->second);
-    dealer.set(zmq::sockopt::curve_publickey, o.curve.own.public_key);
-    dealer.set(zmq::sockopt::curve_secretkey, o.curve.own.secret_key);
-  }
-  static std::atomic<int> monitors{0};
-  const auto mon_ep = fmt::format("inproc://troupe-rendezvous-monitor-{}-{}", ::getpid(), monitors++);
-  TROUPE_ENFORCE(zmq_socket_monitor(dealer.handle(), mon_ep.c_str(),
-                                    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                        ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) == 0,
-                 "zmq_socket_monitor failed: {}", zmq_strerror(zmq_errno()));
-  zmq::socket_t monitor(zctx.native(), zmq::socket_type::pair);
-  monitor.set(zmq::sockopt::linger, 0);
-  monitor.connect(mon_ep);
-  dealer.connect(o.address);
+  rendezvous_link link(o, zctx);
   const nlohmann::json announce = {{"type", "announce"},  {"cluster", o.cluster_id},
                                    {"world", o.world},    {"rank", self.rank},
                                    {"name", self.name},   {"endpoint", self.endpoint},
                                    {"host", host_name()}, {"pid", static_cast<long long>(::getpid())}};
-  send_json(dealer, "", announce);
+  send_json(link.dealer, "", announce);
   log << fmt::format("troupe-node: rendezvous: announced '{}' (rank {} of {}) at {} to {}\n", self.name, self.rank,
                      o.world, self.endpoint, o.address);
   const auto deadline = deadline_of(o.timeout_s);
   bool accepted = false;
-  const auto fail = [&](const std::string& why) {
-    (void)zmq_socket_monitor(dealer.handle(), nullptr, 0);
-    return error(fmt::format("rendezvous at {}: {}", o.address, why));
-  };
+  const auto fail = [&](const std::string& why) { return error(fmt::format("rendezvous at {}: {}", o.address, why)); };
   while (clock::now() < deadline) {
-    zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}, {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{link.dealer.handle(), 0, ZMQ_POLLIN, 0}, {link.monitor.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, std::chrono::milliseconds(200));
-    if ((items[1].revents & ZMQ_POLLIN) != 0) {
-      zmq::message_t event, addr;
-      if (monitor.recv(event, zmq::recv_flags::dontwait) && event.size() >= 6) {
-        std::uint16_t what = 0;
-        std::uint32_t value = 0;
-        std::memcpy(&what, event.data(), 2);
-        std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
-        if (event.more())
-          (void)monitor.recv(addr, zmq::recv_flags::dontwait);
-        if (what == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-          throw fail(
-              fmt::format("refused this process's CURVE key (ZAP status {}): the rendezvous admits only the keys "
-                          "listed under cluster.launch.public_keys, each for its own node ('{}' here)",
-                          value, self.name));
-        throw fail(fmt::format("the CURVE handshake failed (event {}, value {}): is CURVE on at both ends, with "
-                               "agg's public key?",
-                               what, value));
-      }
-    }
-    if ((items[0].revents & ZMQ_POLLIN) == 0)
-      continue;
+    if ((items[1].revents & ZMQ_POLLIN) != 0)
+      if (auto why = handshake_failure(link.monitor, self))
+        throw fail(*why);
     zmq::message_t body;
-    if (!dealer.recv(body, zmq::recv_flags::dontwait))
+    if ((items[0].revents & ZMQ_POLLIN) == 0 || !link.dealer.recv(body, zmq::recv_flags::dontwait))
       continue;
     nlohmann::json r;
     try {
@@ -381,24 +457,12 @@ std::vector<std::string> join_rendezvous(const rendezvous_options& o, const rend
       throw fail(fmt::format("refused '{}' (rank {}): {}", self.name, self.rank, r.value("why", std::string("?"))));
     if (type == "abort")
       throw fail(fmt::format("gave up: {}", r.value("why", std::string("?"))));
+    if (type == "membership")
+      return membership_of(r, o, self);
     if (type == "accepted" && !accepted) {
       accepted = true;
       log << fmt::format("troupe-node: rendezvous: accepted; {} of {} present\n", r.value("present", 0),
                          r.value("world", 0));
-    } else if (type == "membership") {
-      if (!r.contains("endpoints") || !r["endpoints"].is_array() || r["endpoints"].size() != o.world)
-        throw fail(fmt::format("sent a membership that does not list {} endpoints", o.world));
-      std::vector<std::string> endpoints;
-      for (const auto& ep : r["endpoints"]) {
-        if (!ep.is_string())
-          throw fail("sent a membership with an endpoint that is not text");
-        endpoints.push_back(ep.get<std::string>());
-      }
-      if (endpoints[self.rank] != self.endpoint)
-        throw fail(fmt::format("sent a membership that puts rank {} at {}, not here ({})", self.rank,
-                               endpoints[self.rank], self.endpoint));
-      (void)zmq_socket_monitor(dealer.handle(), nullptr, 0);
-      return endpoints;
     }
   }
   throw fail(fmt::format("no membership within {} s ({}); is rank 0 running, and is every rank of the {} started?",
