@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +30,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -190,13 +192,71 @@ nlohmann::json part_throughput() {
           {"split_1x2", split_b}};
 }
 
-nlohmann::json part_roundtrip() {
+/// gloo all_reduce medians (ms) of the given sizes from torch_reference.py's `allreduce` (2 ranks,
+/// loopback), or an empty map (with the reason printed) if it cannot run.
+std::map<std::size_t, double> gloo_allreduce_ms(const std::string& script, const std::vector<std::size_t>& sizes) {
+  std::map<std::size_t, double> out;
+  std::vector<std::string> list;
+  for (auto n : sizes)
+    list.push_back(std::to_string(n));
+  const auto cmd = fmt::format("/usr/bin/python3 '{}' allreduce --world 2 --sizes {} --iters 5 --warmup 1 2>/dev/null",
+                               script, fmt::join(list, ","));
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  std::string text, last;
+  if (pipe) {
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, pipe.get()) != nullptr)
+      text += buf;
+  }
+  for (std::size_t at = 0; at < text.size();) {
+    const auto nl = text.find('\n', at);
+    const auto line = text.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    if (!line.empty())
+      last = line;
+    at = nl == std::string::npos ? text.size() : nl + 1;
+  }
+  try {
+    for (const auto& row : nlohmann::json::parse(last).at("allreduce"))
+      out[row.at("elements").get<std::size_t>()] = row.at("time_us").at("median").get<double>() / 1e3;
+  } catch (const std::exception& e) {
+    fmt::print("gloo: '{}' gave no result ({}); is python3-torch installed?\n", cmd, e.what());
+  }
+  return out;
+}
+
+/// Push + parameters round trip of 2 trainers and 1 aggregator over tcp loopback, alternating with
+/// gloo all_reduce of the same sizes (when `torch_reference` names the script) round by round.
+nlohmann::json part_roundtrip(int rounds, const std::string& torch_reference) {
+  const std::vector<std::size_t> sizes{225034, std::size_t{1} << 20, std::size_t{16} << 20, std::size_t{64} << 20};
+  std::map<std::size_t, std::vector<double>> troupe_ms, gloo_ms;
+  for (int r = 0; r < rounds; ++r) {
+    for (std::size_t floats : sizes) {
+      const double t = bench::roundtrip_seconds(floats, false, floats > (std::size_t{4} << 20) ? 6 : 30, 2);
+      troupe_ms[floats].push_back(t * 1e3);
+      fmt::print("round {} roundtrip {:>9} floats, 2 trainers: {:8.3f} ms\n", r + 1, floats, t * 1e3);
+    }
+    if (!torch_reference.empty())
+      for (const auto& [floats, ms] : gloo_allreduce_ms(torch_reference, sizes)) {
+        gloo_ms[floats].push_back(ms);
+        fmt::print("round {} gloo allreduce {:>9} floats, 2 ranks: {:8.3f} ms\n", r + 1, floats, ms);
+      }
+  }
   nlohmann::json out = nlohmann::json::object();
-  for (std::size_t floats : {std::size_t{225034}, std::size_t{1} << 20, std::size_t{16} << 20}) {
-    const double t = bench::roundtrip_seconds(floats, false, floats > (std::size_t{4} << 20) ? 6 : 30);
-    const double gbps = 2.0 * static_cast<double>(floats) * 4 / t / 1e9;
-    fmt::print("roundtrip {:>9} floats: {:8.3f} ms  ({:.2f} GB/s both ways)\n", floats, t * 1e3, gbps);
-    out[std::to_string(floats)] = {{"ms", t * 1e3}, {"gb_per_s", gbps}};
+  for (std::size_t floats : sizes) {
+    const double t = bench::median(troupe_ms[floats]);
+    // Bytes the aggregator moves: each trainer's push in and its parameters out.
+    const double gbps = 2.0 * 2.0 * static_cast<double>(floats) * 4 / (t / 1e3) / 1e9;
+    nlohmann::json row{{"ms", t}, {"aggregator_gb_per_s", gbps}, {"rounds_ms", troupe_ms[floats]}};
+    std::string vs;
+    if (!gloo_ms[floats].empty()) {
+      const double g = bench::median(gloo_ms[floats]);
+      row["gloo_allreduce_ms"] = g;
+      row["speedup_vs_gloo"] = g / t;
+      vs = fmt::format(", gloo {:.3f} ms: {:.2f}x", g, g / t);
+    }
+    fmt::print("roundtrip {:>9} floats: median {:8.3f} ms ({:.2f} GB/s through the aggregator){}\n", floats, t, gbps,
+               vs);
+    out[std::to_string(floats)] = row;
   }
   return out;
 }
@@ -619,13 +679,17 @@ int main(int argc, char** argv) {
                  "throughput | roundtrip | straggler | balance | metrics | recovery | process-recovery | all")
       ->check(CLI::IsMember(
           {"throughput", "roundtrip", "straggler", "balance", "metrics", "recovery", "process-recovery", "all"}));
-  app.add_option("--repeats", repeats, "Repeats of each process-recovery scenario; rounds of the balance part")
+  app.add_option("--repeats", repeats,
+                 "Repeats of each process-recovery scenario; rounds of the balance and roundtrip parts")
       ->check(CLI::PositiveNumber);
+  std::string torch_reference;
+  app.add_option("--torch-reference", torch_reference,
+                 "Path of ../shared/bench/torch_reference.py: the roundtrip part alternates with its gloo allreduce");
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
   if (part == "roundtrip" || part == "all")
-    summary["roundtrip"] = part_roundtrip();
+    summary["roundtrip"] = part_roundtrip(repeats, torch_reference);
   double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -24,25 +25,43 @@ inline double median(std::vector<double> v) {
 }
 
 /// Median seconds of `reps` round trips (after one warm-up that pays the connection set-up and, with
-/// `curve`, the CURVE handshake): the client pushes `floats` floats, the server applies them to a
-/// master copy the way the aggregator does and answers with `floats` floats of parameters.
-inline double roundtrip_seconds(std::size_t floats, bool curve, int reps) {
+/// `curve`, the CURVE handshake): each of `clients` trainers pushes `floats` floats at once, the server
+/// applies every push to a master copy the way the aggregator does (on its I/O thread, one after the
+/// other) and answers each with `floats` floats of parameters; a round ends when every client has its
+/// answer. `io_threads`: ZeroMQ I/O threads of the server's context.
+inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int clients = 1, int io_threads = 1) {
   using clock_type = std::chrono::steady_clock;
-  net::van_options so, co;
-  so.node_name = "server";
-  co.node_name = "client";
-  so.cluster_id = co.cluster_id = 7;
+  auto options = [&](const std::string& name) {
+    net::van_options o;
+    o.node_name = name;
+    o.cluster_id = 7;
+    return o;
+  };
+  std::vector<std::string> names;
+  for (int c = 0; c < clients; ++c)
+    names.push_back(fmt::format("client-{}", c));
+  net::van_options so = options("server");
+  std::vector<net::van_options> cos;
+  for (const auto& n : names)
+    cos.push_back(options(n));
   if (curve) {
-    const auto ks = net::generate_curve_keypair(), kc = net::generate_curve_keypair();
-    for (auto* o : {&so, &co}) {
-      o->curve.enabled = true;
-      o->curve.peers = {{"server", ks.public_key}, {"client", kc.public_key}};
-    }
-    so.curve.own = ks;
-    co.curve.own = kc;
+    std::vector<net::curve_keypair> keys(names.size() + 1);
+    for (auto& k : keys)
+      k = net::generate_curve_keypair();
+    std::map<std::string, std::string> peers{{"server", keys[0].public_key}};
+    for (std::size_t c = 0; c < names.size(); ++c)
+      peers[names[c]] = keys[c + 1].public_key;
+    so.curve = {true, keys[0], peers};
+    for (std::size_t c = 0; c < names.size(); ++c)
+      cos[c].curve = {true, keys[c + 1], peers};
   }
-  so.ctx = co.ctx = net::context::create();
-  net::van server(so), client(co);
+  so.ctx = net::context::create(io_threads);
+  net::van server(so);
+  std::vector<std::unique_ptr<net::van>> client_vans;
+  for (auto& o : cos) {
+    o.ctx = net::context::create(1); // each trainer is its own process
+    client_vans.push_back(std::make_unique<net::van>(o));
+  }
   auto params = std::make_shared<const std::vector<float>>(floats, 0.5f);
   std::vector<float> master(floats, 0.0f);
   server.set_handler([&](net::message&& m) {
@@ -51,31 +70,38 @@ inline double roundtrip_seconds(std::size_t floats, bool curve, int reps) {
       master[i] -= 0.01f * g[i];
     net::message reply(net::msg_type::params);
     reply.add_tensor("params", {static_cast<std::uint32_t>(floats)}, params);
-    server.send("client", std::move(reply));
+    server.send(m.h.sender, std::move(reply));
   });
   std::mutex mu;
   std::condition_variable cv;
   std::size_t replies = 0;
-  client.set_handler([&](net::message&&) {
-    std::lock_guard<std::mutex> lock(mu);
-    ++replies;
-    cv.notify_all();
-  });
-  client.connect("server", server.bind("tcp://127.0.0.1:*"));
+  const std::string endpoint = server.bind("tcp://127.0.0.1:*");
+  for (std::size_t c = 0; c < client_vans.size(); ++c) {
+    client_vans[c]->set_handler([&](net::message&&) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++replies;
+      cv.notify_all();
+    });
+    client_vans[c]->connect("server", endpoint);
+  }
   auto grad = std::make_shared<const std::vector<float>>(floats, 0.25f);
   std::vector<double> times;
   for (int i = 0; i <= reps; ++i) {
     const auto t0 = clock_type::now();
-    net::message m(net::msg_type::push_gradient);
-    m.add_tensor("grad", {static_cast<std::uint32_t>(floats)}, grad);
-    client.send("server", std::move(m));
+    for (auto& v : client_vans) {
+      net::message m(net::msg_type::push_gradient);
+      m.add_tensor("grad", {static_cast<std::uint32_t>(floats)}, grad);
+      v->send("server", std::move(m));
+    }
     std::unique_lock<std::mutex> lock(mu);
-    if (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return replies == static_cast<std::size_t>(i + 1); }))
+    const std::size_t want = static_cast<std::size_t>(i + 1) * client_vans.size();
+    if (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return replies == want; }))
       throw std::runtime_error(fmt::format("no reply within 60 s ({} floats, curve {})", floats, curve));
     if (i > 0)
       times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
   }
-  client.stop();
+  for (auto& v : client_vans)
+    v->stop();
   server.stop();
   return median(times);
 }

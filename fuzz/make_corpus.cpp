@@ -87,9 +87,9 @@ std::string codec_seed(const std::string& name, const std::vector<std::string>& 
   return frame_bytes(frames, mask);
 }
 
-std::vector<std::string> frames_of(const net::message& m) {
+std::vector<std::string> frames_of(const net::message& m, std::size_t piece_bytes = 0) {
   std::vector<std::string> out;
-  for (const auto& p : net::encode(m))
+  for (const auto& p : net::encode(m, {}, piece_bytes))
     out.emplace_back(p.view());
   return out;
 }
@@ -122,6 +122,14 @@ void codec_seeds() {
   const auto grad_frames = frames_of(grad);
   put("codec", "valid-push-gradient-3-tensors", codec_seed("valid-push-gradient-3-tensors", grad_frames));
   put("codec", "valid-push-gradient-misaligned", codec_seed("valid-push-gradient-misaligned", grad_frames, 0xfe));
+
+  // Since version 3 a tensor may travel in pieces: 48 bytes of '0.weight' as 16 + 16 + 16.
+  const auto pieces = frames_of(grad, 16);
+  put("codec", "valid-push-gradient-in-pieces", codec_seed("valid-push-gradient-in-pieces", pieces));
+  auto crossing = pieces; // the last piece of '0.weight' takes the first bytes of 'count'
+  crossing[3] += crossing[4].substr(0, 4);
+  crossing[4].erase(0, 4);
+  put("codec", "bad-piece-crossing-tensors", codec_seed("bad-piece-crossing-tensors", crossing));
 
   net::message batch = base(net::msg_type::batch);
   batch.add_tensor<std::uint8_t>("images", {2, 1, 4, 4}, std::vector<std::uint8_t>(32, 9));

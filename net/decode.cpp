@@ -5,6 +5,7 @@
 #include <cereal/archives/portable_binary.hpp>
 
 #include "common/error.hpp"
+#include "net/buffer_pool.hpp"
 #include "net/codec.hpp"
 #include "net/wire_checks.hpp"
 
@@ -126,12 +127,57 @@ std::uint16_t get_u16_le(const std::byte* p) {
   return static_cast<std::uint16_t>(std::to_integer<unsigned>(p[0]) | (std::to_integer<unsigned>(p[1]) << 8U));
 }
 
-message decode_checked(std::vector<payload> frames, const limits& lim, std::uint64_t expected_cluster) {
+/// Joins each tensor's pieces into one buffer. Checked: every piece of a non-empty tensor is
+/// non-empty, the pieces end exactly at each tensor's end, and none is left over. The sizes were
+/// checked against lim.max_message_bytes with the header, so nothing here allocates unchecked.
+std::vector<payload> assemble(const std::vector<tensor_desc>& tensors, std::vector<payload> pieces,
+                              const assembly& where) {
+  buffer_pool unpooled(0); // frees what it hands out once released
+  std::vector<payload> out;
+  out.reserve(tensors.size());
+  std::size_t k = 0;
+  for (const tensor_desc& t : tensors) {
+    const std::uint64_t need = t.bytes();
+    const std::size_t first = k;
+    std::uint64_t got = 0;
+    do {
+      if (k == pieces.size())
+        reject(decode_error::frame_count_mismatch,
+               fmt::format("the frames end after {} of the {} bytes of tensor {}", got, need, t.describe()));
+      const std::size_t n = pieces[k].size();
+      if ((n == 0 && need != 0) || n > need - got)
+        reject(decode_error::frame_size_mismatch,
+               fmt::format("frame {} has {} bytes where tensor {} has {} left", k + 1, n, t.describe(), need - got));
+      got += n;
+      ++k;
+    } while (got < need);
+    if (k - first == 1) {
+      out.push_back(std::move(pieces[first]));
+      continue;
+    }
+    auto lease = (where.pool != nullptr ? *where.pool : unpooled).take(need, where.keep);
+    std::byte* at = lease.data;
+    for (std::size_t j = first; j < k; ++j) {
+      std::memcpy(at, pieces[j].data(), pieces[j].size());
+      at += pieces[j].size();
+      pieces[j] = payload(); // the piece's receive buffer is released as soon as it is copied
+    }
+    out.emplace_back(std::move(lease.owner), lease.data, need);
+  }
+  if (k != pieces.size())
+    reject(decode_error::frame_count_mismatch,
+           fmt::format("{} frames follow the last byte of the last tensor", pieces.size() - k));
+  return out;
+}
+
+message decode_checked(std::vector<payload> frames, const limits& lim, std::uint64_t expected_cluster,
+                       const assembly& where) {
   if (frames.empty())
     reject(decode_error::truncated_header, "no frames: a message needs at least a header frame");
-  if (frames.size() > lim.max_frames)
-    reject(decode_error::too_many_frames,
-           fmt::format("message has {} frames, the limit is {}", frames.size(), lim.max_frames));
+  if (frames.size() - 1 > lim.max_pieces)
+    reject(decode_error::too_many_frames, fmt::format("message has {} tensor frames after the header, the limit is {} "
+                                                      "(max_pieces)",
+                                                      frames.size() - 1, lim.max_pieces));
   const payload& f0 = frames[0];
   if (f0.size() > lim.max_header_bytes)
     reject(decode_error::too_large,
@@ -165,6 +211,8 @@ message decode_checked(std::vector<payload> frames, const limits& lim, std::uint
 
   std::vector<payload> tensor_frames(std::make_move_iterator(frames.begin() + 1),
                                      std::make_move_iterator(frames.end()));
+  if (tensor_frames.size() > h.tensors.size())
+    tensor_frames = assemble(h.tensors, std::move(tensor_frames), where);
   if (auto e = detail::check_frames(h.tensors, tensor_frames, 1))
     throw rejected{std::move(*e)};
   // A receive buffer may place a frame at any address; copy the rare misaligned one so views are valid.
@@ -214,9 +262,10 @@ const decode_error& decode_result::error() const {
   return std::get<decode_error>(v_);
 }
 
-decode_result decode(std::vector<payload> frames, const limits& lim, std::uint64_t expected_cluster_id) {
+decode_result decode(std::vector<payload> frames, const limits& lim, std::uint64_t expected_cluster_id,
+                     const assembly& where) {
   try {
-    return decode_checked(std::move(frames), lim, expected_cluster_id);
+    return decode_checked(std::move(frames), lim, expected_cluster_id, where);
   } catch (const rejected& r) {
     return r.e;
   } catch (const cereal::Exception& e) {

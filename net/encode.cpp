@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <climits>
 #include <sstream>
 
@@ -72,7 +73,7 @@ std::optional<decode_error> validate(const message& m, const limits& lim) {
   return detail::check_frames(m.h.tensors, m.frames, 1);
 }
 
-std::vector<payload> encode(const message& m, const limits& lim) {
+std::vector<payload> encode(const message& m, const limits& lim, std::size_t piece_bytes) {
   if (auto e = validate(m, lim))
     throw error(fmt::format("cannot encode {} message: {}: {}", to_string(m.h.type), to_string(e->code), e->detail));
   auto hdr = encode_header(m.h);
@@ -81,7 +82,18 @@ std::vector<payload> encode(const message& m, const limits& lim) {
   std::vector<payload> frames;
   frames.reserve(m.frames.size() + 1);
   frames.push_back(payload::from_string(std::move(hdr)));
-  frames.insert(frames.end(), m.frames.begin(), m.frames.end());
+  for (const payload& f : m.frames) {
+    if (piece_bytes == 0 || f.size() <= piece_bytes) {
+      frames.push_back(f);
+      continue;
+    }
+    // Slices of the one buffer: each piece shares the tensor's owner, nothing is copied.
+    for (std::size_t at = 0; at < f.size(); at += piece_bytes)
+      frames.emplace_back(f.owner(), f.data() + at, std::min(piece_bytes, f.size() - at));
+  }
+  TROUPE_ENFORCE(frames.size() - 1 <= lim.max_pieces,
+                 "{} message needs {} tensor frames in pieces of {} bytes, the limit is {} (max_pieces)",
+                 to_string(m.h.type), frames.size() - 1, piece_bytes, lim.max_pieces);
   return frames;
 }
 

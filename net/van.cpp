@@ -28,7 +28,8 @@ T await(std::future<T>& f, std::chrono::milliseconds timeout, const std::string&
 
 } // namespace
 
-van::impl::impl(van_options o) : opt(std::move(o)), ctx(opt.ctx ? opt.ctx : context::create(1)) {
+van::impl::impl(van_options o)
+    : opt(std::move(o)), ctx(opt.ctx ? opt.ctx : context::create(1)), pool(opt.pool_idle_bytes) {
   TROUPE_ENFORCE(!opt.node_name.empty() && opt.node_name.size() <= 255 && opt.node_name[0] != '\0',
                  "a node name must have 1 to 255 bytes and not start with a zero byte (ZeroMQ routing id), got '{}'",
                  opt.node_name);
@@ -92,6 +93,12 @@ void van::impl::configure(zmq::socket_t& s) const {
   s.set(zmq::sockopt::reconnect_ivl_max, static_cast<int>(opt.reconnect_ivl_max.count()));
 }
 
+std::size_t van::impl::piece_bytes_for_locked(const std::string& peer) const {
+  if (dealer_routes.count(peer) != 0)
+    return inproc_dealers.count(peer) != 0 ? 0 : opt.piece_bytes;
+  return router_beyond_process ? opt.piece_bytes : 0;
+}
+
 void van::impl::post_locked(command c) {
   queue.push_back(std::move(c));
   if (!wake_pending) {
@@ -114,6 +121,7 @@ std::string van::bind(const std::string& endpoint) {
   {
     std::lock_guard<std::mutex> lk(impl_->mu);
     TROUPE_ENFORCE(!impl_->stopped, "van '{}' is stopped: cannot bind {}", name(), endpoint);
+    impl_->router_beyond_process |= endpoint.rfind("inproc://", 0) != 0;
     bind_cmd c{endpoint, {}};
     done = c.done.get_future();
     impl_->post_locked(std::move(c));
@@ -129,6 +137,8 @@ void van::connect(const std::string& peer_name, const std::string& endpoint) {
     TROUPE_ENFORCE(!peer_name.empty() && peer_name.size() <= 255, "peer name '{}' is not a valid node name", peer_name);
     TROUPE_ENFORCE(impl_->dealer_routes.insert(peer_name).second, "van '{}' is already connected to '{}'", name(),
                    peer_name);
+    if (endpoint.rfind("inproc://", 0) == 0)
+      impl_->inproc_dealers.insert(peer_name);
     connect_cmd c{peer_name, endpoint, {}};
     done = c.done.get_future();
     impl_->post_locked(std::move(c));
@@ -140,7 +150,12 @@ void van::send(const std::string& peer_name, message m) {
   m.h.cluster_id = impl_->opt.cluster_id;
   m.h.sender = impl_->opt.node_name;
   m.h.seq = impl_->next_seq++;
-  send_cmd c{peer_name, encode(m, impl_->opt.lim), 0, m.h.type};
+  std::size_t piece_bytes = 0;
+  {
+    std::lock_guard<std::mutex> lk(impl_->mu);
+    piece_bytes = impl_->piece_bytes_for_locked(peer_name);
+  }
+  send_cmd c{peer_name, encode(m, impl_->opt.lim, piece_bytes), 0, m.h.type};
   for (const auto& f : c.frames)
     c.bytes += f.size();
   std::lock_guard<std::mutex> lk(impl_->mu);

@@ -46,6 +46,13 @@ struct van_options {
   /// calling itself anything else is refused as `unauthenticated` before its bytes are kept, so
   /// the per-peer limits are counted per node of the cluster, never per made-up routing id.
   std::set<std::string> known_peers;
+  /// Over tcp:// and ipc://, a tensor larger than this travels in pieces of this many bytes and is
+  /// assembled on arrival (0: always whole). Pieces keep libzmq's receive buffers in reused heap
+  /// memory instead of a fresh mapping per frame (bench_cluster --part roundtrip; 1 MiB measured
+  /// best here). inproc:// links always send whole frames: they are zero-copy end to end.
+  std::size_t piece_bytes = 1 << 20;
+  /// Released assembly buffers the van keeps for the next message of the same size.
+  std::uint64_t pool_idle_bytes = 1ULL << 30;
   /// Called for each refused message or handshake (peer = connection identity, or the address of a
   /// peer that failed the CURVE handshake), on the I/O thread or the ZAP thread; may be empty.
   std::function<void(const std::string& peer, const decode_error& e)> on_reject;

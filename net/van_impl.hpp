@@ -14,6 +14,7 @@
 
 #include <zmq.hpp>
 
+#include "net/buffer_pool.hpp"
 #include "net/van.hpp"
 
 namespace troupe::net {
@@ -46,11 +47,13 @@ struct van::impl {
   // ---- shared between callers and the I/O thread, guarded by mu ----
   mutable std::mutex mu;
   std::deque<command> queue;
-  bool wake_pending = false;           // a wake-up is in flight; the I/O thread clears it when it takes the queue
-  bool stopped = false;                // no new work is accepted
-  std::set<std::string> dealer_routes; // peers we connect()ed to
-  std::set<std::string> router_routes; // peers whose valid message arrived on the ROUTER
-  zmq::socket_t wake_tx;               // PAIR; callers send an empty frame to wake the I/O thread
+  bool wake_pending = false;            // a wake-up is in flight; the I/O thread clears it when it takes the queue
+  bool stopped = false;                 // no new work is accepted
+  std::set<std::string> dealer_routes;  // peers we connect()ed to
+  std::set<std::string> router_routes;  // peers whose valid message arrived on the ROUTER
+  std::set<std::string> inproc_dealers; // connect()ed over inproc://: whole frames, never pieces
+  bool router_beyond_process = false;   // some bind() was tcp:// or ipc://: answers go in pieces
+  zmq::socket_t wake_tx;                // PAIR; callers send an empty frame to wake the I/O thread
   std::shared_ptr<const van::handler> on_message;
   std::atomic<std::uint64_t> next_seq{1};
 
@@ -70,8 +73,11 @@ struct van::impl {
   /// Per peer: received bytes still referenced by undelivered or unreleased payloads (see
   /// van_options::max_peer_inflight_bytes). The counters are decremented from any thread.
   std::map<std::string, std::shared_ptr<std::atomic<std::uint64_t>>> inflight;
-  std::thread io; // last: started when everything above exists
+  buffer_pool pool; // tensors that arrived in pieces are assembled here
+  std::thread io;   // last: started when everything above exists
 
+  /// opt.piece_bytes, or 0 for a peer reached over inproc://; mu must be held.
+  std::size_t piece_bytes_for_locked(const std::string& peer) const;
   /// Queues a command and wakes the I/O thread; mu must be held.
   void post_locked(command c);
 

@@ -152,6 +152,7 @@ void van::impl::execute(command& c, bool stopping) {
       {
         std::lock_guard<std::mutex> lk(mu);
         dealer_routes.erase(k->peer);
+        inproc_dealers.erase(k->peer);
       }
       k->done.set_exception(std::current_exception());
     }
@@ -183,7 +184,7 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
     ++received;
     if (is_identity)
       identity = part.to_string();
-    else if (parts.size() < opt.lim.max_frames)
+    else if (parts.size() <= opt.lim.max_pieces) // the header and its pieces
       parts.push_back(std::move(part));
     else
       overflow = true; // keep draining, keep nothing
@@ -196,7 +197,8 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
   }
   if (overflow) {
     reject(peer, {decode_error::too_many_frames,
-                  fmt::format("message has more than {} frames, the limit", opt.lim.max_frames)});
+                  fmt::format("message has more than {} frames after the header, the limit (max_pieces)",
+                              opt.lim.max_pieces)});
     return true;
   }
   // Over CURVE, libzmq names the key that passed the handshake; it must be the sender's own.
@@ -222,8 +224,9 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
   frames.reserve(parts.size());
   for (auto& part : parts)
     frames.push_back(to_payload(std::move(part), ticket));
+  // A tensor assembled from pieces holds the ticket instead of the pieces it was copied from.
+  auto result = decode(std::move(frames), opt.lim, opt.cluster_id, {&pool, ticket});
   ticket.reset();
-  auto result = decode(std::move(frames), opt.lim, opt.cluster_id);
   if (!result) {
     reject(peer, result.error());
     return true;

@@ -1,9 +1,12 @@
 #include "net/codec.hpp"
 
+#include <utility>
+
 #include <catch2/catch.hpp>
 
 #include "common/error.hpp"
 #include "common/rng.hpp"
+#include "net/buffer_pool.hpp"
 
 #include "net_test_util.hpp"
 
@@ -88,7 +91,7 @@ TEST_CASE("the header frame starts with magic, version and flags", "[net][messag
   const auto bytes = encode_header(h);
   REQUIRE(bytes.size() > header_prefix_bytes);
   CHECK(bytes.substr(0, 4) == "TRP1");
-  CHECK(bytes[4] == 2); // version 2, little-endian
+  CHECK(bytes[4] == 3); // version 3, little-endian
   CHECK(bytes[5] == 0);
   CHECK(bytes[6] == 0); // flags
   CHECK(bytes[7] == 0);
@@ -150,4 +153,54 @@ TEST_CASE("cluster ids are the FNV-1a hash of the cluster name", "[net][message]
   CHECK(cluster_id_of("a") == 0xaf63dc4c8601ec8cULL); // published FNV-1a 64 test vector
   CHECK(cluster_id_of("foobar") == 0x85944171f73967e8ULL);
   CHECK(cluster_id_of("fmnist-ps") != cluster_id_of("fmnist-ps2"));
+}
+
+TEST_CASE("large tensors travel in pieces that share the buffer and are assembled on arrival", "[net][message]") {
+  rng r(11);
+  std::vector<float> w(100'003); // not a multiple of the piece size: the last piece is short
+  for (auto& x : w)
+    x = static_cast<float>(r.next() % 100000) / 3.0f;
+  auto buf = std::make_shared<const std::vector<float>>(w);
+  message m(msg_type::push_gradient);
+  m.add_tensor("small", {3}, std::vector<std::int32_t>{7, 8, 9});
+  m.add_tensor("g", {100'003}, buf);
+  m.add_tensor("empty", {0}, std::vector<std::uint8_t>{});
+
+  const std::size_t piece = 64 * 1024;
+  const auto frames = encode(m, limits{}, piece);
+  const std::size_t g_pieces = (w.size() * 4 + piece - 1) / piece; // 7
+  REQUIRE(frames.size() == 1 + 1 + g_pieces + 1);
+  for (std::size_t i = 0; i < g_pieces; ++i) // slices of the one buffer, in order
+    CHECK(frames[2 + i].data() == reinterpret_cast<const std::byte*>(buf->data()) + i * piece);
+  CHECK(encode(m, limits{}, 0).size() == 4); // 0: whole frames, as before
+
+  buffer_pool pool;
+  auto ticket = std::make_shared<int>(0);
+  std::weak_ptr<int> ticket_alive = ticket;
+  {
+    auto result = decode(copied(frames), limits{}, 0, {&pool, std::exchange(ticket, nullptr)});
+    REQUIRE(result.ok());
+    const message& got = result.value();
+    REQUIRE(got.frames.size() == 3);
+    const auto g = got.view<float>(1);
+    REQUIRE(g.size == w.size());
+    CHECK(std::equal(g.begin(), g.end(), w.begin()));
+    CHECK(got.view<std::int32_t>(0)[2] == 9);
+    CHECK(got.view<std::uint8_t>(2).size == 0);
+    CHECK(pool.stats().fresh == 1);
+    CHECK_FALSE(ticket_alive.expired()); // the assembled tensor holds the sender's in-flight ticket
+  }
+  CHECK(ticket_alive.expired()); // released with the tensor
+  CHECK(pool.stats().idle_bytes == w.size() * 4);
+  REQUIRE(decode(copied(frames), limits{}, 0, {&pool, nullptr}).ok());
+  CHECK(pool.stats().reused == 1); // the next message of that size took the released buffer
+}
+
+TEST_CASE("encode refuses a message that needs more pieces than the limit", "[net][message]") {
+  message m(msg_type::params);
+  m.add_tensor("p", {4096}, std::vector<float>(4096, 1.0f));
+  limits lim;
+  lim.max_pieces = 15;
+  CHECK_THROWS_WITH(encode(m, lim, 1024), Catch::Contains("needs 16 tensor frames") && Catch::Contains("max_pieces"));
+  CHECK(encode(m, lim, 4096).size() == 5);
 }

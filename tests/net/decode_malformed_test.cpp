@@ -63,7 +63,7 @@ std::vector<bad_case> table() {
   t.push_back({"a prefix cut short", with_header("TRP"), decode_error::truncated_header, "prefix"});
   t.push_back({"bad magic", with_header("HTTP" + ref.substr(4)), decode_error::bad_magic, "48 54 54 50"});
   t.push_back({"other version", with_header(patched(ref, 4, 7, 2)), decode_error::bad_version,
-               "protocol version 7 from peer, this node speaks 2"});
+               "protocol version 7 from peer, this node speaks 3"});
   t.push_back({"unknown flags", with_header(patched(ref, 6, 4, 2)), decode_error::bad_header, "flags 0x0004"});
   t.push_back({"wrong cluster", with_header(encode_header(alter([](message& m) { m.h.cluster_id = 0xabc; }).h)),
                decode_error::wrong_cluster,
@@ -96,8 +96,23 @@ std::vector<bad_case> table() {
   t.push_back({"unknown dtype",
                with_header(encode_header(alter([](message& m) { m.h.tensors[1].type = static_cast<dtype>(9); }).h)),
                decode_error::bad_header, "tensor 1 'b' has unknown dtype 9"});
-  t.push_back({"65 frames", with_header(ref, std::vector<payload>(64, test::bytes("x"))), decode_error::too_many_frames,
-               "65 frames, the limit is 64"});
+  t.push_back({"4097 tensor frames", with_header(ref, std::vector<payload>(4097, test::bytes("x"))),
+               decode_error::too_many_frames, "4097 tensor frames after the header, the limit is 4096"});
+  // Tensors in pieces (version 3): the pieces of each tensor must end exactly at its end.
+  const auto w = reference().frames[0], b = reference().frames[1];
+  const auto slice = [](const payload& p, std::size_t at, std::size_t n) {
+    return payload(p.owner(), p.data() + at, n);
+  };
+  t.push_back({"a piece crossing the end of its tensor into the next",
+               with_header(ref, {slice(w, 0, 1000), test::bytes(std::string(216, 'x')), b}),
+               decode_error::frame_size_mismatch, "frame 2 has 216 bytes where tensor 'w' [10, 30] f32 has 200 left"});
+  t.push_back({"an empty piece of a non-empty tensor", with_header(ref, {w, payload(), b}),
+               decode_error::frame_size_mismatch, "frame 2 has 0 bytes where tensor 'b' [4] i32 has 16 left"});
+  t.push_back({"pieces that stop inside the last tensor",
+               with_header(ref, {slice(w, 0, 400), slice(w, 400, 400), slice(w, 800, 400), slice(b, 0, 8)}),
+               decode_error::frame_count_mismatch, "the frames end after 8 of the 16 bytes of tensor 'b' [4] i32"});
+  t.push_back({"a frame after the last tensor", with_header(ref, {slice(w, 0, 600), slice(w, 600, 600), b, b}),
+               decode_error::frame_count_mismatch, "1 frames follow the last byte of the last tensor"});
   t.push_back({"a header listing 100 tensors",
                with_header(encode_header(alter([](message& m) {
                                            m.h.tensors.assign(100, tensor_desc{"u", dtype::u8, {1}});
@@ -111,7 +126,7 @@ std::vector<bad_case> table() {
                  h[4] = 1;
                  return h;
                }()),
-               decode_error::bad_version, "protocol version 1 from peer, this node speaks 2"});
+               decode_error::bad_version, "protocol version 1 from peer, this node speaks 3"});
   t.push_back({"a 70 KiB header", with_header(encode_header(alter([](message& m) { m.h.meta.assign(70000, 'm'); }).h)),
                decode_error::too_large, "the limit is 65536"});
   return t;
