@@ -216,24 +216,33 @@ std::map<std::size_t, double> gloo_allreduce_ms(const std::string& script, const
     at = nl == std::string::npos ? text.size() : nl + 1;
   }
   try {
-    for (const auto& row : nlohmann::json::parse(last).at("allreduce"))
+    const auto result = nlohmann::json::parse(last); // named: a range-for over a temporary's member dangles
+    for (const auto& row : result.at("allreduce"))
       out[row.at("elements").get<std::size_t>()] = row.at("time_us").at("median").get<double>() / 1e3;
   } catch (const std::exception& e) {
-    fmt::print("gloo: '{}' gave no result ({}); is python3-torch installed?\n", cmd, e.what());
+    fmt::print("gloo: {} gave no result ({}; {} bytes of output); is python3-torch installed?\n", cmd, e.what(),
+               text.size());
   }
   return out;
 }
 
 /// Push + parameters round trip of 2 trainers and 1 aggregator over tcp loopback, alternating with
 /// gloo all_reduce of the same sizes (when `torch_reference` names the script) round by round.
-nlohmann::json part_roundtrip(int rounds, const std::string& torch_reference) {
-  const std::vector<std::size_t> sizes{225034, std::size_t{1} << 20, std::size_t{16} << 20, std::size_t{64} << 20};
-  std::map<std::size_t, std::vector<double>> troupe_ms, gloo_ms;
+nlohmann::json part_roundtrip(int rounds, const std::string& torch_reference, std::vector<std::size_t> sizes,
+                              bool whole) {
+  if (sizes.empty())
+    sizes = {225034, std::size_t{1} << 20, std::size_t{16} << 20, std::size_t{64} << 20};
+  std::map<std::size_t, std::vector<double>> troupe_ms, whole_ms, gloo_ms;
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t floats : sizes) {
-      const double t = bench::roundtrip_seconds(floats, false, floats > (std::size_t{4} << 20) ? 6 : 30, 2);
+      const int reps = floats > (std::size_t{4} << 20) ? 6 : 30;
+      const double t = bench::roundtrip_seconds(floats, false, reps, 2);
       troupe_ms[floats].push_back(t * 1e3);
-      fmt::print("round {} roundtrip {:>9} floats, 2 trainers: {:8.3f} ms\n", r + 1, floats, t * 1e3);
+      // The same with whole frames (piece_bytes 0): the transport before wire version 3.
+      const double w = whole ? bench::roundtrip_seconds(floats, false, reps, 2, 1, 0) : 0;
+      whole_ms[floats].push_back(w * 1e3);
+      fmt::print("round {} roundtrip {:>9} floats, 2 trainers: {:8.3f} ms in pieces, {:8.3f} ms whole\n", r + 1, floats,
+                 t * 1e3, w * 1e3);
     }
     if (!torch_reference.empty())
       for (const auto& [floats, ms] : gloo_allreduce_ms(torch_reference, sizes)) {
@@ -246,13 +255,18 @@ nlohmann::json part_roundtrip(int rounds, const std::string& torch_reference) {
     const double t = bench::median(troupe_ms[floats]);
     // Bytes the aggregator moves: each trainer's push in and its parameters out.
     const double gbps = 2.0 * 2.0 * static_cast<double>(floats) * 4 / (t / 1e3) / 1e9;
-    nlohmann::json row{{"ms", t}, {"aggregator_gb_per_s", gbps}, {"rounds_ms", troupe_ms[floats]}};
-    std::string vs;
+    const double w = whole ? bench::median(whole_ms[floats]) : 0;
+    nlohmann::json row{{"ms", t},
+                       {"aggregator_gb_per_s", gbps},
+                       {"rounds_ms", troupe_ms[floats]},
+                       {"whole_frames_ms", w},
+                       {"speedup_vs_whole_frames", w / t}};
+    std::string vs = whole ? fmt::format(", whole frames {:.3f} ms: {:.2f}x", w, w / t) : std::string();
     if (!gloo_ms[floats].empty()) {
       const double g = bench::median(gloo_ms[floats]);
       row["gloo_allreduce_ms"] = g;
       row["speedup_vs_gloo"] = g / t;
-      vs = fmt::format(", gloo {:.3f} ms: {:.2f}x", g, g / t);
+      vs += fmt::format(", gloo {:.3f} ms: {:.2f}x", g, g / t);
     }
     fmt::print("roundtrip {:>9} floats: median {:8.3f} ms ({:.2f} GB/s through the aggregator){}\n", floats, t, gbps,
                vs);
@@ -685,11 +699,15 @@ int main(int argc, char** argv) {
   std::string torch_reference;
   app.add_option("--torch-reference", torch_reference,
                  "Path of ../shared/bench/torch_reference.py: the roundtrip part alternates with its gloo allreduce");
+  std::vector<std::size_t> roundtrip_floats;
+  app.add_option("--roundtrip-floats", roundtrip_floats, "Sizes of the roundtrip part (default 225034, 1M, 16M, 64M)");
+  bool skip_whole = false;
+  app.add_flag("--no-whole", skip_whole, "Roundtrip part: skip the whole-frame (before wire version 3) comparison");
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
   if (part == "roundtrip" || part == "all")
-    summary["roundtrip"] = part_roundtrip(repeats, torch_reference);
+    summary["roundtrip"] = part_roundtrip(repeats, torch_reference, roundtrip_floats, !skip_whole);
   double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();
