@@ -395,7 +395,11 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
   ctx->send(ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
   self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   return {
-      [=](inbound& in) { on_message(self, *in.msg); },
+      [=](inbound& in) {
+        // Only the actor itself may read its mailbox (runtime/queue_gauges.hpp).
+        self->state.ctx->mailboxes->set(aggregator_name, self->mailbox().size());
+        on_message(self, *in.msg);
+      },
       [=](stop_atom) { finish(self, "stopped"); },
       [=](tick_atom) {
         auto& s = self->state;

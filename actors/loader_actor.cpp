@@ -187,7 +187,11 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
     return {};
   }
   return {
-      [=](inbound& in) { on_message(self, *in.msg, fail_after_requests); },
+      [=](inbound& in) {
+        // Only the actor itself may read its mailbox (runtime/queue_gauges.hpp).
+        self->state.ctx->mailboxes->set(loader_name, self->mailbox().size());
+        on_message(self, *in.msg, fail_after_requests);
+      },
       [=](stop_atom) {
         // Stopped here (signal or a failed sibling): the aggregator ends the job for everyone.
         const auto& c = *self->state.ctx;

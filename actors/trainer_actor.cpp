@@ -46,6 +46,7 @@ public:
       if (!core_.allowed() || !core_.has_batch())
         continue; // a re-sync moved our clock while draining
       const auto b = core_.take_batch();
+      ctx_->prefetch->set(name_, core_.prefetched());
       if (o_.fail_at_clock >= 0 && core_.clock() == static_cast<std::uint64_t>(o_.fail_at_clock))
         throw error(fmt::format("injected failure at clock {} (test hook)", core_.clock()));
       step(b);
@@ -66,7 +67,10 @@ private:
   void on_message(const net::message& m) {
     if (m.h.sender == ctx_->where.aggregator_node)
       heard_aggregator_ = clock_type::now();
+    // Only the actor itself may read its mailbox (runtime/queue_gauges.hpp).
+    ctx_->mailboxes->set(name_, self_->mailbox().size());
     handle(m);
+    ctx_->prefetch->set(name_, core_.prefetched());
   }
 
   /// Receives for up to `timeout`; false when nothing arrived.

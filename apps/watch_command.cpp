@@ -20,6 +20,8 @@ int watch_command(int argc, char** argv) {
   app.add_flag("--once", o.once, "Print the view once and exit (no screen clearing)");
   app.add_option("--interval", o.interval_s, "Seconds between refreshes of the live view")->check(CLI::PositiveNumber);
   app.add_flag("--no-color", no_color, "No ANSI colours even on a terminal");
+  app.add_flag("--peers", o.peers,
+               "One row per link instead: round trip, bytes and messages per peer, refusals; then queue depths");
   CLI11_PARSE(app, argc, argv);
   o.style.color = !no_color && ::isatty(STDOUT_FILENO) != 0;
   catch_stop_signals();

@@ -17,6 +17,8 @@
 namespace troupe::net {
 
 /// Every message type with its wire number. New types go at the end; a number is never reused.
+/// `ping` and `pong` are the vans' own round-trip probe (net/peer_table.hpp): a van answers a ping
+/// itself and never hands either to its handler.
 #define TROUPE_NET_MESSAGE_TYPES(X)                                                                                    \
   X(hello, 1)                                                                                                          \
   X(welcome, 2)                                                                                                        \
@@ -32,7 +34,9 @@ namespace troupe::net {
   X(eval_result, 12)                                                                                                   \
   X(metrics, 13)                                                                                                       \
   X(shutdown, 14)                                                                                                      \
-  X(ack, 15)
+  X(ack, 15)                                                                                                           \
+  X(ping, 16)                                                                                                          \
+  X(pong, 17)
 
 enum class msg_type : std::uint16_t {
 #define TROUPE_NET_X(name, value) name = value,

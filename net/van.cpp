@@ -29,7 +29,8 @@ T await(std::future<T>& f, std::chrono::milliseconds timeout, const std::string&
 } // namespace
 
 van::impl::impl(van_options o)
-    : opt(std::move(o)), ctx(opt.ctx ? opt.ctx : context::create(1)), pool(opt.pool_idle_bytes) {
+    : opt(std::move(o)), ctx(opt.ctx ? opt.ctx : context::create(1)), peers(opt.max_peer_entries),
+      pool(opt.pool_idle_bytes) {
   TROUPE_ENFORCE(!opt.node_name.empty() && opt.node_name.size() <= 255 && opt.node_name[0] != '\0',
                  "a node name must have 1 to 255 bytes and not start with a zero byte (ZeroMQ routing id), got '{}'",
                  opt.node_name);
@@ -65,7 +66,7 @@ void van::impl::setup_curve_server() {
   zap_domain = "troupe:" + opt.node_name;
   // The ZAP handler must exist before the first handshake, i.e. before bind().
   ctx.zap_allow(zap_domain, key_to_name, [this](const std::string& address, const std::string& why) {
-    reject(address, {decode_error::unauthenticated, fmt::format("CURVE handshake refused: {}", why)});
+    reject(address, {decode_error::unauthenticated, fmt::format("CURVE handshake refused: {}", why)}, false);
   });
   router.set(zmq::sockopt::curve_server, true);
   router.set(zmq::sockopt::curve_secretkey, opt.curve.own.secret_key);
@@ -146,21 +147,25 @@ void van::connect(const std::string& peer_name, const std::string& endpoint) {
   await(done, impl_->opt.op_timeout, fmt::format("van '{}' connecting to '{}' at {}", name(), peer_name, endpoint));
 }
 
-void van::send(const std::string& peer_name, message m) {
-  m.h.cluster_id = impl_->opt.cluster_id;
-  m.h.sender = impl_->opt.node_name;
-  m.h.seq = impl_->next_seq++;
+send_cmd van::impl::make_send(const std::string& peer, message m) {
+  m.h.cluster_id = opt.cluster_id;
+  m.h.sender = opt.node_name;
+  m.h.seq = next_seq++;
   std::size_t piece_bytes = 0;
   {
-    std::lock_guard<std::mutex> lk(impl_->mu);
-    piece_bytes = impl_->piece_bytes_for_locked(peer_name);
+    std::lock_guard<std::mutex> lk(mu);
+    piece_bytes = piece_bytes_for_locked(peer);
   }
-  send_cmd c{peer_name, encode(m, impl_->opt.lim, piece_bytes), 0, m.h.type};
+  send_cmd c{peer, encode(m, opt.lim, piece_bytes), 0, m.h.type};
   for (const auto& f : c.frames)
     c.bytes += f.size();
+  return c;
+}
+
+void van::send(const std::string& peer_name, message m) {
+  send_cmd c = impl_->make_send(peer_name, std::move(m));
   std::lock_guard<std::mutex> lk(impl_->mu);
-  TROUPE_ENFORCE(!impl_->stopped, "van '{}' is stopped: cannot send {} to '{}'", name(), to_string(m.h.type),
-                 peer_name);
+  TROUPE_ENFORCE(!impl_->stopped, "van '{}' is stopped: cannot send {} to '{}'", name(), to_string(c.type), peer_name);
   TROUPE_ENFORCE(impl_->dealer_routes.count(peer_name) != 0 || impl_->router_routes.count(peer_name) != 0,
                  "van '{}' has no route to '{}': connect() to it, or wait until it has sent to us", name(), peer_name);
   impl_->post_locked(std::move(c));
@@ -172,6 +177,26 @@ void van::set_handler(handler on_message) {
   impl_->on_message = std::move(h);
 }
 
+bool van::probe(const std::string& peer_name) {
+  if (!has_route(peer_name))
+    return false;
+  std::optional<std::uint64_t> id;
+  {
+    std::lock_guard<std::mutex> lk(impl_->stats_mu);
+    id = impl_->peers.start_probe(peer_name, peer_table::clock::now(), impl_->opt.probe_timeout);
+  }
+  if (!id)
+    return false;
+  message m(msg_type::ping);
+  m.h.clock = *id; // the pong echoes it (net/peer_table.hpp)
+  try {
+    send(peer_name, std::move(m));
+  } catch (const troupe::error&) {
+    return false; // stopped meanwhile: the probe stays outstanding until it times out
+  }
+  return true;
+}
+
 bool van::has_route(const std::string& peer_name) const {
   std::lock_guard<std::mutex> lk(impl_->mu);
   return impl_->dealer_routes.count(peer_name) != 0 || impl_->router_routes.count(peer_name) != 0;
@@ -179,7 +204,9 @@ bool van::has_route(const std::string& peer_name) const {
 
 van::stats van::counters() const {
   std::lock_guard<std::mutex> lk(impl_->stats_mu);
-  return impl_->st;
+  auto s = impl_->st;
+  s.peers = impl_->peers.snapshot();
+  return s;
 }
 
 void van::stop() {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include "net/context.hpp"
 #include "net/curve.hpp"
 #include "net/message.hpp"
+#include "net/peer_table.hpp"
 
 namespace troupe::net {
 
@@ -53,6 +55,11 @@ struct van_options {
   std::size_t piece_bytes = 1 << 20;
   /// Released assembly buffers the van keeps for the next message of the same size.
   std::uint64_t pool_idle_bytes = 1ULL << 30;
+  /// Peers with figures of their own in van_stats::peers; traffic of further names is counted
+  /// under net::unknown_peer (see net/peer_table.hpp).
+  std::size_t max_peer_entries = 256;
+  /// A round-trip probe without an answer for this long is counted unanswered and may be replaced.
+  std::chrono::milliseconds probe_timeout{10000};
   /// Called for each refused message or handshake (peer = connection identity, or the address of a
   /// peer that failed the CURVE handshake), on the I/O thread or the ZAP thread; may be empty.
   std::function<void(const std::string& peer, const decode_error& e)> on_reject;
@@ -62,7 +69,7 @@ struct van_options {
 struct van_stats {
   std::uint64_t messages_sent = 0;     ///< handed to ZeroMQ
   std::uint64_t bytes_sent = 0;        ///< all frames, header included
-  std::uint64_t messages_received = 0; ///< decoded and passed to the handler (or counted unhandled)
+  std::uint64_t messages_received = 0; ///< decoded: passed to the handler (or counted unhandled), or a probe
   std::uint64_t bytes_received = 0;
   std::uint64_t rejected = 0; ///< sum of rejected_by_reason
   std::array<std::uint64_t, decode_error::reason_count> rejected_by_reason{};
@@ -72,6 +79,9 @@ struct van_stats {
   std::string last_rejection;       ///< "from 'x': wrong_cluster: cluster id ..."
   std::string last_send_failure;
   std::string last_handler_error;
+  /// The same figures per peer (by printable name), with the round-trip estimates; they add up to
+  /// the totals above (a rejected handshake counts under net::unknown_peer).
+  std::map<std::string, peer_stats> peers;
 };
 
 class van {
@@ -99,6 +109,10 @@ public:
   /// Sets the function called on the I/O thread with each valid message. It must return quickly
   /// (hand the message to a mailbox) and may call send(); set it before bind()/connect().
   void set_handler(handler on_message);
+  /// Sends a round-trip probe (a ping, answered by the peer's van) unless one to that peer is still
+  /// outstanding and younger than probe_timeout; its answer updates van_stats::peers[peer_name].
+  /// Returns whether a probe was sent; never throws (no route, a stopped van: false).
+  bool probe(const std::string& peer_name);
   /// True once a valid message from `peer_name` arrived on the ROUTER or a connect() to it was made.
   bool has_route(const std::string& peer_name) const;
   stats counters() const;

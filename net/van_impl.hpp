@@ -58,7 +58,8 @@ struct van::impl {
   std::atomic<std::uint64_t> next_seq{1};
 
   mutable std::mutex stats_mu;
-  van_stats st;
+  van_stats st;     // the totals; st.peers stays empty (counters() fills it from `peers`)
+  peer_table peers; // per peer, guarded by stats_mu
 
   std::mutex join_mu;
 
@@ -80,6 +81,8 @@ struct van::impl {
   std::size_t piece_bytes_for_locked(const std::string& peer) const;
   /// Queues a command and wakes the I/O thread; mu must be held.
   void post_locked(command c);
+  /// Stamps m (cluster id, sender, seq) and encodes it for `peer` (any thread).
+  send_cmd make_send(const std::string& peer, message m);
 
   // I/O thread (van_io.cpp)
   void run();
@@ -87,8 +90,10 @@ struct van::impl {
   void execute(command& c, bool stopping);
   void receive_from(zmq::socket_t& s, const std::string* dealer_peer);
   bool receive_one(zmq::socket_t& s, const std::string* dealer_peer);
-  void deliver(message&& m, std::uint64_t bytes);
-  void reject(const std::string& peer, const decode_error& e);
+  void deliver(message&& m);
+  void answer_probe(const std::string& peer, const message& m, peer_table::clock::time_point received);
+  /// Counts a refusal; under `peer` when the transport vouches for that name, else under unknown_peer.
+  void reject(const std::string& peer, const decode_error& e, bool attributable);
   void enqueue(send_cmd&& c);
   bool has_backlog() const;
   void flush_backlogs();

@@ -1,6 +1,5 @@
 /// The van's I/O thread: the only code that touches its ZeroMQ sockets.
 
-#include <cctype>
 #include <cstring>
 
 #include "common/error.hpp"
@@ -41,14 +40,6 @@ std::string user_id_of(const zmq::message_t& part) {
 }
 
 constexpr std::size_t max_tracked_peers = 4096; // bounds the in-flight table against made-up names
-
-/// A routing id fit for a log line: non-printable bytes as \xNN.
-std::string printable(const std::string& id) {
-  std::string out;
-  for (unsigned char c : id)
-    out += std::isprint(c) ? std::string(1, static_cast<char>(c)) : fmt::format("\\x{:02x}", c);
-  return out;
-}
 
 } // namespace
 
@@ -189,34 +180,44 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
     else
       overflow = true; // keep draining, keep nothing
   }
+  const auto arrived = peer_table::clock::now(); // a pong's round trip ends here
   const std::string& peer = dealer_peer ? *dealer_peer : identity;
   if (!opt.known_peers.empty() && opt.known_peers.count(peer) == 0) {
-    reject(peer, {decode_error::unauthenticated,
-                  fmt::format("connection calls itself '{}', which is not a node of this cluster", printable(peer))});
-    return true;
-  }
-  if (overflow) {
-    reject(peer, {decode_error::too_many_frames,
-                  fmt::format("message has more than {} frames after the header, the limit (max_pieces)",
-                              opt.lim.max_pieces)});
+    reject(peer,
+           {decode_error::unauthenticated,
+            fmt::format("connection calls itself '{}', which is not a node of this cluster", printable_name(peer))},
+           false);
     return true;
   }
   // Over CURVE, libzmq names the key that passed the handshake; it must be the sender's own.
   if (opt.curve.enabled && dealer_peer == nullptr && !parts.empty()) {
     const std::string user = user_id_of(parts.front());
     if (!user.empty() && user != peer) {
-      reject(peer, {decode_error::unauthenticated,
-                    fmt::format("connection calls itself '{}' but holds the key of node '{}'", printable(peer), user)});
+      reject(peer,
+             {decode_error::unauthenticated,
+              fmt::format("connection calls itself '{}' but holds the key of node '{}'", printable_name(peer), user)},
+             false);
       return true;
     }
+  }
+  // From here on the name is the one the transport vouches for: refusals are counted under it.
+  if (overflow) {
+    reject(peer,
+           {decode_error::too_many_frames, fmt::format("message has more than {} frames after the header, the limit "
+                                                       "(max_pieces)",
+                                                       opt.lim.max_pieces)},
+           true);
+    return true;
   }
   auto tracked = inflight.find(peer);
   auto counter = tracked != inflight.end() ? tracked->second : std::make_shared<std::atomic<std::uint64_t>>(0);
   if (const std::uint64_t held = counter->load(); held + bytes > opt.max_peer_inflight_bytes) {
-    reject(peer, {decode_error::flooding,
-                  fmt::format("{} bytes of this peer's earlier messages are still unprocessed; {} more would pass the "
-                              "limit of {} (max_peer_inflight_bytes)",
-                              held, bytes, opt.max_peer_inflight_bytes)});
+    reject(peer,
+           {decode_error::flooding,
+            fmt::format("{} bytes of this peer's earlier messages are still unprocessed; {} more would pass the "
+                        "limit of {} (max_peer_inflight_bytes)",
+                        held, bytes, opt.max_peer_inflight_bytes)},
+           true);
     return true;
   }
   auto ticket = make_ticket(counter, bytes);
@@ -228,13 +229,15 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
   auto result = decode(std::move(frames), opt.lim, opt.cluster_id, {&pool, ticket});
   ticket.reset();
   if (!result) {
-    reject(peer, result.error());
+    reject(peer, result.error(), true);
     return true;
   }
   message m = std::move(result).value();
   if (m.h.sender != peer) {
-    reject(peer, {decode_error::bad_header, fmt::format("header names sender '{}' but the connection belongs to '{}'",
-                                                        printable(m.h.sender), printable(peer))});
+    reject(peer,
+           {decode_error::bad_header, fmt::format("header names sender '{}' but the connection belongs to '{}'",
+                                                  printable_name(m.h.sender), printable_name(peer))},
+           true);
     return true;
   }
   if (tracked == inflight.end()) {
@@ -247,8 +250,30 @@ bool van::impl::receive_one(zmq::socket_t& s, const std::string* dealer_peer) {
     std::lock_guard<std::mutex> lk(mu);
     router_routes.insert(peer);
   }
-  deliver(std::move(m), bytes);
+  {
+    std::lock_guard<std::mutex> lk(stats_mu);
+    ++st.messages_received;
+    st.bytes_received += bytes;
+    auto& p = peers.at(peer);
+    ++p.messages_received;
+    p.bytes_received += bytes;
+  }
+  if (m.h.type == msg_type::ping || m.h.type == msg_type::pong)
+    answer_probe(peer, m, arrived);
+  else
+    deliver(std::move(m));
   return true;
+}
+
+void van::impl::answer_probe(const std::string& peer, const message& m, peer_table::clock::time_point received) {
+  if (m.h.type == msg_type::pong) {
+    std::lock_guard<std::mutex> lk(stats_mu);
+    (void)peers.finish_probe(peer, m.h.clock, received); // a stale or made-up echo changes nothing
+    return;
+  }
+  message pong(msg_type::pong);
+  pong.h.clock = m.h.clock;
+  enqueue(make_send(peer, std::move(pong))); // at once, from this thread: the round trip spends no time here
 }
 
 void van::impl::read_monitor() {
@@ -275,24 +300,22 @@ void van::impl::read_monitor() {
     else
       what = fmt::format("the peer went away during the handshake ({})", zmq_strerror(static_cast<int>(value)));
     reject(address.to_string(),
-           {decode_error::unauthenticated, fmt::format("CURVE handshake on {} failed: {}", address.to_string(), what)});
+           {decode_error::unauthenticated, fmt::format("CURVE handshake on {} failed: {}", address.to_string(), what)},
+           false);
   }
 }
 
-void van::impl::deliver(message&& m, std::uint64_t bytes) {
+void van::impl::deliver(message&& m) {
   std::shared_ptr<const van::handler> h;
   {
     std::lock_guard<std::mutex> lk(mu);
     h = on_message;
   }
-  {
+  if (!h) {
     std::lock_guard<std::mutex> lk(stats_mu);
-    ++st.messages_received;
-    st.bytes_received += bytes;
-    st.unhandled += h ? 0 : 1;
-  }
-  if (!h)
+    ++st.unhandled;
     return;
+  }
   try {
     (*h)(std::move(m));
   } catch (const std::exception& e) {
@@ -302,12 +325,13 @@ void van::impl::deliver(message&& m, std::uint64_t bytes) {
   }
 }
 
-void van::impl::reject(const std::string& peer, const decode_error& e) {
+void van::impl::reject(const std::string& peer, const decode_error& e, bool attributable) {
   {
     std::lock_guard<std::mutex> lk(stats_mu);
     ++st.rejected;
     ++st.rejected_by_reason[e.code];
-    st.last_rejection = fmt::format("from '{}': {}: {}", printable(peer), to_string(e.code), e.detail);
+    ++(attributable ? peers.at(peer) : peers.unknown()).rejected;
+    st.last_rejection = fmt::format("from '{}': {}: {}", printable_name(peer), to_string(e.code), e.detail);
   }
   if (opt.on_reject) {
     try {

@@ -77,6 +77,9 @@ void van::impl::flush(std::deque<send_cmd>& q, zmq::socket_t& s, const std::stri
       std::lock_guard<std::mutex> lk(stats_mu);
       ++st.messages_sent;
       st.bytes_sent += c.bytes;
+      auto& p = peers.at(c.peer);
+      ++p.messages_sent;
+      p.bytes_sent += c.bytes;
     } catch (const std::exception& e) {
       fail_send(c, e.what());
     }
@@ -87,6 +90,7 @@ void van::impl::flush(std::deque<send_cmd>& q, zmq::socket_t& s, const std::stri
 void van::impl::fail_send(const send_cmd& c, const std::string& why) {
   std::lock_guard<std::mutex> lk(stats_mu);
   ++st.send_failures;
+  ++peers.at(c.peer).send_failures;
   st.last_send_failure = fmt::format("{} to '{}' dropped: {}", to_string(c.type), c.peer, why);
 }
 

@@ -70,6 +70,39 @@ const std::vector<mapping> checkpoint_metrics = {
      "Seconds training stalled for the latest checkpoint"},
 };
 
+// Transport records: per peer (labels node, peer) and per actor's queue (labels node, actor).
+const std::vector<mapping> peer_metrics = {
+    {"messages_sent", "troupe_peer_messages_sent_total", metric_kind::counter, op::set,
+     "Messages this node's van handed to ZeroMQ for the peer"},
+    {"bytes_sent", "troupe_peer_bytes_sent_total", metric_kind::counter, op::set, "Bytes sent to the peer"},
+    {"messages_received", "troupe_peer_messages_received_total", metric_kind::counter, op::set,
+     "Messages received from the peer (probes included)"},
+    {"bytes_received", "troupe_peer_bytes_received_total", metric_kind::counter, op::set,
+     "Bytes received from the peer"},
+    {"rejected", "troupe_peer_rejected_total", metric_kind::counter, op::set,
+     "Messages or connections of the peer the van refused"},
+    {"send_failures", "troupe_peer_send_failures_total", metric_kind::counter, op::set,
+     "Messages to the peer dropped on the way out"},
+    {"probes_unanswered", "troupe_peer_probes_unanswered_total", metric_kind::counter, op::set,
+     "Round-trip probes to the peer that got no answer in time"},
+    {"rtt_s", "troupe_peer_rtt_seconds", metric_kind::gauge, op::set,
+     "Smoothed round trip to the peer (the van's ping/pong probes)"},
+    {"rtt_min_s", "troupe_peer_rtt_min_seconds", metric_kind::gauge, op::set, "Smallest round trip to the peer"},
+};
+
+struct queue_family {
+  const char* field; ///< "mailboxes" or "prefetch" in the transport record
+  const char* depth; ///< gauge of the latest depth
+  const char* max;   ///< gauge of the highest depth since the previous record
+  const char* help;
+};
+
+const std::vector<queue_family> queue_families = {
+    {"mailboxes", "troupe_mailbox_depth", "troupe_mailbox_depth_max", "Messages waiting in the actor's mailbox"},
+    {"prefetch", "troupe_prefetch_depth", "troupe_prefetch_depth_max",
+     "Batches a trainer holds ahead of use (the loader's prefetch)"},
+};
+
 struct extra_family {
   const char* metric;
   metric_kind kind;
@@ -98,13 +131,37 @@ void apply(registry& reg, const std::vector<mapping>& table, const nlohmann::jso
   }
 }
 
+/// The per-peer and per-queue figures of a transport record.
+void feed_transport(registry& reg, const nlohmann::json& rec, const std::string& node) {
+  if (const auto peers = rec.find("peers"); peers != rec.end() && peers->is_object())
+    for (const auto& [peer, figures] : peers->items())
+      if (figures.is_object())
+        apply(reg, peer_metrics, figures, {{"node", node}, {"peer", peer}});
+  for (const auto& q : queue_families) {
+    const auto queues = rec.find(q.field);
+    if (queues == rec.end() || !queues->is_object())
+      continue;
+    for (const auto& [actor, r] : queues->items()) {
+      const label_set labels{{"node", node}, {"actor", actor}};
+      if (r.is_object() && r.contains("depth") && r["depth"].is_number())
+        reg.set(q.depth, labels, r["depth"].get<double>());
+      if (r.is_object() && r.contains("max") && r["max"].is_number())
+        reg.set(q.max, labels, r["max"].get<double>());
+    }
+  }
+}
+
 } // namespace
 
 void declare_record_metrics(registry& reg) {
   for (const auto* table : {&common_metrics, &trainer_metrics, &progress_metrics, &evaluation_metrics, &loader_metrics,
-                            &checkpoint_metrics})
+                            &checkpoint_metrics, &peer_metrics})
     for (const auto& m : *table)
       reg.declare(m.metric, m.kind, m.help);
+  for (const auto& q : queue_families) {
+    reg.declare(q.depth, metric_kind::gauge, std::string(q.help) + " (latest)");
+    reg.declare(q.max, metric_kind::gauge, std::string(q.help) + " (highest since the previous transport record)");
+  }
   for (const auto& f : extra_families)
     reg.declare(f.metric, f.kind, f.help);
 }
@@ -142,6 +199,8 @@ void feed_record(registry& reg, const nlohmann::json& rec) {
     apply(reg, loader_metrics, rec, actor_labels);
   } else if (kind == "event checkpoint") {
     apply(reg, checkpoint_metrics, rec, actor_labels);
+  } else if (kind == "transport") {
+    feed_transport(reg, rec, node);
   }
 
   if (const auto event = rec.find("event"); event != rec.end() && event->is_string()) {

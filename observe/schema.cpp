@@ -26,12 +26,15 @@ enum class type {
   count_map,
   spans,
   nonfinite_params,
+  name_counts, ///< {"<name>": count, ...} (refusals by reason)
+  entries,     ///< {"<name>": {fields of field_spec::entry}, ...} (per peer, per actor)
 };
 
 struct field_spec {
   const char* name;
   type t;
   bool required;
+  const std::vector<field_spec>* entry = nullptr; ///< type::entries: the fields of each entry
 };
 
 const char* describe(type t) {
@@ -60,6 +63,10 @@ const char* describe(type t) {
     return "an array of [name, start, seconds, correlation] spans";
   case type::nonfinite_params:
     return "an array of {\"name\", \"nan\", \"inf\"} objects";
+  case type::name_counts:
+    return "an object mapping names to non-negative integer counts";
+  case type::entries:
+    return "an object mapping names to objects";
   }
   return "?";
 }
@@ -162,13 +169,32 @@ void check(const nlohmann::json& rec, const field_spec& f, std::vector<field_err
     break;
   }
   case type::count_map:
+  case type::name_counts:
     if (!v.is_object()) {
       bad(f.name, v.dump());
       break;
     }
     for (const auto& [k, c] : v.items())
-      if (!is_integer_string(k) || !is_count(c))
+      if ((f.t == type::count_map && !is_integer_string(k)) || !is_count(c))
         bad(fmt::format("{}[\"{}\"]", f.name, k), c.dump());
+    break;
+  case type::entries:
+    if (!v.is_object()) {
+      bad(f.name, v.dump().substr(0, 80));
+      break;
+    }
+    for (const auto& [k, e] : v.items()) {
+      const auto path = fmt::format("{}[\"{}\"]", f.name, k);
+      if (!e.is_object()) {
+        bad(path, e.dump().substr(0, 80));
+        continue;
+      }
+      std::vector<field_error> inner;
+      for (const auto& sub : *f.entry)
+        check(e, sub, inner);
+      for (auto& err : inner)
+        errors.push_back({path + "." + err.field, std::move(err.message)});
+    }
     break;
   }
 }
@@ -210,6 +236,37 @@ const std::vector<field_spec> loader_fields = {
     {"batches_sent", type::integer, true},
     {"seconds", type::real, false},       // the record at shutdown
     {"batches_per_s", type::real, false}, // progress records
+};
+
+// Transport records (runtime/node_reporter.cpp): the van's counters, per peer, and queue depths.
+const std::vector<field_spec> peer_fields = {
+    {"messages_sent", type::integer, true},
+    {"bytes_sent", type::integer, true},
+    {"messages_received", type::integer, true},
+    {"bytes_received", type::integer, true},
+    {"rejected", type::integer, true},
+    {"send_failures", type::integer, true},
+    {"rtt_samples", type::integer, true},
+    {"probes_unanswered", type::integer, true},
+    {"rtt_s", type::real, false}, // the round trip, once measured (rtt_samples > 0)
+    {"rtt_min_s", type::real, false},
+    {"rtt_last_s", type::real, false},
+};
+const std::vector<field_spec> depth_fields = {{"depth", type::integer, true}, {"max", type::integer, true}};
+const std::vector<field_spec> transport_fields = {
+    {"messages_sent", type::integer, true},
+    {"bytes_sent", type::integer, true},
+    {"messages_received", type::integer, true},
+    {"bytes_received", type::integer, true},
+    {"rejected", type::integer, true},
+    {"rejected_by_reason", type::name_counts, true},
+    {"send_failures", type::integer, true},
+    {"last_rejection", type::string, false},
+    {"routed", type::name_counts, false},
+    // Absent in older logs:
+    {"peers", type::entries, false, &peer_fields},
+    {"mailboxes", type::entries, false, &depth_fields},
+    {"prefetch", type::entries, false, &depth_fields},
 };
 
 // Event records: any record with "event" is one; the fields of every event the runtime writes
@@ -314,6 +371,7 @@ const std::map<std::string, const fields*> kinds = [] {
       {"aggregator evaluation", &aggregator_evaluation},
       {"trainer", &trainer_fields},
       {"loader", &loader_fields},
+      {"transport", &transport_fields},
       {"supervisor", &any_event}, // a supervisor only reports events
       {"event", &any_event},      // "event" present but not a string
   };
@@ -334,7 +392,7 @@ std::string record_kind(const nlohmann::json& rec) {
   const auto& role = rec["role"].get_ref<const std::string&>();
   if (role == "aggregator")
     return rec.contains("test_loss") ? "aggregator evaluation" : "aggregator progress";
-  if (role == "trainer" || role == "loader" || role == "supervisor")
+  if (role == "trainer" || role == "loader" || role == "supervisor" || role == "transport")
     return role;
   return "unknown role";
 }

@@ -17,7 +17,7 @@ struct field_error {
 
 /// Which documented kind a record is: "event <name>" for any record with an "event" field (e.g.
 /// "event finish"), else by role: "aggregator progress", "aggregator evaluation" (has test_loss),
-/// "trainer", "loader", "supervisor"; "unknown role" otherwise (only the common fields are checked).
+/// "trainer", "loader", "supervisor", "transport"; "unknown role" otherwise (only the common fields are checked).
 std::string record_kind(const nlohmann::json& rec);
 
 /// The event names with a schema entry (sorted): every event the runtime writes. Events not in

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "observe/peers_view.hpp"
 #include "observe/run_summary.hpp"
 
 namespace troupe::observe {
@@ -146,7 +147,7 @@ int run_watch(const watch_options& o, std::ostream& out, const std::atomic<bool>
     try {
       const auto result = read_records(dir);
       text = fmt::format("{}  ({} file{})\n", dir, result.files, result.files == 1 ? "" : "s") +
-             render_watch(result.records, now, o.style);
+             (o.peers ? render_peers(result.records, now, o.style) : render_watch(result.records, now, o.style));
       if (!result.errors.empty())
         text += fmt::format("{} schema error(s), first: {}\n", result.errors.size(), result.errors.front().to_string());
     } catch (const std::exception& e) {

@@ -26,6 +26,7 @@ struct watch_options {
   std::string dir;       ///< metrics dir, or a run dir holding metrics/
   double interval_s = 2; ///< refresh period of the live view
   bool once = false;     ///< render once, no screen clearing
+  bool peers = false;    ///< the per-peer view (observe/peers_view.hpp) instead of the per-actor one
   watch_style style;
 };
 

@@ -50,6 +50,8 @@ public:
   /// The gate lets this trainer compute its current clock.
   bool allowed() const { return gate_.allows(clock_, min_clock_); }
   bool has_batch() const { return batches_.count(clock_) > 0; }
+  /// Batches received for this or later clocks and not taken yet (the prefetch the loader filled).
+  std::size_t prefetched() const { return batches_.size(); }
   /// Takes the batch of the current clock (has_batch() must hold).
   pending_batch take_batch();
   /// The push for the current clock's gradient (n samples, stats), then advances the clock.

@@ -14,6 +14,7 @@
 #include "config/topology.hpp"
 #include "net/van.hpp"
 #include "ps/placement.hpp"
+#include "runtime/queue_gauges.hpp"
 
 namespace troupe::runtime {
 
@@ -29,6 +30,10 @@ struct node_context {
   std::shared_ptr<const runtime::router> routes; ///< its counters go into the transport records
   /// Messages refused because their sender may not speak for the actor they claim .
   std::shared_ptr<std::atomic<std::uint64_t>> refused_unauthorized = std::make_shared<std::atomic<std::uint64_t>>(0);
+  /// Each local actor's mailbox depth, set by the actor itself (runtime/queue_gauges.hpp).
+  std::shared_ptr<queue_gauges> mailboxes = std::make_shared<queue_gauges>();
+  /// Each local trainer's batches received ahead of use (the loader's prefetch, as the trainer holds it).
+  std::shared_ptr<queue_gauges> prefetch = std::make_shared<queue_gauges>();
   std::string job_fingerprint; ///< wire form of config::job_fingerprint, sent at hello
   /// Clocks computed per trainer rank on this node (the supervisor's sign of progress).
   std::shared_ptr<std::vector<std::atomic<std::uint64_t>>> steps =

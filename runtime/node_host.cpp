@@ -102,6 +102,8 @@ std::shared_ptr<net::van> make_node_van(const config::topology& topo, const conf
   vo.curve = curve_for(topo.cluster, spec);
   for (const auto& n : topo.cluster.nodes)
     vo.known_peers.insert(n.name);
+  // Every node of the cluster gets figures of its own in the transport records.
+  vo.max_peer_entries = std::max(vo.max_peer_entries, vo.known_peers.size());
   // A flood of bad messages must not become a flood of log lines: the first 20, then every 1000th.
   vo.on_reject = [name = spec.name, seen = std::make_shared<std::atomic<std::uint64_t>>(0)](
                      const std::string& peer, const net::decode_error& e) {

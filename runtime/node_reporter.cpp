@@ -6,6 +6,40 @@
 
 namespace troupe::runtime {
 
+namespace {
+
+/// {"<peer>": {"messages_sent": ..., "rtt_s": ...}, ...}: the van's figures per peer.
+nlohmann::json peers_of(const net::van_stats& c) {
+  auto peers = nlohmann::json::object();
+  for (const auto& [name, p] : c.peers) {
+    nlohmann::json e = {{"messages_sent", p.messages_sent},
+                        {"bytes_sent", p.bytes_sent},
+                        {"messages_received", p.messages_received},
+                        {"bytes_received", p.bytes_received},
+                        {"rejected", p.rejected},
+                        {"send_failures", p.send_failures},
+                        {"rtt_samples", p.rtt_samples},
+                        {"probes_unanswered", p.probes_unanswered}};
+    if (p.rtt_samples > 0) {
+      e["rtt_s"] = p.rtt_s;
+      e["rtt_min_s"] = p.rtt_min_s;
+      e["rtt_last_s"] = p.rtt_last_s;
+    }
+    peers[name] = std::move(e);
+  }
+  return peers;
+}
+
+/// {"<actor>": {"depth": n, "max": m}, ...}; the high-water marks start again.
+nlohmann::json depths_of(queue_gauges& g) {
+  auto out = nlohmann::json::object();
+  for (const auto& [name, r] : g.take())
+    out[name] = {{"depth", r.depth}, {"max", r.max}};
+  return out;
+}
+
+} // namespace
+
 void report_transport(const node_context& ctx) {
   const auto c = ctx.van->counters();
   auto r = make_record(ctx.node, "van", "transport", c.messages_received);
@@ -31,6 +65,9 @@ void report_transport(const node_context& ctx) {
                    {"refused_no_recipient", rc.refused_no_recipient},
                    {"refused_unauthorized", ctx.refused_unauthorized->load()}};
   }
+  r["peers"] = peers_of(c);
+  r["mailboxes"] = depths_of(*ctx.mailboxes);
+  r["prefetch"] = depths_of(*ctx.prefetch);
   ctx.record(r.dump());
 }
 
@@ -38,9 +75,14 @@ void node_reporter::tick(const std::vector<const node_context*>& nodes, bool fin
   const auto now = clock::now();
   if (!final && now - last_heartbeat_ >= heartbeat_) {
     last_heartbeat_ = now;
-    for (const auto* ctx : nodes)
+    for (const auto* ctx : nodes) {
       if (ctx->node != ctx->where.aggregator_node)
         ctx->send(ctx->where.aggregator_node, ps::heartbeat_message());
+      // A round-trip probe to every other node (answered by its van; skipped while one is unanswered).
+      for (const auto& n : ctx->topo.cluster.nodes)
+        if (n.name != ctx->node)
+          (void)ctx->van->probe(n.name);
+    }
   }
   if (transport_ && (final || now - last_transport_ >= transport_period_)) {
     last_transport_ = now;

@@ -102,13 +102,23 @@ TEST_CASE("with CURVE on, listed nodes train and an outsider is refused", "[acto
   CHECK(replies == 0); // neither outsider ever heard from the aggregator (no parameters, no welcome)
   double acc = -1;
   std::uint64_t unauthenticated = 0;
+  nlohmann::json peers;
   for (const auto& rec : test::read_records(dir.path / "metrics" / "agg.jsonl")) {
     if (rec.contains("test_acc"))
       acc = rec["test_acc"].get<double>();
     if (rec.value("actor", "") == "van" && rec.contains("rejected_by_reason"))
       unauthenticated = rec["rejected_by_reason"].value("unauthenticated", std::uint64_t{0});
+    if (rec.value("actor", "") == "van" && rec.contains("peers"))
+      peers = rec["peers"];
   }
   CHECK(unauthenticated >= 2); // the unlisted key (ZAP) and the plaintext handshake
+  // Per peer: the outsiders' refusals under "(unknown)" (no name is vouched for), none under a node.
+  INFO(peers.dump());
+  REQUIRE(peers.contains("(unknown)"));
+  CHECK(peers["(unknown)"]["rejected"].get<std::uint64_t>() == unauthenticated);
+  REQUIRE(peers.contains("t0"));
+  CHECK(peers["t0"]["rejected"] == 0);
+  CHECK(peers["t0"]["messages_received"].get<std::uint64_t>() > 0);
   REQUIRE(acc > 0.3);
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fault_cluster.hpp"
+#include "observe/schema.hpp"
 #include "tests/support/fault_proxy.hpp"
 
 using namespace troupe;
@@ -325,6 +326,70 @@ TEST_CASE("a trainer's links delayed 20-50 ms each way for part of the run: the 
                            static_cast<double>(c.bytes_delayed) / 1e6);
   REQUIRE(test::events(dir.path / "metrics" / "agg.jsonl", "finish").at(0)["reason"] == "done");
   require_as_fault_free(dir.path, ref.path);
+}
+
+namespace {
+
+/// The last `transport` record in a node's log.
+nlohmann::json last_transport(const std::filesystem::path& log) {
+  nlohmann::json last;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.value("role", "") == "transport")
+      last = rec;
+  }
+  return last;
+}
+
+/// A peer's figures in a transport record, with its round trip measured (rtt_samples > 0).
+nlohmann::json measured_peer(const nlohmann::json& transport, const std::string& peer) {
+  INFO(transport.dump());
+  REQUIRE(transport.contains("peers"));
+  REQUIRE(transport["peers"].contains(peer));
+  const auto p = transport["peers"][peer];
+  REQUIRE(p.value("rtt_samples", 0) > 0);
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("a trainer's links delayed 100 ms each way: the transport records show its round trip, not the others'",
+          "[multiprocess][faults][peers]") {
+  test::scratch_dir dir("netfault-peers");
+  test::fault_proxy proxy;
+  const auto configs = proxied_configs(dir.path, proxy);
+  proxy.delay(100ms, 0ms); // for the whole run: every byte to and from t1 is held 100 ms
+  const auto out = run_four(dir.path, configs, {});
+  INFO(out.logs);
+  INFO(describe(proxy));
+  REQUIRE(out.failures == ""); // names the process that did not exit 0
+
+  // The aggregator's node: its round trip to t1 crosses the proxy twice (>= 200 ms), to t0 it does not.
+  const auto agg = last_transport(dir.path / "metrics" / "agg.jsonl");
+  CHECK(observe::validate_record(agg).empty());
+  const auto t1 = measured_peer(agg, "t1"), t0 = measured_peer(agg, "t0");
+  const double t1_rtt = t1["rtt_s"], t0_rtt = t0["rtt_s"], t1_min = t1["rtt_min_s"], t0_min = t0["rtt_min_s"];
+  CAPTURE(t1_rtt, t0_rtt, t1_min, t0_min);
+  CHECK(t1_min >= 0.2);
+  // Generous ratios: an idle ipc round trip is well under a millisecond. The smoothed one of t0 can
+  // reach tens of ms on a loaded machine (a probe queues behind parameter frames), so only the
+  // minimum is compared by a ratio; t1's smoothed round trip is at least 200 ms by construction.
+  CHECK(t1_min > 4 * t0_min);
+  CHECK(t1_rtt > t0_rtt);
+  CHECK(t1["bytes_received"].get<double>() > 0);
+  CHECK(agg["mailboxes"].contains("aggregator"));
+
+  // t0 sees the same: its link to t1 is the slow one, its link to the aggregator is not.
+  const auto t0_log = last_transport(dir.path / "metrics" / "t0.jsonl");
+  CHECK(observe::validate_record(t0_log).empty());
+  const double via_proxy = measured_peer(t0_log, "t1")["rtt_min_s"], direct = measured_peer(t0_log, "agg")["rtt_min_s"];
+  CAPTURE(via_proxy, direct);
+  CHECK(via_proxy > 4 * direct);
+  CHECK(t0_log["prefetch"].contains("trainer-0"));
+  std::cout << fmt::format("round trips seen by agg: t1 {:.1f} ms (min {:.1f}), t0 {:.2f} ms (min {:.2f})\n",
+                           1e3 * t1_rtt, 1e3 * t1_min, 1e3 * t0_rtt, 1e3 * t0_min);
 }
 
 namespace {

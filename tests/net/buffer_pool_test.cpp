@@ -30,9 +30,7 @@ TEST_CASE("a released buffer is reused for the next take of the same size", "[ne
 
 TEST_CASE("the pool keeps no more idle bytes than its cap", "[net][buffer_pool]") {
   buffer_pool pool(10'000);
-  {
-    auto a = pool.take(6000), b = pool.take(6000);
-  }
+  { auto a = pool.take(6000), b = pool.take(6000); }
   CHECK(pool.stats().idle_bytes == 6000); // the second would pass 10,000: freed
 }
 

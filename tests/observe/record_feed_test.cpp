@@ -48,3 +48,31 @@ TEST_CASE("supervisor restarts and null figures", "[observe][record_feed]") {
   troupe::observe::feed_record(reg, nlohmann::json::parse(R"({"actor":"x"})"));
   CHECK_FALSE(reg.value("troupe_records_total", {{"actor", "x"}}));
 }
+
+TEST_CASE("transport records export per-peer metrics with a peer label, and queue depths per actor",
+          "[observe][record_feed][peers]") {
+  const auto run = troupe::observe::read_records(troupe::test::observe_data("peers-run/metrics"));
+  REQUIRE(run.errors.empty());
+  troupe::observe::registry reg;
+  for (const auto& r : run.records)
+    troupe::observe::feed_record(reg, r.fields);
+  using troupe::observe::label_set;
+  const label_set agg_t1{{"node", "agg"}, {"peer", "t1"}}, agg_t0{{"node", "agg"}, {"peer", "t0"}};
+  // The latest record wins: gauges take its figures, counters mirror its cumulative ones.
+  CHECK(reg.value("troupe_peer_rtt_seconds", agg_t1) == Approx(0.2154));
+  CHECK(reg.value("troupe_peer_rtt_seconds", agg_t0) == Approx(0.00071));
+  CHECK(reg.value("troupe_peer_rtt_min_seconds", agg_t1) == Approx(0.2031));
+  CHECK(reg.value("troupe_peer_bytes_sent_total", agg_t1) == 17580000.0);
+  CHECK(reg.value("troupe_peer_messages_received_total", agg_t1) == 126.0);
+  CHECK(reg.value("troupe_peer_probes_unanswered_total", agg_t1) == 1.0);
+  CHECK(reg.value("troupe_peer_rejected_total", {{"node", "agg"}, {"peer", "(unknown)"}}) == 2.0);
+  // A link not measured yet has no round-trip sample rather than a 0.
+  CHECK_FALSE(reg.value("troupe_peer_rtt_seconds", {{"node", "agg"}, {"peer", "(unknown)"}}).has_value());
+  CHECK(reg.value("troupe_mailbox_depth_max", {{"node", "agg"}, {"actor", "aggregator"}}) == 6.0);
+  CHECK(reg.value("troupe_prefetch_depth", {{"node", "t0"}, {"actor", "trainer-0"}}) == 4.0);
+  const auto text = reg.exposition();
+  CHECK_THAT(text, Catch::Contains("# TYPE troupe_peer_rtt_seconds gauge\n") &&
+                       Catch::Contains("troupe_peer_rtt_seconds{node=\"t1\",peer=\"agg\"} 0.2166\n") &&
+                       Catch::Contains("# TYPE troupe_peer_bytes_sent_total counter\n") &&
+                       Catch::Contains("troupe_mailbox_depth{actor=\"trainer-1\",node=\"t1\"} 2\n"));
+}

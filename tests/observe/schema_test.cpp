@@ -162,7 +162,7 @@ TEST_CASE("role-specific fields are checked by kind", "[observe][schema]") {
                 "event"));
   }
   SECTION("an unknown role is checked for the common fields only, extra fields are allowed") {
-    CHECK(validate_record(json::parse(R"({"actor":"van","node":"t0","role":"transport","step":1,"ts":1.0,
+    CHECK(validate_record(json::parse(R"({"actor":"van","node":"t0","role":"relay","step":1,"ts":1.0,
       "bytes_out":12})"))
               .empty());
     auto r = trainer_record();
@@ -323,5 +323,57 @@ TEST_CASE("balance fields are checked one by one", "[observe][schema]") {
   SECTION("no first clock") {
     cut.erase("from_clock");
     CHECK(names(validate_record(cut), "from_clock"));
+  }
+}
+
+namespace {
+
+json transport_record() {
+  return json::parse(R"({"actor":"van","bytes_received":5210,"bytes_sent":4711,"mailboxes":{"aggregator":{"depth":0,
+    "max":3}},"messages_received":61,"messages_sent":58,"node":"agg","peers":{"t0":{"bytes_received":2600,
+    "bytes_sent":2400,"messages_received":30,"messages_sent":29,"probes_unanswered":0,"rejected":0,"rtt_last_s":0.0006,
+    "rtt_min_s":0.0004,"rtt_s":0.0005,"rtt_samples":5,"send_failures":0},"t1":{"bytes_received":2610,"bytes_sent":2311,
+    "messages_received":31,"messages_sent":29,"probes_unanswered":1,"rejected":0,"rtt_samples":0,"send_failures":0}},
+    "prefetch":{},"rejected":0,"rejected_by_reason":{},"role":"transport","routed":{"delivered":40,"parked":0,
+    "refused_full":0,"refused_no_recipient":0,"refused_unauthorized":0,"refused_unknown_actor":0},"send_failures":0,
+    "step":61,"ts":1795310291.0})");
+}
+
+} // namespace
+
+TEST_CASE("transport records are checked, per peer and per queue", "[observe][schema]") {
+  const auto r = transport_record();
+  CHECK(troupe::observe::record_kind(r) == "transport");
+  CHECK(validate_record(r).empty());
+  SECTION("older records without peers or queues are still valid") {
+    auto old = r;
+    for (const char* k : {"peers", "mailboxes", "prefetch", "routed"})
+      old.erase(k);
+    CHECK(validate_record(old).empty());
+  }
+  SECTION("a bad figure is named by its peer") {
+    auto bad = r;
+    bad["peers"]["t1"]["bytes_sent"] = -1;
+    bad["peers"]["t0"].erase("rtt_samples");
+    bad["peers"]["t0"]["rtt_s"] = "fast";
+    const auto errors = validate_record(bad);
+    CHECK(names(errors, "peers[\"t1\"].bytes_sent"));
+    CHECK(names(errors, "peers[\"t0\"].rtt_samples"));
+    CHECK(names(errors, "peers[\"t0\"].rtt_s"));
+    CHECK(errors.size() == 3);
+  }
+  SECTION("queues, refusals and the totals are checked too") {
+    auto bad = r;
+    bad["mailboxes"]["aggregator"] = 3;
+    bad["prefetch"]["trainer-0"] = {{"depth", 2}};
+    bad["rejected_by_reason"]["flooding"] = "many";
+    bad["peers"] = json::array();
+    bad.erase("messages_sent");
+    const auto errors = validate_record(bad);
+    CHECK(names(errors, "mailboxes[\"aggregator\"]"));
+    CHECK(names(errors, "prefetch[\"trainer-0\"].max"));
+    CHECK(names(errors, "rejected_by_reason[\"flooding\"]"));
+    CHECK(names(errors, "peers"));
+    CHECK(names(errors, "messages_sent"));
   }
 }

@@ -57,10 +57,14 @@ TEST_CASE("a trainer core asks for its prefetch, computes clocks in order and st
   REQUIRE(r->credits == 3);
   REQUIRE(t.allowed());
   REQUIRE_FALSE(t.has_batch());
+  REQUIRE(t.prefetched() == 0);
   REQUIRE(t.on_batch(batch_for(0)));
   REQUIRE_FALSE(t.on_batch(batch_for(0))); // a duplicate replaces nothing
+  REQUIRE(t.on_batch(batch_for(1)));
+  REQUIRE(t.prefetched() == 2); // the depth the transport records report
   REQUIRE(t.has_batch());
   t.take_batch();
+  REQUIRE(t.prefetched() == 1);
   const auto p = t.complete_step(1.0, 0, 0, 0, nullptr);
   REQUIRE(p.clock == 0);
   REQUIRE(t.clock() == 1);
@@ -108,6 +112,7 @@ TEST_CASE("a re-sync moves the clock, drops older batches and asks the loader ag
   REQUIRE(t.version() == 2);
   REQUIRE(t.params()[0] == 7.f);
   REQUIRE(t.has_batch());
+  REQUIRE(t.prefetched() == 2); // clocks 0 and 1 were dropped
   const auto again = t.pending_request();
   REQUIRE(again);
   REQUIRE(again->from_clock == 2);
