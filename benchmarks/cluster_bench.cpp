@@ -229,17 +229,17 @@ std::map<std::size_t, double> gloo_allreduce_ms(const std::string& script, const
 /// Push + parameters round trip of 2 trainers and 1 aggregator over tcp loopback, alternating with
 /// gloo all_reduce of the same sizes (when `torch_reference` names the script) round by round.
 nlohmann::json part_roundtrip(int rounds, const std::string& torch_reference, std::vector<std::size_t> sizes,
-                              bool whole) {
+                              bool whole, int io_threads) {
   if (sizes.empty())
     sizes = {225034, std::size_t{1} << 20, std::size_t{16} << 20, std::size_t{64} << 20};
   std::map<std::size_t, std::vector<double>> troupe_ms, whole_ms, gloo_ms;
   for (int r = 0; r < rounds; ++r) {
     for (std::size_t floats : sizes) {
       const int reps = floats > (std::size_t{4} << 20) ? 6 : 30;
-      const double t = bench::roundtrip_seconds(floats, false, reps, 2);
+      const double t = bench::roundtrip_seconds(floats, false, reps, 2, io_threads);
       troupe_ms[floats].push_back(t * 1e3);
       // The same with whole frames (piece_bytes 0): the transport before wire version 3.
-      const double w = whole ? bench::roundtrip_seconds(floats, false, reps, 2, 1, 0) : 0;
+      const double w = whole ? bench::roundtrip_seconds(floats, false, reps, 2, io_threads, 0) : 0;
       whole_ms[floats].push_back(w * 1e3);
       fmt::print("round {} roundtrip {:>9} floats, 2 trainers: {:8.3f} ms in pieces, {:8.3f} ms whole\n", r + 1, floats,
                  t * 1e3, w * 1e3);
@@ -703,11 +703,14 @@ int main(int argc, char** argv) {
   app.add_option("--roundtrip-floats", roundtrip_floats, "Sizes of the roundtrip part (default 225034, 1M, 16M, 64M)");
   bool skip_whole = false;
   app.add_flag("--no-whole", skip_whole, "Roundtrip part: skip the whole-frame (before wire version 3) comparison");
+  int io_threads = 1;
+  app.add_option("--io-threads", io_threads, "Roundtrip part: ZeroMQ I/O threads of the aggregator's context")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
   if (part == "roundtrip" || part == "all")
-    summary["roundtrip"] = part_roundtrip(repeats, torch_reference, roundtrip_floats, !skip_whole);
+    summary["roundtrip"] = part_roundtrip(repeats, torch_reference, roundtrip_floats, !skip_whole, io_threads);
   double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();

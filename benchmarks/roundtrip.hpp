@@ -24,8 +24,8 @@ inline double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-/// Median seconds of `reps` round trips (after one warm-up that pays the connection set-up and, with
-/// `curve`, the CURVE handshake): each of `clients` trainers pushes `floats` floats at once, the server
+/// Median seconds of `reps` round trips (after two warm-ups that pay the connection set-up, with
+/// `curve` the CURVE handshake, and the first touch of the receive buffers a training loop reuses): each of `clients` trainers pushes `floats` floats at once, the server
 /// applies every push to a master copy the way the aggregator does (on its I/O thread, one after the
 /// other) and answers each with `floats` floats of parameters; a round ends when every client has its
 /// answer. `io_threads`: ZeroMQ I/O threads of the server's context; `piece_bytes`: the vans' (0: whole
@@ -89,7 +89,8 @@ inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int cl
   }
   auto grad = std::make_shared<const std::vector<float>>(floats, 0.25f);
   std::vector<double> times;
-  for (int i = 0; i <= reps; ++i) {
+  constexpr int warmups = 2;
+  for (int i = 0; i < warmups + reps; ++i) {
     const auto t0 = clock_type::now();
     for (auto& v : client_vans) {
       net::message m(net::msg_type::push_gradient);
@@ -100,7 +101,7 @@ inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int cl
     const std::size_t want = static_cast<std::size_t>(i + 1) * client_vans.size();
     if (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return replies == want; }))
       throw std::runtime_error(fmt::format("no reply within 60 s ({} floats, curve {})", floats, curve));
-    if (i > 0)
+    if (i >= warmups)
       times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
   }
   for (auto& v : client_vans)
