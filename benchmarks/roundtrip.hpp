@@ -25,11 +25,11 @@ inline double median(std::vector<double> v) {
 }
 
 /// Median seconds of `reps` round trips (after two warm-ups that pay the connection set-up, with
-/// `curve` the CURVE handshake, and the first touch of the receive buffers a training loop reuses): each of `clients` trainers pushes `floats` floats at once, the server
-/// applies every push to a master copy the way the aggregator does (on its I/O thread, one after the
-/// other) and answers each with `floats` floats of parameters; a round ends when every client has its
-/// answer. `io_threads`: ZeroMQ I/O threads of the server's context; `piece_bytes`: the vans' (0: whole
-/// frames, as before wire version 3).
+/// `curve` the CURVE handshake, and the first touch of the receive buffers a training loop reuses): each of `clients`
+/// trainers pushes `floats` floats at once, the server applies every push to a master copy the way the aggregator does
+/// (on its I/O thread, one after the other) and answers each with `floats` floats of parameters; a round ends when
+/// every client has its answer. `io_threads`: ZeroMQ I/O threads of the server's context; `piece_bytes`: the vans' (0:
+/// whole frames, as before wire version 3).
 inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int clients = 1, int io_threads = 1,
                                 std::size_t piece_bytes = net::van_options{}.piece_bytes) {
   using clock_type = std::chrono::steady_clock;
