@@ -80,19 +80,24 @@ std::string render_peers(const std::vector<record>& records, double now, const w
   if (latest.empty())
     return "troupe watch --peers: no transport records with per-peer figures yet (written every 5 s per node)\n";
 
-  // Slow links: a smoothed round trip over 4x the fastest link's and over 1 ms more than it (a
-  // link of a delayed or overloaded node stands out against loopback-like ones; a cluster whose
-  // links are all alike marks none).
+  // Slow links: a link's smallest round trip over 4x the fastest link's and over 1 ms more than it
+  // (a link of a delayed or overloaded node stands out against loopback-like ones; a cluster whose
+  // links are all alike marks none). The smallest, not the smoothed one: a probe that queued behind
+  // a parameter frame says the link was busy, not that it is slow.
+  const auto link_rtt = [](const nlohmann::json& p) -> double {
+    for (const char* k : {"rtt_min_s", "rtt_s"})
+      if (p.contains(k) && p[k].is_number())
+        return p[k].get<double>();
+    return -1;
+  };
   double fastest = -1;
   for (const auto& [node, r] : latest)
     for (const auto& [peer, p] : r->fields["peers"].items())
-      if (p.is_object() && p.contains("rtt_s") && p["rtt_s"].is_number())
-        fastest = fastest < 0 ? p["rtt_s"].get<double>() : std::min(fastest, p["rtt_s"].get<double>());
-  const auto slow = [fastest](const nlohmann::json& p) {
-    if (fastest < 0 || !p.contains("rtt_s") || !p["rtt_s"].is_number())
-      return false;
-    const double rtt = p["rtt_s"].get<double>();
-    return rtt > 4 * fastest && rtt > fastest + 1e-3;
+      if (const double rtt = p.is_object() ? link_rtt(p) : -1; rtt >= 0)
+        fastest = fastest < 0 ? rtt : std::min(fastest, rtt);
+  const auto slow = [fastest, &link_rtt](const nlohmann::json& p) {
+    const double rtt = link_rtt(p);
+    return fastest >= 0 && rtt >= 0 && rtt > 4 * fastest && rtt > fastest + 1e-3;
   };
   std::map<std::string, std::size_t> in_slow; // node -> slow links it is an end of
   std::size_t slow_links = 0;

@@ -26,6 +26,9 @@
 #include <unistd.h>
 
 #include "fault_cluster.hpp"
+#include "observe/peers_view.hpp"
+#include "observe/record_feed.hpp"
+#include "observe/records.hpp"
 #include "observe/schema.hpp"
 #include "tests/support/fault_proxy.hpp"
 
@@ -388,6 +391,31 @@ TEST_CASE("a trainer's links delayed 100 ms each way: the transport records show
   CAPTURE(via_proxy, direct);
   CHECK(via_proxy > 4 * direct);
   CHECK(t0_log["prefetch"].contains("trainer-0"));
+
+  // What a user sees from the same run: `watch --peers` marks only t1's links, and the Prometheus
+  // samples the metrics actor exports from these records single t1 out by its label.
+  const auto run = observe::read_records((dir.path / "metrics").string());
+  REQUIRE(run.errors.empty());
+  const std::string view = observe::render_peers(run.records, run.records.back().ts);
+  INFO(view);
+  std::size_t marked = 0;
+  std::istringstream lines(view);
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("< slow") != std::string::npos) {
+      ++marked;
+      CHECK((line.rfind("t1 ", 0) == 0 || line.find(" t1 ") != std::string::npos));
+    }
+  CHECK(marked >= 2); // agg-t1 and t0-t1 at least, seen from either end
+  CHECK_THAT(view, Catch::Contains("has t1 at one end"));
+  observe::registry reg;
+  for (const auto& r : run.records)
+    observe::feed_record(reg, r.fields);
+  const auto prom = [&reg](const char* peer) {
+    return reg.value("troupe_peer_rtt_min_seconds", {{"node", "agg"}, {"peer", peer}}).value_or(-1);
+  };
+  CHECK(prom("t1") > 4 * prom("t0"));
+  CHECK(prom("t0") >= 0);
+  CHECK_THAT(reg.exposition(), Catch::Contains("troupe_peer_rtt_seconds{node=\"agg\",peer=\"t1\"}"));
   std::cout << fmt::format("round trips seen by agg: t1 {:.1f} ms (min {:.1f}), t0 {:.2f} ms (min {:.2f})\n",
                            1e3 * t1_rtt, 1e3 * t1_min, 1e3 * t0_rtt, 1e3 * t0_min);
 }
