@@ -1,12 +1,14 @@
 // Benchmarks of the actor runtime; each part prints its figures, the last line is JSON.
 //
 //   ./build/benchmarks/bench_cluster --part throughput   # 2 trainers x 1 thread (bsp, tcp) vs 1 trainer x 2 threads
-//   ./build/benchmarks/bench_cluster --part roundtrip    # push gradient + receive parameters over tcp loopback
+//   ./build/benchmarks/bench_cluster --part roundtrip    # 2 trainers push + get parameters over tcp loopback;
+//                                                        # with --torch-reference PATH, alternating with gloo
+//   ./build/benchmarks/bench_cluster --part scaling      # N = 1..32 synthetic trainers, bsp rounds: step time,
+//                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
 //                                                        # bsp / bsp with balance: speed / ssp / asp
 //   ./build/benchmarks/bench_cluster --part balance      # one trainer 3x slower: images/s with balance off / speed,
 //                                                        # against the two trainers' speeds alone
-//   / asp
 //   ./build/benchmarks/bench_cluster --part metrics      # what metrics and spans cost a trainer per step
 //   ./build/benchmarks/bench_cluster --part recovery     # trainer failure -> first step after its restart
 //   ./build/benchmarks/bench_cluster --part process-recovery  # kill -9 of a trainer / the aggregator process,
@@ -14,7 +16,9 @@
 //   ./build/benchmarks/bench_cluster                     # all (the straggler part takes minutes)
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -273,6 +277,78 @@ nlohmann::json part_roundtrip(int rounds, const std::string& torch_reference, st
     out[std::to_string(floats)] = row;
   }
   return out;
+}
+
+/// Least squares of t = a + N (b + c P) over the scaling points, in relative error (each point
+/// weighted by 1/t, so a 0.5 ms step counts as much as a 500 ms one): the aggregator serialises its
+/// trainers, each costing a fixed b (messages, wake-ups) and c per float (receive, assemble, apply,
+/// send). Solves the 3x3 normal equations by Cramer's rule.
+std::array<double, 3> fit_ps_model(const std::vector<std::array<double, 3>>& points) { // {N, P, t}
+  double m[3][3] = {}, r[3] = {};
+  for (const auto& [n, p, t] : points) {
+    const double x[3] = {1 / t, n / t, n * p / t};
+    for (int i = 0; i < 3; ++i) {
+      r[i] += x[i];
+      for (int j = 0; j < 3; ++j)
+        m[i][j] += x[i] * x[j];
+    }
+  }
+  const auto det = [](const double a[3][3]) {
+    return a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+           a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+  };
+  const double d = det(m);
+  std::array<double, 3> out{};
+  for (int k = 0; k < 3; ++k) {
+    double mk[3][3];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        mk[i][j] = j == k ? r[i] : m[i][j];
+    out[static_cast<std::size_t>(k)] = d == 0 ? 0 : det(mk) / d;
+  }
+  return out;
+}
+
+/// N synthetic trainers (no compute: the step is all communication and aggregation) and one
+/// aggregator over tcp loopback, bsp rounds: step time, aggregator updates/s and bytes/s vs N and P,
+/// and the fitted cost model t = a + N (b + c P) with its error at every point (docs/scaling.md).
+nlohmann::json part_scaling(const std::vector<int>& trainer_counts) {
+  const std::vector<std::size_t> sizes{225034, std::size_t{1} << 20, std::size_t{4} << 20};
+  std::vector<std::array<double, 3>> points;
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::size_t floats : sizes)
+    for (int n : trainer_counts) {
+      bench::roundtrip_setup setup;
+      setup.floats = floats;
+      setup.clients = n;
+      setup.synchronous = true;
+      setup.reps = floats * static_cast<std::size_t>(n) > (std::size_t{32} << 20) ? 4 : 10;
+      const double t = bench::roundtrip_seconds(setup);
+      const double updates = n / t, gbps = 2.0 * n * static_cast<double>(floats) * 4 / t / 1e9;
+      fmt::print("scaling {:>8} floats, {:>3} trainers: step {:9.3f} ms, {:8.1f} updates/s, {:.2f} GB/s through the "
+                 "aggregator\n",
+                 floats, n, t * 1e3, updates, gbps);
+      points.push_back({static_cast<double>(n), static_cast<double>(floats), t});
+      rows.push_back({{"floats", floats},
+                      {"trainers", n},
+                      {"step_ms", t * 1e3},
+                      {"updates_per_s", updates},
+                      {"aggregator_gb_per_s", gbps}});
+    }
+  const auto [a, b, c] = fit_ps_model(points);
+  fmt::print("model: step = {:.3f} ms + N x ({:.3f} ms + P x {:.3f} ns)\n", a * 1e3, b * 1e3, c * 1e9);
+  double worst = 0;
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const auto [n, p, t] = points[i];
+    const double predicted = a + n * (b + c * p), err = (predicted - t) / t;
+    worst = std::max(worst, std::abs(err));
+    rows[i]["model_ms"] = predicted * 1e3;
+    fmt::print("  N {:>3} P {:>8}: measured {:9.3f} ms, model {:9.3f} ms ({:+.0f}%)\n", n, p, t * 1e3, predicted * 1e3,
+               100 * err);
+  }
+  return {{"points", rows},
+          {"model", {{"a_ms", a * 1e3}, {"b_ms", b * 1e3}, {"c_ns_per_float", c * 1e9}}},
+          {"worst_relative_error", worst}};
 }
 
 /// Elapsed seconds of the first evaluation at or above `acc` (-1: never), and the best accuracy.
@@ -690,9 +766,9 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
   int repeats = 3;
   app.add_option("--part", part,
-                 "throughput | roundtrip | straggler | balance | metrics | recovery | process-recovery | all")
-      ->check(CLI::IsMember(
-          {"throughput", "roundtrip", "straggler", "balance", "metrics", "recovery", "process-recovery", "all"}));
+                 "throughput | roundtrip | scaling | straggler | balance | metrics | recovery | process-recovery | all")
+      ->check(CLI::IsMember({"throughput", "roundtrip", "scaling", "straggler", "balance", "metrics", "recovery",
+                             "process-recovery", "all"}));
   app.add_option("--repeats", repeats,
                  "Repeats of each process-recovery scenario; rounds of the balance and roundtrip parts")
       ->check(CLI::PositiveNumber);
@@ -706,11 +782,15 @@ int main(int argc, char** argv) {
   int io_threads = 1;
   app.add_option("--io-threads", io_threads, "Roundtrip part: ZeroMQ I/O threads of the aggregator's context")
       ->check(CLI::PositiveNumber);
+  std::vector<int> trainer_counts{1, 2, 4, 8, 16, 32};
+  app.add_option("--trainers", trainer_counts, "Scaling part: trainer counts (default 1 2 4 8 16 32)");
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
   if (part == "roundtrip" || part == "all")
     summary["roundtrip"] = part_roundtrip(repeats, torch_reference, roundtrip_floats, !skip_whole, io_threads);
+  if (part == "scaling" || part == "all")
+    summary["scaling"] = part_scaling(trainer_counts);
   double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();

@@ -24,30 +24,42 @@ inline double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
-/// Median seconds of `reps` round trips (after two warm-ups that pay the connection set-up, with
-/// `curve` the CURVE handshake, and the first touch of the receive buffers a training loop reuses): each of `clients`
-/// trainers pushes `floats` floats at once, the server applies every push to a master copy the way the aggregator does
-/// (on its I/O thread, one after the other) and answers each with `floats` floats of parameters; a round ends when
-/// every client has its answer. `io_threads`: ZeroMQ I/O threads of the server's context; `piece_bytes`: the vans' (0:
-/// whole frames, as before wire version 3).
-inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int clients = 1, int io_threads = 1,
-                                std::size_t piece_bytes = net::van_options{}.piece_bytes) {
+/// One parameter-server round-trip benchmark: `clients` trainers, one aggregator, tcp loopback.
+struct roundtrip_setup {
+  std::size_t floats = 0; ///< gradient and parameter floats per message
+  int reps = 6;           ///< timed rounds (after two warm-ups)
+  int clients = 1;
+  bool curve = false;
+  int io_threads = 1;                                       ///< ZeroMQ I/O threads of the aggregator's context
+  std::size_t piece_bytes = net::van_options{}.piece_bytes; ///< the vans' (0: whole frames, before wire version 3)
+  /// false: the aggregator answers each push at once (asp); true: it answers all clients once the
+  /// round's last push is applied (bsp), as its round barrier does.
+  bool synchronous = false;
+};
+
+/// Median seconds of a round (after two warm-ups that pay the connection set-up, with CURVE the
+/// handshake, and the first touch of the receive buffers a training loop reuses): every client
+/// pushes `floats` floats at once, the server applies every push to a master copy the way the
+/// aggregator does (on its I/O thread, one after the other) and answers with `floats` floats of
+/// parameters; a round ends when every client has its answer.
+inline double roundtrip_seconds(const roundtrip_setup& setup) {
   using clock_type = std::chrono::steady_clock;
+  const std::size_t floats = setup.floats;
   auto options = [&](const std::string& name) {
     net::van_options o;
     o.node_name = name;
     o.cluster_id = 7;
-    o.piece_bytes = piece_bytes;
+    o.piece_bytes = setup.piece_bytes;
     return o;
   };
   std::vector<std::string> names;
-  for (int c = 0; c < clients; ++c)
+  for (int c = 0; c < setup.clients; ++c)
     names.push_back(fmt::format("client-{}", c));
   net::van_options so = options("server");
   std::vector<net::van_options> cos;
   for (const auto& n : names)
     cos.push_back(options(n));
-  if (curve) {
+  if (setup.curve) {
     std::vector<net::curve_keypair> keys(names.size() + 1);
     for (auto& k : keys)
       k = net::generate_curve_keypair();
@@ -58,7 +70,7 @@ inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int cl
     for (std::size_t c = 0; c < names.size(); ++c)
       cos[c].curve = {true, keys[c + 1], peers};
   }
-  so.ctx = net::context::create(io_threads);
+  so.ctx = net::context::create(setup.io_threads);
   net::van server(so);
   std::vector<std::unique_ptr<net::van>> client_vans;
   for (auto& o : cos) {
@@ -67,30 +79,37 @@ inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int cl
   }
   auto params = std::make_shared<const std::vector<float>>(floats, 0.5f);
   std::vector<float> master(floats, 0.0f);
+  std::vector<std::string> waiting; // bsp: the clients of this round that have pushed
   server.set_handler([&](net::message&& m) {
     const auto g = m.view<float>(0);
     for (std::size_t i = 0; i < g.size; ++i)
       master[i] -= 0.01f * g[i];
-    net::message reply(net::msg_type::params);
-    reply.add_tensor("params", {static_cast<std::uint32_t>(floats)}, params);
-    server.send(m.h.sender, std::move(reply));
+    waiting.push_back(m.h.sender);
+    if (setup.synchronous && waiting.size() < client_vans.size())
+      return;
+    for (const auto& to : waiting) {
+      net::message reply(net::msg_type::params);
+      reply.add_tensor("params", {static_cast<std::uint32_t>(floats)}, params);
+      server.send(to, std::move(reply));
+    }
+    waiting.clear();
   });
   std::mutex mu;
   std::condition_variable cv;
   std::size_t replies = 0;
   const std::string endpoint = server.bind("tcp://127.0.0.1:*");
-  for (std::size_t c = 0; c < client_vans.size(); ++c) {
-    client_vans[c]->set_handler([&](net::message&&) {
+  for (auto& v : client_vans) {
+    v->set_handler([&](net::message&&) {
       std::lock_guard<std::mutex> lock(mu);
       ++replies;
       cv.notify_all();
     });
-    client_vans[c]->connect("server", endpoint);
+    v->connect("server", endpoint);
   }
   auto grad = std::make_shared<const std::vector<float>>(floats, 0.25f);
   std::vector<double> times;
   constexpr int warmups = 2;
-  for (int i = 0; i < warmups + reps; ++i) {
+  for (int i = 0; i < warmups + setup.reps; ++i) {
     const auto t0 = clock_type::now();
     for (auto& v : client_vans) {
       net::message m(net::msg_type::push_gradient);
@@ -99,8 +118,9 @@ inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int cl
     }
     std::unique_lock<std::mutex> lock(mu);
     const std::size_t want = static_cast<std::size_t>(i + 1) * client_vans.size();
-    if (!cv.wait_for(lock, std::chrono::seconds(60), [&] { return replies == want; }))
-      throw std::runtime_error(fmt::format("no reply within 60 s ({} floats, curve {})", floats, curve));
+    if (!cv.wait_for(lock, std::chrono::seconds(120), [&] { return replies == want; }))
+      throw std::runtime_error(
+          fmt::format("no reply within 120 s ({} floats, {} clients, curve {})", floats, setup.clients, setup.curve));
     if (i >= warmups)
       times.push_back(std::chrono::duration<double>(clock_type::now() - t0).count());
   }
@@ -108,6 +128,19 @@ inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int cl
     v->stop();
   server.stop();
   return median(times);
+}
+
+/// The asp round trip of roundtrip_seconds(setup) with the common knobs as arguments.
+inline double roundtrip_seconds(std::size_t floats, bool curve, int reps, int clients = 1, int io_threads = 1,
+                                std::size_t piece_bytes = net::van_options{}.piece_bytes) {
+  roundtrip_setup s;
+  s.floats = floats;
+  s.curve = curve;
+  s.reps = reps;
+  s.clients = clients;
+  s.io_threads = io_threads;
+  s.piece_bytes = piece_bytes;
+  return roundtrip_seconds(s);
 }
 
 } // namespace troupe::bench
