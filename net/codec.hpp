@@ -107,10 +107,11 @@ std::string encode_header(const header& h);
 std::optional<decode_error> validate(const message& m, const limits& lim);
 
 /// All frames of a message: the header frame, then the tensor payloads, shared (not copied). With
-/// `piece_bytes` > 0 a tensor larger than that travels as pieces of `piece_bytes` (slices of the same
-/// buffer, still not copied). Throws troupe::error if the message fails validate() or would need
-/// more than lim.max_pieces frames.
-std::vector<payload> encode(const message& m, const limits& lim = {}, std::size_t piece_bytes = 0);
+/// `piece_bytes` > 0 a tensor larger than max(piece_bytes, whole_up_to) bytes travels as pieces of
+/// `piece_bytes` (slices of the same buffer, still not copied). Throws troupe::error if the message
+/// fails validate() or would need more than lim.max_pieces frames.
+std::vector<payload> encode(const message& m, const limits& lim = {}, std::size_t piece_bytes = 0,
+                            std::size_t whole_up_to = 0);
 
 /// Decodes frames strictly: never throws on bad input, never allocates from an unchecked length.
 /// A tensor in one frame is kept as given (zero-copy) unless misaligned for its dtype, then copied;

@@ -73,7 +73,7 @@ std::optional<decode_error> validate(const message& m, const limits& lim) {
   return detail::check_frames(m.h.tensors, m.frames, 1);
 }
 
-std::vector<payload> encode(const message& m, const limits& lim, std::size_t piece_bytes) {
+std::vector<payload> encode(const message& m, const limits& lim, std::size_t piece_bytes, std::size_t whole_up_to) {
   if (auto e = validate(m, lim))
     throw error(fmt::format("cannot encode {} message: {}: {}", to_string(m.h.type), to_string(e->code), e->detail));
   auto hdr = encode_header(m.h);
@@ -83,7 +83,7 @@ std::vector<payload> encode(const message& m, const limits& lim, std::size_t pie
   frames.reserve(m.frames.size() + 1);
   frames.push_back(payload::from_string(std::move(hdr)));
   for (const payload& f : m.frames) {
-    if (piece_bytes == 0 || f.size() <= piece_bytes) {
+    if (piece_bytes == 0 || f.size() <= std::max(piece_bytes, whole_up_to)) {
       frames.push_back(f);
       continue;
     }

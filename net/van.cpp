@@ -156,7 +156,7 @@ send_cmd van::impl::make_send(const std::string& peer, message m) {
     std::lock_guard<std::mutex> lk(mu);
     piece_bytes = piece_bytes_for_locked(peer);
   }
-  send_cmd c{peer, encode(m, opt.lim, piece_bytes), 0, m.h.type};
+  send_cmd c{peer, encode(m, opt.lim, piece_bytes, opt.whole_up_to), 0, m.h.type};
   for (const auto& f : c.frames)
     c.bytes += f.size();
   return c;

@@ -48,11 +48,14 @@ struct van_options {
   /// calling itself anything else is refused as `unauthenticated` before its bytes are kept, so
   /// the per-peer limits are counted per node of the cluster, never per made-up routing id.
   std::set<std::string> known_peers;
-  /// Over tcp:// and ipc://, a tensor larger than this travels in pieces of this many bytes and is
-  /// assembled on arrival (0: always whole). Pieces keep libzmq's receive buffers in reused heap
-  /// memory instead of a fresh mapping per frame (bench_cluster --part roundtrip; 1 MiB measured
-  /// best here). inproc:// links always send whole frames: they are zero-copy end to end.
+  /// Over tcp:// and ipc://, a tensor larger than `whole_up_to` travels in pieces of `piece_bytes`
+  /// and is assembled on arrival (piece_bytes 0: always whole). libzmq receives each frame into a
+  /// fresh malloc: above glibc's 32 MB mmap ceiling that is a fresh mapping and 16k page faults per
+  /// 64 MB, which pieces avoid (5.6-8.1x faster at 16M-64M floats); up to 16 MB a whole frame comes
+  /// from reused heap and saves the assembly copy (6-12% faster at 1M-4M floats). Measured with
+  /// bench_cluster --part roundtrip. inproc:// links always send whole frames (zero-copy end to end).
   std::size_t piece_bytes = 1 << 20;
+  std::size_t whole_up_to = 16 << 20;
   /// Released assembly buffers the van keeps for the next message of the same size.
   std::uint64_t pool_idle_bytes = 1ULL << 30;
   /// Peers with figures of their own in van_stats::peers; traffic of further names is counted

@@ -172,7 +172,9 @@ TEST_CASE("large tensors travel in pieces that share the buffer and are assemble
   REQUIRE(frames.size() == 1 + 1 + g_pieces + 1);
   for (std::size_t i = 0; i < g_pieces; ++i) // slices of the one buffer, in order
     CHECK(frames[2 + i].data() == reinterpret_cast<const std::byte*>(buf->data()) + i * piece);
-  CHECK(encode(m, limits{}, 0).size() == 4); // 0: whole frames, as before
+  CHECK(encode(m, limits{}, 0).size() == 4);              // 0: whole frames, as before
+  CHECK(encode(m, limits{}, piece, 400'012).size() == 4); // at most whole_up_to bytes: whole
+  CHECK(encode(m, limits{}, piece, 400'011).size() == frames.size());
 
   buffer_pool pool;
   auto ticket = std::make_shared<int>(0);

@@ -227,6 +227,7 @@ TEST_CASE("a peer whose unprocessed messages pass max_peer_inflight_bytes is ref
   // Whole, or in 4 kB pieces: an assembled tensor keeps counting against its sender like its frames.
   auto co = test::options("client", ctx);
   co.piece_bytes = GENERATE(std::size_t{0}, std::size_t{4096});
+  co.whole_up_to = 0;
   INFO("piece_bytes " << co.piece_bytes);
   van client(co);
   client.connect("server", server.bind("tcp://127.0.0.1:*"));
