@@ -39,7 +39,7 @@ int timeline_command(int argc, char** argv);
 /// called by run_command after its usage checks; throws troupe::error on a bad file or usage.
 /// `slow_trainer_given`: --slow-trainer was passed, which only training topologies take.
 int run_bandit(const std::string& config_path, const std::vector<config::override_kv>& overrides,
-               const std::string& role, const std::string& name, bool slow_trainer_given);
+               const std::string& role, const std::string& name, bool slow_trainer_given, bool fail_trainer_given);
 
 /// The nodes this process runs: every node (--role all), the one named, or the only one with the role.
 std::vector<std::string> pick_nodes(const config::cluster_spec& cluster, const std::string& source,

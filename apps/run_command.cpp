@@ -232,7 +232,7 @@ int run_command(int argc, char** argv) {
     for (const auto& s : sets)
       overrides.push_back(config::parse_override(s));
     if (is_bandit_file(config_path))
-      return run_bandit(config_path, overrides, role, name, !slow.empty());
+      return run_bandit(config_path, overrides, role, name, !slow.empty(), !fail.empty());
     if (role == "auto" && !name.empty())
       throw error("--role auto takes its node from the launcher; leave out --name");
     auto [topo, auto_name] = role == "auto"

@@ -136,8 +136,29 @@ struct row {
 
 } // namespace
 
+/// examples/fed_bandit.yaml, the federated-bandit file the docs use.
+std::string bandit_example() {
+  const char* src = std::getenv("TROUPE_SOURCE_DIR");
+  REQUIRE(src != nullptr);
+  std::ifstream in(std::string(src) + "/examples/fed_bandit.yaml");
+  REQUIRE(in);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
 TEST_CASE("bad input table: troupe-node command lines", "[cli][bad_input]") {
+  const std::string bandit = bandit_example();
   const std::vector<row> rows = {
+      {"--role auto with a bandit file",
+       {"--role", "auto", "--config", "t.yaml"},
+       1,
+       "troupe-node: error: t.yaml: --role auto is for launched training jobs (cluster.launch); a bandit file lists "
+       "its nodes",
+       bandit},
+      {"--fail-trainer with a bandit file",
+       {"--role", "all", "--config", "t.yaml", "--fail-trainer", "0=5"},
+       1,
+       "troupe-node: error: --fail-trainer applies to training topologies, not to the bandit workload",
+       bandit},
       {"no arguments at all", {}, 2, "--role is required"},
       {"an unknown role",
        {"--role", "trainr", "--config", "t.yaml"},
