@@ -278,6 +278,30 @@ TEST_CASE("a trainer that throws is restarted by its supervisor and the bsp run 
   REQUIRE(events["recovered"] < 10.0); // backoff 0.5 s + re-sync, measured failure -> first applied step
 }
 
+TEST_CASE("a restarted trainer of a compressed run continues without its residual and records that",
+          "[actors][cluster][supervisor][faults][compression]") {
+  test::cluster_case c;
+  c.compression = "{mode: topk, ratio: 0.01}";
+  test::scratch_dir dir("supervisor-compression");
+  const auto topo = config::parse_topology(test::topology_yaml(c, dir.path), "test.yaml");
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_trainers = {{1, 7}}; // trainer 1 throws when about to compute clock 7
+  REQUIRE(actors::run_nodes(topo, o) == 0);
+  std::vector<nlohmann::json> resets;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("event", "") == "residual_reset")
+      resets.push_back(rec);
+  // Only the new incarnation of trainer 1 lost a residual; it says so at the clock it continues from.
+  REQUIRE(resets.size() == 1);
+  CHECK(resets[0]["target"] == "trainer-1");
+  CHECK(resets[0]["reason"] == "start");
+  CHECK(resets[0]["step"] == 7);
+  CHECK(observe::validate_record(resets[0]).empty());
+}
+
 TEST_CASE("too many trainer failures within the period escalate: the node exits non-zero",
           "[actors][supervisor][faults]") {
   test::cluster_case c;
