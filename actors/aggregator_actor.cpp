@@ -27,17 +27,19 @@ using runtime::inbound;
 using runtime::stop_atom;
 using runtime::tick_atom;
 
-const std::shared_ptr<const std::vector<float>>& snapshot(aggregator_state& st) {
+/// The parameters to send, made once per version and shared by every message of it: f32, or with
+/// job.compression fp16 / bf16 rounded from the 32-bit master copy.
+ps::flat_f32 params_of(aggregator_state& st) {
   if (st.snapshot_version != st.core->version()) {
     st.snapshot = std::make_shared<const std::vector<float>>(st.core->params());
     st.snapshot_version = st.core->version();
+    st.packed_snapshot.reset();
+    const auto wire = ps::params_encoding(st.ctx->topo.job.compression.mode);
+    if (wire != config::compression::none)
+      st.packed_snapshot =
+          std::make_shared<const ps::packed_f32>(ps::pack_halves(st.snapshot->data(), st.snapshot->size(), wire));
   }
-  return st.snapshot;
-}
-
-ps::flat_f32 params_of(aggregator_state& st) {
-  const auto& p = snapshot(st);
-  return {p, p->data(), p->size()};
+  return {st.snapshot, st.snapshot->data(), st.snapshot->size(), st.packed_snapshot};
 }
 
 void welcome(aggregator_state& st, std::size_t rank) {
@@ -95,7 +97,7 @@ bool speaks_for(aggregator_state& st, const net::message& m, std::size_t rank);
 
 void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
   auto& st = self->state;
-  const auto p = ps::decode_push(m, st.core->layout().total);
+  const auto p = ps::decode_push(m, st.core->layout().total, st.ctx->topo.job.compression.mode);
   if (!speaks_for(st, m, p.rank))
     return;
   const auto rank = p.rank;

@@ -47,8 +47,9 @@ struct aggregator_state {
   data::dataset test;
   std::set<std::size_t> hello_from;
   bool started = false, finished = false;
-  bool loader_ready = false;                          ///< the loader (of this job) said hello
-  std::shared_ptr<const std::vector<float>> snapshot; ///< params of `snapshot_version`, shared by all sends
+  bool loader_ready = false;                             ///< the loader (of this job) said hello
+  std::shared_ptr<const std::vector<float>> snapshot;    ///< params of `snapshot_version`, shared by all sends
+  std::shared_ptr<const ps::packed_f32> packed_snapshot; ///< the snapshot as 16-bit floats (job.compression)
   std::uint64_t snapshot_version = ~std::uint64_t{0};
   std::size_t evaluated_epochs = 0;
   std::uint64_t next_step_eval = 0; ///< min clock of the next step-based evaluation

@@ -29,7 +29,7 @@ public:
   trainer_loop(caf::blocking_actor* self, std::shared_ptr<const runtime::node_context> ctx, trainer_options o)
       : self_(self), ctx_(std::move(ctx)), o_(o), name_(ps::trainer_name(o.rank)),
         engine_(ctx_->model, ctx_->topo.job.seed, ctx_->where.trainer_threads.at(o.rank)),
-        core_(o.rank, engine_.layout().total, o.prefetch) {}
+        core_(o.rank, engine_.layout().total, o.prefetch, ctx_->topo.job.compression) {}
 
   void run() {
     if (!handshake())
@@ -167,7 +167,8 @@ private:
     }
     switch (m.h.type) {
     case net::msg_type::welcome: {
-      if (core_.on_welcome(ps::decode_welcome(m, params)).clock_moved) {
+      const auto out = core_.on_welcome(ps::decode_welcome(m, params, compression()));
+      if (out.clock_moved) {
         ask(core_.pending_request());
         auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
         r["event"] = "resync";
@@ -175,10 +176,12 @@ private:
         r["version"] = core_.version();
         ctx_->record(r.dump());
       }
+      if (out.residual_reset)
+        report_residual_reset(out);
       break;
     }
     case net::msg_type::params:
-      core_.on_params(ps::decode_params(m, params));
+      core_.on_params(ps::decode_params(m, params, compression()));
       break;
     case net::msg_type::batch:
       core_.on_batch(std::make_shared<const net::message>(m));
@@ -196,6 +199,29 @@ private:
       ctx_->line(
           fmt::format("trainer {}: ignoring unexpected {} from '{}'", o_.rank, net::to_string(m.h.type), m.h.sender));
     }
+  }
+
+  config::compression compression() const { return ctx_->topo.job.compression.mode; }
+
+  /// Error feedback lost its residual: dropped at a re-sync that moved the clock, or never had the
+  /// one of an earlier incarnation (trainer state is not checkpointed; docs/compression.md).
+  void report_residual_reset(const ps::trainer_core::resync_result& out) {
+    auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
+    r["event"] = "residual_reset";
+    r["target"] = name_;
+    if (out.first) {
+      r["reason"] = "start";
+    } else {
+      r["reason"] = "resync";
+      r["norm"] = out.residual_norm;
+    }
+    ctx_->record(r.dump());
+    ctx_->line(out.first ? fmt::format("trainer {}: continues at clock {} with an empty error-feedback residual "
+                                       "(a trainer's residual is not checkpointed)",
+                                       o_.rank, core_.clock())
+                         : fmt::format("trainer {}: re-synced to clock {}; dropped its error-feedback residual "
+                                       "(L2 norm {:.4g})",
+                                       o_.rank, core_.clock(), out.residual_norm));
   }
 
   void ask(std::optional<ps::batch_request> r) {
@@ -252,8 +278,9 @@ private:
     const auto w1 = span_log::wall::now();
     const auto id = runtime::gradient_id(o_.rank, core_.clock());
     spans_.add("compute", w0, w1, id);
-    ctx_->send(ctx_->where.aggregator_node,
-               encode(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad))));
+    auto push = encode(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad)));
+    meter_.pushed(push.payload_bytes());
+    ctx_->send(ctx_->where.aggregator_node, std::move(push));
     spans_.add("push", w1, span_log::wall::now(), id);
     last_samples_ = s.n;
     last_compute_s_ = compute;
@@ -277,6 +304,8 @@ private:
     r["clock"] = core_.clock();
     r["version_read"] = core_.version();
     r["staleness_bound"] = core_.gate().mode == config::consistency::ssp ? core_.gate().staleness : 0;
+    if (const auto* c = core_.compressor())
+      r["residual_norm"] = c->residual_norm();
     ctx_->record(r.dump());
     if (!spans_.empty()) {
       auto sp = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());

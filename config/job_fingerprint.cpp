@@ -114,6 +114,13 @@ void add_job(entry_writer& w, const job_spec& j) {
     w.add("job.balance.every_clocks", j.balance.every_clocks);
     w.add("job.balance.floor", j.balance.floor);
   }
+  // Only when on, like balance: a job without compression keeps the fingerprint it always had. A
+  // node with another encoding could not even read the other side's tensors.
+  if (j.compression.mode != compression::none) {
+    w.add("job.compression.mode", to_string(j.compression.mode));
+    if (j.compression.mode == compression::topk)
+      w.add("job.compression.ratio", j.compression.ratio);
+  }
 }
 
 /// Actor placement: which node runs what, hence the ranks and the number of trainers.

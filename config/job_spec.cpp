@@ -24,8 +24,11 @@ const std::vector<std::string> job_keys = {"model",
                                            "on_nonfinite_gradient",
                                            "max_refused_in_a_row",
                                            "on_trainer_loss",
-                                           "balance"};
+                                           "balance",
+                                           "compression"};
 const std::vector<std::string> balance_keys = {"mode", "every_clocks", "floor"};
+const std::vector<std::string> compression_keys = {"mode", "ratio"};
+const std::vector<std::string> compression_modes = {"none", "fp16", "bf16", "topk"};
 const std::vector<std::string> nonfinite_policies = {"refuse", "apply"};
 const std::vector<std::string> trainer_loss_policies = {"wait", "shrink"};
 const std::vector<std::string> data_keys = {"dir", "max_train", "max_test", "normalize"};
@@ -152,6 +155,20 @@ std::string to_string(trainer_loss_policy p) {
   return p == trainer_loss_policy::shrink ? "shrink" : "wait";
 }
 
+std::string to_string(compression c) {
+  switch (c) {
+  case compression::fp16:
+    return "fp16";
+  case compression::bf16:
+    return "bf16";
+  case compression::topk:
+    return "topk";
+  case compression::none:
+    break;
+  }
+  return "none";
+}
+
 std::string to_string(consistency c) {
   switch (c) {
   case consistency::ssp:
@@ -190,6 +207,32 @@ static balance_spec read_balance(const yaml_cursor& b, const consistency_spec& c
   return out;
 }
 
+/// `job.compression`: `none`, `fp16`, `bf16`, `topk`, or {mode, ratio} (ratio: topk only).
+static compression_spec read_compression(const yaml_cursor& c) {
+  compression_spec out;
+  const auto mode_of = [](const yaml_cursor& m) {
+    const std::string s = m.as_choice(compression_modes, "compression mode");
+    return s == "fp16"   ? compression::fp16
+           : s == "bf16" ? compression::bf16
+           : s == "topk" ? compression::topk
+                         : compression::none;
+  };
+  if (c.node().IsMap()) {
+    c.check_keys(compression_keys);
+    out.mode = mode_of(c.child("mode"));
+    if (auto ratio = c.find("ratio")) {
+      if (out.mode != compression::topk)
+        ratio->fail(fmt::format("ratio only applies to compression mode topk, but the mode is {}; remove it or set "
+                                "mode: topk",
+                                to_string(out.mode)));
+      out.ratio = ratio->as<double>(bounds{0, 1, true, false});
+    }
+  } else {
+    out.mode = mode_of(c);
+  }
+  return out;
+}
+
 job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
   j.check_keys(job_keys);
   job_spec out;
@@ -220,6 +263,8 @@ job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
                               : trainer_loss_policy::wait;
   if (auto b = j.find("balance"))
     out.balance = read_balance(*b, out.consistency);
+  if (auto c = j.find("compression"))
+    out.compression = read_compression(*c);
   return out;
 }
 

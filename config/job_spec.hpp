@@ -84,6 +84,24 @@ struct balance_spec {
   double floor = 0.25;
 };
 
+/// `job.compression`: how gradients (trainer -> aggregator) and parameters (aggregator -> trainer)
+/// travel (docs/compression.md). none: 32-bit floats both ways. fp16 / bf16: 16-bit floats both
+/// ways, rounded to nearest even. topk: each push sends the `ratio` x P entries of largest
+/// magnitude with their positions; parameters travel as 32-bit floats. Pushes carry error feedback
+/// (what a push did not send is added to the trainer's next gradient); the aggregator's master
+/// weights and optimizer stay 32-bit.
+enum class compression {
+  none,
+  fp16,
+  bf16,
+  topk,
+};
+
+struct compression_spec {
+  compression mode = compression::none;
+  double ratio = 0.01; ///< topk: the share of the gradient's entries a push sends, in (0, 1]
+};
+
 struct job_spec {
   std::string model;       ///< model YAML; a relative path in the file is resolved against the file's directory
   std::string model_where; ///< "file:line:col" (or "--set ...") of job.model, for errors about the model file
@@ -100,6 +118,7 @@ struct job_spec {
       10; ///< refuse only: this many refusals in a row from one trainer stop the job (> 0)
   trainer_loss_policy on_trainer_loss = trainer_loss_policy::wait;
   balance_spec balance;
+  compression_spec compression;
 };
 
 /// "bsp", "ssp" or "asp".
@@ -108,6 +127,8 @@ std::string to_string(consistency c);
 std::string to_string(nonfinite_policy p);
 /// "wait" or "shrink".
 std::string to_string(trainer_loss_policy p);
+/// "none", "fp16", "bf16" or "topk".
+std::string to_string(compression c);
 
 /// Reads and validates the `job` section at `j`; relative input paths from the file are resolved
 /// against `base_dir`, those given by `--set` are left relative to the working directory.

@@ -50,6 +50,10 @@ std::uint64_t touch(const message& m) {
       for (std::uint8_t v : m.view<std::uint8_t>(i))
         sum += v;
       break;
+    case dtype::u16:
+      for (std::uint16_t v : m.view<std::uint16_t>(i))
+        sum += v;
+      break;
     }
   }
   return sum;

@@ -48,7 +48,26 @@ ps::flat_f32 own(const ps::flat_f32& v) {
   if (v.size == 0)
     return {};
   auto copy = std::make_shared<const std::vector<float>>(v.data, v.data + v.size);
-  return {copy, copy->data(), copy->size()};
+  return {copy, copy->data(), copy->size(), nullptr};
+}
+
+/// The push decoded as each job.compression would: a refusal is a troupe::error; a compressed
+/// gradient that is accepted decodes to a dense vector that travels again as f32 unchanged.
+void check_compressed_push(const net::message& m) {
+  for (const auto mode : {config::compression::fp16, config::compression::bf16, config::compression::topk}) {
+    try {
+      auto p = ps::decode_push(m, params, mode);
+      if (p.n > 0 && p.grad.size != params)
+        fail("a compressed gradient decodes to the wrong size");
+      p.grad = own(p.grad);
+      const auto p2 = ps::decode_push(again(ps::encode(p)), params);
+      if (!same(p2.grad, p.grad))
+        fail("a decompressed push does not round-trip");
+    } catch (const troupe::error& e) {
+      if (std::strlen(e.what()) == 0)
+        fail("a refusal must say why");
+    }
+  }
 }
 
 /// Decodes m by its type; what is accepted must survive encode -> decode unchanged.
@@ -83,6 +102,7 @@ void check(const net::message& m) {
     break;
   }
   case net::msg_type::push_gradient: {
+    check_compressed_push(m);
     auto p = ps::decode_push(m, params);
     p.grad = own(p.grad);
     const auto m2 = again(ps::encode(p));

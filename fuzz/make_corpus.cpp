@@ -399,7 +399,7 @@ void protocol_seeds() {
     auto v = std::make_shared<std::vector<float>>(16);
     for (std::size_t i = 0; i < v->size(); ++i)
       (*v)[i] = start + static_cast<float>(i) * 0.5f;
-    return ps::flat_f32{v, v->data(), v->size()};
+    return ps::flat_f32{v, v->data(), v->size(), nullptr};
   };
   seed("valid-hello", ps::encode(ps::hello{1, "troupe-job-fingerprint 1\nhash=0123456789abcdef", false}, "aggregator"));
   seed("valid-hello-loader", ps::encode(ps::hello{0, "fp", true}, "aggregator"));
@@ -425,6 +425,13 @@ void protocol_seeds() {
   p.correct5 = 4;
   p.grad = flat(0.f);
   seed("valid-push", ps::encode(p));
+  // job.compression: the same gradient as fp16 halves and as top-k positions + values.
+  p.grad.packed =
+      std::make_shared<const ps::packed_f32>(ps::pack_halves(p.grad.data, p.grad.size, config::compression::fp16));
+  seed("valid-push-fp16", ps::encode(p));
+  ps::gradient_compressor topk({config::compression::topk, 0.25}, p.grad.size);
+  p.grad.packed = std::make_shared<const ps::packed_f32>(topk.compress(p.grad.data));
+  seed("valid-push-topk", ps::encode(p));
   p.n = 0;
   p.grad = {};
   seed("valid-push-empty", ps::encode(p));

@@ -44,6 +44,8 @@ std::size_t element_size(dtype t) {
     return 4;
   case dtype::u8:
     return 1;
+  case dtype::u16:
+    return 2;
   }
   TROUPE_ENFORCE(false, "unknown dtype {}", static_cast<unsigned>(t));
   return 0;
@@ -57,6 +59,8 @@ std::string to_string(dtype t) {
     return "i32";
   case dtype::u8:
     return "u8";
+  case dtype::u16:
+    return "u16";
   }
   return fmt::format("dtype({})", static_cast<unsigned>(t));
 }
@@ -69,6 +73,8 @@ std::optional<dtype> dtype_from_wire(std::uint8_t value) {
     return dtype::i32;
   case static_cast<std::uint8_t>(dtype::u8):
     return dtype::u8;
+  case static_cast<std::uint8_t>(dtype::u16):
+    return dtype::u16;
   default:
     return std::nullopt;
   }

@@ -53,27 +53,32 @@ std::optional<msg_type> msg_type_from_wire(std::uint16_t value);
 /// Every known message type, in wire-number order (for tests and tables).
 const std::vector<msg_type>& all_msg_types();
 
-/// Element type of a tensor frame; values are the wire encoding.
-enum class dtype : std::uint8_t { f32 = 1, i32 = 2, u8 = 3 };
+/// Element type of a tensor frame; values are the wire encoding. New types go at the end. u16
+/// carries 16-bit floats (fp16 / bf16 bit patterns: job.compression) without saying which: the
+/// tensor's name does.
+enum class dtype : std::uint8_t { f32 = 1, i32 = 2, u8 = 3, u16 = 4 };
 
-/// Bytes per element: 4, 4, 1.
+/// Bytes per element: 4, 4, 1, 2.
 std::size_t element_size(dtype t);
 
-/// "f32", "i32", "u8"; "dtype(9)" for an unknown value.
+/// "f32", "i32", "u8", "u16"; "dtype(9)" for an unknown value.
 std::string to_string(dtype t);
 
 /// The dtype a wire byte stands for, or nothing.
 std::optional<dtype> dtype_from_wire(std::uint8_t value);
 
-/// The dtype of a C++ element type (float, std::int32_t, std::uint8_t).
+/// The dtype of a C++ element type (float, std::int32_t, std::uint8_t, std::uint16_t).
 template <class T>
 constexpr dtype dtype_of() {
   if constexpr (std::is_same_v<T, float>)
     return dtype::f32;
   else if constexpr (std::is_same_v<T, std::int32_t>)
     return dtype::i32;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return dtype::u16;
   else {
-    static_assert(std::is_same_v<T, std::uint8_t>, "tensor elements are float, std::int32_t or std::uint8_t");
+    static_assert(std::is_same_v<T, std::uint8_t>,
+                  "tensor elements are float, std::int32_t, std::uint8_t or std::uint16_t");
     return dtype::u8;
   }
 }

@@ -230,6 +230,10 @@ const std::vector<field_spec> trainer_fields = {
     {"staleness_bound", type::integer, true},
     {"compute_s", type::real, true},
     {"wait_s", type::real, true},
+    // Absent in older logs: mean tensor bytes per push in the interval (job.compression), and the
+    // L2 norm of the error-feedback residual (only with compression).
+    {"push_bytes", type::integer, false},
+    {"residual_norm", type::real, false},
 };
 
 const std::vector<field_spec> loader_fields = {
@@ -298,6 +302,10 @@ const fields peer_lost_event = {{"target", type::string, true}, {"silent_s", typ
 const fields peer_back_event = {{"target", type::string, true}};
 const fields recovered_event = {{"target", type::string, true}, {"recovery_s", type::real, true}};
 const fields resync_event = {{"target", type::string, true}, {"version", type::integer, true}};
+// job.compression: a trainer's error-feedback residual dropped (reason "resync", with its norm) or
+// never carried over (reason "start": a new incarnation continuing a run past clock 0).
+const fields residual_reset_event = {
+    {"target", type::string, true}, {"reason", type::string, true}, {"norm", type::real, false}};
 const fields spans_event = {{"spans", type::spans, true}};
 // A message refused because its sender may not speak for the actor it names (reason
 // "unauthorized") or runs another job ("other_job", with the first differing key in detail).
@@ -354,6 +362,7 @@ const std::map<std::string, const fields*> events = {
     {"peer_back", &peer_back_event},
     {"recovered", &recovered_event},
     {"resync", &resync_event},
+    {"residual_reset", &residual_reset_event},
     {"spans", &spans_event},
     {"refused", &refused_event},
     {"write_failed", &write_failed_event},

@@ -85,7 +85,8 @@ nlohmann::json trainer_meter::take() {
                    {"acc", static_cast<double>(correct1_) / n},
                    {"images_per_s", compute_s_ > 0 ? static_cast<double>(samples_) / compute_s_ : 0.0},
                    {"compute_s", compute_s_},
-                   {"wait_s", wait_s_}};
+                   {"wait_s", wait_s_},
+                   {"push_bytes", pushes_ > 0 ? push_bytes_ / pushes_ : 0}};
   *this = trainer_meter{};
   return r;
 }

@@ -54,12 +54,19 @@ public:
     compute_s_ += seconds;
   }
   void waited(double seconds) { wait_s_ += seconds; }
-  /// The record's fields (loss, acc, images_per_s, compute_s, wait_s); resets the sums.
+  /// A push whose tensors (the gradient, compressed or not) take `bytes` on the wire.
+  void pushed(std::uint64_t bytes) {
+    push_bytes_ += bytes;
+    ++pushes_;
+  }
+  /// The record's fields (loss, acc, images_per_s, compute_s, wait_s, push_bytes: mean tensor
+  /// bytes per push); resets the sums.
   nlohmann::json take();
 
 private:
   double loss_sum_ = 0, compute_s_ = 0, wait_s_ = 0;
   std::size_t samples_ = 0, correct1_ = 0;
+  std::uint64_t push_bytes_ = 0, pushes_ = 0;
 };
 
 } // namespace troupe::ps

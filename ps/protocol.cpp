@@ -49,19 +49,101 @@ T field(const nlohmann::json& meta, const char* key, const net::message& m) {
 }
 
 void add_flat(net::message& m, const char* name, const flat_f32& v) {
+  if (v.packed) {
+    const packed_f32& p = *v.packed;
+    const std::string base(name);
+    switch (p.mode) {
+    case config::compression::fp16:
+    case config::compression::bf16:
+      TROUPE_ENFORCE(p.halves && p.halves->size() == p.size, "{}: '{}' as {} without its {} halves",
+                     net::to_string(m.h.type), name, config::to_string(p.mode), p.size);
+      m.add_tensor(base + "." + config::to_string(p.mode), {static_cast<std::uint32_t>(p.size)}, p.halves);
+      return;
+    case config::compression::topk:
+      TROUPE_ENFORCE(p.index && p.values && p.index->size() == p.values->size() && p.index->size() <= p.size,
+                     "{}: '{}' as top-k without as many positions as values", net::to_string(m.h.type), name);
+      m.add_tensor(base + ".index", {static_cast<std::uint32_t>(p.index->size())}, p.index);
+      m.add_tensor(base + ".values", {static_cast<std::uint32_t>(p.values->size())}, p.values);
+      return;
+    case config::compression::none:
+      break;
+    }
+  }
   TROUPE_ENFORCE(v.shared != nullptr, "{}: no '{}' vector to send", net::to_string(m.h.type), name);
   m.add_tensor(name, {static_cast<std::uint32_t>(v.shared->size())}, v.shared);
 }
 
-flat_f32 flat_of(const net::message& m, const char* name, std::size_t expected) {
+[[noreturn]] void refuse(const net::message& m, const std::string& problem) {
+  throw error(fmt::format("{} from '{}': {}", net::to_string(m.h.type), m.h.sender, problem));
+}
+
+/// The tensors a message holds, for errors: "'grad' [4] f32, ...".
+std::string tensors_of(const net::message& m) {
+  if (m.h.tensors.empty())
+    return "no tensors";
+  std::vector<std::string> out;
+  for (const auto& t : m.h.tensors)
+    out.push_back(t.describe());
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+/// The index of the rank-1 tensor `name`, which the job's encoding needs.
+std::size_t tensor_at(const net::message& m, const std::string& name, config::compression mode) {
   const auto i = m.find(name);
   if (!i)
-    throw error(fmt::format("{} from '{}': no tensor '{}'", net::to_string(m.h.type), m.h.sender, name));
+    refuse(m, fmt::format("no tensor '{}' (this job's compression is {}); it holds {}", name, config::to_string(mode),
+                          tensors_of(m)));
+  if (m.h.tensors[*i].shape.size() != 1)
+    refuse(m, fmt::format("tensor {} is not a vector", m.h.tensors[*i].describe()));
+  return *i;
+}
+
+flat_f32 flat_of(const net::message& m, const char* name, std::size_t expected, config::compression mode) {
+  const std::string base(name);
+  switch (mode) {
+  case config::compression::fp16:
+  case config::compression::bf16: {
+    const auto halves = m.view<std::uint16_t>(tensor_at(m, base + "." + config::to_string(mode), mode));
+    if (halves.size != expected)
+      refuse(m, fmt::format("tensor '{}.{}' has {} halves, the model has {} parameters", name, config::to_string(mode),
+                            halves.size, expected));
+    auto out = std::make_shared<std::vector<float>>(expected);
+    if (mode == config::compression::fp16)
+      from_fp16(halves.data, expected, out->data());
+    else
+      from_bf16(halves.data, expected, out->data());
+    return {out, out->data(), out->size(), nullptr};
+  }
+  case config::compression::topk: {
+    const auto index = m.view<std::int32_t>(tensor_at(m, base + ".index", mode));
+    const auto values = m.view<float>(tensor_at(m, base + ".values", mode));
+    if (index.size != values.size || index.size > expected)
+      refuse(m, fmt::format("top-k '{}' with {} positions and {} values for {} parameters", name, index.size,
+                            values.size, expected));
+    auto out = std::make_shared<std::vector<float>>(expected, 0.0f);
+    std::int64_t previous = -1;
+    for (std::size_t j = 0; j < index.size; ++j) {
+      const std::int64_t i = index[j];
+      if (i <= previous || i >= static_cast<std::int64_t>(expected))
+        refuse(m, fmt::format("top-k '{}': position {} at entry {} is {} (positions must increase strictly "
+                              "within [0, {}))",
+                              name, i, j, i >= static_cast<std::int64_t>(expected) ? "out of range" : "not increasing",
+                              expected));
+      (*out)[static_cast<std::size_t>(i)] = values[j];
+      previous = i;
+    }
+    return {out, out->data(), out->size(), nullptr};
+  }
+  case config::compression::none:
+    break;
+  }
+  const auto i = m.find(name);
+  if (!i)
+    refuse(m, fmt::format("no tensor '{}'; it holds {}", name, tensors_of(m)));
   const auto v = m.view<float>(*i);
   if (v.size != expected || m.h.tensors[*i].shape.size() != 1)
-    throw error(fmt::format("{} from '{}': tensor '{}' has {} floats, the model has {}", net::to_string(m.h.type),
-                            m.h.sender, name, v.size, expected));
-  return {nullptr, v.data, v.size};
+    refuse(m, fmt::format("tensor '{}' has {} floats, the model has {}", name, v.size, expected));
+  return {nullptr, v.data, v.size, nullptr};
 }
 
 /// The mode's wire name (config::to_string's, kept here so the protocol links no YAML reader).
@@ -88,6 +170,10 @@ config::consistency mode_of(const std::string& s, const net::message& m) {
 }
 
 } // namespace
+
+config::compression params_encoding(config::compression job) {
+  return job == config::compression::fp16 || job == config::compression::bf16 ? job : config::compression::none;
+}
 
 std::string trainer_name(std::size_t rank) {
   return fmt::format("trainer-{}", rank);
@@ -203,7 +289,7 @@ hello decode_hello(const net::message& m) {
   return h;
 }
 
-welcome decode_welcome(const net::message& m, std::size_t params_size) {
+welcome decode_welcome(const net::message& m, std::size_t params_size, config::compression compression) {
   const auto meta = meta_of(m, net::msg_type::welcome);
   welcome w;
   w.rank = field<std::size_t>(meta, "rank", m);
@@ -215,16 +301,16 @@ welcome decode_welcome(const net::message& m, std::size_t params_size) {
   w.clock = field<std::uint64_t>(meta, "clock", m);
   w.min_clock = m.h.clock;
   w.version = m.h.step;
-  w.params = flat_of(m, "params", params_size);
+  w.params = flat_of(m, "params", params_size, params_encoding(compression));
   return w;
 }
 
-params_update decode_params(const net::message& m, std::size_t params_size) {
+params_update decode_params(const net::message& m, std::size_t params_size, config::compression compression) {
   meta_of(m, net::msg_type::params);
-  return {m.h.clock, m.h.step, flat_of(m, "params", params_size)};
+  return {m.h.clock, m.h.step, flat_of(m, "params", params_size, params_encoding(compression))};
 }
 
-push decode_push(const net::message& m, std::size_t params_size) {
+push decode_push(const net::message& m, std::size_t params_size, config::compression compression) {
   const auto meta = meta_of(m, net::msg_type::push_gradient);
   push p;
   p.rank = field<std::size_t>(meta, "rank", m);
@@ -235,7 +321,7 @@ push decode_push(const net::message& m, std::size_t params_size) {
   p.correct1 = field<std::size_t>(meta, "correct1", m);
   p.correct5 = field<std::size_t>(meta, "correct5", m);
   if (p.n > 0)
-    p.grad = flat_of(m, "grad", params_size);
+    p.grad = flat_of(m, "grad", params_size, compression);
   return p;
 }
 

@@ -16,6 +16,8 @@
 ///   loader     -> trainer     batch {epoch, step, n} + images [n, C, H, W] f32 + labels [n] i32
 ///   trainer    -> aggregator  push {rank, loss_sum, n, correct1, correct5} + grad [P] f32 (none when n = 0)
 ///   aggregator -> trainers    params + [P] f32                       (one message for all released trainers of a node)
+///   (job.compression: the gradient as grad.fp16 / grad.bf16 [P] u16 or grad.index [k] i32 + grad.values [k] f32;
+///    with fp16 / bf16 the parameters of welcome and params as params.fp16 / params.bf16 [P] u16)
 ///   anyone     -> anyone      shutdown {reason, rank?}
 ///   node       -> aggregator  heartbeat {}                           (the node runtime's, not an actor's)
 ///
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "net/message.hpp"
+#include "ps/compression.hpp"
 #include "ps/consistency_gate.hpp"
 
 namespace troupe::ps {
@@ -41,11 +44,16 @@ inline const std::string loader_name = "loader";
 std::string trainer_name(std::size_t rank);
 
 /// A flat f32 vector: shared (zero-copy) when sending; a view into the received message (valid
-/// while that message lives) after decoding.
+/// while that message lives) after decoding, or — when it travelled compressed — the decoded
+/// floats, owned by `shared`.
 struct flat_f32 {
   std::shared_ptr<const std::vector<float>> shared;
   const float* data = nullptr;
   std::size_t size = 0;
+  /// When sending: the vector in compressed form (job.compression), which travels instead of
+  /// `shared`. Tensors: "<name>.fp16" / "<name>.bf16" [P] u16, or "<name>.index" [k] i32 (strictly
+  /// increasing positions) + "<name>.values" [k] f32.
+  std::shared_ptr<const packed_f32> packed;
 };
 
 struct hello {
@@ -124,12 +132,23 @@ net::message encode(const reject& m, const std::string& to);
 net::message encode(const waiting& m, const std::string& to);
 net::message heartbeat_message();
 
+/// How parameters travel under a job's compression: fp16 / bf16 as such, f32 otherwise (top-k
+/// sparsifies gradients only).
+config::compression params_encoding(config::compression job);
+
 /// Strict decoders: each throws troupe::error naming the message type, the sender and the field
-/// that is missing or wrong. `params_size` is the model's parameter count.
+/// that is missing or wrong. `params_size` is the model's parameter count; `compression` is the
+/// job's (job.compression), and a vector that travelled in another encoding is refused. A
+/// compressed vector is decoded into a new buffer (flat_f32::shared): top-k into a dense vector
+/// with zeros where nothing was sent, after checking that every position is in range and the
+/// positions strictly increase.
 hello decode_hello(const net::message& m);
-welcome decode_welcome(const net::message& m, std::size_t params_size);
-params_update decode_params(const net::message& m, std::size_t params_size);
-push decode_push(const net::message& m, std::size_t params_size);
+welcome decode_welcome(const net::message& m, std::size_t params_size,
+                       config::compression compression = config::compression::none);
+params_update decode_params(const net::message& m, std::size_t params_size,
+                            config::compression compression = config::compression::none);
+push decode_push(const net::message& m, std::size_t params_size,
+                 config::compression compression = config::compression::none);
 batch_request decode_batch_request(const net::message& m);
 batch decode_batch(const net::message& m);
 shutdown decode_shutdown(const net::message& m);

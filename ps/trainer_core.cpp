@@ -6,9 +6,12 @@
 
 namespace troupe::ps {
 
-trainer_core::trainer_core(std::size_t rank, std::size_t params_size, std::size_t prefetch)
+trainer_core::trainer_core(std::size_t rank, std::size_t params_size, std::size_t prefetch,
+                           const config::compression_spec& compression)
     : rank_(rank), params_size_(params_size), prefetch_(prefetch) {
   TROUPE_ENFORCE(prefetch_ > 0, "a trainer needs at least one batch of prefetch");
+  if (compression.mode != config::compression::none)
+    compressor_.emplace(compression, params_size);
 }
 
 trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
@@ -23,6 +26,7 @@ trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
     take(w.params, w.version, w.min_clock, false);
     welcomed_ = true;
     out.first = true;
+    out.residual_reset = compressor_ && clock_ > 0; // continuing a run: whatever residual it had is gone
     return out;
   }
   // A re-sync: take these parameters even if their version is lower (a rewound aggregator).
@@ -35,6 +39,10 @@ trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
   if (out.clock_moved) {
     next_request_ = clock_;
     owe_request_ = true;
+    if (compressor_) {
+      out.residual_reset = true;
+      out.residual_norm = compressor_->reset();
+    }
   }
   return out;
 }
@@ -87,6 +95,8 @@ push trainer_core::complete_step(double loss_sum, std::size_t n, std::size_t cor
     p.grad.size = grad->size();
     p.grad.data = grad->data();
     p.grad.shared = std::move(grad);
+    if (compressor_)
+      p.grad.packed = std::make_shared<const packed_f32>(compressor_->compress(p.grad.data));
   }
   ++clock_;
   return p;

@@ -7,6 +7,13 @@
 ///   continue from and sends its parameters; batches before that clock are dropped and the loader
 ///   is asked again from there. Batch requests name their clocks, so they are idempotent and a
 ///   restarted loader needs none of the trainer's state.
+///
+/// With job.compression the core also holds the residual of error feedback (ps/compression.hpp):
+/// the part of its gradients no push has carried yet. It is the only trainer state that is not
+/// derived from the aggregator's, and it is not checkpointed (nothing of a trainer is): a new
+/// incarnation (a restarted trainer, a resumed run) starts with an empty residual, and a re-sync
+/// that moves the clock drops it (the history it came from was rewound or skipped). Both are
+/// reported in resync_result so the actor can record them.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +23,7 @@
 #include <vector>
 
 #include "net/message.hpp"
+#include "ps/compression.hpp"
 #include "ps/consistency_gate.hpp"
 #include "ps/protocol.hpp"
 
@@ -29,12 +37,18 @@ struct pending_batch {
 
 class trainer_core {
 public:
-  trainer_core(std::size_t rank, std::size_t params_size, std::size_t prefetch);
+  trainer_core(std::size_t rank, std::size_t params_size, std::size_t prefetch,
+               const config::compression_spec& compression = {});
 
   /// What a welcome changed.
   struct resync_result {
     bool first = false;       ///< the first welcome: training may start
     bool clock_moved = false; ///< a re-sync moved the clock: batches were asked for again
+    /// Error feedback only: the residual was dropped by a re-sync that moved the clock (its L2
+    /// norm in residual_norm), or this is the first welcome of a trainer that continues a run
+    /// past clock 0 with an empty residual (an earlier incarnation's residual is lost).
+    bool residual_reset = false;
+    double residual_norm = 0;
   };
   /// Takes a welcome: the job's shape and gate, our clock and the parameters.
   resync_result on_welcome(const welcome& w);
@@ -54,7 +68,9 @@ public:
   std::size_t prefetched() const { return batches_.size(); }
   /// Takes the batch of the current clock (has_batch() must hold).
   pending_batch take_batch();
-  /// The push for the current clock's gradient (n samples, stats), then advances the clock.
+  /// The push for the current clock's gradient (n samples, stats), then advances the clock. With
+  /// compression the gradient plus the residual travels compressed (push::grad.packed) and the
+  /// residual keeps what it did not carry.
   push complete_step(double loss_sum, std::size_t n, std::size_t correct1, std::size_t correct5,
                      std::shared_ptr<const std::vector<float>> grad);
 
@@ -72,6 +88,8 @@ public:
   std::uint64_t total_clocks() const { return steps_per_epoch_ * epochs_; }
   const consistency_gate& gate() const { return gate_; }
   const std::vector<float>& params() const { return params_; }
+  /// The error-feedback compressor, when the job compresses pushes (null with compression none).
+  const gradient_compressor* compressor() const { return compressor_ ? &*compressor_ : nullptr; }
 
 private:
   void take(const flat_f32& params, std::uint64_t version, std::uint64_t min_clock, bool force);
@@ -83,6 +101,7 @@ private:
   bool welcomed_ = false, have_params_ = false, owe_request_ = false;
   std::vector<float> params_;
   std::map<std::uint64_t, pending_batch> batches_;
+  std::optional<gradient_compressor> compressor_;
 };
 
 } // namespace troupe::ps

@@ -9,6 +9,7 @@
 
 #include "config/topology.hpp"
 #include "observe/records.hpp"
+#include "observe/schema.hpp"
 #include "observe/timeline.hpp"
 #include "train/fit.hpp"
 #include "train/model_file.hpp"
@@ -79,6 +80,39 @@ TEST_CASE("clusters of 1, 2 and 4 trainers train in every consistency mode over 
   // 1280 images, one epoch: well above the 0.10 of chance. Asynchronous modes see more staleness
   // the more loaded the machine is (4 trainers on 2 cores), so they get a lower bar.
   REQUIRE(final_test_acc(r) > (c.mode == "bsp" ? 0.3 : 0.2));
+}
+
+TEST_CASE("clusters train with compressed gradients: fp16 and top-k 1 % with error feedback",
+          "[actors][cluster][compression]") {
+  // 2 trainers x 16 images, 40 bsp clocks over tcp (the compressed tensors go through real
+  // sockets): the same bar as uncompressed bsp above, and each trainer's records say how many
+  // bytes a push took.
+  test::cluster_case c;
+  c.transport = "tcp";
+  c.max_train = 1280;
+  const std::string mode = GENERATE(as<std::string>{}, "fp16", "{mode: topk, ratio: 0.01}");
+  c.compression = mode;
+  CAPTURE(mode);
+  test::scratch_dir dir("cluster-compression");
+  const auto r = run_cluster(c, dir.path);
+  INFO(r.console);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.params.size() == 225034);
+  REQUIRE(r.aggregator_records.back()["version"].get<std::size_t>() == 40);
+  REQUIRE(final_test_acc(r) > 0.3);
+  // P = 225034: fp16 sends 2 bytes per parameter, top-k 1 % sends ceil(0.01 P) = 2251 (position, value) pairs.
+  const std::size_t want = mode == "fp16" ? 2 * 225034 : 8 * 2251;
+  std::size_t trainer_records = 0;
+  for (const auto node : {"t0", "t1"})
+    for (const auto& rec : test::read_records(dir.path / "metrics" / (std::string(node) + ".jsonl"))) {
+      if (rec.value("role", "") != "trainer" || rec.contains("event"))
+        continue;
+      ++trainer_records;
+      REQUIRE(rec["push_bytes"].get<std::size_t>() == want);
+      REQUIRE(rec.contains("residual_norm"));
+      REQUIRE(observe::validate_record(rec).empty());
+    }
+  REQUIRE(trainer_records == 2 * 40);
 }
 
 namespace {
@@ -242,6 +276,30 @@ TEST_CASE("a trainer that throws is restarted by its supervisor and the bsp run 
   REQUIRE(events.count("recovered") == 1);
   REQUIRE(events["recovered"] > 0.0);
   REQUIRE(events["recovered"] < 10.0); // backoff 0.5 s + re-sync, measured failure -> first applied step
+}
+
+TEST_CASE("a restarted trainer of a compressed run continues without its residual and records that",
+          "[actors][cluster][supervisor][faults][compression]") {
+  test::cluster_case c;
+  c.compression = "{mode: topk, ratio: 0.01}";
+  test::scratch_dir dir("supervisor-compression");
+  const auto topo = config::parse_topology(test::topology_yaml(c, dir.path), "test.yaml");
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_trainers = {{1, 7}}; // trainer 1 throws when about to compute clock 7
+  REQUIRE(actors::run_nodes(topo, o) == 0);
+  std::vector<nlohmann::json> resets;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("event", "") == "residual_reset")
+      resets.push_back(rec);
+  // Only the new incarnation of trainer 1 lost a residual; it says so at the clock it continues from.
+  REQUIRE(resets.size() == 1);
+  CHECK(resets[0]["target"] == "trainer-1");
+  CHECK(resets[0]["reason"] == "start");
+  CHECK(resets[0]["step"] == 7);
+  CHECK(observe::validate_record(resets[0]).empty());
 }
 
 TEST_CASE("too many trainer failures within the period escalate: the node exits non-zero",

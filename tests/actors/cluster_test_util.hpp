@@ -26,8 +26,9 @@ struct cluster_case {
   std::size_t print_freq = 1;
   std::string schedule = "cosine";
   std::uint64_t seed = 5;
-  float momentum = 0.9f;       ///< async modes want 0: staleness already acts as momentum
-  std::string balance = "off"; ///< job.balance
+  float momentum = 0.9f;            ///< async modes want 0: staleness already acts as momentum
+  std::string balance = "off";      ///< job.balance
+  std::string compression = "none"; ///< job.compression (YAML: a word or a flow mapping)
 };
 
 /// Topology YAML for the case; outputs under `dir`.
@@ -65,6 +66,7 @@ job:
   schedule: {{kind: {schedule}}}
   consistency: {consistency}
   balance: {balance}
+  compression: {compression}
 checkpoint:
   dir: {dir}/checkpoints
 metrics:
@@ -77,7 +79,7 @@ metrics:
                      fmt::arg("epochs", c.epochs), fmt::arg("seed", c.seed), fmt::arg("schedule", c.schedule),
                      fmt::arg("consistency", consistency), fmt::arg("dir", dir.string()),
                      fmt::arg("print_freq", c.print_freq), fmt::arg("momentum", c.momentum),
-                     fmt::arg("balance", c.balance));
+                     fmt::arg("balance", c.balance), fmt::arg("compression", c.compression));
 }
 
 /// `yaml` (from topology_yaml) with cluster.security.curve on, key files under `key_dir` and each

@@ -102,6 +102,19 @@ TEST_CASE("a different job setting is named by its key with both values", "[conf
     CHECK(d.key == "job.balance.mode");
     CHECK(d.theirs == "speed");
   }
+  SECTION("compression (absent while none, so uncompressed jobs keep their fingerprint)") {
+    CHECK(mine.fingerprint().entries == job({"job.compression=none"}).fingerprint().entries);
+    const auto d = difference(mine, job({"job.compression=fp16"}));
+    CHECK(d.key == "job.compression.mode");
+    CHECK(d.mine == config::fingerprint_absent);
+    CHECK(d.theirs == "fp16");
+    CHECK(difference(job({"job.compression=bf16"}), job({"job.compression=fp16"})).theirs == "fp16");
+    const auto ratio = difference(job({"job.compression.mode=topk", "job.compression.ratio=0.01"}),
+                                  job({"job.compression.mode=topk", "job.compression.ratio=0.1"}));
+    CHECK(ratio.key == "job.compression.ratio");
+    CHECK(ratio.mine == "0.01");
+    CHECK(ratio.theirs == "0.1");
+  }
   SECTION("data limits, batch size and trainer placement") {
     CHECK(difference(mine, job({"job.data.max_train=600"})).key == "job.data.max_train");
     CHECK(difference(mine, job({"job.batch_size=64"})).key == "job.batch_size");

@@ -119,3 +119,43 @@ TEST_CASE("impossible balance settings are rejected with position, key path and 
        "is ssp"},
   });
 }
+
+TEST_CASE("job.compression defaults to none and is read as a word or a mapping",
+          "[config][topology][job][compression]") {
+  using troupe::config::compression;
+  using troupe::config::parse_topology;
+  const auto job = [](const std::string& lines) {
+    return parse_topology(doc(three, model_line + lines), "t.yaml").job;
+  };
+  CHECK(parse_topology(doc(three), "t.yaml").job.compression.mode == compression::none);
+  CHECK(job("  compression: none\n").compression.mode == compression::none);
+  CHECK(job("  compression: fp16\n").compression.mode == compression::fp16);
+  CHECK(job("  compression: bf16\n").compression.mode == compression::bf16);
+  const auto word = job("  compression: topk\n").compression;
+  CHECK(word.mode == compression::topk);
+  CHECK(word.ratio == 0.01);
+  const auto map = job("  compression: {mode: topk, ratio: 0.05}\n").compression;
+  CHECK(map.mode == compression::topk);
+  CHECK(map.ratio == 0.05);
+  CHECK(job("  compression: {mode: topk, ratio: 1}\n").compression.ratio == 1.0);
+  CHECK(job("  compression: {mode: bf16}\n").compression.mode == compression::bf16);
+}
+
+TEST_CASE("impossible compression settings are rejected with position, key path and problem",
+          "[config][topology][job][compression]") {
+  const auto job = [](const std::string& lines) { return doc(three, model_line + lines); };
+  check_rejected({
+      {"unknown mode", job("  compression: fp8\n"), "bad.yaml:9:16", "job.compression",
+       "unknown compression mode 'fp8'"},
+      {"a close miss", job("  compression: top-k\n"), "bad.yaml:9:16", "job.compression", "did you mean 'topk'?"},
+      {"zero ratio", job("  compression: {mode: topk, ratio: 0}\n"), "bad.yaml:9:36", "job.compression.ratio",
+       "got '0'"},
+      {"ratio above 1", job("  compression: {mode: topk, ratio: 1.5}\n"), "bad.yaml:9:36", "job.compression.ratio",
+       "got '1.5'"},
+      {"ratio without topk", job("  compression: {mode: fp16, ratio: 0.1}\n"), "bad.yaml:9:36", "job.compression.ratio",
+       "ratio only applies to compression mode topk, but the mode is fp16"},
+      {"no mode", job("  compression: {ratio: 0.1}\n"), "bad.yaml:9:16", "job.compression.mode",
+       "missing required key 'mode'"},
+      {"unknown key", job("  compression: {mode: topk, k: 3}\n"), "bad.yaml:9:29", "job.compression.k", "ratio"},
+  });
+}

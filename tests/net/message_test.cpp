@@ -24,10 +24,13 @@ TEST_CASE("dtypes have sizes, names and wire values", "[net][message]") {
   CHECK(element_size(dtype::f32) == 4);
   CHECK(element_size(dtype::i32) == 4);
   CHECK(element_size(dtype::u8) == 1);
+  CHECK(element_size(dtype::u16) == 2);
   CHECK(to_string(dtype::i32) == "i32");
+  CHECK(to_string(dtype::u16) == "u16");
   CHECK(dtype_from_wire(3) == dtype::u8);
+  CHECK(dtype_from_wire(4) == dtype::u16);
   CHECK_FALSE(dtype_from_wire(0));
-  CHECK_FALSE(dtype_from_wire(4));
+  CHECK_FALSE(dtype_from_wire(5));
   CHECK_THROWS_AS(element_size(static_cast<dtype>(9)), troupe::error);
 }
 

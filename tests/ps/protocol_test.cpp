@@ -3,6 +3,9 @@
 
 #include "ps/protocol.hpp"
 
+#include <cmath>
+#include <functional>
+
 #include <catch2/catch.hpp>
 
 #include "common/error.hpp"
@@ -74,7 +77,7 @@ TEST_CASE("protocol messages round-trip with the recipient in the header", "[ps]
     REQUIRE(std::vector<float>(d.params.data, d.params.data + d.params.size) == *w.params.shared);
   }
   SECTION("params for several trainers of one node") {
-    params_update p{6, 11, {floats(4, 0.5f), nullptr, 0}};
+    params_update p{6, 11, {floats(4, 0.5f), nullptr, 0, nullptr}};
     const auto m = over_the_wire(encode(p, {"trainer-0", "trainer-2"}));
     REQUIRE(m.h.to == std::vector<std::string>{"trainer-0", "trainer-2"});
     const auto d = decode_params(m, 4);
@@ -178,4 +181,137 @@ TEST_CASE("malformed protocol messages are refused naming the field and the send
                       Contains("unknown role 'king'"));
   REQUIRE_THROWS_WITH(decode_batch(with_meta(net::msg_type::batch, R"({"epoch": 0, "step": 0, "n": 2})")),
                       Contains("0 tensors"));
+}
+
+namespace {
+
+/// A push of `grad` (n = 2 samples) compressed as `mode` by a fresh compressor (no residual yet).
+push compressed_push(const std::vector<float>& grad, config::compression mode, double ratio = 0.5) {
+  push p;
+  p.rank = 1;
+  p.clock = 3;
+  p.n = 2;
+  p.grad.shared = std::make_shared<const std::vector<float>>(grad);
+  p.grad.data = p.grad.shared->data();
+  p.grad.size = grad.size();
+  gradient_compressor c({mode, ratio}, grad.size());
+  p.grad.packed = std::make_shared<const packed_f32>(c.compress(p.grad.data));
+  return p;
+}
+
+std::vector<float> dense(const flat_f32& v) {
+  return {v.data, v.data + v.size};
+}
+
+} // namespace
+
+TEST_CASE("compressed gradients and parameters round-trip as 16-bit or sparse tensors", "[ps][protocol][compression]") {
+  const std::vector<float> g = {0.5f, -3.0f, 1.0f + std::ldexp(1.0f, -11), 0.0f};
+  SECTION("fp16 and bf16 pushes: u16 halves, decoded to the rounded floats") {
+    for (const auto mode : {config::compression::fp16, config::compression::bf16}) {
+      const auto m = over_the_wire(encode(compressed_push(g, mode)));
+      REQUIRE(m.h.tensors.size() == 1);
+      CHECK(m.h.tensors[0].name == "grad." + config::to_string(mode));
+      CHECK(m.h.tensors[0].type == net::dtype::u16);
+      CHECK(m.payload_bytes() == 8);
+      const auto d = decode_push(m, 4, mode);
+      CHECK(d.n == 2);
+      CHECK(dense(d.grad) == std::vector<float>{0.5f, -3.0f, 1.0f, 0.0f}); // 1 + 2^-11 rounds to 1 in both
+    }
+  }
+  SECTION("top-k pushes: positions and values, decoded to a dense vector with zeros elsewhere") {
+    const auto m = over_the_wire(encode(compressed_push(g, config::compression::topk, 0.5)));
+    REQUIRE(m.h.tensors.size() == 2);
+    CHECK(m.h.tensors[0].describe() == "'grad.index' [2] i32");
+    CHECK(m.h.tensors[1].describe() == "'grad.values' [2] f32");
+    CHECK(dense(decode_push(m, 4, config::compression::topk).grad) ==
+          std::vector<float>{0.0f, -3.0f, 1.0f + std::ldexp(1.0f, -11), 0.0f});
+  }
+  SECTION("parameters as fp16 in params and welcome; top-k leaves them f32") {
+    const auto params = std::make_shared<const std::vector<float>>(std::vector<float>{1.0f, 65504.0f, -2.5f});
+    flat_f32 v{params, params->data(), params->size(),
+               std::make_shared<const packed_f32>(pack_halves(params->data(), 3, config::compression::fp16))};
+    const auto m = over_the_wire(encode(params_update{1, 2, v}, {"trainer-0"}));
+    CHECK(m.h.tensors[0].describe() == "'params.fp16' [3] u16");
+    CHECK(dense(decode_params(m, 3, config::compression::fp16).params) == *params);
+    welcome w;
+    w.params = v;
+    CHECK(dense(decode_welcome(over_the_wire(encode(w, "trainer-0")), 3, config::compression::fp16).params) == *params);
+    CHECK(params_encoding(config::compression::topk) == config::compression::none);
+    v.packed.reset();
+    CHECK(
+        dense(decode_params(over_the_wire(encode(params_update{1, 2, v}, {"trainer-0"})), 3, config::compression::topk)
+                  .params) == *params);
+  }
+}
+
+TEST_CASE("malformed compressed messages are refused naming the tensor and the problem",
+          "[ps][protocol][compression]") {
+  using Catch::Matchers::Contains;
+  const std::vector<float> g = {0.5f, -3.0f, 1.0f, 0.25f};
+  /// A push whose gradient travels as the given tensors instead.
+  const auto push_with = [](const std::function<void(net::message&)>& add) {
+    net::message m(net::msg_type::push_gradient);
+    m.h.to = {aggregator_name};
+    m.h.meta = R"({"rank": 0, "loss_sum": 0, "n": 2, "correct1": 0, "correct5": 0})";
+    add(m);
+    return over_the_wire(std::move(m));
+  };
+  const auto topk = [&](std::vector<std::int32_t> index, std::vector<float> values) {
+    return push_with([&](net::message& m) {
+      const auto k = static_cast<std::uint32_t>(index.size());
+      m.add_tensor("grad.index", {k}, std::move(index));
+      m.add_tensor("grad.values", {static_cast<std::uint32_t>(values.size())}, std::move(values));
+    });
+  };
+  SECTION("another encoding than the job's") {
+    REQUIRE_THROWS_WITH(decode_push(over_the_wire(encode(compressed_push(g, config::compression::fp16))), 4),
+                        Contains("no tensor 'grad'") && Contains("'grad.fp16' [4] u16"));
+    push plain;
+    plain.n = 1;
+    plain.grad.shared = std::make_shared<const std::vector<float>>(g);
+    REQUIRE_THROWS_WITH(decode_push(over_the_wire(encode(plain)), 4, config::compression::bf16),
+                        Contains("no tensor 'grad.bf16' (this job's compression is bf16)") &&
+                            Contains("'grad' [4] f32"));
+    REQUIRE_THROWS_WITH(
+        decode_push(over_the_wire(encode(compressed_push(g, config::compression::fp16))), 4, config::compression::bf16),
+        Contains("no tensor 'grad.bf16'"));
+  }
+  SECTION("halves of the wrong count or type") {
+    REQUIRE_THROWS_WITH(decode_push(push_with([](net::message& m) {
+                                      m.add_tensor("grad.fp16", {3}, std::vector<std::uint16_t>{1, 2, 3});
+                                    }),
+                                    4, config::compression::fp16),
+                        Contains("'grad.fp16' has 3 halves, the model has 4 parameters"));
+    REQUIRE_THROWS_AS(decode_push(push_with([](net::message& m) {
+                                    m.add_tensor("grad.fp16", {4}, std::vector<float>{1, 2, 3, 4});
+                                  }),
+                                  4, config::compression::fp16),
+                      troupe::error);
+    REQUIRE_THROWS_WITH(decode_push(push_with([](net::message& m) {
+                                      m.add_tensor("grad.fp16", {2, 2}, std::vector<std::uint16_t>{1, 2, 3, 4});
+                                    }),
+                                    4, config::compression::fp16),
+                        Contains("is not a vector"));
+  }
+  SECTION("top-k positions out of range, repeated, decreasing, or not matching the values") {
+    CHECK(dense(decode_push(topk({0, 3}, {1.f, 2.f}), 4, config::compression::topk).grad) ==
+          std::vector<float>{1.f, 0.f, 0.f, 2.f});
+    REQUIRE_THROWS_WITH(decode_push(topk({0, 4}, {1.f, 2.f}), 4, config::compression::topk),
+                        Contains("push_gradient from 'peer'") && Contains("position 4 at entry 1 is out of range"));
+    REQUIRE_THROWS_WITH(decode_push(topk({-1, 2}, {1.f, 2.f}), 4, config::compression::topk),
+                        Contains("position -1 at entry 0 is not increasing"));
+    REQUIRE_THROWS_WITH(decode_push(topk({2, 2}, {1.f, 2.f}), 4, config::compression::topk),
+                        Contains("position 2 at entry 1 is not increasing"));
+    REQUIRE_THROWS_WITH(decode_push(topk({3, 1}, {1.f, 2.f}), 4, config::compression::topk),
+                        Contains("position 1 at entry 1 is not increasing"));
+    REQUIRE_THROWS_WITH(decode_push(topk({0, 1}, {1.f}), 4, config::compression::topk),
+                        Contains("2 positions and 1 values for 4 parameters"));
+    REQUIRE_THROWS_WITH(decode_push(topk({0, 1, 2, 3, 3}, {1.f, 1.f, 1.f, 1.f, 1.f}), 4, config::compression::topk),
+                        Contains("5 positions and 5 values for 4 parameters"));
+    REQUIRE_THROWS_WITH(
+        decode_push(push_with([](net::message& m) { m.add_tensor("grad.index", {1}, std::vector<std::int32_t>{0}); }),
+                    4, config::compression::topk),
+        Contains("no tensor 'grad.values'"));
+  }
 }

@@ -26,13 +26,13 @@ welcome make_welcome(std::uint64_t clock, std::uint64_t min_clock, std::uint64_t
   w.min_clock = min_clock;
   w.version = version;
   auto v = std::make_shared<const std::vector<float>>(P, value);
-  w.params = {v, v->data(), v->size()};
+  w.params = {v, v->data(), v->size(), nullptr};
   return w;
 }
 
 params_update make_params(std::uint64_t min_clock, std::uint64_t version, float value) {
   auto v = std::make_shared<const std::vector<float>>(P, value);
-  return {min_clock, version, {v, v->data(), v->size()}};
+  return {min_clock, version, {v, v->data(), v->size(), nullptr}};
 }
 
 std::shared_ptr<const net::message> batch_for(std::uint64_t clock) {
@@ -128,4 +128,46 @@ TEST_CASE("a welcome for another rank or parameters of the wrong size are refuse
   REQUIRE_THROWS(t.on_welcome(make_welcome(0, 0, 0, 1.f))); // rank 0's welcome
   trainer_core u(0, P + 1, 1);
   REQUIRE_THROWS(u.on_welcome(make_welcome(0, 0, 0, 1.f)));
+}
+
+TEST_CASE("with compression a trainer core pushes compressed gradients and keeps their residual",
+          "[ps][trainer][compression]") {
+  const config::compression_spec topk{config::compression::topk, 0.3}; // ceil(0.9): one entry of three
+  SECTION("no compression: the gradient travels as it is, and there is no residual") {
+    trainer_core t(0, P, 1);
+    t.on_welcome(make_welcome(0, 0, 0, 1.f));
+    const auto p = t.complete_step(1.0, 2, 0, 0, std::make_shared<const std::vector<float>>(P, 0.5f));
+    REQUIRE_FALSE(p.grad.packed);
+    REQUIRE(t.compressor() == nullptr);
+  }
+  SECTION("top-k: the largest entry goes, the rest stays in the residual") {
+    trainer_core t(0, P, 1, topk);
+    t.on_welcome(make_welcome(0, 0, 0, 1.f));
+    const auto p = t.complete_step(1.0, 2, 0, 0,
+                                   std::make_shared<const std::vector<float>>(std::vector<float>{0.25f, -1.0f, 0.5f}));
+    REQUIRE(p.grad.packed);
+    REQUIRE(*p.grad.packed->index == std::vector<std::int32_t>{1});
+    REQUIRE(t.compressor()->residual() == std::vector<float>{0.25f, 0.0f, 0.5f});
+    // An empty batch pushes nothing and keeps the residual.
+    REQUIRE_FALSE(t.complete_step(0, 0, 0, 0, nullptr).grad.packed);
+    REQUIRE(t.compressor()->residual_norm() > 0);
+  }
+  SECTION("a re-sync that moves the clock drops the residual and says so; one that does not keeps it") {
+    trainer_core t(0, P, 1, topk);
+    REQUIRE_FALSE(t.on_welcome(make_welcome(0, 0, 0, 1.f)).residual_reset); // a fresh start loses nothing
+    t.complete_step(1.0, 2, 0, 0, std::make_shared<const std::vector<float>>(std::vector<float>{3.0f, 4.0f, 0.0f}));
+    REQUIRE_FALSE(t.on_welcome(make_welcome(1, 1, 1, 1.f)).residual_reset);
+    REQUIRE(t.compressor()->residual_norm() == 3.0);
+    const auto r = t.on_welcome(make_welcome(0, 0, 0, 1.f)); // the aggregator rewound to clock 0
+    REQUIRE(r.residual_reset);
+    REQUIRE(r.residual_norm == 3.0);
+    REQUIRE(t.compressor()->residual_norm() == 0);
+  }
+  SECTION("a new incarnation that continues a run past clock 0 reports the residual it does not have") {
+    trainer_core t(0, P, 1, {config::compression::fp16, 0.01});
+    const auto r = t.on_welcome(make_welcome(5, 5, 5, 1.f));
+    REQUIRE(r.first);
+    REQUIRE(r.residual_reset);
+    REQUIRE(r.residual_norm == 0);
+  }
 }
