@@ -6,12 +6,13 @@
 
 #include <fmt/format.h>
 
+#include "observe/text_table.hpp"
+
 namespace troupe::observe {
 
 namespace {
 
 const char* const yellow = "\x1b[33m";
-const char* const reset = "\x1b[0m";
 
 std::string count(const nlohmann::json& v) {
   return v.is_number() ? fmt::format("{}", v.get<double>()) : "-";
@@ -40,31 +41,6 @@ std::string millis(const nlohmann::json& v) {
 
 std::string age(double s) {
   return s < 100 ? fmt::format("{:.1f}s", std::max(s, 0.0)) : fmt::format("{:.0f}m", s / 60);
-}
-
-/// Columns padded to their widest cell (left, or right where `right`), two spaces apart.
-std::string table(const std::vector<std::string>& header, const std::vector<bool>& right,
-                  const std::vector<std::vector<std::string>>& rows, const std::vector<const char*>& colors) {
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) {
-    width[c] = header[c].size();
-    for (const auto& row : rows)
-      width[c] = std::max(width[c], row[c].size());
-  }
-  const auto line = [&](const std::vector<std::string>& cells) {
-    std::string l;
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      if (c > 0)
-        l += "  ";
-      l += right[c] ? fmt::format("{:>{}}", cells[c], width[c]) : fmt::format("{:<{}}", cells[c], width[c]);
-    }
-    l.erase(l.find_last_not_of(' ') + 1);
-    return l;
-  };
-  std::string out = line(header) + '\n';
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    out += (colors[i] ? colors[i] : "") + line(rows[i]) + (colors[i] ? reset : "") + '\n';
-  return out;
 }
 
 } // namespace
@@ -123,9 +99,9 @@ std::string render_peers(const std::vector<record>& records, double now, const w
                       age(now - r->ts), marked ? "< slow" : ""});
       colors.push_back(marked && style.color ? yellow : nullptr);
     }
-  out += table({"NODE", "PEER", "RTT", "RTT MIN", "LOST", "SENT", "BYTES OUT", "RECEIVED", "BYTES IN", "REFUSED",
-                "FAILED", "AGE", ""},
-               {false, false, true, true, true, true, true, true, true, true, true, true, false}, rows, colors);
+  out += text_table({"NODE", "PEER", "RTT", "RTT MIN", "LOST", "SENT", "BYTES OUT", "RECEIVED", "BYTES IN", "REFUSED",
+                     "FAILED", "AGE", ""},
+                    {false, false, true, true, true, true, true, true, true, true, true, true, false}, rows, colors);
   for (const auto& [name, n] : in_slow)
     if (n == slow_links && slow_links > 1) // one node at an end of every slow link: that is the one to look at
       out += fmt::format("every slow link ({}) has {} at one end\n", slow_links, name);
@@ -144,7 +120,7 @@ std::string render_peers(const std::vector<record>& records, double now, const w
           }
   if (!rows.empty())
     out += "queues (MAX: highest since the node's previous transport record):\n" +
-           table({"NODE", "ACTOR", "QUEUE", "DEPTH", "MAX"}, {false, false, false, true, true}, rows, colors);
+           text_table({"NODE", "ACTOR", "QUEUE", "DEPTH", "MAX"}, {false, false, false, true, true}, rows, colors);
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "observe/peers_view.hpp"
 #include "observe/run_summary.hpp"
+#include "observe/text_table.hpp"
 
 namespace troupe::observe {
 
@@ -101,27 +102,9 @@ std::string render_watch(const std::vector<record>& records, double now, const w
                     seconds(now - a.last_ts), state, std::to_string(a.restarts), note});
     colors.push_back(a.restarts > 0 ? red : &a == slowest ? yellow : stale ? dim : nullptr);
   }
-  std::vector<std::size_t> width(header.size());
-  for (std::size_t c = 0; c < header.size(); ++c) {
-    width[c] = header[c].size();
-    for (const auto& row : rows)
-      width[c] = std::max(width[c], row[c].size());
-  }
-  const auto line = [&](const std::vector<std::string>& cells) {
-    std::string l;
-    for (std::size_t c = 0; c < cells.size(); ++c) {
-      if (c > 0)
-        l += "  ";
-      l += right[c] ? fmt::format("{:>{}}", cells[c], width[c]) : fmt::format("{:<{}}", cells[c], width[c]);
-    }
-    l.erase(l.find_last_not_of(' ') + 1);
-    return l;
-  };
-  out += line(header) + '\n';
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    const bool paint = style.color && colors[i] != nullptr;
-    out += (paint ? colors[i] : "") + line(rows[i]) + (paint ? reset : "") + '\n';
-  }
+  if (!style.color)
+    colors.assign(rows.size(), nullptr);
+  out += text_table(header, right, rows, colors);
 
   if (const auto* ev = s.last_evaluation)
     out += fmt::format("evaluation: epoch {:.0f} at step {}: test acc {:.2f}%, top-5 {:.2f}%, loss {:.4f} ({} ago)\n",
