@@ -1,5 +1,6 @@
 #include <cstring>
 #include <istream>
+#include <optional>
 #include <streambuf>
 
 #include <cereal/archives/portable_binary.hpp>
@@ -132,7 +133,7 @@ std::uint16_t get_u16_le(const std::byte* p) {
 /// checked against lim.max_message_bytes with the header, so nothing here allocates unchecked.
 std::vector<payload> assemble(const std::vector<tensor_desc>& tensors, std::vector<payload> pieces,
                               const assembly& where) {
-  buffer_pool unpooled(0); // frees what it hands out once released
+  std::optional<buffer_pool> unpooled; // without a pool: one that keeps nothing, made only if needed
   std::vector<payload> out;
   out.reserve(tensors.size());
   std::size_t k = 0;
@@ -155,7 +156,13 @@ std::vector<payload> assemble(const std::vector<tensor_desc>& tensors, std::vect
       out.push_back(std::move(pieces[first]));
       continue;
     }
-    auto lease = (where.pool != nullptr ? *where.pool : unpooled).take(need, where.keep);
+    buffer_pool* pool = where.pool;
+    if (pool == nullptr) {
+      if (!unpooled)
+        unpooled.emplace(0); // frees what it hands out once released
+      pool = &*unpooled;
+    }
+    auto lease = pool->take(need, where.keep);
     std::byte* at = lease.data;
     for (std::size_t j = first; j < k; ++j) {
       std::memcpy(at, pieces[j].data(), pieces[j].size());
