@@ -27,24 +27,15 @@ using runtime::inbound;
 using runtime::stop_atom;
 using runtime::tick_atom;
 
-/// The parameters to send, made once per version and shared by every message of it: f32, or with
-/// job.compression fp16 / bf16 rounded from the 32-bit master copy.
-ps::flat_f32 params_of(aggregator_state& st) {
-  if (st.snapshot_version != st.core->version()) {
-    st.snapshot = std::make_shared<const std::vector<float>>(st.core->params());
-    st.snapshot_version = st.core->version();
-    st.packed_snapshot.reset();
-    const auto wire = ps::params_encoding(st.ctx->topo.job.compression.mode);
-    if (wire != config::compression::none)
-      st.packed_snapshot =
-          std::make_shared<const ps::packed_f32>(ps::pack_halves(st.snapshot->data(), st.snapshot->size(), wire));
-  }
-  return {st.snapshot, st.snapshot->data(), st.snapshot->size(), st.packed_snapshot};
-}
+/// A failed shard of a sharded aggregator is not restarted in place (docs/sharding.md).
+struct shard_not_restarted : error {
+  using error::error;
+};
 
 void welcome(aggregator_state& st, std::size_t rank) {
   const auto& o = st.core->options();
   ps::welcome w;
+  w.shard = st.shard;
   w.rank = rank;
   w.trainers = o.trainers;
   w.steps_per_epoch = o.steps_per_epoch;
@@ -57,19 +48,40 @@ void welcome(aggregator_state& st, std::size_t rank) {
   st.ctx->send(st.ctx->where.trainer_nodes[rank], encode(w, trainer_name(rank)));
 }
 
+/// Shard s > 0 at the end of the job (shard 0's shutdown, or this node stopping): its last part.
+void finish_shard(caf::stateful_actor<aggregator_state>* self) {
+  auto& st = self->state;
+  st.finished = true;
+  if (st.core->at_round_boundary() && st.core->version() != st.last_checkpoint_version)
+    save_checkpoint(st);
+  report_spans(st);
+  self->quit();
+}
+
 void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reason, bool failed = false) {
   auto& st = self->state;
   if (st.finished)
     return;
+  if (st.shard > 0) {
+    finish_shard(self);
+    return;
+  }
   st.finished = true;
   progress(st, true);
   const std::size_t epochs_done = st.core->min_clock() / st.core->options().steps_per_epoch;
-  if (reason == "done" && st.evaluated_epochs < epochs_done)
-    evaluate(st, epochs_done);
-  save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}});
-  // The same parameters for Python users: numpy.load("model_final.npz")["0.weight"], ...
-  const auto npz = (checkpoint_dir(st) / "model_final.npz").string();
-  written(st, npz, [&] { train::export_npz(npz, st.core->layout(), st.core->params().data()); });
+  if (const auto* whole = final_whole(st)) {
+    if (reason == "done" && st.evaluated_epochs < epochs_done)
+      evaluate(st, epochs_done, *whole, st.core->min_clock());
+    save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}},
+         *whole);
+    // The same parameters for Python users: numpy.load("model_final.npz")["0.weight"], ...
+    const auto npz = (checkpoint_dir(st) / "model_final.npz").string();
+    written(st, npz, [&] { train::export_npz(npz, st.full_layout, whole->data()); });
+  } else {
+    st.ctx->line(fmt::format("=> model_final not written: the job ended ({}) before every aggregator shard had "
+                             "applied its last clock; the checkpoints hold the state",
+                             reason));
+  }
   if (st.core->at_round_boundary() && st.core->version() != st.last_checkpoint_version)
     save_checkpoint(st);
   report_spans(st);
@@ -87,6 +99,9 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
     st.ctx->send(st.ctx->where.trainer_nodes[r], encode(ps::shutdown{reason, std::nullopt}, trainer_name(r)));
   st.ctx->send(st.ctx->where.loader_node, encode(ps::shutdown{reason, std::nullopt}, loader_name));
+  for (std::size_t s = 1; s < st.ranges.size(); ++s)
+    st.ctx->send(st.ctx->where.shard_nodes[s],
+                 encode(ps::shutdown{reason, std::nullopt}, ps::aggregator_shard_name(s)));
   // A job that ends in failure by decision (e.g. too many non-finite gradients) exits with
   // user_shutdown: its supervisor must end the node with an error, not restart the aggregator.
   self->quit(failed ? caf::error(caf::exit_reason::user_shutdown) : caf::error{});
@@ -94,10 +109,13 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
 
 void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcome& out);
 bool speaks_for(aggregator_state& st, const net::message& m, std::size_t rank);
+void done(caf::stateful_actor<aggregator_state>* self);
 
 void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
   auto& st = self->state;
   const auto p = ps::decode_push(m, st.core->layout().total, st.ctx->topo.job.compression.mode);
+  if (p.shard != st.shard)
+    throw error(fmt::format("a push for aggregator shard {} reached shard {}", p.shard, st.shard));
   if (!speaks_for(st, m, p.rank))
     return;
   const auto rank = p.rank;
@@ -137,30 +155,38 @@ void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcom
   for (std::size_t r : out.released)
     per_node[st.ctx->where.trainer_nodes[r]].push_back(trainer_name(r));
   for (auto& [node, to] : per_node)
-    st.ctx->send(node,
-                 encode(ps::params_update{st.core->min_clock(), st.core->version(), params_of(st)}, std::move(to)));
-  progress(st, false);
+    st.ctx->send(node, encode(ps::params_update{st.core->min_clock(), st.core->version(), params_of(st), st.shard},
+                              std::move(to)));
+  if (st.shard == 0)
+    progress(st, false);
   const auto& o = st.core->options();
   const auto& eval = st.ctx->topo.job.evaluation;
   bool evaluated = false;
   while (st.evaluated_epochs < st.core->min_clock() / o.steps_per_epoch) {
     ++st.evaluated_epochs;
     if (eval.every_epochs > 0 && (st.evaluated_epochs % eval.every_epochs == 0 || st.evaluated_epochs == o.epochs)) {
-      evaluate(st, st.evaluated_epochs);
+      evaluation_point(st, st.evaluated_epochs);
       evaluated = true;
     }
   }
   // Step-based evaluation (e.g. for time-to-accuracy): every `every_steps` clocks of the slowest trainer.
   if (eval.every_steps > 0 && st.core->min_clock() >= st.next_step_eval) {
     if (!evaluated)
-      evaluate(st, st.core->min_clock() / o.steps_per_epoch + 1);
+      evaluation_point(st, st.core->min_clock() / o.steps_per_epoch + 1);
     st.next_step_eval = (st.core->min_clock() / eval.every_steps + 1) * eval.every_steps;
   }
   if (st.core->done()) {
-    finish(self, "done");
+    done(self);
     return;
   }
   maybe_checkpoint(st);
+}
+
+/// This shard has applied every clock of the job: one aggregator is done; sharded, shard 0 ends
+/// the job once every shard's final range is in (shard_done).
+void done(caf::stateful_actor<aggregator_state>* self) {
+  if (shard_done(self->state))
+    finish(self, "done");
 }
 
 /// on_trainer_loss: shrink — a lost node's trainers leave the job; rounds that only waited for
@@ -200,9 +226,11 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
   const std::size_t trainers = ctx->where.trainers();
   // Evaluation threads: the cores not taken by this node's own trainers.
   const std::size_t local_trainers = ctx->where.ranks_on(ctx->node).size();
-  st.engine = std::make_unique<train::gradient_engine>(ctx->model, job.seed, local_trainers == 0 ? 2 : 1);
-  st.test = data::load_fashion_mnist(job.data.dir, false, data::fashion_mnist::normalization(job.data.normalize),
-                                     job.data.max_test);
+  st.engine =
+      std::make_unique<train::gradient_engine>(ctx->model, job.seed, local_trainers == 0 && st.shard == 0 ? 2 : 1);
+  if (st.shard == 0) // only shard 0 evaluates
+    st.test = data::load_fashion_mnist(job.data.dir, false, data::fashion_mnist::normalization(job.data.normalize),
+                                       job.data.max_test);
   // The loader's schedule fixes the clocks per epoch; the aggregator derives the same number from
   // the size of the training split (its label file is small; the images stay with the loader).
   const auto labels = data::read_idx(data::fashion_mnist::labels_path(job.data.dir, true));
@@ -220,24 +248,45 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
                 job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
   o.refuse_nonfinite = job.on_nonfinite_gradient == config::nonfinite_policy::refuse;
   o.max_refused_in_a_row = job.max_refused_in_a_row;
-  st.core = std::make_unique<aggregator_core>(o, st.engine->layout(), st.engine->initial_parameters());
+  // This shard's range of the parameters: its master copy, optimizer state and checkpoint part.
+  st.full_layout = st.engine->layout();
+  st.ranges = ps::plan_shards(st.full_layout.total, ctx->where.shards());
+  const auto range = st.ranges.at(st.shard);
+  const auto initial = st.engine->initial_parameters();
+  st.core =
+      std::make_unique<aggregator_core>(o, ps::slice_layout(st.full_layout, range),
+                                        std::vector<float>(initial.begin() + static_cast<std::ptrdiff_t>(range.begin),
+                                                           initial.begin() + static_cast<std::ptrdiff_t>(range.end)));
   st.next_step_eval = job.evaluation.every_steps;
-  st.store = std::make_unique<train::checkpoint_store>(ctx->topo.checkpoint.dir, ctx->topo.checkpoint.keep);
+  st.store =
+      std::make_unique<train::checkpoint_store>(shard_checkpoint_dir(st, st.shard).string(), ctx->topo.checkpoint.keep);
+  if (sharded(st) && st.failed_at > 0)
+    throw shard_not_restarted(fmt::format(
+        "aggregator shard {} failed, and a sharded aggregator is not restarted in place yet (the other shards would "
+        "have to rewind with it); the job ends here: run it again to resume every shard from the newest checkpoint "
+        "step all of them wrote",
+        st.shard));
   resume_if_possible(st);
+  if (st.shard > 0) {
+    ctx->line(fmt::format("=> aggregator shard {} of {} on '{}': parameters [{}, {}) ({} floats)", st.shard,
+                          st.ranges.size(), ctx->node, range.begin, range.end, range.size()));
+    return;
+  }
   if (!o.gate.synchronous() && trainers > 1 && job.optimizer.kind == "sgd" && job.optimizer.momentum > 0)
     ctx->line(fmt::format("=> note: {} with {} trainers and momentum {}: stale gradients already act as momentum "
                           "(about 1 - 1/N); if training diverges, lower the momentum (0 is safe)",
                           config::to_string(job.consistency.mode), trainers, job.optimizer.momentum));
   ctx->line(fmt::format("=> aggregator on '{}': model '{}' ({} parameters), {} trainer(s) x batch {}, {} clocks/epoch, "
-                        "{} epochs, {}{}{}{}",
-                        ctx->node, ctx->model.name, st.core->layout().total, trainers, job.batch_size,
-                        o.steps_per_epoch, o.epochs, config::to_string(job.consistency.mode),
+                        "{} epochs, {}{}{}{}{}",
+                        ctx->node, ctx->model.name, st.full_layout.total, trainers, job.batch_size, o.steps_per_epoch,
+                        o.epochs, config::to_string(job.consistency.mode),
                         job.consistency.mode == config::consistency::ssp
                             ? fmt::format(" (staleness {})", job.consistency.staleness)
                             : std::string(),
                         // the non-default fault policies only
                         job.on_trainer_loss == config::trainer_loss_policy::shrink ? ", on_trainer_loss: shrink" : "",
-                        o.refuse_nonfinite ? "" : ", on_nonfinite_gradient: apply"));
+                        o.refuse_nonfinite ? "" : ", on_nonfinite_gradient: apply",
+                        sharded(st) ? fmt::format(", {} aggregator shards", st.ranges.size()) : std::string()));
 }
 
 /// A node may only speak for the trainers the topology places on it: anything else is refused,
@@ -299,7 +348,7 @@ bool same_job(aggregator_state& st, const net::message& m, const ps::hello& h) {
 
 /// Training starts once every trainer and the loader (of the same job) have said hello.
 void start_if_ready(aggregator_state& s) {
-  if (s.started || !s.loader_ready || s.hello_from.size() != s.ctx->where.trainers())
+  if (s.started || (s.shard == 0 && !s.loader_ready) || s.hello_from.size() != s.ctx->where.trainers())
     return;
   s.started = true;
   s.started_at = s.last_line_at = clock_type::now();
@@ -309,7 +358,7 @@ void start_if_ready(aggregator_state& s) {
 
 void on_hello(aggregator_state& s, const net::message& m) {
   const auto h = ps::decode_hello(m);
-  if (h.loader) {
+  if (h.loader && s.shard == 0) {
     if (m.h.sender != s.ctx->where.loader_node) {
       speaks_for_loader_refused(s, m);
       return;
@@ -324,8 +373,8 @@ void on_hello(aggregator_state& s, const net::message& m) {
     return;
   s.hello_from.insert(h.rank);
   if (s.started)
-    welcome(s, h.rank);     // it missed the first welcome (or restarted)
-  else if (!s.loader_ready) // the trainers' hello retries are the loader's too: ask it again
+    welcome(s, h.rank);                     // it missed the first welcome (or restarted)
+  else if (s.shard == 0 && !s.loader_ready) // the trainers' hello retries are the loader's too: ask it again
     s.ctx->send(s.ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
   else
     start_if_ready(s);
@@ -334,10 +383,14 @@ void on_hello(aggregator_state& s, const net::message& m) {
 void on_message(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
   auto& s = self->state;
   try {
-    if (heard_from(s, m.h.sender))
+    if (s.shard == 0 && heard_from(s, m.h.sender)) // membership is shard 0's (one aggregator's)
       readmit_node(self, m.h.sender);
     switch (m.h.type) {
     case net::msg_type::heartbeat:
+      break;
+    case net::msg_type::params: // sharded: another shard's range, for evaluation and the final model
+      if (take_shard_report(s, m))
+        finish(self, "done");
       break;
     case net::msg_type::hello:
       on_hello(s, m);
@@ -347,6 +400,8 @@ void on_message(caf::stateful_actor<aggregator_state>* self, const net::message&
       break;
     case net::msg_type::shutdown: // a trainer or the loader was stopped: end the job for everyone
       ps::decode_shutdown(m);
+      if (s.shard > 0 && m.h.sender != s.ctx->where.aggregator_node)
+        throw error("only shard 0 ends a shard's part of the job");
       finish(self, fmt::format("stopped by '{}'", m.h.sender));
       break;
     default:
@@ -368,7 +423,7 @@ void give_up_idle(caf::stateful_actor<aggregator_state>* self) {
   for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
     if (!s.started ? s.hello_from.count(r) == 0 : s.core->clock_of(r) == s.core->min_clock())
       missing.push_back(fmt::format("{} on '{}'", trainer_name(r), s.ctx->where.trainer_nodes[r]));
-  if (!s.started && !s.loader_ready)
+  if (!s.started && !s.loader_ready && s.shard == 0)
     missing.push_back(fmt::format("the loader on '{}'", s.ctx->where.loader_node));
   std::cerr << fmt::format("troupe-node [{}]: aggregator {} for {} s; {}: {}\n", s.ctx->node,
                            s.started ? "heard nothing" : "could not start the job", idle_limit_s(*s.ctx),
@@ -377,11 +432,18 @@ void give_up_idle(caf::stateful_actor<aggregator_state>* self) {
 }
 
 caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
-                               std::shared_ptr<const runtime::node_context> ctx, std::int64_t fail_at_version) {
+                               std::shared_ptr<const runtime::node_context> ctx, std::size_t shard,
+                               std::int64_t fail_at_version, double failed_at) {
   self->state.ctx = ctx;
+  self->state.shard = shard;
   self->state.fail_at_version = fail_at_version;
+  self->state.failed_at = failed_at;
   try {
     start(self->state, ctx);
+  } catch (const shard_not_restarted& e) { // by decision: the node ends with an error, no restart
+    std::cerr << fmt::format("troupe-node [{}]: {}\n", ctx->node, e.what());
+    self->quit(caf::error(caf::exit_reason::user_shutdown));
+    return {};
   } catch (const std::exception& e) {
     // Exit with the cause as the reason (a rethrow would reach the supervisor as a bare
     // "runtime_error"), so its failure and escalation records and the node's exit say why.
@@ -394,7 +456,8 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
   // instead of after their retry interval; trainers not running yet say hello when they start.
   for (std::size_t r = 0; r < ctx->where.trainers(); ++r)
     ctx->send(ctx->where.trainer_nodes[r], encode(ps::hello{r, {}, false}, trainer_name(r)));
-  ctx->send(ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
+  if (shard == 0)
+    ctx->send(ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
   self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   return {
       [=](inbound& in) {
@@ -411,7 +474,8 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
           return;
         }
         try {
-          for (const auto& node : check_liveness(self->state))
+          // Membership is shard 0's: node heartbeats go to it alone.
+          for (const auto& node : s.shard == 0 ? check_liveness(self->state) : std::vector<std::string>{})
             remove_node(self, node);
         } catch (const std::exception& e) {
           std::cerr << fmt::format("troupe-node [{}]: aggregator failed to drop a lost node's trainers: {}\n",
@@ -425,9 +489,9 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
 
 } // namespace
 
-caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
-                            std::int64_t fail_at_version) {
-  return sys.spawn<caf::detached>(aggregator_actor, std::move(ctx), fail_at_version);
+caf::actor spawn_aggregator(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx, std::size_t shard,
+                            std::int64_t fail_at_version, double failed_at) {
+  return sys.spawn<caf::detached>(aggregator_actor, std::move(ctx), shard, fail_at_version, failed_at);
 }
 
 } // namespace troupe::actors

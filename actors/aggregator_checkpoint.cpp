@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <functional>
 #include <iostream>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -91,10 +92,49 @@ void maybe_checkpoint(aggregator_state& st) {
     save_checkpoint(st);
 }
 
+namespace {
+
+/// Sharded: the newest global step every shard's directory holds a part of (none: nothing to
+/// resume). Each shard decides alone, from the same directories, so they all pick the same step.
+std::optional<std::uint64_t> common_step(const aggregator_state& st) {
+  std::optional<std::vector<std::uint64_t>> common;
+  for (std::size_t s = 0; s < st.ranges.size(); ++s) {
+    auto steps = train::checkpoint_store(shard_checkpoint_dir(st, s).string(), 1).steps();
+    if (!common) {
+      common = std::move(steps);
+      continue;
+    }
+    std::vector<std::uint64_t> both;
+    std::set_intersection(common->begin(), common->end(), steps.begin(), steps.end(), std::back_inserter(both));
+    common = std::move(both);
+  }
+  if (!common || common->empty())
+    return std::nullopt;
+  return common->back();
+}
+
+} // namespace
+
+std::filesystem::path shard_checkpoint_dir(const aggregator_state& st, std::size_t shard) {
+  const std::filesystem::path dir(st.ctx->topo.checkpoint.dir);
+  return st.ranges.size() > 1 ? dir / fmt::format("shard-{}", shard) : dir;
+}
+
 void resume_if_possible(aggregator_state& st) {
-  auto loaded = st.store->load_latest(st.ctx->model.name, st.core->layout());
+  std::uint64_t max_step = ~std::uint64_t{0};
+  if (st.ranges.size() > 1) {
+    const auto step = common_step(st);
+    if (!step)
+      return;
+    max_step = *step;
+  }
+  auto loaded = st.store->load_latest(st.ctx->model.name, st.core->layout(), max_step);
   if (!loaded)
     return;
+  if (st.ranges.size() > 1 && loaded->state.global_step != max_step)
+    throw error(fmt::format("aggregator shard {}: its part of the checkpoint at step {} is unreadable ({}); every "
+                            "shard must resume from the same step (use another checkpoint.dir to start a new run)",
+                            st.shard, max_step, fmt::join(loaded->skipped, "; ")));
   for (const auto& skipped : loaded->skipped) { // a warning, whatever the console setting
     std::cerr << fmt::format("troupe-node [{}]: skipped a damaged checkpoint: {}\n", st.ctx->node, skipped);
     auto r = make_record(st.ctx->node, aggregator_name, "aggregator", 0);
@@ -106,8 +146,8 @@ void resume_if_possible(aggregator_state& st) {
   const bool finished = std::all_of(s.trainer_clocks.begin(), s.trainer_clocks.end(),
                                     [&](std::uint64_t c) { return c >= st.core->total_clocks(); });
   if (finished && s.trainer_clocks.size() == st.core->options().trainers) {
-    st.ctx->line(fmt::format("=> {} holds a finished run: starting a new one (its checkpoints are removed)",
-                             checkpoint_dir(st).string()));
+    st.ctx->line(
+        fmt::format("=> {} holds a finished run: starting a new one (its checkpoints are removed)", st.store->dir()));
     for (const auto& path : st.store->list())
       std::filesystem::remove(path);
     return;

@@ -15,11 +15,11 @@ std::filesystem::path checkpoint_dir(const aggregator_state& st) {
   return std::filesystem::path(st.ctx->topo.checkpoint.dir);
 }
 
-void save(aggregator_state& st, const std::string& file, const nlohmann::json& info) {
+void save(aggregator_state& st, const std::string& file, const nlohmann::json& info, const std::vector<float>& params) {
   const auto path = (checkpoint_dir(st) / file).string();
   written(st, path, [&] {
     std::filesystem::create_directories(checkpoint_dir(st));
-    train::saved_model m{st.ctx->model.name, st.core->layout(), st.core->params(), info.dump()};
+    train::saved_model m{st.ctx->model.name, st.full_layout, params, info.dump()};
     train::save_model(path, m);
   });
 }
@@ -33,16 +33,16 @@ void report_spans(aggregator_state& st) {
   st.ctx->record(r.dump());
 }
 
-void evaluate(aggregator_state& st, std::size_t epoch) {
+void evaluate(aggregator_state& st, std::size_t epoch, const std::vector<float>& params, std::uint64_t clock) {
   const auto t0 = agg_clock::now();
   const auto w0 = span_log::wall::now();
-  const auto ev = train::evaluate(*st.engine, st.core->params(), st.test);
+  const auto ev = train::evaluate(*st.engine, params, st.test);
   const double secs = std::chrono::duration<double>(agg_clock::now() - t0).count();
   st.spans.add("evaluate", w0, span_log::wall::now());
   st.ctx->line(
       fmt::format(" * Epoch {} (clock {}) test: Acc@1 {:.2f}  Acc@5 {:.2f}  Loss {:.4f}  ({} images, {:.1f} s)", epoch,
-                  st.core->min_clock(), 100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
-  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
+                  clock, 100.0 * ev.top1, 100.0 * ev.top5, ev.loss, ev.n, secs));
+  auto r = make_record(st.ctx->node, aggregator_name, "aggregator", clock);
   r["epoch"] = epoch;
   r["test_loss"] = ev.loss;
   r["test_acc"] = ev.top1;
@@ -52,10 +52,10 @@ void evaluate(aggregator_state& st, std::size_t epoch) {
   st.ctx->record(r.dump());
   const nlohmann::json info{{"epoch", epoch},       {"version", st.core->version()}, {"test_top1", ev.top1},
                             {"test_top5", ev.top5}, {"test_loss", ev.loss},          {"seed", st.ctx->topo.job.seed}};
-  save(st, "model_latest.trpm", info);
+  save(st, "model_latest.trpm", info, params);
   if (ev.top1 > st.best_top1) {
     st.best_top1 = ev.top1;
-    save(st, "model_best.trpm", info);
+    save(st, "model_best.trpm", info, params);
   }
 }
 

@@ -4,6 +4,7 @@
 /// (aggregator_checkpoint.cpp), refused gradients and membership (aggregator_faults.cpp).
 /// Internal to actors/.
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -21,6 +22,7 @@
 #include "ps/liveness.hpp"
 #include "ps/progress_meter.hpp"
 #include "ps/protocol.hpp"
+#include "ps/shard_plan.hpp"
 #include "runtime/metrics_actor.hpp"
 #include "runtime/node_context.hpp"
 #include "runtime/span_log.hpp"
@@ -39,8 +41,27 @@ using runtime::gradient_id;
 using runtime::make_record;
 using runtime::span_log;
 
+/// Shard 0 of a sharded aggregator: the whole parameter vector of one point of the run, gathered
+/// from every shard's range.
+struct assembly {
+  std::vector<float> params; ///< the whole vector (the model's layout)
+  std::vector<bool> got;     ///< per shard: its range is in
+  std::size_t epoch = 0;     ///< the epoch label of an evaluation (set by shard 0's own range)
+  std::uint64_t version = 0; ///< shard 0's version at that point
+  bool complete() const {
+    return std::all_of(got.begin(), got.end(), [](bool b) { return b; });
+  }
+};
+
 struct aggregator_state {
   std::shared_ptr<const runtime::node_context> ctx;
+  std::size_t shard = 0;                          ///< which aggregator shard this is (ps/shard_plan.hpp)
+  std::vector<ps::shard_range> ranges;            ///< every shard's range (one: not sharded)
+  nn::param_layout full_layout;                   ///< the whole model's layout (the core holds this shard's part)
+  std::map<std::uint64_t, assembly> evaluations;  ///< shard 0, sharded: evaluation points by slowest clock
+  assembly final_params;                          ///< shard 0, sharded: every shard's final range
+  bool awaiting_final = false;                    ///< shard 0, sharded: its own range is done, waiting for the others'
+  double failed_at = 0;                           ///< > 0: this incarnation replaces a failed one
   std::int64_t fail_at_version = -1;              ///< test hook: >= 0 fails the actor once this version is applied
   std::unique_ptr<train::gradient_engine> engine; ///< evaluation only
   std::unique_ptr<aggregator_core> core;
@@ -70,15 +91,20 @@ struct aggregator_state {
 /// Where models and checkpoints go (checkpoint.dir).
 std::filesystem::path checkpoint_dir(const aggregator_state& st);
 
+/// Where shard `shard` keeps its checkpoint parts: checkpoint.dir itself when not sharded, else
+/// its subdirectory shard-<s>.
+std::filesystem::path shard_checkpoint_dir(const aggregator_state& st, std::size_t shard);
+
 /// Runs `write` (of the file or directory `path`); a failure is reported as a write_failed event
 /// and on stderr, and under checkpoint.on_write_error: stop noted in st.write_failure. False then.
 bool written(aggregator_state& st, const std::string& path, const std::function<void()>& write);
 
-/// Writes the current parameters as a model file `file` in the checkpoint directory (written()).
-void save(aggregator_state& st, const std::string& file, const nlohmann::json& info);
+/// Writes the whole parameter vector `params` as a model file `file` in the checkpoint directory (written()).
+void save(aggregator_state& st, const std::string& file, const nlohmann::json& info, const std::vector<float>& params);
 
-/// Evaluates on the test split, reports it, and keeps model_latest / model_best.
-void evaluate(aggregator_state& st, std::size_t epoch);
+/// Evaluates the whole parameter vector `params` (of slowest clock `clock`) on the test split,
+/// reports it, and keeps model_latest / model_best.
+void evaluate(aggregator_state& st, std::size_t epoch, const std::vector<float>& params, std::uint64_t clock);
 
 /// The progress line and record every print_freq clocks of the slowest trainer (or now, if forced).
 void progress(aggregator_state& st, bool force);
@@ -104,6 +130,32 @@ std::optional<push_outcome> drop_trainers_of(aggregator_state& st, const std::st
 /// on_trainer_loss: shrink — readmits the absent trainers of returning `node` (a "membership"
 /// event) and returns their ranks, each to be welcomed at its clock.
 std::vector<std::size_t> readmit_trainers_of(aggregator_state& st, const std::string& node);
+
+/// Sharded aggregators (aggregator_shards.cpp, docs/sharding.md): more than one shard.
+bool sharded(const aggregator_state& st);
+
+/// The parameters to send (this shard's range), made once per version and shared by every message
+/// of it: f32, or with job.compression fp16 / bf16 rounded from the 32-bit master copy.
+ps::flat_f32 params_of(aggregator_state& st);
+
+/// The whole parameter vector at the end: the core's own, or (sharded) every shard's final range;
+/// null when one is missing (the job ended before that shard finished).
+const std::vector<float>* final_whole(const aggregator_state& st);
+
+/// An evaluation is due at the slowest clock reached now (`epoch` labels it): evaluated at once
+/// with one aggregator; sharded, shard s > 0 sends its range of this point to shard 0, which
+/// evaluates once every range of the point is in.
+void evaluation_point(aggregator_state& st, std::size_t epoch);
+
+/// This shard has applied every clock of the job; true when the job may end now. Sharded: shard
+/// s > 0 sends its final range to shard 0 (and writes its last checkpoint part) and waits for
+/// shard 0's shutdown; shard 0 waits until every shard's final range is in.
+bool shard_done(aggregator_state& st);
+
+/// Shard 0: another shard's range (an evaluation point's, or its final one); true when it was
+/// the last final range shard 0 waited for. Throws troupe::error for a range from a node that
+/// does not host that shard.
+bool take_shard_report(aggregator_state& st, const net::message& m);
 
 /// Reports the spans collected since the last report as one "spans" event record.
 void report_spans(aggregator_state& st);

@@ -42,7 +42,7 @@ caf::actor spawn_child(caf::actor_system& sys, local_node& ln, const run_options
   const bool first = info.failed_at == 0; // the test hooks fire once: a new incarnation runs clean
   switch (c.what) {
   case child_id::kind::aggregator:
-    a = spawn_aggregator(sys, ln.ctx, first ? o.fail_aggregator_at : -1);
+    a = spawn_aggregator(sys, ln.ctx, c.rank, first && c.rank == 0 ? o.fail_aggregator_at : -1, info.failed_at);
     break;
   case child_id::kind::loader:
     a = spawn_loader(sys, ln.ctx, first ? o.fail_loader_after : -1);
@@ -103,8 +103,8 @@ void start_children(caf::actor_system& sys, std::vector<local_node>& locals, con
           node->ctx->record(rec.dump());
         },
         [node](const child_id& c) { return c.what == child_id::kind::trainer ? node->ctx->steps_of(c.rank) : 0; });
-    if (config::has_role(*ln.spec, config::role::aggregator))
-      ln.sup->start({child_id::kind::aggregator, 0});
+    for (std::size_t shard : ln.ctx->where.shards_on(ln.spec->name))
+      ln.sup->start({child_id::kind::aggregator, shard});
     if (config::has_role(*ln.spec, config::role::loader))
       ln.sup->start({child_id::kind::loader, 0});
     for (std::size_t rank : ln.ctx->where.ranks_on(ln.spec->name))

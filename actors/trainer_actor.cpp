@@ -29,7 +29,8 @@ public:
   trainer_loop(caf::blocking_actor* self, std::shared_ptr<const runtime::node_context> ctx, trainer_options o)
       : self_(self), ctx_(std::move(ctx)), o_(o), name_(ps::trainer_name(o.rank)),
         engine_(ctx_->model, ctx_->topo.job.seed, ctx_->where.trainer_threads.at(o.rank)),
-        core_(o.rank, engine_.layout().total, o.prefetch, ctx_->topo.job.compression) {}
+        ranges_(ps::plan_shards(engine_.layout().total, ctx_->where.shards())),
+        core_(o.rank, engine_.layout().total, o.prefetch, ctx_->topo.job.compression, ranges_) {}
 
   void run() {
     if (!handshake())
@@ -65,7 +66,7 @@ public:
 
 private:
   void on_message(const net::message& m) {
-    if (m.h.sender == ctx_->where.aggregator_node)
+    if (ctx_->where.hosts_shard(m.h.sender))
       heard_aggregator_ = clock_type::now();
     // Only the actor itself may read its mailbox (runtime/queue_gauges.hpp).
     ctx_->mailboxes->set(name_, self_->mailbox().size());
@@ -115,8 +116,11 @@ private:
       spans_.add("wait_params", w0, span_log::wall::now());
   }
 
+  /// Says hello to every aggregator shard (one unless sharded).
   void say_hello() {
-    ctx_->send(ctx_->where.aggregator_node, encode(ps::hello{o_.rank, ctx_->job_fingerprint}, ps::aggregator_name));
+    for (std::size_t s = 0; s < ranges_.size(); ++s)
+      ctx_->send(ctx_->where.shard_nodes[s],
+                 encode(ps::hello{o_.rank, ctx_->job_fingerprint}, ps::aggregator_shard_name(s)));
   }
 
   /// This node is stopping (signal or a failed sibling): tell the aggregator, which ends the job.
@@ -151,11 +155,10 @@ private:
   }
 
   void handle(const net::message& m) {
-    const std::size_t params = engine_.layout().total;
-    // Parameters, welcomes and the end of the job come from the aggregator's node only, batches
+    // Parameters, welcomes and the end of the job come from the aggregator's nodes only, batches
     // from the loader's: a message as another node's actor is refused.
     const auto& where = ctx_->where;
-    const bool from_aggregator = m.h.sender == where.aggregator_node;
+    const bool from_aggregator = where.hosts_shard(m.h.sender);
     const bool expected = m.h.type == net::msg_type::batch ? m.h.sender == where.loader_node : from_aggregator;
     if (!expected) {
       ctx_->line(fmt::format("trainer {}: refused {} from node '{}' (only the {} node '{}' sends it)", o_.rank,
@@ -167,7 +170,7 @@ private:
     }
     switch (m.h.type) {
     case net::msg_type::welcome: {
-      const auto out = core_.on_welcome(ps::decode_welcome(m, params, compression()));
+      const auto out = core_.on_welcome(ps::decode_welcome(m, range_of(m).size(), compression()));
       if (out.clock_moved) {
         ask(core_.pending_request());
         auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
@@ -181,7 +184,7 @@ private:
       break;
     }
     case net::msg_type::params:
-      core_.on_params(ps::decode_params(m, params, compression()));
+      core_.on_params(ps::decode_params(m, range_of(m).size(), compression()));
       break;
     case net::msg_type::batch:
       core_.on_batch(std::make_shared<const net::message>(m));
@@ -202,6 +205,16 @@ private:
   }
 
   config::compression compression() const { return ctx_->topo.job.compression.mode; }
+
+  /// The range of the parameters a welcome or params message carries: its shard's, which must be
+  /// hosted by the node that sent it.
+  const ps::shard_range& range_of(const net::message& m) const {
+    const auto s = ps::shard_of(m, ranges_.size());
+    if (ctx_->where.shard_nodes[s] != m.h.sender)
+      throw error(fmt::format("trainer {}: {} as aggregator shard {} from node '{}', which does not host it", o_.rank,
+                              net::to_string(m.h.type), s, m.h.sender));
+    return ranges_[s];
+  }
 
   /// Error feedback lost its residual: dropped at a re-sync that moved the clock, or never had the
   /// one of an earlier incarnation (trainer state is not checkpointed; docs/compression.md).
@@ -278,9 +291,13 @@ private:
     const auto w1 = span_log::wall::now();
     const auto id = runtime::gradient_id(o_.rank, core_.clock());
     spans_.add("compute", w0, w1, id);
-    auto push = encode(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad)));
-    meter_.pushed(push.payload_bytes());
-    ctx_->send(ctx_->where.aggregator_node, std::move(push));
+    // One push per aggregator shard, each viewing its range of the same gradient buffer.
+    for (auto& part : core_.split(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad)))) {
+      const auto shard = part.shard;
+      auto push = encode(part);
+      meter_.pushed(push.payload_bytes());
+      ctx_->send(ctx_->where.shard_nodes[shard], std::move(push));
+    }
     spans_.add("push", w1, span_log::wall::now(), id);
     last_samples_ = s.n;
     last_compute_s_ = compute;
@@ -320,6 +337,7 @@ private:
   trainer_options o_;
   std::string name_;
   train::gradient_engine engine_;
+  std::vector<ps::shard_range> ranges_; ///< the aggregator shards' ranges of the parameters
   ps::trainer_core core_;
   span_log spans_;
   clock_type::time_point heard_aggregator_{};

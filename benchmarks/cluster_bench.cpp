@@ -3,6 +3,8 @@
 //   ./build/benchmarks/bench_cluster --part throughput   # 2 trainers x 1 thread (bsp, tcp) vs 1 trainer x 2 threads
 //   ./build/benchmarks/bench_cluster --part roundtrip    # 2 trainers push + get parameters over tcp loopback;
 //                                                        # with --torch-reference PATH, alternating with gloo
+//   ./build/benchmarks/bench_cluster --part shards       # 4 synthetic trainers, 25M floats, K = 1, 2, 4
+//                                                        # aggregator shards alternating: aggregate updates/s
 //   ./build/benchmarks/bench_cluster --part scaling      # N = 1..32 synthetic trainers, bsp rounds: step time,
 //                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
@@ -349,6 +351,39 @@ nlohmann::json part_scaling(const std::vector<int>& trainer_counts) {
   return {{"points", rows},
           {"model", {{"a_ms", a * 1e3}, {"b_ms", b * 1e3}, {"c_ns_per_float", c * 1e9}}},
           {"worst_relative_error", worst}};
+}
+
+/// Sharded aggregators, synthetic: N trainers push a P-float gradient per bsp round to K shards
+/// (each its range, each shard with its own van and ZeroMQ context as if on its own host) and
+/// get their ranges back; rounds alternate between the K values. Aggregate updates/s = N / step.
+nlohmann::json part_shards(int rounds, std::size_t floats, int trainers, const std::vector<std::size_t>& shard_counts) {
+  std::map<std::size_t, std::vector<double>> steps;
+  for (int round = 0; round < rounds; ++round)
+    for (std::size_t k : shard_counts) {
+      bench::roundtrip_setup setup;
+      setup.floats = floats;
+      setup.clients = trainers;
+      setup.synchronous = true;
+      setup.shards = k;
+      setup.reps = 4;
+      const double t = bench::roundtrip_seconds(setup);
+      steps[k].push_back(t);
+      fmt::print("shards round {}: {} floats, {} trainers, K = {}: step {:8.1f} ms, {:6.2f} updates/s\n", round + 1,
+                 floats, trainers, k, t * 1e3, trainers / t);
+    }
+  nlohmann::json rows = nlohmann::json::array();
+  const double base = trainers / bench::median(steps.at(shard_counts.front()));
+  for (std::size_t k : shard_counts) {
+    const double t = bench::median(steps[k]), updates = trainers / t;
+    fmt::print("K = {}: median step {:8.1f} ms, {:6.2f} updates/s ({:.2f}x K = {})\n", k, t * 1e3, updates,
+               updates / base, shard_counts.front());
+    rows.push_back({{"shards", k},
+                    {"step_ms", t * 1e3},
+                    {"updates_per_s", updates},
+                    {"vs_first", updates / base},
+                    {"steps_ms", steps[k]}});
+  }
+  return {{"floats", floats}, {"trainers", trainers}, {"rounds", rounds}, {"points", rows}};
 }
 
 /// Elapsed seconds of the first evaluation at or above `acc` (-1: never), and the best accuracy.
@@ -766,9 +801,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
   int repeats = 3;
   app.add_option("--part", part,
-                 "throughput | roundtrip | scaling | straggler | balance | metrics | recovery | process-recovery | all")
-      ->check(CLI::IsMember({"throughput", "roundtrip", "scaling", "straggler", "balance", "metrics", "recovery",
-                             "process-recovery", "all"}));
+                 "throughput | roundtrip | scaling | shards | straggler | balance | metrics | recovery | "
+                 "process-recovery | all")
+      ->check(CLI::IsMember({"throughput", "roundtrip", "scaling", "shards", "straggler", "balance", "metrics",
+                             "recovery", "process-recovery", "all"}));
   app.add_option("--repeats", repeats,
                  "Repeats of each process-recovery scenario; rounds of the balance and roundtrip parts")
       ->check(CLI::PositiveNumber);
@@ -784,6 +820,12 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   std::vector<int> trainer_counts{1, 2, 4, 8, 16, 32};
   app.add_option("--trainers", trainer_counts, "Scaling part: trainer counts (default 1 2 4 8 16 32)");
+  std::size_t shard_floats = 25'000'000;
+  app.add_option("--shard-floats", shard_floats, "Shards part: parameters of the synthetic model (default 25M)");
+  std::vector<std::size_t> shard_counts{1, 2, 4};
+  app.add_option("--shards", shard_counts, "Shards part: shard counts K (default 1 2 4)");
+  int shard_trainers = 4;
+  app.add_option("--shard-trainers", shard_trainers, "Shards part: trainers (default 4)")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
@@ -791,6 +833,8 @@ int main(int argc, char** argv) {
     summary["roundtrip"] = part_roundtrip(repeats, torch_reference, roundtrip_floats, !skip_whole, io_threads);
   if (part == "scaling" || part == "all")
     summary["scaling"] = part_scaling(trainer_counts);
+  if (part == "shards" || part == "all")
+    summary["shards"] = part_shards(repeats, shard_floats, shard_trainers, shard_counts);
   double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();

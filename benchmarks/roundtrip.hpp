@@ -12,8 +12,10 @@
 
 #include <fmt/format.h>
 
+#include "common/error.hpp"
 #include "net/curve.hpp"
 #include "net/van.hpp"
+#include "ps/shard_plan.hpp"
 
 namespace troupe::bench {
 
@@ -35,6 +37,9 @@ struct roundtrip_setup {
   /// false: the aggregator answers each push at once (asp); true: it answers all clients once the
   /// round's last push is applied (bsp), as its round barrier does.
   bool synchronous = false;
+  /// Aggregator shards (ps/shard_plan.hpp): each a server with its own van and ZeroMQ context,
+  /// owning a contiguous range; every client pushes each its range of the gradient.
+  std::size_t shards = 1;
 };
 
 /// Median seconds of a round (after two warm-ups that pay the connection set-up, with CURVE the
@@ -55,6 +60,8 @@ inline double roundtrip_seconds(const roundtrip_setup& setup) {
   std::vector<std::string> names;
   for (int c = 0; c < setup.clients; ++c)
     names.push_back(fmt::format("client-{}", c));
+  const auto ranges = ps::plan_shards(floats, setup.shards);
+  auto server_name = [&](std::size_t k) { return k == 0 ? std::string("server") : fmt::format("server-{}", k); };
   net::van_options so = options("server");
   std::vector<net::van_options> cos;
   for (const auto& n : names)
@@ -63,6 +70,7 @@ inline double roundtrip_seconds(const roundtrip_setup& setup) {
     std::vector<net::curve_keypair> keys(names.size() + 1);
     for (auto& k : keys)
       k = net::generate_curve_keypair();
+    TROUPE_ENFORCE(setup.shards == 1, "the CURVE round trip has one server");
     std::map<std::string, std::string> peers{{"server", keys[0].public_key}};
     for (std::size_t c = 0; c < names.size(); ++c)
       peers[names[c]] = keys[c + 1].public_key;
@@ -70,54 +78,70 @@ inline double roundtrip_seconds(const roundtrip_setup& setup) {
     for (std::size_t c = 0; c < names.size(); ++c)
       cos[c].curve = {true, keys[c + 1], peers};
   }
-  so.ctx = net::context::create(setup.io_threads);
-  net::van server(so);
+  // One server per shard, each with its master range, its parameters and its bsp barrier.
+  struct server_state {
+    std::unique_ptr<net::van> van;
+    std::shared_ptr<const std::vector<float>> params;
+    std::vector<float> master;
+    std::vector<std::string> waiting; // bsp: the clients of this round that have pushed
+  };
+  std::vector<server_state> servers(ranges.size());
+  for (std::size_t k = 0; k < ranges.size(); ++k) {
+    auto o = k == 0 ? so : options(server_name(k));
+    o.ctx = net::context::create(setup.io_threads); // each shard is its own process
+    auto& sv = servers[k];
+    sv.van = std::make_unique<net::van>(o);
+    sv.params = std::make_shared<const std::vector<float>>(ranges[k].size(), 0.5f);
+    sv.master.assign(ranges[k].size(), 0.0f);
+    sv.van->set_handler([&sv, &setup, clients = names.size()](net::message&& m) {
+      const auto g = m.view<float>(0);
+      for (std::size_t i = 0; i < g.size; ++i)
+        sv.master[i] -= 0.01f * g[i];
+      sv.waiting.push_back(m.h.sender);
+      if (setup.synchronous && sv.waiting.size() < clients)
+        return;
+      for (const auto& to : sv.waiting) {
+        net::message reply(net::msg_type::params);
+        reply.add_tensor("params", {static_cast<std::uint32_t>(sv.params->size())}, sv.params);
+        sv.van->send(to, std::move(reply));
+      }
+      sv.waiting.clear();
+    });
+  }
   std::vector<std::unique_ptr<net::van>> client_vans;
   for (auto& o : cos) {
     o.ctx = net::context::create(1); // each trainer is its own process
     client_vans.push_back(std::make_unique<net::van>(o));
   }
-  auto params = std::make_shared<const std::vector<float>>(floats, 0.5f);
-  std::vector<float> master(floats, 0.0f);
-  std::vector<std::string> waiting; // bsp: the clients of this round that have pushed
-  server.set_handler([&](net::message&& m) {
-    const auto g = m.view<float>(0);
-    for (std::size_t i = 0; i < g.size; ++i)
-      master[i] -= 0.01f * g[i];
-    waiting.push_back(m.h.sender);
-    if (setup.synchronous && waiting.size() < client_vans.size())
-      return;
-    for (const auto& to : waiting) {
-      net::message reply(net::msg_type::params);
-      reply.add_tensor("params", {static_cast<std::uint32_t>(floats)}, params);
-      server.send(to, std::move(reply));
-    }
-    waiting.clear();
-  });
   std::mutex mu;
   std::condition_variable cv;
   std::size_t replies = 0;
-  const std::string endpoint = server.bind("tcp://127.0.0.1:*");
+  std::vector<std::string> endpoints;
+  for (auto& sv : servers)
+    endpoints.push_back(sv.van->bind("tcp://127.0.0.1:*"));
   for (auto& v : client_vans) {
     v->set_handler([&](net::message&&) {
       std::lock_guard<std::mutex> lock(mu);
       ++replies;
       cv.notify_all();
     });
-    v->connect("server", endpoint);
+    for (std::size_t k = 0; k < servers.size(); ++k)
+      v->connect(server_name(k), endpoints[k]);
   }
   auto grad = std::make_shared<const std::vector<float>>(floats, 0.25f);
   std::vector<double> times;
   constexpr int warmups = 2;
   for (int i = 0; i < warmups + setup.reps; ++i) {
     const auto t0 = clock_type::now();
-    for (auto& v : client_vans) {
-      net::message m(net::msg_type::push_gradient);
-      m.add_tensor("grad", {static_cast<std::uint32_t>(floats)}, grad);
-      v->send("server", std::move(m));
-    }
+    for (auto& v : client_vans)
+      for (std::size_t k = 0; k < ranges.size(); ++k) { // each shard its range, without a copy
+        net::message m(net::msg_type::push_gradient);
+        m.add_tensor_view("grad", {static_cast<std::uint32_t>(ranges[k].size())}, grad, grad->data() + ranges[k].begin,
+                          ranges[k].size());
+        v->send(server_name(k), std::move(m));
+      }
     std::unique_lock<std::mutex> lock(mu);
-    const std::size_t want = static_cast<std::size_t>(i + 1) * client_vans.size();
+    const std::size_t want = static_cast<std::size_t>(i + 1) * client_vans.size() * ranges.size();
     if (!cv.wait_for(lock, std::chrono::seconds(120), [&] { return replies == want; }))
       throw std::runtime_error(
           fmt::format("no reply within 120 s ({} floats, {} clients, curve {})", floats, setup.clients, setup.curve));
@@ -126,7 +150,8 @@ inline double roundtrip_seconds(const roundtrip_setup& setup) {
   }
   for (auto& v : client_vans)
     v->stop();
-  server.stop();
+  for (auto& sv : servers)
+    sv.van->stop();
   return median(times);
 }
 

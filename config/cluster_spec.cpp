@@ -20,7 +20,8 @@ const std::vector<std::string> cluster_keys = {
     "security", "launch", "rendezvous"};
 const std::vector<std::string> security_keys = {"curve", "key_dir", "allow_plaintext"};
 const std::vector<std::string> supervisor_keys = {"strategy", "max_restarts", "period_s", "backoff_s", "backoff_max_s"};
-const std::vector<std::string> node_keys = {"name", "roles", "endpoint", "trainers", "threads", "public_key"};
+const std::vector<std::string> node_keys = {"name",    "roles",      "endpoint",  "trainers",
+                                            "threads", "public_key", "aggregator"};
 constexpr std::string_view z85_alphabet =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 const std::vector<std::string> role_names = {"aggregator", "loader", "trainer"};
@@ -110,6 +111,17 @@ node_spec read_node(const yaml_cursor& n, const cluster_rules& rules) {
                           out.name, roles_text(out.roles), out.trainers, out.trainers == 1 ? "" : "s"));
   }
   out.threads = n.optional<std::size_t>("threads", bounds::positive()).value_or(1);
+  out.shards = has_role(out, role::aggregator) ? 1 : 0;
+  if (auto a = n.find("aggregator")) {
+    if (!has_role(out, role::aggregator))
+      a->fail(fmt::format("node '{}' has no aggregator role (roles: {}), so it has no aggregator to shard; remove "
+                          "'aggregator' or add the role",
+                          out.name, roles_text(out.roles)));
+    if (!a->node().IsMap())
+      a->fail("expected a map like {shards: 4}");
+    a->check_keys({"shards"});
+    out.shards = a->child("shards").as<std::size_t>(bounds::closed(1, 64));
+  }
   if (auto key = n.find("public_key"))
     out.public_key = read_public_key(*key);
   return out;
@@ -262,6 +274,13 @@ std::size_t total_trainers(const cluster_spec& cluster) {
   std::size_t n = 0;
   for (const auto& node : cluster.nodes)
     n += node.trainers;
+  return n;
+}
+
+std::size_t total_shards(const cluster_spec& cluster) {
+  std::size_t n = 0;
+  for (const auto& node : cluster.nodes)
+    n += node.shards;
   return n;
 }
 

@@ -24,8 +24,11 @@ struct node_spec {
   endpoint_address address; ///< `endpoint` parsed (host, port, ...)
   std::size_t trainers = 0; ///< trainer actors on this node; >= 1 iff it has the trainer role (default 1 then)
   std::size_t threads = 1;  ///< compute threads per trainer
-  std::string public_key;   ///< CURVE public key (40 Z85 characters) from `troupe-node keygen`; empty if none
-  std::string where;        ///< "file:line:col" of this node's entry, for later error messages
+  /// `aggregator: {shards: K}`: aggregator shards on this node, each owning a contiguous range of
+  /// the parameters (ps/shard_plan.hpp); 1 on the aggregator node unless set, 0 elsewhere.
+  std::size_t shards = 0;
+  std::string public_key; ///< CURVE public key (40 Z85 characters) from `troupe-node keygen`; empty if none
+  std::string where;      ///< "file:line:col" of this node's entry, for later error messages
 };
 
 /// How nodes authenticate and encrypt their links (`cluster.security`).
@@ -70,6 +73,9 @@ struct cluster_spec {
   /// the file has no `nodes`, `nodes` stays empty until the rendezvous fills it (`--role auto`).
   launch_spec launch;
 };
+
+/// Aggregator shards over all nodes (node_spec::shards summed).
+std::size_t total_shards(const cluster_spec& cluster);
 
 /// What a workload runs on its cluster, beyond the checks every cluster gets (names, endpoints,
 /// timing, supervision, security): the roles its nodes may list. A cluster has exactly one

@@ -136,6 +136,8 @@ void add_cluster(entry_writer& w, const cluster_spec& c) {
       roles += (roles.empty() ? "" : ",") + to_string(r);
     w.add(np + "roles", roles);
     w.add(np + "trainers", n.trainers);
+    if (n.shards > 1) // only when sharded: every node must cut the parameters the same way
+      w.add(np + "aggregator.shards", n.shards);
   }
 }
 

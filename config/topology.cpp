@@ -65,6 +65,27 @@ metrics_spec read_metrics(const yaml_cursor& root, const std::string& id) {
   return out;
 }
 
+/// What sharded aggregators do not support yet, refused where it is written.
+void check_shards(const yaml_cursor& root, const topology& t) {
+  const std::size_t shards = total_shards(t.cluster);
+  if (shards <= 1)
+    return;
+  const auto why = [&](const char* what) {
+    return fmt::format("{} with {} aggregator shards is not supported yet (docs/sharding.md); {}", what, shards,
+                       "use one shard (aggregator: {shards: 1}) or leave this out");
+  };
+  if (t.job.compression.mode != compression::none)
+    root.child("job").child("compression").fail(why("compression"));
+  if (t.job.on_trainer_loss == trainer_loss_policy::shrink)
+    root.child("job").child("on_trainer_loss").fail(why("on_trainer_loss: shrink"));
+  if (t.checkpoint.every_seconds > 0) // shards checkpoint at the same version: by steps only
+    root.child("checkpoint")
+        .child("every_seconds")
+        .fail(fmt::format("checkpoints by time with {} aggregator shards: each shard would write its part at another "
+                          "version; use checkpoint.every_steps (all shards write their parts at the same version)",
+                          shards));
+}
+
 /// The topology in `parsed` (a whole document), after applying `overrides` to its tree.
 topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>& overrides,
                        const std::string& base_dir) {
@@ -79,6 +100,7 @@ topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>
   out.job = read_job(root.child("job"), base_dir);
   out.checkpoint = read_checkpoint(root, out.cluster.id);
   out.metrics = read_metrics(root, out.cluster.id);
+  check_shards(root, out);
   return out;
 }
 

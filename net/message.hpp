@@ -189,6 +189,14 @@ struct message {
   void add_tensor(std::string name, std::vector<std::uint32_t> shape, std::vector<T>&& data) {
     add_tensor(std::move(name), std::move(shape), std::make_shared<const std::vector<T>>(std::move(data)));
   }
+  /// Appends a tensor viewing `count` elements at `data` (zero-copy), which `owner` keeps alive and
+  /// which must not change afterwards: a slice of a shared buffer.
+  template <class T>
+  void add_tensor_view(std::string name, std::vector<std::uint32_t> shape, std::shared_ptr<const void> owner,
+                       const T* data, std::size_t count) {
+    add_frame({std::move(name), dtype_of<T>(), std::move(shape)}, count,
+              payload(std::move(owner), reinterpret_cast<const std::byte*>(data), count * sizeof(T)));
+  }
   /// Appends a tensor holding a copy of `count` elements at `data`.
   template <class T>
   void add_tensor_copy(std::string name, std::vector<std::uint32_t> shape, const T* data, std::size_t count) {

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "ps/protocol.hpp"
+#include "ps/shard_plan.hpp"
 
 namespace troupe::ps {
 
@@ -15,10 +16,22 @@ std::vector<std::size_t> placement::ranks_on(const std::string& node) const {
   return r;
 }
 
+std::vector<std::size_t> placement::shards_on(const std::string& node) const {
+  std::vector<std::size_t> r;
+  for (std::size_t s = 0; s < shard_nodes.size(); ++s)
+    if (shard_nodes[s] == node)
+      r.push_back(s);
+  return r;
+}
+
+bool placement::hosts_shard(const std::string& node) const {
+  return std::find(shard_nodes.begin(), shard_nodes.end(), node) != shard_nodes.end();
+}
+
 std::set<std::string> placement::actors_on(const std::string& node) const {
   std::set<std::string> names;
-  if (node == aggregator_node)
-    names.insert(aggregator_name);
+  for (std::size_t s : shards_on(node))
+    names.insert(aggregator_shard_name(s));
   if (node == loader_node)
     names.insert(loader_name);
   for (std::size_t r : ranks_on(node))
@@ -30,8 +43,12 @@ placement place(const config::topology& t) {
   placement p;
   for (const auto& n : t.cluster.nodes) {
     auto has = [&](config::role r) { return std::find(n.roles.begin(), n.roles.end(), r) != n.roles.end(); };
-    if (has(config::role::aggregator))
-      p.aggregator_node = n.name;
+    if (has(config::role::aggregator)) {
+      if (p.aggregator_node.empty())
+        p.aggregator_node = n.name;
+      for (std::size_t k = 0; k < std::max<std::size_t>(n.shards, 1); ++k)
+        p.shard_nodes.push_back(n.name);
+    }
     if (has(config::role::loader))
       p.loader_node = n.name;
     if (has(config::role::trainer))

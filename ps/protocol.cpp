@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "ps/shard_plan.hpp"
 
 namespace troupe::ps {
 
@@ -33,7 +34,10 @@ T field(const nlohmann::json& meta, const char* key, const net::message& m) {
   if (it != meta.end()) {
     try {
       // Numbers must be numbers of the right kind: a negative or fractional count is refused.
-      if constexpr (std::is_integral_v<T>) {
+      if constexpr (std::is_same_v<T, bool>) {
+        if (it->is_boolean())
+          return it->template get<T>();
+      } else if constexpr (std::is_integral_v<T>) {
         if (it->is_number_unsigned())
           return it->template get<T>();
       } else if constexpr (std::is_floating_point_v<T>) {
@@ -70,7 +74,14 @@ void add_flat(net::message& m, const char* name, const flat_f32& v) {
     }
   }
   TROUPE_ENFORCE(v.shared != nullptr, "{}: no '{}' vector to send", net::to_string(m.h.type), name);
-  m.add_tensor(name, {static_cast<std::uint32_t>(v.shared->size())}, v.shared);
+  if (v.data == nullptr || (v.data == v.shared->data() && v.size == v.shared->size())) {
+    m.add_tensor(name, {static_cast<std::uint32_t>(v.shared->size())}, v.shared);
+    return;
+  }
+  // A shard's range of a shared vector: sent from the vector itself, without a copy.
+  TROUPE_ENFORCE(v.data >= v.shared->data() && v.data + v.size <= v.shared->data() + v.shared->size(),
+                 "{}: '{}' views outside its vector", net::to_string(m.h.type), name);
+  m.add_tensor_view(name, {static_cast<std::uint32_t>(v.size)}, v.shared, v.data, v.size);
 }
 
 [[noreturn]] void refuse(const net::message& m, const std::string& problem) {
@@ -189,14 +200,12 @@ net::message encode(const hello& h, const std::string& to) {
 }
 
 net::message encode(const welcome& w, const std::string& to) {
-  auto m = make(net::msg_type::welcome, {to},
-                {{"rank", w.rank},
-                 {"trainers", w.trainers},
-                 {"steps_per_epoch", w.steps_per_epoch},
-                 {"epochs", w.epochs},
-                 {"mode", mode_name(w.gate.mode)},
-                 {"staleness", w.gate.staleness},
-                 {"clock", w.clock}});
+  nlohmann::json meta{{"rank", w.rank},     {"trainers", w.trainers},         {"steps_per_epoch", w.steps_per_epoch},
+                      {"epochs", w.epochs}, {"mode", mode_name(w.gate.mode)}, {"staleness", w.gate.staleness},
+                      {"clock", w.clock}};
+  if (w.shard > 0) // an unsharded job's messages stay as they always were
+    meta["shard"] = w.shard;
+  auto m = make(net::msg_type::welcome, {to}, meta);
   m.h.clock = w.min_clock;
   m.h.step = w.version;
   add_flat(m, "params", w.params);
@@ -204,7 +213,8 @@ net::message encode(const welcome& w, const std::string& to) {
 }
 
 net::message encode(const params_update& p, std::vector<std::string> to) {
-  auto m = make(net::msg_type::params, std::move(to), nlohmann::json::object());
+  auto m = make(net::msg_type::params, std::move(to),
+                p.shard > 0 ? nlohmann::json{{"shard", p.shard}} : nlohmann::json::object());
   m.h.clock = p.min_clock;
   m.h.step = p.version;
   add_flat(m, "params", p.params);
@@ -212,9 +222,11 @@ net::message encode(const params_update& p, std::vector<std::string> to) {
 }
 
 net::message encode(const push& p) {
-  auto m = make(
-      net::msg_type::push_gradient, {aggregator_name},
-      {{"rank", p.rank}, {"loss_sum", p.loss_sum}, {"n", p.n}, {"correct1", p.correct1}, {"correct5", p.correct5}});
+  nlohmann::json meta{
+      {"rank", p.rank}, {"loss_sum", p.loss_sum}, {"n", p.n}, {"correct1", p.correct1}, {"correct5", p.correct5}};
+  if (p.shard > 0)
+    meta["shard"] = p.shard;
+  auto m = make(net::msg_type::push_gradient, {aggregator_shard_name(p.shard)}, meta);
   m.h.clock = p.clock;
   m.h.step = p.version_read;
   if (p.n > 0)
@@ -269,6 +281,32 @@ reject decode_reject(const net::message& m) {
   return {field<std::string>(meta, "reason", m)};
 }
 
+net::message encode(const shard_report& r) {
+  auto m = make(net::msg_type::params, {aggregator_name}, {{"shard", r.shard}, {"point", r.point}, {"final", r.final}});
+  m.h.step = r.version;
+  add_flat(m, "params", r.params);
+  return m;
+}
+
+std::size_t shard_of(const net::message& m, std::size_t shards) {
+  const auto meta = meta_of(m, m.h.type);
+  const auto s = meta.contains("shard") ? field<std::size_t>(meta, "shard", m) : 0;
+  if (s >= shards)
+    refuse(m, fmt::format("shard {} but the job has {} aggregator shard{}", s, shards, shards == 1 ? "" : "s"));
+  return s;
+}
+
+shard_report decode_shard_report(const net::message& m, std::size_t range_size) {
+  const auto meta = meta_of(m, net::msg_type::params);
+  shard_report r;
+  r.shard = field<std::size_t>(meta, "shard", m);
+  r.point = field<std::uint64_t>(meta, "point", m);
+  r.final = field<bool>(meta, "final", m);
+  r.version = m.h.step;
+  r.params = flat_of(m, "params", range_size, config::compression::none);
+  return r;
+}
+
 net::message heartbeat_message() {
   return make(net::msg_type::heartbeat, {aggregator_name}, nlohmann::json::object());
 }
@@ -292,6 +330,8 @@ hello decode_hello(const net::message& m) {
 welcome decode_welcome(const net::message& m, std::size_t params_size, config::compression compression) {
   const auto meta = meta_of(m, net::msg_type::welcome);
   welcome w;
+  if (meta.contains("shard"))
+    w.shard = field<std::size_t>(meta, "shard", m);
   w.rank = field<std::size_t>(meta, "rank", m);
   w.trainers = field<std::size_t>(meta, "trainers", m);
   w.steps_per_epoch = field<std::uint64_t>(meta, "steps_per_epoch", m);
@@ -306,13 +346,18 @@ welcome decode_welcome(const net::message& m, std::size_t params_size, config::c
 }
 
 params_update decode_params(const net::message& m, std::size_t params_size, config::compression compression) {
-  meta_of(m, net::msg_type::params);
-  return {m.h.clock, m.h.step, flat_of(m, "params", params_size, params_encoding(compression))};
+  const auto meta = meta_of(m, net::msg_type::params);
+  params_update p{m.h.clock, m.h.step, flat_of(m, "params", params_size, params_encoding(compression))};
+  if (meta.contains("shard"))
+    p.shard = field<std::size_t>(meta, "shard", m);
+  return p;
 }
 
 push decode_push(const net::message& m, std::size_t params_size, config::compression compression) {
   const auto meta = meta_of(m, net::msg_type::push_gradient);
   push p;
+  if (meta.contains("shard"))
+    p.shard = field<std::size_t>(meta, "shard", m);
   p.rank = field<std::size_t>(meta, "rank", m);
   p.clock = m.h.clock;
   p.version_read = m.h.step;

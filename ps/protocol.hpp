@@ -18,6 +18,10 @@
 ///   aggregator -> trainers    params + [P] f32                       (one message for all released trainers of a node)
 ///   (job.compression: the gradient as grad.fp16 / grad.bf16 [P] u16 or grad.index [k] i32 + grad.values [k] f32;
 ///    with fp16 / bf16 the parameters of welcome and params as params.fp16 / params.bf16 [P] u16)
+///   (sharded aggregators, ps/shard_plan.hpp: welcome, params and push carry {shard: s} for s > 0
+///    and only that shard's range of the vector; a push goes to "aggregator-s")
+///   shard s    -> aggregator  params {shard, point, final} + [range] f32  (its range at an evaluation
+///                             point or at the end, so shard 0 can evaluate and write whole models)
 ///   anyone     -> anyone      shutdown {reason, rank?}
 ///   node       -> aggregator  heartbeat {}                           (the node runtime's, not an actor's)
 ///
@@ -74,6 +78,7 @@ struct waiting {
 };
 
 struct welcome {
+  std::size_t shard = 0; ///< the aggregator shard it comes from; params is that shard's range
   std::size_t rank = 0, trainers = 0;
   std::uint64_t steps_per_epoch = 0, epochs = 0;
   consistency_gate gate;
@@ -86,9 +91,20 @@ struct welcome {
 struct params_update {
   std::uint64_t min_clock = 0, version = 0;
   flat_f32 params;
+  std::size_t shard = 0; ///< the aggregator shard it comes from; params is that shard's range
+};
+
+/// A shard's range sent to shard 0: at evaluation point `point` (the slowest clock the
+/// evaluation is about), or its final parameters (`final`) when it has applied the whole job.
+struct shard_report {
+  std::size_t shard = 0;
+  std::uint64_t point = 0, version = 0;
+  bool final = false;
+  flat_f32 params;
 };
 
 struct push {
+  std::size_t shard = 0; ///< the aggregator shard it goes to; grad is that shard's range
   std::size_t rank = 0;
   std::uint64_t clock = 0, version_read = 0;
   double loss_sum = 0;
@@ -130,7 +146,12 @@ net::message encode(const batch& m, const std::string& to);
 net::message encode(const shutdown& m, const std::string& to);
 net::message encode(const reject& m, const std::string& to);
 net::message encode(const waiting& m, const std::string& to);
+net::message encode(const shard_report& r);
 net::message heartbeat_message();
+
+/// The aggregator shard a welcome, params or push is about ({shard} in meta; 0 when absent);
+/// throws troupe::error unless it is below `shards`. Decode with that shard's range size.
+std::size_t shard_of(const net::message& m, std::size_t shards);
 
 /// How parameters travel under a job's compression: fp16 / bf16 as such, f32 otherwise (top-k
 /// sparsifies gradients only).
@@ -149,6 +170,7 @@ params_update decode_params(const net::message& m, std::size_t params_size,
                             config::compression compression = config::compression::none);
 push decode_push(const net::message& m, std::size_t params_size,
                  config::compression compression = config::compression::none);
+shard_report decode_shard_report(const net::message& m, std::size_t range_size);
 batch_request decode_batch_request(const net::message& m);
 batch decode_batch(const net::message& m);
 shutdown decode_shutdown(const net::message& m);

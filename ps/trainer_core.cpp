@@ -2,38 +2,71 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "common/error.hpp"
 
 namespace troupe::ps {
 
 trainer_core::trainer_core(std::size_t rank, std::size_t params_size, std::size_t prefetch,
-                           const config::compression_spec& compression)
-    : rank_(rank), params_size_(params_size), prefetch_(prefetch) {
+                           const config::compression_spec& compression, std::vector<shard_range> shards)
+    : rank_(rank), params_size_(params_size), prefetch_(prefetch), params_(params_size, 0.0f) {
   TROUPE_ENFORCE(prefetch_ > 0, "a trainer needs at least one batch of prefetch");
+  if (shards.empty())
+    shards.push_back({0, params_size});
+  std::size_t next = 0;
+  for (const auto& r : shards) {
+    TROUPE_ENFORCE(r.begin == next && r.end > r.begin, "aggregator shards must cover the parameters in order");
+    next = r.end;
+    shards_.push_back({r});
+  }
+  TROUPE_ENFORCE(next == params_size, "aggregator shards cover {} of {} parameters", next, params_size);
   if (compression.mode != config::compression::none)
     compressor_.emplace(compression, params_size);
 }
 
+std::uint64_t trainer_core::version() const {
+  std::uint64_t v = ~std::uint64_t{0};
+  for (const auto& s : shards_)
+    v = std::min(v, s.version);
+  return v;
+}
+
+std::uint64_t trainer_core::min_clock() const {
+  std::uint64_t c = ~std::uint64_t{0};
+  for (const auto& s : shards_)
+    c = std::min(c, s.min_clock);
+  return c;
+}
+
 trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
   TROUPE_ENFORCE(w.rank == rank_, "welcome for trainer {} delivered to trainer {}", w.rank, rank_);
+  TROUPE_ENFORCE(w.shard < shards_.size(), "welcome from aggregator shard {} but the job has {}", w.shard,
+                 shards_.size());
   resync_result out;
-  if (!welcomed_) {
+  auto& sv = shards_[w.shard];
+  if (!welcomed()) {
     steps_per_epoch_ = w.steps_per_epoch;
     epochs_ = w.epochs;
     gate_ = w.gate;
     clock_ = w.clock; // a resumed run continues at the checkpointed clock
     next_request_ = clock_;
-    take(w.params, w.version, w.min_clock, false);
-    welcomed_ = true;
-    out.first = true;
-    out.residual_reset = compressor_ && clock_ > 0; // continuing a run: whatever residual it had is gone
+    take(w.shard, w.params, w.version, w.min_clock, false);
+    if (!sv.welcomed) {
+      sv.welcomed = true;
+      ++welcomed_count_;
+    }
+    if (welcomed()) { // the last shard's welcome: training may start
+      out.first = true;
+      out.residual_reset = compressor_ && clock_ > 0; // continuing a run: whatever residual it had is gone
+    }
     return out;
   }
   // A re-sync: take these parameters even if their version is lower (a rewound aggregator).
   out.clock_moved = w.clock != clock_;
   clock_ = w.clock;
-  take(w.params, w.version, w.min_clock, true);
-  min_clock_ = w.min_clock;
+  take(w.shard, w.params, w.version, w.min_clock, true);
+  sv.min_clock = w.min_clock;
   for (auto it = batches_.begin(); it != batches_.end();)
     it = it->first < clock_ ? batches_.erase(it) : std::next(it);
   if (out.clock_moved) {
@@ -48,19 +81,24 @@ trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
 }
 
 void trainer_core::on_params(const params_update& p) {
-  take(p.params, p.version, p.min_clock, false);
+  TROUPE_ENFORCE(p.shard < shards_.size(), "parameters from aggregator shard {} but the job has {}", p.shard,
+                 shards_.size());
+  take(p.shard, p.params, p.version, p.min_clock, false);
 }
 
-void trainer_core::take(const flat_f32& params, std::uint64_t version, std::uint64_t min_clock, bool force) {
-  if (!force && have_params_ && version < version_) {
-    min_clock_ = std::max(min_clock_, min_clock);
+void trainer_core::take(std::size_t shard, const flat_f32& params, std::uint64_t version, std::uint64_t min_clock,
+                        bool force) {
+  auto& sv = shards_[shard];
+  if (!force && sv.have_params && version < sv.version) {
+    sv.min_clock = std::max(sv.min_clock, min_clock);
     return;
   }
-  TROUPE_ENFORCE(params.size == params_size_, "parameters of {} floats for a model of {}", params.size, params_size_);
-  params_.assign(params.data, params.data + params.size);
-  version_ = version;
-  min_clock_ = std::max(min_clock_, min_clock);
-  have_params_ = true;
+  TROUPE_ENFORCE(params.size == sv.range.size(), "parameters of {} floats for {} of {}", params.size,
+                 shards_.size() == 1 ? "a model" : fmt::format("aggregator shard {}'s range", shard), sv.range.size());
+  std::copy(params.data, params.data + params.size, params_.begin() + static_cast<std::ptrdiff_t>(sv.range.begin));
+  sv.version = version;
+  sv.min_clock = std::max(sv.min_clock, min_clock);
+  sv.have_params = true;
 }
 
 bool trainer_core::on_batch(std::shared_ptr<const net::message> msg) {
@@ -85,7 +123,7 @@ push trainer_core::complete_step(double loss_sum, std::size_t n, std::size_t cor
   push p;
   p.rank = rank_;
   p.clock = clock_;
-  p.version_read = version_;
+  p.version_read = shards_[0].version;
   p.loss_sum = loss_sum;
   p.n = n;
   p.correct1 = correct1;
@@ -100,6 +138,25 @@ push trainer_core::complete_step(double loss_sum, std::size_t n, std::size_t cor
   }
   ++clock_;
   return p;
+}
+
+std::vector<push> trainer_core::split(push p) const {
+  if (shards_.size() == 1)
+    return {std::move(p)};
+  std::vector<push> out;
+  out.reserve(shards_.size());
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    push part = p;
+    part.shard = s;
+    part.version_read = shards_[s].version;
+    if (p.n > 0) {
+      TROUPE_ENFORCE(!p.grad.packed, "compressed pushes are not cut into shard ranges");
+      part.grad.data = p.grad.data + shards_[s].range.begin;
+      part.grad.size = shards_[s].range.size();
+    }
+    out.push_back(std::move(part));
+  }
+  return out;
 }
 
 std::optional<batch_request> trainer_core::request(std::size_t credits) {

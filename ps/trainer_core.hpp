@@ -14,6 +14,12 @@
 /// incarnation (a restarted trainer, a resumed run) starts with an empty residual, and a re-sync
 /// that moves the clock drops it (the history it came from was rewound or skipped). Both are
 /// reported in resync_result so the actor can record them.
+///
+/// Sharded aggregators (ps/shard_plan.hpp): every shard welcomes the trainer and sends parameters
+/// for its own range, each with its own version and slowest clock. The trainer is welcomed once
+/// every shard has welcomed it; the gate reads the slowest clock over all shards (the bound holds
+/// per shard and globally); a push is cut into one push per shard (split()), each carrying the
+/// version of that shard's range the gradient was computed at.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +32,7 @@
 #include "ps/compression.hpp"
 #include "ps/consistency_gate.hpp"
 #include "ps/protocol.hpp"
+#include "ps/shard_plan.hpp"
 
 namespace troupe::ps {
 
@@ -37,8 +44,9 @@ struct pending_batch {
 
 class trainer_core {
 public:
+  /// `shards`: the aggregator shards' ranges of the parameters (empty: one aggregator).
   trainer_core(std::size_t rank, std::size_t params_size, std::size_t prefetch,
-               const config::compression_spec& compression = {});
+               const config::compression_spec& compression = {}, std::vector<shard_range> shards = {});
 
   /// What a welcome changed.
   struct resync_result {
@@ -50,7 +58,7 @@ public:
     bool residual_reset = false;
     double residual_norm = 0;
   };
-  /// Takes a welcome: the job's shape and gate, our clock and the parameters.
+  /// Takes a welcome: the job's shape and gate, our clock and the parameters (of its shard's range).
   resync_result on_welcome(const welcome& w);
   /// Takes parameters; in asp they may overtake each other, so an older version is ignored
   /// (its slowest clock still counts).
@@ -58,11 +66,12 @@ public:
   /// Keeps a batch for its clock; one for a clock already used, or a duplicate, is dropped (false).
   bool on_batch(std::shared_ptr<const net::message> msg);
 
-  bool welcomed() const { return welcomed_; }
+  /// Every aggregator shard has welcomed this trainer.
+  bool welcomed() const { return welcomed_count_ == shards_.size(); }
   /// Every clock of the job has been pushed.
-  bool finished() const { return welcomed_ && clock_ >= total_clocks(); }
+  bool finished() const { return welcomed() && clock_ >= total_clocks(); }
   /// The gate lets this trainer compute its current clock.
-  bool allowed() const { return gate_.allows(clock_, min_clock_); }
+  bool allowed() const { return gate_.allows(clock_, min_clock()); }
   bool has_batch() const { return batches_.count(clock_) > 0; }
   /// Batches received for this or later clocks and not taken yet (the prefetch the loader filled).
   std::size_t prefetched() const { return batches_.size(); }
@@ -73,6 +82,9 @@ public:
   /// residual keeps what it did not carry.
   push complete_step(double loss_sum, std::size_t n, std::size_t correct1, std::size_t correct5,
                      std::shared_ptr<const std::vector<float>> grad);
+  /// The push cut into one per aggregator shard: each views its range of the gradient (no copy)
+  /// and carries the version of that range it read. One aggregator: the push itself.
+  std::vector<push> split(push p) const;
 
   /// The request for the next `credits` batches not yet asked for (nothing once all are asked).
   std::optional<batch_request> request(std::size_t credits);
@@ -83,8 +95,11 @@ public:
 
   std::size_t rank() const { return rank_; }
   std::uint64_t clock() const { return clock_; }
-  std::uint64_t version() const { return version_; }
-  std::uint64_t min_clock() const { return min_clock_; }
+  /// The oldest version of the parameters read (over the shards).
+  std::uint64_t version() const;
+  /// The slowest trainer's clock as the shards last said (the smallest over the shards).
+  std::uint64_t min_clock() const;
+  std::size_t shards() const { return shards_.size(); }
   std::uint64_t total_clocks() const { return steps_per_epoch_ * epochs_; }
   const consistency_gate& gate() const { return gate_; }
   const std::vector<float>& params() const { return params_; }
@@ -92,13 +107,22 @@ public:
   const gradient_compressor* compressor() const { return compressor_ ? &*compressor_ : nullptr; }
 
 private:
-  void take(const flat_f32& params, std::uint64_t version, std::uint64_t min_clock, bool force);
+  void take(std::size_t shard, const flat_f32& params, std::uint64_t version, std::uint64_t min_clock, bool force);
+
+  /// What the trainer knows of one aggregator shard.
+  struct shard_view {
+    shard_range range;
+    std::uint64_t version = 0, min_clock = 0;
+    bool welcomed = false, have_params = false;
+  };
 
   std::size_t rank_, params_size_, prefetch_;
   consistency_gate gate_;
   std::uint64_t steps_per_epoch_ = 0, epochs_ = 0;
-  std::uint64_t clock_ = 0, version_ = 0, min_clock_ = 0, next_request_ = 0;
-  bool welcomed_ = false, have_params_ = false, owe_request_ = false;
+  std::uint64_t clock_ = 0, next_request_ = 0;
+  std::vector<shard_view> shards_;
+  std::size_t welcomed_count_ = 0;
+  bool owe_request_ = false;
   std::vector<float> params_;
   std::map<std::uint64_t, pending_batch> batches_;
   std::optional<gradient_compressor> compressor_;

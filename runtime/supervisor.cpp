@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "ps/protocol.hpp"
+#include "ps/shard_plan.hpp"
 #include "runtime/messages.hpp"
 
 namespace troupe::runtime {
@@ -26,8 +27,8 @@ std::chrono::steady_clock::time_point due_after(double seconds) {
 
 std::string child_id::name() const {
   switch (what) {
-  case kind::aggregator:
-    return ps::aggregator_name;
+  case kind::aggregator: // rank: the shard
+    return ps::aggregator_shard_name(rank);
   case kind::loader:
     return ps::loader_name;
   case kind::trainer:

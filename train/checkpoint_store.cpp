@@ -122,8 +122,10 @@ std::string checkpoint_store::save(const training_state& s) {
 }
 
 std::optional<checkpoint_store::loaded> checkpoint_store::load_latest(const std::string& expected_model_name,
-                                                                      const nn::param_layout& expected_layout) const {
-  const auto files = scan(dir_);
+                                                                      const nn::param_layout& expected_layout,
+                                                                      std::uint64_t max_step) const {
+  auto files = scan(dir_);
+  files.erase(std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.first > max_step; }), files.end());
   if (files.empty())
     return std::nullopt;
   loaded out;
@@ -154,6 +156,13 @@ std::optional<checkpoint_store::loaded> checkpoint_store::load_latest(const std:
   for (const auto& s : out.skipped)
     reasons += fmt::format("\n  {}", s);
   throw error(fmt::format("{}: none of the {} checkpoints is readable:{}", dir_, files.size(), reasons));
+}
+
+std::vector<std::uint64_t> checkpoint_store::steps() const {
+  std::vector<std::uint64_t> out;
+  for (const auto& entry : scan(dir_))
+    out.push_back(entry.first);
+  return out;
 }
 
 std::vector<std::string> checkpoint_store::list() const {

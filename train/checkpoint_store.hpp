@@ -50,8 +50,13 @@ public:
   /// checkpoint of another format version (checkpoint_version_error), model name or parameter
   /// layout is refused with a troupe::error naming both sides: resuming from it would be wrong and
   /// starting afresh would silently drop the run. Throws too if every checkpoint is unreadable.
-  std::optional<loaded> load_latest(const std::string& expected_model_name,
-                                    const nn::param_layout& expected_layout) const;
+  /// `max_step`: only checkpoints of that global step or older (sharded aggregators resume from
+  /// the newest step every shard holds).
+  std::optional<loaded> load_latest(const std::string& expected_model_name, const nn::param_layout& expected_layout,
+                                    std::uint64_t max_step = ~std::uint64_t{0}) const;
+
+  /// The global steps of the checkpoints in the directory, lowest first.
+  std::vector<std::uint64_t> steps() const;
 
   /// Paths of the checkpoints in the directory, oldest (lowest step) first.
   std::vector<std::string> list() const;

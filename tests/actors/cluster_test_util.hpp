@@ -29,21 +29,23 @@ struct cluster_case {
   float momentum = 0.9f;            ///< async modes want 0: staleness already acts as momentum
   std::string balance = "off";      ///< job.balance
   std::string compression = "none"; ///< job.compression (YAML: a word or a flow mapping)
+  std::size_t shards = 1;           ///< aggregator: {shards: K} on the aggregator node
 };
 
 /// Topology YAML for the case; outputs under `dir`.
 inline std::string topology_yaml(const cluster_case& c, const std::filesystem::path& dir) {
   std::string nodes;
+  const std::string shards = c.shards > 1 ? fmt::format(", aggregator: {{shards: {}}}", c.shards) : std::string();
   if (c.transport == "inproc") {
     nodes = fmt::format("    - {{name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://main-{}\", "
-                        "trainers: {}}}\n",
-                        ::getpid(), c.trainers);
+                        "trainers: {}{}}}\n",
+                        ::getpid(), c.trainers, shards);
   } else {
     auto ep = [&](const std::string& name) {
       return c.transport == "tcp" ? std::string("tcp://127.0.0.1:*")
                                   : fmt::format("ipc://{}/sockets/{}.sock", dir.string(), name);
     };
-    nodes += fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"}}\n", ep("agg"));
+    nodes += fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"{}}}\n", ep("agg"), shards);
     nodes += fmt::format("    - {{name: loader, roles: [loader], endpoint: \"{}\"}}\n", ep("loader"));
     for (std::size_t t = 0; t < c.trainers; ++t)
       nodes += fmt::format("    - {{name: t{}, roles: [trainer], endpoint: \"{}\", trainers: 1}}\n", t,

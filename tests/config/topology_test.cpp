@@ -346,3 +346,32 @@ TEST_CASE("malformed topology documents are rejected with position, key path and
        "expected a directory, got an empty string"},
   });
 }
+
+TEST_CASE("aggregator: {shards: K} on the aggregator node shards it; elsewhere or unsupported it is refused",
+          "[config][topology][shards]") {
+  const std::string sharded =
+      "    - {name: agg, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5701', aggregator: {shards: 4}}\n";
+  const topology t = parse_topology(doc(sharded + ld + tr), "t.yaml");
+  CHECK(find_node(t, "agg").shards == 4);
+  CHECK(find_node(t, "ld").shards == 0);
+  CHECK(troupe::config::total_shards(t.cluster) == 4);
+  CHECK(troupe::config::total_shards(parse_topology(doc(three), "t.yaml").cluster) == 1);
+
+  REQUIRE_THROWS_WITH(
+      parse_topology(doc(agg +
+                         "    - {name: ld, roles: [loader], endpoint: 'tcp://127.0.0.1:5702', aggregator: "
+                         "{shards: 2}}\n" +
+                         tr),
+                     "t.yaml"),
+      StartsWith("t.yaml:5:") && Contains("has no aggregator role"));
+  REQUIRE_THROWS_WITH(
+      parse_topology(doc("    - {name: agg, roles: [aggregator], endpoint: 'tcp://127.0.0.1:5701', aggregator: "
+                         "{shards: 0}}\n" +
+                         ld + tr),
+                     "t.yaml"),
+      Contains("shards"));
+  REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  compression: fp16\n"), "t.yaml"),
+                      Contains("job.compression") && Contains("compression with 4 aggregator shards"));
+  REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line, "checkpoint: {every_seconds: 30}\n"), "t.yaml"),
+                      Contains("checkpoint.every_seconds") && Contains("every_steps"));
+}

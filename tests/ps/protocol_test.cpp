@@ -315,3 +315,45 @@ TEST_CASE("malformed compressed messages are refused naming the tensor and the p
         Contains("no tensor 'grad.values'"));
   }
 }
+
+TEST_CASE("sharded messages carry their shard and a range, and the shard must exist", "[ps][protocol][shards]") {
+  // A push viewing the second half of a gradient goes to shard 1 without copying it.
+  const auto grad = floats(6, 0.f);
+  push p;
+  p.shard = 1;
+  p.rank = 1;
+  p.n = 2;
+  p.grad = {grad, grad->data() + 3, 3, nullptr};
+  const auto m = encode(p);
+  REQUIRE(m.h.to == std::vector<std::string>{"aggregator-1"});
+  REQUIRE(m.frames.at(0).data() == reinterpret_cast<const std::byte*>(grad->data() + 3));
+  const auto wire = over_the_wire(m);
+  REQUIRE(shard_of(wire, 2) == 1);
+  const auto back = decode_push(wire, 3);
+  REQUIRE(back.shard == 1);
+  REQUIRE(std::vector<float>(back.grad.data, back.grad.data + 3) == std::vector<float>{3.f, 4.f, 5.f});
+  REQUIRE_THROWS_WITH(shard_of(wire, 1), Catch::Contains("shard 1 but the job has 1 aggregator shard"));
+
+  // One aggregator: no shard in meta, as before sharding existed.
+  push whole;
+  whole.n = 1;
+  whole.grad = {grad, grad->data(), grad->size(), nullptr};
+  REQUIRE(encode(whole).h.meta.find("shard") == std::string::npos);
+  REQUIRE(shard_of(over_the_wire(encode(whole)), 1) == 0);
+
+  params_update u{4, 9, {grad, grad->data(), 3, nullptr}, 2};
+  const auto pu = decode_params(over_the_wire(encode(u, {trainer_name(0)})), 3);
+  REQUIRE(pu.shard == 2);
+  REQUIRE(pu.version == 9);
+
+  shard_report r{2, 40, 17, true, {grad, grad->data() + 3, 3, nullptr}};
+  const auto rm = over_the_wire(encode(r));
+  REQUIRE(rm.h.to == std::vector<std::string>{aggregator_name});
+  const auto rb = decode_shard_report(rm, 3);
+  REQUIRE(rb.shard == 2);
+  REQUIRE(rb.point == 40);
+  REQUIRE(rb.version == 17);
+  REQUIRE(rb.final);
+  REQUIRE(rb.params.data[0] == 3.f);
+  REQUIRE_THROWS_WITH(decode_shard_report(rm, 4), Catch::Contains("3 floats, the model has 4"));
+}

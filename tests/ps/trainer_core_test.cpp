@@ -171,3 +171,55 @@ TEST_CASE("with compression a trainer core pushes compressed gradients and keeps
     REQUIRE(r.residual_norm == 0);
   }
 }
+
+TEST_CASE("with aggregator shards a trainer starts once every shard welcomed it and reads the slowest clock",
+          "[ps][trainer][shards]") {
+  // P = 3 floats in two shards: [0, 2) and [2, 3).
+  trainer_core t(0, P, 2, {}, {{0, 2}, {2, 3}});
+  REQUIRE(t.shards() == 2);
+  auto part = [](std::size_t shard, std::size_t n, float value, std::uint64_t min_clock, std::uint64_t version) {
+    auto w = make_welcome(0, min_clock, version, value);
+    auto v = std::make_shared<const std::vector<float>>(n, value);
+    w.params = {v, v->data(), v->size(), nullptr};
+    w.shard = shard;
+    return w;
+  };
+  REQUIRE_FALSE(t.on_welcome(part(1, 1, 7.f, 0, 0)).first);
+  REQUIRE_FALSE(t.welcomed());
+  REQUIRE_THROWS_WITH(t.on_welcome(part(0, 3, 1.f, 0, 0)), Catch::Contains("parameters of 3 floats for aggregator "
+                                                                           "shard 0's range of 2"));
+  REQUIRE(t.on_welcome(part(0, 2, 1.f, 0, 0)).first);
+  REQUIRE(t.welcomed());
+  REQUIRE(t.params() == std::vector<float>{1.f, 1.f, 7.f});
+
+  // A bsp clock needs the parameters of every shard's round: shard 1 lags.
+  REQUIRE(t.on_batch(batch_for(0)));
+  t.take_batch();
+  auto grad = std::make_shared<const std::vector<float>>(std::vector<float>{0.5f, 1.5f, 2.5f});
+  const auto parts = t.split(t.complete_step(1.0, 4, 1, 2, grad));
+  REQUIRE(parts.size() == 2);
+  REQUIRE(parts[0].shard == 0);
+  REQUIRE(parts[1].shard == 1);
+  REQUIRE(parts[0].grad.size == 2);
+  REQUIRE(parts[1].grad.size == 1);
+  REQUIRE(parts[1].grad.data == grad->data() + 2); // a view, not a copy
+  REQUIRE(parts[1].n == 4);
+  auto update = [](std::size_t shard, std::size_t n, float value, std::uint64_t min_clock, std::uint64_t version) {
+    auto v = std::make_shared<const std::vector<float>>(n, value);
+    return params_update{min_clock, version, {v, v->data(), v->size(), nullptr}, shard};
+  };
+  t.on_params(update(0, 2, 2.f, 1, 1));
+  REQUIRE_FALSE(t.allowed()); // shard 1 has not closed round 0 yet
+  t.on_params(update(1, 1, 8.f, 1, 1));
+  REQUIRE(t.allowed());
+  REQUIRE(t.params() == std::vector<float>{2.f, 2.f, 8.f});
+  REQUIRE(t.version() == 1);
+  // Each shard's push carries the version of its own range.
+  t.on_params(update(0, 2, 3.f, 1, 2));
+  REQUIRE(t.on_batch(batch_for(1)));
+  t.take_batch();
+  const auto next = t.split(t.complete_step(1.0, 4, 1, 2, grad));
+  REQUIRE(next[0].version_read == 2);
+  REQUIRE(next[1].version_read == 1);
+  REQUIRE_THROWS_WITH(t.on_params(update(2, 1, 0.f, 1, 1)), Catch::Contains("shard 2 but the job has 2"));
+}
