@@ -127,8 +127,9 @@ model_graph resolve_graph(const model_spec& spec) {
       fail_at(spec, l.where, base,
               fmt::format("{} reads one input, got {} ({}); join them first with add or concat", l.type,
                           g.inputs[i].size(), fmt::join(l.inputs, ", ")));
+    // A named layer makes a graph even when wired as a list: its parameters take its name.
     const std::size_t previous = i == 0 ? model_graph::model_input : i - 1;
-    if (g.inputs[i] != std::vector<std::size_t>{previous})
+    if (!l.name.empty() || g.inputs[i] != std::vector<std::size_t>{previous})
       g.sequential = false;
   }
 

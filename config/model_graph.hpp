@@ -16,7 +16,7 @@ struct model_graph {
 
   std::vector<std::vector<std::size_t>> inputs; ///< per layer: the layers it reads (or model_input)
   std::vector<std::size_t> order;               ///< every layer after those it reads; file order where free
-  bool sequential = true;                       ///< every layer reads exactly the layer before it (a plain list)
+  bool sequential = true; ///< a plain list: no layer is named and each reads exactly the layer before it
 };
 
 /// Whether the layer type joins several inputs (add, concat) rather than transforming one.

@@ -10,9 +10,10 @@
 namespace troupe::train {
 
 /// The model for `spec`, initialised from `seed` (the same seed gives the same weights): an
-/// nn::sequential for a plain list of layers, an nn::graph when layers are wired by name and
-/// inputs. Layers are initialised in file order; conv2d and dense layers default to Kaiming-uniform
-/// initialisation with zero biases.
+/// nn::sequential for a plain list of layers (no names, no inputs), otherwise an nn::graph whose
+/// parameters are named after the layers' names (their indices for unnamed ones). Layers are
+/// initialised in file order; conv2d and dense layers default to Kaiming-uniform initialisation
+/// with zero biases.
 nn::module_ptr build_model(const config::model_spec& spec, std::uint64_t seed);
 
 } // namespace troupe::train

@@ -203,3 +203,14 @@ TEST_CASE("graph wiring errors name the file, line, column, key path and the pro
                    "expected a number in [0, 1], got '2'");
   }
 }
+
+TEST_CASE("naming a layer of a list makes a graph, so parameters can take the name", "[config][model_spec][graph]") {
+  const model_spec spec = parse_model_spec("name: m\ninput: [4]\nlayers:\n  - name: hidden\n    dense: {units: 3}\n"
+                                           "  - dense: {units: 2}\n",
+                                           "m.yaml");
+  const model_graph g = resolve_graph(spec);
+  CHECK_FALSE(g.sequential);
+  CHECK(g.inputs[1] == std::vector<std::size_t>{0});
+  CHECK(troupe::config::node_name(spec, 0) == "hidden");
+  CHECK(troupe::config::node_name(spec, 1) == "1");
+}
