@@ -51,18 +51,28 @@ void add_model(entry_writer& w, const model_spec& m) {
       w.add(lp + "kernel", l.kernel);
       w.add(lp + "stride", l.stride);
       w.add(lp + "padding", l.padding);
-    } else if (l.type == "maxpool2d") {
+    } else if (l.type == "maxpool2d" || l.type == "avgpool2d") {
       w.add(lp + "kernel", l.kernel);
       w.add(lp + "stride", l.stride);
     } else if (l.type == "dense") {
       w.add(lp + "units", l.units);
     } else if (l.type == "dropout") {
       w.add(lp + "p", l.p);
+    } else if (l.type == "batchnorm2d" || l.type == "batchnorm1d") {
+      w.add(lp + "momentum", l.momentum);
+      w.add(lp + "eps", l.eps);
+    } else if (l.type == "leaky_relu") {
+      w.add(lp + "negative_slope", l.negative_slope);
     }
     if (l.type == "conv2d" || l.type == "dense") {
       w.add(lp + "init", l.init.empty() ? std::string("default") : l.init);
       w.add(lp + "bias", l.bias);
     }
+    // The wiring of a graph (absent from a plain list, whose entries stay as they were).
+    if (!l.name.empty())
+      w.add(lp + "name", l.name);
+    if (!l.inputs.empty())
+      w.add(lp + "inputs", fmt::format("[{}]", fmt::join(l.inputs, ",")));
   }
 }
 

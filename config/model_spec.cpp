@@ -12,8 +12,9 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> layer_types = {"conv2d", "maxpool2d", "relu",  "sigmoid",
-                                              "tanh",   "flatten",   "dense", "dropout"};
+const std::vector<std::string> layer_types = {
+    "conv2d", "maxpool2d", "avgpool2d", "global_avg_pool", "batchnorm2d", "batchnorm1d", "relu", "leaky_relu",
+    "gelu",   "sigmoid",   "tanh",      "flatten",         "dense",       "dropout",     "add",  "concat"};
 const std::vector<std::string> init_names = {"kaiming_uniform", "kaiming_normal", "glorot_uniform", "glorot_normal"};
 const std::vector<std::string> loss_names = {"softmax_cross_entropy", "mse"};
 const std::vector<std::string> top_level_keys = {"name", "input", "layers", "loss"};
@@ -28,12 +29,20 @@ const layer_options& options_of(const std::string& type) {
   static const std::map<std::string, layer_options> table = {
       {"conv2d", {{"out_channels", "kernel", "stride", "padding", "init", "bias"}, 2}},
       {"maxpool2d", {{"kernel", "stride"}, 1}},
+      {"avgpool2d", {{"kernel", "stride"}, 1}},
+      {"batchnorm2d", {{"momentum", "eps"}, 0}},
+      {"batchnorm1d", {{"momentum", "eps"}, 0}},
+      {"leaky_relu", {{"negative_slope"}, 0}},
       {"dense", {{"units", "init", "bias"}, 1}},
       {"dropout", {{"p"}, 0}},
       {"relu", {{}, 0}},
       {"sigmoid", {{}, 0}},
       {"tanh", {{}, 0}},
       {"flatten", {{}, 0}},
+      {"global_avg_pool", {{}, 0}},
+      {"gelu", {{}, 0}},
+      {"add", {{}, 0}},
+      {"concat", {{}, 0}},
   };
   return table.at(type);
 }
@@ -75,10 +84,15 @@ void read_options(const yaml_cursor& opts, layer_spec& layer) {
     layer.kernel = opts.required<std::size_t>("kernel", positive);
     layer.stride = opts.optional<std::size_t>("stride", positive).value_or(1);
     layer.padding = opts.optional<std::size_t>("padding", bounds::at_least(0)).value_or(0);
-  } else if (layer.type == "maxpool2d") {
+  } else if (layer.type == "maxpool2d" || layer.type == "avgpool2d") {
     layer.kernel = opts.required<std::size_t>("kernel", positive);
-    // PyTorch's MaxPool2d: stride defaults to the kernel size (non-overlapping windows).
+    // PyTorch's MaxPool2d and AvgPool2d: stride defaults to the kernel size (non-overlapping windows).
     layer.stride = opts.optional<std::size_t>("stride", positive).value_or(layer.kernel);
+  } else if (layer.type == "batchnorm2d" || layer.type == "batchnorm1d") {
+    layer.momentum = opts.optional<float>("momentum", bounds::closed(0, 1)).value_or(layer.momentum);
+    layer.eps = opts.optional<float>("eps", positive).value_or(layer.eps);
+  } else if (layer.type == "leaky_relu") {
+    layer.negative_slope = opts.optional<float>("negative_slope").value_or(layer.negative_slope);
   } else if (layer.type == "dense") {
     layer.units = opts.required<std::size_t>("units", positive);
   } else if (layer.type == "dropout") {
@@ -88,6 +102,31 @@ void read_options(const yaml_cursor& opts, layer_spec& layer) {
     if (auto init = opts.find("init"))
       layer.init = init->as_choice(init_names, "initializer");
     layer.bias = opts.optional<bool>("bias").value_or(true);
+  }
+}
+
+/// The optional `name:` and `inputs:` of a layer (a single name or a list of names).
+void read_wiring(const yaml_cursor& item, layer_spec& layer) {
+  if (auto name = item.find("name")) {
+    layer.name = name->as<std::string>();
+    layer.name_where = name->where();
+    if (layer.name.empty())
+      name->fail("expected a non-empty layer name");
+  }
+  if (auto inputs = item.find("inputs")) {
+    if (inputs->node().IsScalar()) {
+      layer.inputs.push_back(inputs->as<std::string>());
+      layer.input_where.push_back(inputs->where());
+    } else if (inputs->node().IsSequence() && inputs->node().size() > 0) {
+      for (const auto& in : inputs->items()) {
+        layer.inputs.push_back(in.as<std::string>());
+        layer.input_where.push_back(in.where());
+      }
+    } else {
+      inputs->fail(fmt::format("expected a layer name or a list of them like [a, b] ('input' is the model's input), "
+                               "got {}",
+                               describe_node(inputs->node())));
+    }
   }
 }
 
@@ -107,7 +146,15 @@ layer_spec parse_layer(const yaml_cursor& item) {
     item.fail(fmt::format("expected a layer ('- relu' or '- conv2d: {{out_channels: 32, kernel: 3}}'), got {}",
                           node.IsNull() ? "an empty entry" : "a sequence"));
 
-  const std::vector<std::string> keys = item.keys();
+  // Besides its type, a layer of a graph may carry a name and its inputs.
+  std::vector<std::string> keys;
+  for (const auto& k : item.keys())
+    if (k != "name" && k != "inputs")
+      keys.push_back(k);
+  if (keys.empty())
+    item.fail(fmt::format("a layer needs its type beside name and inputs, e.g. 'conv2d: {{...}}' or 'add:'; expected "
+                          "one of: {}",
+                          fmt::join(layer_types, ", ")));
   if (keys.size() != 1) {
     // The usual cause: options written at the type's indentation instead of under it.
     std::string hint;
@@ -117,9 +164,13 @@ layer_spec parse_layer(const yaml_cursor& item) {
     item.fail(fmt::format("a layer is a single-key mapping 'type: {{options}}', got {} keys ({}){}", keys.size(),
                           fmt::join(keys, ", "), hint));
   }
-  yaml_cursor type_cursor(node.begin()->first, item.source(), item.path(), node.begin()->first.Mark());
-  layer.type = type_cursor.as_choice(layer_types, "layer type");
+  for (auto it = node.begin(); it != node.end(); ++it)
+    if (it->first.Scalar() == keys.front()) {
+      yaml_cursor type_cursor(it->first, item.source(), item.path(), it->first.Mark());
+      layer.type = type_cursor.as_choice(layer_types, "layer type");
+    }
   read_options(item.child(layer.type), layer);
+  read_wiring(item, layer);
   return layer;
 }
 
@@ -185,89 +236,6 @@ model_spec parse_model_spec(const std::string& yaml_text, const std::string& sou
 
 model_spec load_model_spec(const std::string& path) {
   return read_model_spec(load_yaml_file(path));
-}
-
-std::vector<std::vector<std::size_t>> infer_shapes(const model_spec& spec) {
-  std::vector<std::size_t> shape = spec.input_shape;
-  const std::string prefix = spec.source.empty() ? "" : spec.source + ": ";
-  if (shape.size() != 1 && shape.size() != 3)
-    throw error(fmt::format("{}input: expected rank 3 [channels, height, width] or rank 1 [features], got {}", prefix,
-                            shape_str(shape)));
-  for (std::size_t d : shape)
-    if (d == 0)
-      throw error(fmt::format("{}input: every dimension must be positive, got {}", prefix, shape_str(shape)));
-  std::size_t input_elements = 1;
-  for (std::size_t d : shape)
-    if (__builtin_mul_overflow(input_elements, d, &input_elements))
-      throw error(fmt::format("{}input: {} has more elements than fit in 64 bits", prefix, shape_str(shape)));
-
-  std::vector<std::vector<std::size_t>> shapes;
-  shapes.reserve(spec.layers.size());
-  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
-    const layer_spec& l = spec.layers[i];
-    const auto fail = [&](const std::string& problem) { layer_error(spec, i, problem); };
-    const bool spatial = l.type == "conv2d" || l.type == "maxpool2d";
-    if (spatial) {
-      if (shape.size() != 3)
-        fail(fmt::format("needs a rank-3 input [channels, height, width], got {}", shape_str(shape)));
-      if (l.kernel == 0 || l.stride == 0)
-        fail(fmt::format("kernel and stride must be positive, got kernel {} and stride {}", l.kernel, l.stride));
-      // PyTorch, floor mode: out = floor((in + 2*padding - kernel) / stride) + 1; max-pooling has no padding here.
-      const std::size_t pad = l.type == "conv2d" ? l.padding : 0;
-      for (const std::size_t axis : {std::size_t{1}, std::size_t{2}})
-        if (pad > (std::numeric_limits<std::size_t>::max() - shape[axis]) / 2)
-          fail(fmt::format("padding {} is too large: the padded input {} does not fit in 64 bits", pad,
-                           shape_str(shape)));
-      for (const std::size_t axis : {std::size_t{1}, std::size_t{2}})
-        if (shape[axis] + 2 * pad < l.kernel)
-          fail(fmt::format("kernel {} is larger than the input {}{}; the output would be empty", l.kernel,
-                           shape_str(shape), pad ? fmt::format(" padded by {}", pad) : ""));
-      const auto out = [&](std::size_t in) { return (in + 2 * pad - l.kernel) / l.stride + 1; };
-      if (l.type == "conv2d") {
-        if (l.out_channels == 0)
-          fail("out_channels must be positive");
-        shape = {l.out_channels, out(shape[1]), out(shape[2])};
-      } else {
-        shape = {shape[0], out(shape[1]), out(shape[2])};
-      }
-    } else if (l.type == "dense") {
-      if (shape.size() != 1)
-        fail(
-            fmt::format("needs a rank-1 input [features], got {}; insert a flatten layer before it", shape_str(shape)));
-      if (l.units == 0)
-        fail("units must be positive");
-      shape = {l.units};
-    } else if (l.type == "flatten") {
-      std::size_t n = 1;
-      for (std::size_t d : shape) {
-        if (n > std::numeric_limits<std::size_t>::max() / d)
-          fail(fmt::format("{} has too many elements", shape_str(shape)));
-        n *= d;
-      }
-      shape = {n};
-    } else if (l.type == "dropout") {
-      if (!(l.p >= 0.0f && l.p < 1.0f))
-        fail(fmt::format("p must be in [0, 1), got {}", l.p));
-    } else if (l.type != "relu" && l.type != "sigmoid" && l.type != "tanh") {
-      fail(fmt::format("unknown layer type '{}'", l.type));
-    }
-    // Every later count (flatten, num_outputs, the layer's buffers) multiplies these dimensions.
-    std::size_t n = 1;
-    for (std::size_t d : shape)
-      if (__builtin_mul_overflow(n, d, &n))
-        fail(fmt::format("output {} has more elements than fit in 64 bits", shape_str(shape)));
-    shapes.push_back(shape);
-  }
-  return shapes;
-}
-
-std::size_t num_outputs(const model_spec& spec) {
-  const auto shapes = infer_shapes(spec);
-  const std::vector<std::size_t>& last = shapes.empty() ? spec.input_shape : shapes.back();
-  std::size_t n = 1;
-  for (std::size_t d : last)
-    n *= d;
-  return n;
 }
 
 } // namespace troupe::config

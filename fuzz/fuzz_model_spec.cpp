@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "config/model_graph.hpp"
 #include "config/model_spec.hpp"
 
 namespace {
@@ -27,10 +28,15 @@ using wide = unsigned __int128;
 /// an accepted spec must give exactly these shapes, or infer_shapes wrapped around somewhere.
 void check_against_reference(const troupe::config::model_spec& spec,
                              const std::vector<std::vector<std::size_t>>& shapes) {
-  std::vector<wide> shape(spec.input_shape.begin(), spec.input_shape.end());
-  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
+  using troupe::config::model_graph;
+  const model_graph g = troupe::config::resolve_graph(spec);
+  const std::vector<wide> input(spec.input_shape.begin(), spec.input_shape.end());
+  std::vector<std::vector<wide>> outputs(spec.layers.size());
+  const auto output_of = [&](std::size_t from) { return from == model_graph::model_input ? input : outputs[from]; };
+  for (const std::size_t i : g.order) {
     const auto& l = spec.layers[i];
-    if (l.type == "conv2d" || l.type == "maxpool2d") {
+    std::vector<wide> shape = output_of(g.inputs[i].front());
+    if (l.type == "conv2d" || l.type == "maxpool2d" || l.type == "avgpool2d") {
       const wide pad = l.type == "conv2d" ? l.padding : 0;
       const auto out = [&](wide in) {
         if (in + 2 * pad < l.kernel)
@@ -45,12 +51,18 @@ void check_against_reference(const troupe::config::model_spec& spec,
       for (const wide d : shape)
         n *= d;
       shape = {n};
+    } else if (l.type == "global_avg_pool") {
+      shape = {shape.at(0)};
+    } else if (l.type == "concat") {
+      for (std::size_t k = 1; k < g.inputs[i].size(); ++k)
+        shape.at(0) += output_of(g.inputs[i][k]).at(0);
     }
     if (shapes[i].size() != shape.size())
       fail("infer_shapes gave another rank than the reference at layer", std::to_string(i));
     for (std::size_t k = 0; k < shape.size(); ++k)
       if (shape[k] != shapes[i][k])
         fail("infer_shapes disagrees with exact arithmetic (it wrapped around) at layer", std::to_string(i));
+    outputs[i] = shape;
   }
 }
 

@@ -13,7 +13,7 @@
 
 #include "config/model_spec.hpp"
 #include "tensor/nn/flat_params.hpp"
-#include "tensor/nn/sequential.hpp"
+#include "tensor/nn/module.hpp"
 #include "train/thread_pool.hpp"
 
 namespace troupe::train {
@@ -50,7 +50,7 @@ public:
 
 private:
   struct replica {
-    std::unique_ptr<nn::sequential> model;
+    nn::module_ptr model;    ///< an nn::sequential, or an nn::graph for a model wired by name
     std::vector<float> grad; ///< this replica's batch-slice gradient, scaled by its share of the batch
     batch_stats stats;
   };

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 #include "tensor/ops/activation.hpp"
+#include "tensor/ops/avg_pool.hpp"
 #include "tensor/ops/linear.hpp"
 #include "tensor/ops/pool.hpp"
 #include "tensor/ops/shape.hpp"
@@ -35,16 +36,21 @@ std::string dense::describe() const {
 
 conv2d::conv2d(std::size_t in_channels, std::size_t out_channels, std::size_t kernel, std::size_t stride,
                std::size_t padding, init_kind init, rng& gen, bool bias)
-    : in_(in_channels), out_(out_channels), kernel_(kernel), stride_(stride), padding_(padding) {
-  tensor::array w = tensor::zeros({out_channels, in_channels, kernel, kernel});
-  initialize(w, init, in_channels * kernel * kernel, out_channels * kernel * kernel, gen);
+    : conv2d(in_channels, out_channels, kernel, kernel, tensor::conv2d_params::square(stride, padding), init, gen,
+             bias) {}
+
+conv2d::conv2d(std::size_t in_channels, std::size_t out_channels, std::size_t kh, std::size_t kw,
+               const tensor::conv2d_params& params, init_kind init, rng& gen, bool bias)
+    : in_(in_channels), out_(out_channels), kh_(kh), kw_(kw), params_(params) {
+  tensor::array w = tensor::zeros({out_channels, in_channels, kh, kw});
+  initialize(w, init, in_channels * kh * kw, out_channels * kh * kw, gen);
   weight_ = var(std::move(w), true);
   if (bias)
     bias_ = var(tensor::zeros({out_channels}), true);
 }
 
 var conv2d::forward(const var& x) {
-  return tensor::conv2d(x, weight_, bias_, stride_, padding_, algo_);
+  return tensor::conv2d(x, weight_, bias_, params_, algo_);
 }
 
 std::vector<named_parameter> conv2d::parameters() {
@@ -55,7 +61,11 @@ std::vector<named_parameter> conv2d::parameters() {
 }
 
 std::string conv2d::describe() const {
-  return fmt::format("Conv2d({}, {}, kernel={}, stride={}, padding={})", in_, out_, kernel_, stride_, padding_);
+  const auto& p = params_;
+  if (kh_ == kw_ && p.sh == p.sw && p.ph == p.pw)
+    return fmt::format("Conv2d({}, {}, kernel={}, stride={}, padding={})", in_, out_, kh_, p.sh, p.ph);
+  return fmt::format("Conv2d({}, {}, kernel=({}, {}), stride=({}, {}), padding=({}, {}))", in_, out_, kh_, kw_, p.sh,
+                     p.sw, p.ph, p.pw);
 }
 
 max_pool2d::max_pool2d(std::size_t kernel, std::size_t stride) : kernel_(kernel), stride_(stride) {}
@@ -68,6 +78,20 @@ std::string max_pool2d::describe() const {
   return fmt::format("MaxPool2d(kernel={}, stride={})", kernel_, stride_);
 }
 
+avg_pool2d::avg_pool2d(std::size_t kernel, std::size_t stride) : kernel_(kernel), stride_(stride) {}
+
+var avg_pool2d::forward(const var& x) {
+  return tensor::avg_pool2d(x, kernel_, stride_);
+}
+
+std::string avg_pool2d::describe() const {
+  return fmt::format("AvgPool2d(kernel={}, stride={})", kernel_, stride_);
+}
+
+var global_avg_pool::forward(const var& x) {
+  return tensor::global_avg_pool2d(x);
+}
+
 var activation::forward(const var& x) {
   switch (kind_) {
   case activation_kind::relu:
@@ -76,6 +100,8 @@ var activation::forward(const var& x) {
     return tensor::sigmoid(x);
   case activation_kind::tanh:
     return tensor::tanh(x);
+  case activation_kind::gelu:
+    return tensor::gelu(x);
   }
   throw error("unknown activation");
 }
@@ -88,8 +114,18 @@ std::string activation::describe() const {
     return "Sigmoid()";
   case activation_kind::tanh:
     return "Tanh()";
+  case activation_kind::gelu:
+    return "GELU()";
   }
   return "?";
+}
+
+var leaky_relu::forward(const var& x) {
+  return tensor::leaky_relu(x, slope_);
+}
+
+std::string leaky_relu::describe() const {
+  return fmt::format("LeakyReLU(negative_slope={})", slope_);
 }
 
 var flatten::forward(const var& x) {

@@ -21,11 +21,15 @@ private:
   var weight_, bias_;
 };
 
-/// 2-D convolution: weight [OC, C, K, K], bias [OC] (zero-initialised).
+/// 2-D convolution: weight [OC, C, KH, KW], bias [OC] (zero-initialised).
 class conv2d : public module {
 public:
+  /// A square kernel, one stride and one padding for both dimensions.
   conv2d(std::size_t in_channels, std::size_t out_channels, std::size_t kernel, std::size_t stride, std::size_t padding,
          init_kind init, rng& gen, bool bias = true);
+  /// A kh×kw kernel with stride and padding per dimension.
+  conv2d(std::size_t in_channels, std::size_t out_channels, std::size_t kh, std::size_t kw,
+         const tensor::conv2d_params& params, init_kind init, rng& gen, bool bias = true);
   var forward(const var& x) override;
   std::vector<named_parameter> parameters() override;
   std::string describe() const override;
@@ -33,7 +37,8 @@ public:
   void set_algo(tensor::conv_algo algo) { algo_ = algo; }
 
 private:
-  std::size_t in_, out_, kernel_, stride_, padding_;
+  std::size_t in_, out_, kh_, kw_;
+  tensor::conv2d_params params_;
   var weight_, bias_;
   tensor::conv_algo algo_ = tensor::conv_algo::im2col_gemm;
 };
@@ -50,7 +55,25 @@ private:
   std::size_t kernel_, stride_;
 };
 
-enum class activation_kind { relu, sigmoid, tanh };
+/// Average pooling without padding, floor mode (PyTorch's AvgPool2d).
+class avg_pool2d : public module {
+public:
+  avg_pool2d(std::size_t kernel, std::size_t stride);
+  var forward(const var& x) override;
+  std::string describe() const override;
+
+private:
+  std::size_t kernel_, stride_;
+};
+
+/// [N, C, H, W] -> [N, C]: the mean of each plane (AdaptiveAvgPool2d(1) followed by flatten).
+class global_avg_pool : public module {
+public:
+  var forward(const var& x) override;
+  std::string describe() const override { return "GlobalAvgPool()"; }
+};
+
+enum class activation_kind { relu, sigmoid, tanh, gelu };
 
 class activation : public module {
 public:
@@ -61,6 +84,17 @@ public:
 
 private:
   activation_kind kind_;
+};
+
+/// x for x > 0, negative_slope·x otherwise.
+class leaky_relu : public module {
+public:
+  explicit leaky_relu(float negative_slope = 0.01f) : slope_(negative_slope) {}
+  var forward(const var& x) override;
+  std::string describe() const override;
+
+private:
+  float slope_;
 };
 
 class flatten : public module {

@@ -39,6 +39,14 @@ std::vector<named_parameter> sequential::parameters() {
   return all;
 }
 
+std::vector<named_buffer> sequential::buffers() {
+  std::vector<named_buffer> all;
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    for (auto& b : layers_[i]->buffers())
+      all.push_back({fmt::format("{}.{}", i, b.name), b.buffer});
+  return all;
+}
+
 void sequential::train(bool on) {
   training_ = on;
   for (auto& layer : layers_)

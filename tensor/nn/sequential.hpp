@@ -15,6 +15,7 @@ public:
   void add(module_ptr m);
   var forward(const var& x) override;
   std::vector<named_parameter> parameters() override;
+  std::vector<named_buffer> buffers() override;
   void train(bool on) override;
   std::string describe() const override;
   std::size_t size() const { return layers_.size(); }

@@ -20,8 +20,8 @@ void conv2d_forward_naive(const float* x, const float* w, const float* b, float*
           for (std::size_t c = 0; c < g.c; ++c)
             for (std::size_t ki = 0; ki < g.kh; ++ki)
               for (std::size_t kj = 0; kj < g.kw; ++kj) {
-                const auto ih = static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
-                const auto iw = static_cast<std::ptrdiff_t>(ow * g.stride + kj) - static_cast<std::ptrdiff_t>(g.pad);
+                const auto ih = static_cast<std::ptrdiff_t>(oh * g.sh + ki) - static_cast<std::ptrdiff_t>(g.ph);
+                const auto iw = static_cast<std::ptrdiff_t>(ow * g.sw + kj) - static_cast<std::ptrdiff_t>(g.pw);
                 if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.h) ||
                     iw >= static_cast<std::ptrdiff_t>(g.w))
                   continue;
@@ -44,8 +44,8 @@ void conv2d_backward_naive(const float* x, const float* w, const float* dy, floa
           for (std::size_t c = 0; c < g.c; ++c)
             for (std::size_t ki = 0; ki < g.kh; ++ki)
               for (std::size_t kj = 0; kj < g.kw; ++kj) {
-                const auto ih = static_cast<std::ptrdiff_t>(oh * g.stride + ki) - static_cast<std::ptrdiff_t>(g.pad);
-                const auto iw = static_cast<std::ptrdiff_t>(ow * g.stride + kj) - static_cast<std::ptrdiff_t>(g.pad);
+                const auto ih = static_cast<std::ptrdiff_t>(oh * g.sh + ki) - static_cast<std::ptrdiff_t>(g.ph);
+                const auto iw = static_cast<std::ptrdiff_t>(ow * g.sw + kj) - static_cast<std::ptrdiff_t>(g.pw);
                 if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(g.h) ||
                     iw >= static_cast<std::ptrdiff_t>(g.w))
                   continue;
@@ -120,7 +120,11 @@ void conv2d_backward_gemm(const float* w, const float* dy, const std::vector<flo
 } // namespace
 
 var conv2d(const var& x, const var& w, const var& b, std::size_t stride, std::size_t padding, conv_algo algo) {
-  const conv2d_geometry g = make_conv2d_geometry(x.shape(), w.shape(), stride, padding);
+  return conv2d(x, w, b, conv2d_params::square(stride, padding), algo);
+}
+
+var conv2d(const var& x, const var& w, const var& b, const conv2d_params& p, conv_algo algo) {
+  const conv2d_geometry g = make_conv2d_geometry(x.shape(), w.shape(), p);
   const bool has_bias = b.defined();
   if (has_bias)
     TROUPE_ENFORCE(b.shape() == shape_t{g.oc}, "conv2d bias must be [{}], got {}", g.oc, shape_str(b.shape()));

@@ -15,6 +15,9 @@ enum class conv_algo { im2col_gemm, naive };
 var conv2d(const var& x, const var& w, const var& b, std::size_t stride = 1, std::size_t padding = 0,
            conv_algo algo = conv_algo::im2col_gemm);
 
+/// The same with stride and padding per dimension; the kernel's KH and KW come from w.
+var conv2d(const var& x, const var& w, const var& b, const conv2d_params& p, conv_algo algo = conv_algo::im2col_gemm);
+
 namespace kernels {
 
 /// Direct forward: y (overwritten) from x, w and optional b (nullptr = no bias).

@@ -71,6 +71,44 @@ var softmax_cross_entropy(const var& logits, const std::vector<std::int32_t>& la
   });
 }
 
+var softmax_cross_entropy(const var& logits, const std::vector<std::int32_t>& labels, float label_smoothing) {
+  TROUPE_ENFORCE(label_smoothing >= 0.0f && label_smoothing <= 1.0f, "label_smoothing must be in [0, 1], got {}",
+                 label_smoothing);
+  if (label_smoothing == 0.0f) // the unsmoothed loss, bit for bit
+    return softmax_cross_entropy(logits, labels);
+  const auto s = logits.shape();
+  check_logits(s);
+  const std::size_t n = s[0], k = s[1];
+  TROUPE_ENFORCE(labels.size() == n, "cross-entropy got {} labels for {} rows of logits", labels.size(), n);
+  auto probs = std::make_shared<array>(array::from_shape({n, k}));
+  std::vector<double> lse(n);
+  softmax_rows(logits.value().data(), n, k, probs->data(), lse.data());
+  const double eps = label_smoothing, uniform = eps / static_cast<double>(k);
+  const float* z = logits.value().data();
+  double total = 0.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    TROUPE_ENFORCE(labels[i] >= 0 && static_cast<std::size_t>(labels[i]) < k,
+                   "label {} of sample {} is outside [0, {})", labels[i], i, k);
+    double all = 0.0; // Σ_k (lse − z_ik): the loss against the uniform target, times K
+    for (std::size_t j = 0; j < k; ++j)
+      all += lse[i] - z[i * k + j];
+    total += (1.0 - eps) * (lse[i] - z[i * k + static_cast<std::size_t>(labels[i])]) + uniform * all;
+  }
+  array out = zeros({});
+  out() = static_cast<float>(total / static_cast<double>(n));
+  const auto on = static_cast<float>(1.0 - eps + uniform), off = static_cast<float>(uniform);
+  return make_result(std::move(out), {logits}, [probs, labels, n, k, on, off](node& self) {
+    const float scale = self.grad.data()[0] / static_cast<float>(n);
+    float* g = self.inputs[0]->grad_buffer().data();
+    const float* p = probs->data();
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < k; ++j) {
+        const float target = static_cast<std::size_t>(labels[i]) == j ? on : off;
+        g[i * k + j] += scale * (p[i * k + j] - target);
+      }
+  });
+}
+
 var softmax_cross_entropy(const var& logits, const array& targets) {
   const auto s = logits.shape();
   check_logits(s);

@@ -101,3 +101,27 @@ TEST_CASE("dropout layers are reproducible and inactive in evaluation", "[tensor
   d1.train(false);
   test::require_equal(d1.forward(x).value(), x.value());
 }
+
+TEST_CASE("pooling and activation layers run their ops and describe themselves", "[tensor][nn]") {
+  var x = test::random_var({2, 3, 6, 6}, 71, false);
+  nn::avg_pool2d pool(2, 2);
+  nn::global_avg_pool gap;
+  nn::leaky_relu leaky(0.2f);
+  nn::activation gelu(nn::activation_kind::gelu);
+  CHECK(pool.forward(x).shape() == shape_t{2, 3, 3, 3});
+  CHECK(gap.forward(x).shape() == shape_t{2, 3});
+  CHECK(leaky.forward(var(array{-1.f, 2.f})).value()(0) == Approx(-0.2f));
+  CHECK(gelu.forward(var(array{0.f})).value()(0) == 0.0f);
+  CHECK(pool.describe() == "AvgPool2d(kernel=2, stride=2)");
+  CHECK(gap.describe() == "GlobalAvgPool()");
+  CHECK(leaky.describe() == "LeakyReLU(negative_slope=0.2)");
+  CHECK(gelu.describe() == "GELU()");
+}
+
+TEST_CASE("a conv2d layer with a rectangular kernel and per-dimension stride and padding", "[tensor][nn]") {
+  rng gen(1);
+  nn::conv2d conv(2, 4, 3, 1, tensor::conv2d_params{2, 1, 1, 0}, nn::init_kind::kaiming_uniform, gen);
+  CHECK(conv.parameters()[0].param.shape() == shape_t{4, 2, 3, 1});
+  CHECK(conv.forward(test::random_var({1, 2, 7, 5}, 72, false)).shape() == shape_t{1, 4, 4, 5});
+  CHECK(conv.describe() == "Conv2d(2, 4, kernel=(3, 1), stride=(2, 1), padding=(1, 0))");
+}

@@ -1,6 +1,7 @@
 #include "tensor/ops/loss.hpp"
 
-#include "../test_util.hpp"
+#include "../golden/golden_util.hpp"
+#include "../golden/ops_golden.hpp"
 
 using namespace troupe;
 using namespace troupe::tensor;
@@ -59,4 +60,48 @@ TEST_CASE("bad labels are rejected with the sample named", "[tensor][loss]") {
   REQUIRE_THROWS_WITH(softmax_cross_entropy(z, std::vector<std::int32_t>{0, 3}),
                       Catch::Contains("label 3 of sample 1 is outside [0, 3)"));
   REQUIRE_THROWS_WITH(softmax_cross_entropy(z, std::vector<std::int32_t>{0}), Catch::Contains("1 labels for 2 rows"));
+}
+
+TEST_CASE("label smoothing matches PyTorch's cross_entropy(label_smoothing=0.1)", "[tensor][loss][golden]") {
+  var z(test::golden::fill({4, 5}, 0.6, 2.0), true);
+  var loss = softmax_cross_entropy(z, std::vector<std::int32_t>{1, 0, 4, 2}, 0.1f);
+  loss.backward();
+  test::golden::require_golden(loss.value(), test::golden::smoothed_ce_loss);
+  test::golden::require_golden(z.grad(), test::golden::smoothed_ce_dz);
+}
+
+TEST_CASE("label smoothing 0 is bit-identical to the loss without it", "[tensor][loss]") {
+  const array zv = test::random_array({6, 7}, 24, -4.f, 4.f);
+  const std::vector<std::int32_t> labels{0, 6, 3, 3, 1, 2};
+  var a(zv, true), b(zv, true);
+  var la = softmax_cross_entropy(a, labels), lb = softmax_cross_entropy(b, labels, 0.0f);
+  test::require_equal(la.value(), lb.value());
+  la.backward();
+  lb.backward();
+  test::require_equal(a.grad(), b.grad());
+}
+
+TEST_CASE("label smoothing equals the probability-target loss against the smoothed targets", "[tensor][loss]") {
+  const array zv = test::random_array({3, 4}, 25, -2.f, 2.f);
+  const std::vector<std::int32_t> labels{3, 0, 1};
+  array smoothed = zeros({3, 4}) + 0.25f * 0.3f;
+  for (std::size_t i = 0; i < 3; ++i)
+    smoothed(i, static_cast<std::size_t>(labels[i])) += 0.7f;
+  var a(zv, true), b(zv, true);
+  var la = softmax_cross_entropy(a, labels, 0.3f), lb = softmax_cross_entropy(b, smoothed);
+  REQUIRE(la.value()() == Approx(lb.value()()).epsilon(1e-6));
+  la.backward();
+  lb.backward();
+  test::require_close(a.grad(), b.grad(), 1e-6f);
+}
+
+TEST_CASE("label smoothing passes the gradient check and is bounded to [0, 1]", "[tensor][loss][gradcheck]") {
+  auto z = test::random_var({5, 4}, 26);
+  const std::vector<std::int32_t> labels{0, 3, 1, 1, 2};
+  for (const float eps : {0.1f, 1.0f}) {
+    CAPTURE(eps);
+    test::require_gradcheck([&](const std::vector<var>& v) { return softmax_cross_entropy(v[0], labels, eps); }, {z});
+  }
+  REQUIRE_THROWS_WITH(softmax_cross_entropy(z, labels, 1.5f), Catch::Contains("label_smoothing must be in [0, 1]"));
+  REQUIRE_THROWS_WITH(softmax_cross_entropy(z, labels, -0.1f), Catch::Contains("label_smoothing must be in [0, 1]"));
 }
