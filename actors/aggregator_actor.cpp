@@ -27,15 +27,11 @@ using runtime::inbound;
 using runtime::stop_atom;
 using runtime::tick_atom;
 
-/// A failed shard of a sharded aggregator is not restarted in place (docs/sharding.md).
-struct shard_not_restarted : error {
-  using error::error;
-};
-
 void welcome(aggregator_state& st, std::size_t rank) {
   const auto& o = st.core->options();
   ps::welcome w;
   w.shard = st.shard;
+  w.generation = st.generation;
   w.rank = rank;
   w.trainers = o.trainers;
   w.steps_per_epoch = o.steps_per_epoch;
@@ -139,8 +135,8 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   }
   after_change(self, out);
   if (st.fail_at_version >= 0 && !st.finished && st.core->version() >= static_cast<std::uint64_t>(st.fail_at_version)) {
-    std::cerr << fmt::format("troupe-node [{}]: aggregator failed: injected failure at version {} (test hook)\n",
-                             st.ctx->node, st.core->version());
+    std::cerr << fmt::format("troupe-node [{}]: {} failed: injected failure at version {} (test hook)\n", st.ctx->node,
+                             ps::aggregator_shard_name(st.shard), st.core->version());
     self->quit(caf::make_error(caf::sec::runtime_error, "injected aggregator failure (test hook)"));
   }
 }
@@ -260,12 +256,9 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
   st.next_step_eval = job.evaluation.every_steps;
   st.store =
       std::make_unique<train::checkpoint_store>(shard_checkpoint_dir(st, st.shard).string(), ctx->topo.checkpoint.keep);
-  if (sharded(st) && st.failed_at > 0)
-    throw shard_not_restarted(fmt::format(
-        "aggregator shard {} failed, and a sharded aggregator is not restarted in place yet (the other shards would "
-        "have to rewind with it); the job ends here: run it again to resume every shard from the newest checkpoint "
-        "step all of them wrote",
-        st.shard));
+  if (sharded(st))
+    st.initial_range.assign(initial.begin() + static_cast<std::ptrdiff_t>(range.begin),
+                            initial.begin() + static_cast<std::ptrdiff_t>(range.end));
   resume_if_possible(st);
   if (st.shard > 0) {
     ctx->line(fmt::format("=> aggregator shard {} of {} on '{}': parameters [{}, {}) ({} floats)", st.shard,
@@ -287,6 +280,16 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
                         job.on_trainer_loss == config::trainer_loss_policy::shrink ? ", on_trainer_loss: shrink" : "",
                         o.refuse_nonfinite ? "" : ", on_nonfinite_gradient: apply",
                         sharded(st) ? fmt::format(", {} aggregator shards", st.ranges.size()) : std::string()));
+}
+
+/// The "rewind" event: which shard restarted, the step every shard went back to.
+void record_rewind(aggregator_state& st, const ps::rewind& r) {
+  auto rec = make_record(st.ctx->node, ps::aggregator_shard_name(st.shard), "aggregator", st.core->min_clock());
+  rec["event"] = "rewind";
+  rec["shard"] = r.shard;
+  rec["step"] = r.step;
+  rec["version"] = st.core->version();
+  st.ctx->record(rec.dump());
 }
 
 /// A node may only speak for the trainers the topology places on it: anything else is refused,
@@ -356,7 +359,49 @@ void start_if_ready(aggregator_state& s) {
     welcome(s, r);
 }
 
+/// Sharded: this shard (re)started at its current step; every shard rewinds there in a new
+/// generation, and this one welcomes the trainers at once (they are known: placement).
+void start_rewind(aggregator_state& st) {
+  st.generation = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  const ps::rewind r{st.shard, st.core->version(), st.generation};
+  for (std::size_t t = 0; t < st.ranges.size(); ++t)
+    if (t != st.shard)
+      st.ctx->send(st.ctx->where.shard_nodes[t], encode(r, ps::aggregator_shard_name(t)));
+  st.ctx->line(fmt::format("=> aggregator shard {} (re)started at checkpoint step {}: every shard rewinds there",
+                           st.shard, r.step));
+  record_rewind(st, r);
+  st.started = true;
+  st.started_at = st.last_line_at = clock_type::now();
+  for (std::size_t rank = 0; rank < st.ctx->where.trainers(); ++rank)
+    welcome(st, rank);
+}
+
+/// Sharded: another shard restarted; go back to its step and welcome the trainers again. An
+/// older generation (a rewind already followed) is ignored.
+void on_rewind(aggregator_state& st, const net::message& m) {
+  const auto r = ps::decode_rewind(m);
+  if (!sharded(st) || r.shard >= st.ranges.size() || r.shard == st.shard ||
+      st.ctx->where.shard_nodes[r.shard] != m.h.sender)
+    throw error(
+        fmt::format("a rewind as aggregator shard {} from node '{}', which does not host it", r.shard, m.h.sender));
+  if (r.generation <= st.generation)
+    return;
+  st.generation = r.generation;
+  if (st.core->version() != r.step || !st.core->at_round_boundary())
+    rewind_to(st, r.step);
+  record_rewind(st, r);
+  st.started = true;
+  for (std::size_t rank = 0; rank < st.ctx->where.trainers(); ++rank)
+    welcome(st, rank);
+}
+
 void on_hello(aggregator_state& s, const net::message& m) {
+  if (ps::is_rewind(m)) {
+    on_rewind(s, m);
+    return;
+  }
   const auto h = ps::decode_hello(m);
   if (h.loader && s.shard == 0) {
     if (m.h.sender != s.ctx->where.loader_node) {
@@ -440,10 +485,6 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
   self->state.failed_at = failed_at;
   try {
     start(self->state, ctx);
-  } catch (const shard_not_restarted& e) { // by decision: the node ends with an error, no restart
-    std::cerr << fmt::format("troupe-node [{}]: {}\n", ctx->node, e.what());
-    self->quit(caf::error(caf::exit_reason::user_shutdown));
-    return {};
   } catch (const std::exception& e) {
     // Exit with the cause as the reason (a rethrow would reach the supervisor as a bare
     // "runtime_error"), so its failure and escalation records and the node's exit say why.
@@ -458,6 +499,10 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
     ctx->send(ctx->where.trainer_nodes[r], encode(ps::hello{r, {}, false}, trainer_name(r)));
   if (shard == 0)
     ctx->send(ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
+  // A shard that replaces a failed one, or resumed from a checkpoint, may find the others ahead:
+  // all go back to its step together.
+  if (sharded(self->state) && (failed_at > 0 || self->state.core->version() > 0))
+    start_rewind(self->state);
   self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   return {
       [=](inbound& in) {

@@ -120,6 +120,40 @@ std::filesystem::path shard_checkpoint_dir(const aggregator_state& st, std::size
   return st.ranges.size() > 1 ? dir / fmt::format("shard-{}", shard) : dir;
 }
 
+namespace {
+
+/// What follows a restore: bookkeeping derived from the clocks starts again from them.
+void restart_bookkeeping(aggregator_state& st) {
+  const auto& o = st.core->options();
+  st.evaluated_epochs = st.core->min_clock() / o.steps_per_epoch;
+  const auto every = st.ctx->topo.job.evaluation.every_steps;
+  st.next_step_eval = every > 0 ? (st.core->min_clock() / every + 1) * every : 0;
+  st.last_checkpoint_version = st.core->version();
+  st.meter.restart_at(st.core->min_clock());
+  st.evaluations.clear();
+  st.final_params = {};
+  st.awaiting_final = false;
+  st.snapshot_version = ~std::uint64_t{0};
+}
+
+} // namespace
+
+void rewind_to(aggregator_state& st, std::uint64_t step) {
+  if (step == 0) {
+    st.core = std::make_unique<aggregator_core>(st.core->options(), st.core->layout(), st.initial_range);
+  } else {
+    const auto loaded = st.store->load_latest(st.ctx->model.name, st.core->layout(), step);
+    if (!loaded || loaded->state.global_step != step)
+      throw error(fmt::format("aggregator shard {} cannot rewind to checkpoint step {}: {} holds no readable part of "
+                              "it{}",
+                              st.shard, step, st.store->dir(),
+                              loaded ? fmt::format(" (newest readable: step {})", loaded->state.global_step) : ""));
+    const auto& s = loaded->state;
+    st.core->restore(s.params, s.optimizer, s.global_step, s.trainer_clocks);
+  }
+  restart_bookkeeping(st);
+}
+
 void resume_if_possible(aggregator_state& st) {
   std::uint64_t max_step = ~std::uint64_t{0};
   if (st.ranges.size() > 1) {

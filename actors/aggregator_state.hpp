@@ -62,6 +62,8 @@ struct aggregator_state {
   assembly final_params;                          ///< shard 0, sharded: every shard's final range
   bool awaiting_final = false;                    ///< shard 0, sharded: its own range is done, waiting for the others'
   double failed_at = 0;                           ///< > 0: this incarnation replaces a failed one
+  std::uint64_t generation = 0;                   ///< sharded: the latest rewind this shard followed (ps::rewind)
+  std::vector<float> initial_range;               ///< sharded: this shard's initial parameters (a rewind to step 0)
   std::int64_t fail_at_version = -1;              ///< test hook: >= 0 fails the actor once this version is applied
   std::unique_ptr<train::gradient_engine> engine; ///< evaluation only
   std::unique_ptr<aggregator_core> core;
@@ -168,6 +170,11 @@ void save_checkpoint(aggregator_state& st);
 
 /// Periodic checkpoints, only between bsp rounds (a half-gathered round is not in the state).
 void maybe_checkpoint(aggregator_state& st);
+
+/// Sharded: puts this shard back at checkpoint step `step` (0: the initial parameters) and resets
+/// what depends on the clocks (evaluations in flight, the final assembly, progress); throws
+/// troupe::error if this shard has no readable part at that step.
+void rewind_to(aggregator_state& st, std::uint64_t step);
 
 /// Continues the run in the checkpoint directory if it holds one (automatic resume); a finished
 /// run's checkpoints are cleared so that running the same command again trains anew.

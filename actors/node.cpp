@@ -42,7 +42,8 @@ caf::actor spawn_child(caf::actor_system& sys, local_node& ln, const run_options
   const bool first = info.failed_at == 0; // the test hooks fire once: a new incarnation runs clean
   switch (c.what) {
   case child_id::kind::aggregator:
-    a = spawn_aggregator(sys, ln.ctx, c.rank, first && c.rank == 0 ? o.fail_aggregator_at : -1, info.failed_at);
+    a = spawn_aggregator(sys, ln.ctx, c.rank, first && c.rank == o.fail_aggregator_shard ? o.fail_aggregator_at : -1,
+                         info.failed_at);
     break;
   case child_id::kind::loader:
     a = spawn_loader(sys, ln.ctx, first ? o.fail_loader_after : -1);

@@ -21,6 +21,7 @@ struct run_options {
   std::map<std::size_t, std::uint64_t> fail_trainers; ///< rank -> clock at which it throws once (test hook)
   std::int64_t fail_loader_after = -1;     ///< >= 0: the loader fails once at that many batch requests (test hook)
   std::int64_t fail_aggregator_at = -1;    ///< >= 0: the aggregator fails once it has applied that version (test hook)
+  std::size_t fail_aggregator_shard = 0;   ///< which aggregator shard fail_aggregator_at applies to
   const std::atomic<bool>* stop = nullptr; ///< set by a signal handler: finish gracefully
   std::size_t scheduler_threads = 2;       ///< CAF scheduler threads (compute runs on its own threads)
   std::function<void(int)> on_prometheus_port; ///< told the exporter's port once it serves (tests)

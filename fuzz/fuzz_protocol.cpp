@@ -75,6 +75,13 @@ void check(const net::message& m) {
   const std::string to = m.h.to.empty() ? std::string("x") : m.h.to.front();
   switch (m.h.type) {
   case net::msg_type::hello: {
+    if (ps::is_rewind(m)) {
+      const auto r = ps::decode_rewind(m);
+      const auto r2 = ps::decode_rewind(again(ps::encode(r, to)));
+      if (r2.shard != r.shard || r2.step != r.step || r2.generation != r.generation)
+        fail("rewind does not round-trip");
+      break;
+    }
     const auto h = ps::decode_hello(m);
     const auto h2 = ps::decode_hello(again(ps::encode(h, to)));
     if (h2.rank != h.rank || h2.job != h.job || h2.loader != h.loader)
@@ -88,16 +95,26 @@ void check(const net::message& m) {
     const auto w2 = ps::decode_welcome(m2, params);
     if (w2.rank != w.rank || w2.trainers != w.trainers || w2.steps_per_epoch != w.steps_per_epoch ||
         w2.epochs != w.epochs || w2.gate.mode != w.gate.mode || w2.gate.staleness != w.gate.staleness ||
-        w2.clock != w.clock || w2.min_clock != w.min_clock || w2.version != w.version || !same(w2.params, w.params))
+        w2.clock != w.clock || w2.min_clock != w.min_clock || w2.version != w.version || w2.shard != w.shard ||
+        w2.generation != w.generation || !same(w2.params, w.params))
       fail("welcome does not round-trip");
     break;
   }
   case net::msg_type::params: {
+    if (ps::shard_of(m, 64) > 0 && m.h.meta.find("\"final\"") != std::string::npos) { // a shard's range to shard 0
+      auto r = ps::decode_shard_report(m, params);
+      r.params = own(r.params);
+      const auto r2 = ps::decode_shard_report(again(ps::encode(r)), params);
+      if (r2.shard != r.shard || r2.point != r.point || r2.final != r.final || r2.version != r.version ||
+          !same(r2.params, r.params))
+        fail("shard report does not round-trip");
+      break;
+    }
     auto p = ps::decode_params(m, params);
     p.params = own(p.params);
     const auto m2 = again(ps::encode(p, m.h.to));
     const auto p2 = ps::decode_params(m2, params);
-    if (p2.min_clock != p.min_clock || p2.version != p.version || !same(p2.params, p.params))
+    if (p2.min_clock != p.min_clock || p2.version != p.version || p2.shard != p.shard || !same(p2.params, p.params))
       fail("params do not round-trip");
     break;
   }
@@ -107,8 +124,8 @@ void check(const net::message& m) {
     p.grad = own(p.grad);
     const auto m2 = again(ps::encode(p));
     const auto p2 = ps::decode_push(m2, params);
-    if (p2.rank != p.rank || p2.clock != p.clock || p2.version_read != p.version_read || p2.n != p.n ||
-        p2.correct1 != p.correct1 || p2.correct5 != p.correct5 || !same(p2.grad, p.grad) ||
+    if (p2.shard != p.shard || p2.rank != p.rank || p2.clock != p.clock || p2.version_read != p.version_read ||
+        p2.n != p.n || p2.correct1 != p.correct1 || p2.correct5 != p.correct5 || !same(p2.grad, p.grad) ||
         std::memcmp(&p2.loss_sum, &p.loss_sum, sizeof(double)) != 0)
       fail("push does not round-trip");
     break;

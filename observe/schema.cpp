@@ -302,6 +302,10 @@ const fields peer_lost_event = {{"target", type::string, true}, {"silent_s", typ
 const fields peer_back_event = {{"target", type::string, true}};
 const fields recovered_event = {{"target", type::string, true}, {"recovery_s", type::real, true}};
 const fields resync_event = {{"target", type::string, true}, {"version", type::integer, true}};
+// Sharded aggregators: shard `shard` (re)started at checkpoint step `step` and every shard went
+// back there (one record per shard; `version` is the recording shard's after the rewind).
+const fields rewind_event = {
+    {"shard", type::integer, true}, {"step", type::integer, true}, {"version", type::integer, true}};
 // job.compression: a trainer's error-feedback residual dropped (reason "resync", with its norm) or
 // never carried over (reason "start": a new incarnation continuing a run past clock 0).
 const fields residual_reset_event = {
@@ -362,6 +366,7 @@ const std::map<std::string, const fields*> events = {
     {"peer_back", &peer_back_event},
     {"recovered", &recovered_event},
     {"resync", &resync_event},
+    {"rewind", &rewind_event},
     {"residual_reset", &residual_reset_event},
     {"spans", &spans_event},
     {"refused", &refused_event},

@@ -205,6 +205,8 @@ net::message encode(const welcome& w, const std::string& to) {
                       {"clock", w.clock}};
   if (w.shard > 0) // an unsharded job's messages stay as they always were
     meta["shard"] = w.shard;
+  if (w.generation > 0)
+    meta["generation"] = w.generation;
   auto m = make(net::msg_type::welcome, {to}, meta);
   m.h.clock = w.min_clock;
   m.h.step = w.version;
@@ -288,6 +290,20 @@ net::message encode(const shard_report& r) {
   return m;
 }
 
+net::message encode(const rewind& r, const std::string& to) {
+  return make(net::msg_type::hello, {to}, {{"shard", r.shard}, {"rewind_to", r.step}, {"generation", r.generation}});
+}
+
+bool is_rewind(const net::message& m) {
+  return m.h.type == net::msg_type::hello && meta_of(m, net::msg_type::hello).contains("rewind_to");
+}
+
+rewind decode_rewind(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::hello);
+  return {field<std::size_t>(meta, "shard", m), field<std::uint64_t>(meta, "rewind_to", m),
+          field<std::uint64_t>(meta, "generation", m)};
+}
+
 std::size_t shard_of(const net::message& m, std::size_t shards) {
   const auto meta = meta_of(m, m.h.type);
   const auto s = meta.contains("shard") ? field<std::size_t>(meta, "shard", m) : 0;
@@ -332,6 +348,8 @@ welcome decode_welcome(const net::message& m, std::size_t params_size, config::c
   welcome w;
   if (meta.contains("shard"))
     w.shard = field<std::size_t>(meta, "shard", m);
+  if (meta.contains("generation"))
+    w.generation = field<std::uint64_t>(meta, "generation", m);
   w.rank = field<std::size_t>(meta, "rank", m);
   w.trainers = field<std::size_t>(meta, "trainers", m);
   w.steps_per_epoch = field<std::uint64_t>(meta, "steps_per_epoch", m);

@@ -22,6 +22,8 @@
 ///    and only that shard's range of the vector; a push goes to "aggregator-s")
 ///   shard s    -> aggregator  params {shard, point, final} + [range] f32  (its range at an evaluation
 ///                             point or at the end, so shard 0 can evaluate and write whole models)
+///   shard s    -> shard t     hello {shard, rewind_to, generation}      (s restarted: every shard goes back to
+///                             checkpoint step rewind_to and welcomes the trainers again, in that generation)
 ///   anyone     -> anyone      shutdown {reason, rank?}
 ///   node       -> aggregator  heartbeat {}                           (the node runtime's, not an actor's)
 ///
@@ -78,7 +80,8 @@ struct waiting {
 };
 
 struct welcome {
-  std::size_t shard = 0; ///< the aggregator shard it comes from; params is that shard's range
+  std::size_t shard = 0;        ///< the aggregator shard it comes from; params is that shard's range
+  std::uint64_t generation = 0; ///< sharded: the rewind it belongs to (0: none yet); see rewind
   std::size_t rank = 0, trainers = 0;
   std::uint64_t steps_per_epoch = 0, epochs = 0;
   consistency_gate gate;
@@ -101,6 +104,14 @@ struct shard_report {
   std::uint64_t point = 0, version = 0;
   bool final = false;
   flat_f32 params;
+};
+
+/// Sharded: a restarted shard went back to checkpoint step `step` (0: the initial parameters);
+/// every shard goes back there too and welcomes the trainers again in `generation`, which only
+/// grows (a trainer reads parameters only from shards that welcomed it in the newest generation).
+struct rewind {
+  std::size_t shard = 0; ///< the shard that restarted
+  std::uint64_t step = 0, generation = 0;
 };
 
 struct push {
@@ -147,6 +158,7 @@ net::message encode(const shutdown& m, const std::string& to);
 net::message encode(const reject& m, const std::string& to);
 net::message encode(const waiting& m, const std::string& to);
 net::message encode(const shard_report& r);
+net::message encode(const rewind& r, const std::string& to);
 net::message heartbeat_message();
 
 /// The aggregator shard a welcome, params or push is about ({shard} in meta; 0 when absent);
@@ -171,6 +183,9 @@ params_update decode_params(const net::message& m, std::size_t params_size,
 push decode_push(const net::message& m, std::size_t params_size,
                  config::compression compression = config::compression::none);
 shard_report decode_shard_report(const net::message& m, std::size_t range_size);
+/// Whether a hello is a shard's rewind (decode it with decode_rewind, not decode_hello).
+bool is_rewind(const net::message& m);
+rewind decode_rewind(const net::message& m);
 batch_request decode_batch_request(const net::message& m);
 batch decode_batch(const net::message& m);
 shutdown decode_shutdown(const net::message& m);

@@ -45,6 +45,10 @@ trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
                  shards_.size());
   resync_result out;
   auto& sv = shards_[w.shard];
+  if (w.generation < generation_)
+    return out; // a welcome from before a rewind the trainer already follows
+  generation_ = w.generation;
+  sv.generation = w.generation;
   if (!welcomed()) {
     steps_per_epoch_ = w.steps_per_epoch;
     epochs_ = w.epochs;
@@ -83,7 +87,13 @@ trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
 void trainer_core::on_params(const params_update& p) {
   TROUPE_ENFORCE(p.shard < shards_.size(), "parameters from aggregator shard {} but the job has {}", p.shard,
                  shards_.size());
+  if (shards_[p.shard].generation < generation_)
+    return; // that shard has not rewound yet: its parameters are from before the rewind
   take(p.shard, p.params, p.version, p.min_clock, false);
+}
+
+bool trainer_core::in_step() const {
+  return std::all_of(shards_.begin(), shards_.end(), [&](const shard_view& s) { return s.generation == generation_; });
 }
 
 void trainer_core::take(std::size_t shard, const flat_f32& params, std::uint64_t version, std::uint64_t min_clock,

@@ -20,6 +20,12 @@
 /// every shard has welcomed it; the gate reads the slowest clock over all shards (the bound holds
 /// per shard and globally); a push is cut into one push per shard (split()), each carrying the
 /// version of that shard's range the gradient was computed at.
+///
+/// A restarted shard makes every shard rewind to a common checkpoint (ps::rewind) and welcome the
+/// trainer again in a new, larger generation. From the first welcome of a new generation, the
+/// trainer reads nothing from a shard until that shard has welcomed it in that generation too, and
+/// computes nothing until every shard has: parameters from before the rewind never mix with
+/// parameters after it.
 
 #include <cstddef>
 #include <cstdint>
@@ -71,7 +77,9 @@ public:
   /// Every clock of the job has been pushed.
   bool finished() const { return welcomed() && clock_ >= total_clocks(); }
   /// The gate lets this trainer compute its current clock.
-  bool allowed() const { return gate_.allows(clock_, min_clock()); }
+  bool allowed() const { return in_step() && gate_.allows(clock_, min_clock()); }
+  /// Every shard has welcomed this trainer in the newest generation (always, without rewinds).
+  bool in_step() const;
   bool has_batch() const { return batches_.count(clock_) > 0; }
   /// Batches received for this or later clocks and not taken yet (the prefetch the loader filled).
   std::size_t prefetched() const { return batches_.size(); }
@@ -113,6 +121,7 @@ private:
   struct shard_view {
     shard_range range;
     std::uint64_t version = 0, min_clock = 0;
+    std::uint64_t generation = 0; ///< of its latest welcome
     bool welcomed = false, have_params = false;
   };
 
@@ -122,6 +131,7 @@ private:
   std::uint64_t clock_ = 0, next_request_ = 0;
   std::vector<shard_view> shards_;
   std::size_t welcomed_count_ = 0;
+  std::uint64_t generation_ = 0; ///< the newest generation a shard welcomed this trainer in
   bool owe_request_ = false;
   std::vector<float> params_;
   std::map<std::uint64_t, pending_batch> batches_;

@@ -2,6 +2,8 @@
 // must change nothing a user can see but the speed.
 
 #include <algorithm>
+#include <map>
+#include <sstream>
 
 #include "ps/shard_plan.hpp"
 #include "train/checkpoint_store.hpp"
@@ -77,4 +79,88 @@ TEST_CASE("ssp and asp with aggregator shards train to the end", "[actors][clust
       REQUIRE(rec["test_acc"].get<double>() > 0.3); // 640 images, one epoch: well above chance (0.1)
     }
   REQUIRE(evaluated);
+}
+
+TEST_CASE("a failed aggregator shard is restarted in place, every shard rewinds with it, and bsp ends bit-identical",
+          "[actors][cluster][shards][faults]") {
+  test::cluster_case c;
+  c.trainers = 2;
+  c.epochs = 2;
+  c.max_train = 320; // 10 clocks per epoch
+  test::scratch_dir clean_dir("shards-clean");
+  const auto clean = run_cluster(c, clean_dir.path);
+  REQUIRE(clean.exit_code == 0);
+
+  c.shards = 3;
+  const std::size_t failing = GENERATE(as<std::size_t>{}, 0, 2);
+  INFO("shard " << failing << " fails");
+  test::scratch_dir dir("shards-failed");
+  auto yaml = test::topology_yaml(c, dir.path);
+  const std::string ckpt = "checkpoint:\n";
+  yaml.insert(yaml.find(ckpt) + ckpt.size(), "  every_steps: 5\n");
+  const auto topo = config::parse_topology(yaml, "test.yaml");
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  o.fail_aggregator_shard = failing;
+  o.fail_aggregator_at = 13; // after version 13: every shard goes back to step 10, the newest all of them wrote
+  REQUIRE(actors::run_nodes(topo, o) == 0);
+  INFO(console.str());
+  std::vector<std::string> supervisor_events;
+  std::map<std::string, std::uint64_t> rewound; // recording shard -> step
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl")) {
+    if (rec.value("actor", "") == "supervisor") {
+      CHECK(rec["target"] == ps::aggregator_shard_name(failing));
+      supervisor_events.push_back(rec["event"].get<std::string>());
+    }
+    if (rec.value("event", "") == "rewind") {
+      CHECK(rec["shard"] == failing);
+      rewound[rec["actor"].get<std::string>()] = rec["step"].get<std::uint64_t>();
+    }
+  }
+  CHECK(supervisor_events == std::vector<std::string>{"failure", "restart"});
+  REQUIRE(rewound.size() == 3); // every shard, the restarted one included
+  for (const auto& [shard, step] : rewound)
+    CHECK(step == 10);
+  CHECK(train::load_model((dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
+}
+
+TEST_CASE("a sharded run resumes every shard from the newest step all of them wrote", "[actors][cluster][shards]") {
+  // A constant learning rate, so a 1-epoch run continued to 2 epochs is the 2-epoch run.
+  test::cluster_case c;
+  c.trainers = 2;
+  c.max_train = 320; // 10 clocks per epoch
+  c.schedule = "constant";
+  c.epochs = 2;
+  test::scratch_dir clean_dir("shards-resume-clean");
+  const auto clean = run_cluster(c, clean_dir.path);
+  REQUIRE(clean.exit_code == 0);
+
+  c.shards = 3;
+  test::scratch_dir dir("shards-resume");
+  auto run_epochs = [&](std::size_t epochs) {
+    c.epochs = epochs;
+    auto yaml = test::topology_yaml(c, dir.path);
+    const std::string ckpt = "checkpoint:\n";
+    yaml.insert(yaml.find(ckpt) + ckpt.size(), "  every_steps: 5\n");
+    actors::run_options o;
+    o.nodes = {"main"};
+    std::ostringstream console;
+    o.out = &console;
+    return actors::run_nodes(config::parse_topology(yaml, "test.yaml"), o);
+  };
+  REQUIRE(run_epochs(1) == 0);
+  // A part newer than the others' (as if shard 2 crashed before writing step 10) is not used.
+  std::filesystem::remove(dir.path / "checkpoints" / "shard-2" / train::checkpoint_store::file_name(10));
+  std::filesystem::rename(dir.path / "metrics", dir.path / "metrics-first");
+  REQUIRE(run_epochs(2) == 0);
+  std::size_t resumed = 0;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("event", "") == "resume") {
+      CHECK(rec["version"] == 5);
+      ++resumed;
+    }
+  CHECK(resumed == 3);
+  CHECK(train::load_model((dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
 }

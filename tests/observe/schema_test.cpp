@@ -191,6 +191,7 @@ const std::map<std::string, std::string> event_examples = {
     {"peer_back", R"j({"target":"t1"})j"},
     {"recovered", R"j({"target":"trainer-0","recovery_s":1.4})j"},
     {"resync", R"j({"target":"trainer-0","version":61})j"},
+    {"rewind", R"j({"shard":2,"step":10,"version":10})j"},
     {"residual_reset", R"j({"target":"trainer-0","reason":"resync","norm":0.25})j"},
     {"spans", R"j({"spans":[["compute",1795310291.0,0.01,""],["push",1795310291.01,0.001,"trainer-0/7"]]})j"},
     {"restart", R"j({"target":"trainer-0","backoff_s":0.5,"cause":"trainer-0"})j"},
