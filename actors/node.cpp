@@ -145,6 +145,8 @@ int run_nodes(const config::topology& topo, const run_options& o) {
   for (const auto& name : o.nodes) {
     if (name == shared.where.aggregator_node)
       locks.emplace_back(topo.checkpoint.dir, "checkpoint.dir");
+    else if (shared.where.hosts_shard(name)) // another node's aggregator shards: their own lock in the shared dir
+      locks.emplace_back(topo.checkpoint.dir, "checkpoint.dir", "." + name + ".lock");
     locks.emplace_back(topo.metrics.dir, "metrics.dir", "." + name + ".lock");
   }
   std::vector<local_node> locals;

@@ -179,6 +179,7 @@ bandit_params read_bandit(const yaml_cursor& b) {
 
 cluster_rules bandit_cluster_rules() {
   cluster_rules r;
+  r.aggregator_shards = false; // one server
   r.roles = {role::aggregator, role::trainer};
   r.other_roles_note = "the bandit workload has no data loader; roles are aggregator (the server) and trainer "
                        "(hosts of the clients)";

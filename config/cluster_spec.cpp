@@ -216,18 +216,22 @@ void check_nodes(const yaml_cursor& list, const std::vector<yaml_cursor>& items,
             .fail(fmt::format("endpoint '{}' is already used by node '{}' ({}[{}])", node.endpoint,
                               nodes[first->second].name, list.path(), first->second));
     if (has_role(node, role::aggregator)) {
-      if (aggregator != nullptr)
+      if (aggregator != nullptr && !rules.aggregator_shards)
         items[i].child("roles").fail(
             fmt::format("a second aggregator: node '{}' ({}[{}]) already has the aggregator role, and a cluster has "
                         "exactly one",
                         aggregator->name, list.path(), aggregator_at));
-      aggregator = &node;
-      aggregator_at = i;
+      if (aggregator == nullptr) { // the first aggregator node runs shard 0
+        aggregator = &node;
+        aggregator_at = i;
+      }
     }
     any_loader = any_loader || has_role(node, role::loader);
   }
   if (aggregator == nullptr)
-    list.fail("no node has the aggregator role; exactly one must");
+    list.fail(rules.aggregator_shards
+                  ? "no node has the aggregator role; at least one must (several run aggregator shards)"
+                  : "no node has the aggregator role; exactly one must");
   if (!any_loader && runs(rules, role::loader))
     list.fail("no node has the loader role; at least one must");
   std::size_t trainers = 0;

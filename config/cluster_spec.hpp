@@ -13,7 +13,7 @@ namespace troupe::config {
 
 class yaml_cursor;
 
-/// What a node runs: the one aggregator (parameter server), data loaders, trainers.
+/// What a node runs: the aggregator (parameter server; on several nodes, its shards), data loaders, trainers.
 enum class role { aggregator, loader, trainer };
 
 /// One process (or, with inproc, the only process) of the cluster.
@@ -61,7 +61,7 @@ struct supervisor_spec {
 
 struct cluster_spec {
   std::string id;                ///< names the run: runs/<id>/...; letters, digits, '_', '-', '.'
-  std::vector<node_spec> nodes;  ///< exactly one aggregator, at least one loader and one trainer
+  std::vector<node_spec> nodes;  ///< at least one aggregator (several: shards), one loader and one trainer
   double connect_timeout_s = 30; ///< how long a node waits for its peers at start-up
   double heartbeat_s = 1;        ///< interval between liveness messages
   /// A node silent this long is declared lost (peer_lost); default 2.5 heartbeats. The aggregator
@@ -88,6 +88,9 @@ struct cluster_rules {
   std::string other_roles_note;
   std::size_t max_trainers = std::numeric_limits<std::size_t>::max(); ///< per node
   bool threads = true; ///< nodes may set `threads` (compute threads per trainer)
+  /// Several nodes with the aggregator role: each runs aggregator shards (docs/sharding.md); the
+  /// first in the file runs shard 0. False: exactly one.
+  bool aggregator_shards = true;
 };
 
 /// Whether `e` only accepts connections from this machine (127.0.0.0/8, ::1, localhost, inproc, ipc).

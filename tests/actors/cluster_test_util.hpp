@@ -30,6 +30,7 @@ struct cluster_case {
   std::string balance = "off";      ///< job.balance
   std::string compression = "none"; ///< job.compression (YAML: a word or a flow mapping)
   std::size_t shards = 1;           ///< aggregator: {shards: K} on the aggregator node
+  std::size_t aggregator_nodes = 1; ///< tcp / ipc: more aggregator nodes agg1, agg2, ... (one shard each)
 };
 
 /// Topology YAML for the case; outputs under `dir`.
@@ -46,6 +47,9 @@ inline std::string topology_yaml(const cluster_case& c, const std::filesystem::p
                                   : fmt::format("ipc://{}/sockets/{}.sock", dir.string(), name);
     };
     nodes += fmt::format("    - {{name: agg, roles: [aggregator], endpoint: \"{}\"{}}}\n", ep("agg"), shards);
+    for (std::size_t a = 1; a < c.aggregator_nodes; ++a)
+      nodes +=
+          fmt::format("    - {{name: agg{}, roles: [aggregator], endpoint: \"{}\"}}\n", a, ep(fmt::format("agg{}", a)));
     nodes += fmt::format("    - {{name: loader, roles: [loader], endpoint: \"{}\"}}\n", ep("loader"));
     for (std::size_t t = 0; t < c.trainers; ++t)
       nodes += fmt::format("    - {{name: t{}, roles: [trainer], endpoint: \"{}\", trainers: 1}}\n", t,

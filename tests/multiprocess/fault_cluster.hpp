@@ -14,19 +14,6 @@
 
 namespace troupe::test {
 
-/// The aggregator's newest applied "step" (from its progress records); 0 before the first.
-inline std::uint64_t aggregator_step(const std::filesystem::path& log) {
-  std::uint64_t step = 0;
-  std::ifstream in(log);
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto rec = nlohmann::json::parse(line, nullptr, false);
-    if (rec.is_object() && rec.value("actor", "") == "aggregator" && rec.contains("loss"))
-      step = std::max<std::uint64_t>(step, rec.value("step", std::uint64_t{0}));
-  }
-  return step;
-}
-
 /// The records of `log` whose "event" is `event` (and whose "target" is `target`, when given).
 inline std::vector<nlohmann::json> events(const std::filesystem::path& log, const std::string& event,
                                           const std::string& target = {}) {

@@ -16,6 +16,8 @@
 #include "train/model_file.hpp"
 
 using namespace troupe;
+using test::aggregator_step;
+using test::has_event;
 using test::launch;
 using test::slurp;
 
@@ -221,34 +223,7 @@ TEST_CASE("an exception inside a trainer process's actor: restarted in place, th
   CHECK(params == clean_params);               // bsp is deterministic: in fact bit for bit
 }
 
-namespace {
-
-/// Whether the aggregator's log already holds a record with "event" == event.
-bool has_event(const std::filesystem::path& log, const std::string& event) {
-  if (!std::filesystem::exists(log))
-    return false;
-  std::ifstream in(log);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.find("\"event\":\"" + event + "\"") != std::string::npos)
-      return true;
-  return false;
-}
-
-/// The newest "step" the aggregator's progress records reached.
-std::uint64_t aggregator_step(const std::filesystem::path& log) {
-  std::uint64_t step = 0;
-  std::ifstream in(log);
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto rec = nlohmann::json::parse(line, nullptr, false);
-    if (rec.is_object() && rec.value("actor", "") == "aggregator" && rec.contains("loss"))
-      step = std::max<std::uint64_t>(step, rec.value("step", std::uint64_t{0}));
-  }
-  return step;
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_CASE("a trainer or loader process killed with SIGKILL is detected within seconds and rejoins when restarted",
           "[multiprocess][e2e][faults][rejoin]") {

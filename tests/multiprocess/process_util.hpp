@@ -1,6 +1,7 @@
 #pragma once
 // Starting troupe-node processes from tests.
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -53,6 +54,31 @@ inline int run_to_end(const std::vector<std::string>& args, const std::string& l
 inline std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Whether the aggregator's log already holds a record with "event" == event.
+inline bool has_event(const std::filesystem::path& log, const std::string& event) {
+  if (!std::filesystem::exists(log))
+    return false;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("\"event\":\"" + event + "\"") != std::string::npos)
+      return true;
+  return false;
+}
+
+/// The newest "step" the aggregator's progress records reached.
+inline std::uint64_t aggregator_step(const std::filesystem::path& log) {
+  std::uint64_t step = 0;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (rec.is_object() && rec.value("actor", "") == "aggregator" && rec.contains("loss"))
+      step = std::max<std::uint64_t>(step, rec.value("step", std::uint64_t{0}));
+  }
+  return step;
 }
 
 } // namespace troupe::test

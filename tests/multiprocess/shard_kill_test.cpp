@@ -1,0 +1,130 @@
+// Sharded aggregators across processes: the aggregator role on two nodes (one shard each), and
+// the second one killed with SIGKILL mid-run and started again by the same command.
+
+#include <chrono>
+#include <csignal>
+#include <map>
+#include <thread>
+
+#include <sys/wait.h>
+
+#include "process_util.hpp"
+#include "train/model_file.hpp"
+
+using namespace troupe;
+
+namespace {
+
+struct five_nodes {
+  std::map<std::string, pid_t> pids;
+  std::map<std::string, int> exit_codes;
+};
+
+const std::vector<std::pair<std::string, std::string>> nodes = {
+    {"agg", "aggregator"}, {"agg1", "aggregator"}, {"loader", "loader"}, {"t0", "trainer"}, {"t1", "trainer"}};
+
+template <class Condition>
+bool wait_for(Condition condition, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!condition() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return condition();
+}
+
+/// Waits (bounded) until every process has exited and notes each exit code (-1: a signal).
+bool reap_all(five_nodes& run, std::chrono::seconds limit) {
+  return wait_for(
+      [&] {
+        for (auto& [name, pid] : run.pids) {
+          int status = 0;
+          if (!run.exit_codes.count(name) && ::waitpid(pid, &status, WNOHANG) == pid)
+            run.exit_codes[name] = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        return run.exit_codes.size() == run.pids.size();
+      },
+      limit);
+}
+
+std::string logs_of(const std::filesystem::path& dir, const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names)
+    out += "---- " + n + "\n" + test::slurp(dir / (n + ".log"));
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("an aggregator shard's process killed with SIGKILL and started again: every shard rewinds, bsp ends "
+          "bitwise equal",
+          "[multiprocess][faults][shard-kill]") {
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.aggregator_nodes = 2;
+  c.trainers = 2;
+  c.batch = 32;
+  c.epochs = 2;
+  c.max_train = 1920; // 30 clocks per epoch
+  c.max_test = 200;
+  c.print_freq = 5;
+  auto config_in = [&](const std::filesystem::path& where) {
+    auto yaml = test::topology_yaml(c, where);
+    yaml.insert(yaml.find("checkpoint:\n") + std::string("checkpoint:\n").size(), "  every_steps: 10\n");
+    const auto path = where / "topology.yaml";
+    std::ofstream(path) << yaml;
+    return path;
+  };
+  auto start = [&](const std::filesystem::path& config, const std::filesystem::path& dir, const std::string& name,
+                   const std::string& role, const std::string& log) {
+    // The slowed trainer only stretches wall time (bsp results do not depend on timing).
+    return test::launch({TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string(),
+                         "--slow-trainer", "0=3"},
+                        (dir / (log + ".log")).string());
+  };
+  auto model_of = [](const std::filesystem::path& dir) {
+    return train::load_model((dir / "checkpoints" / "model_final.trpm").string()).params;
+  };
+
+  test::scratch_dir whole_dir("shard-kill-whole");
+  five_nodes whole;
+  const auto whole_config = config_in(whole_dir.path);
+  for (const auto& [name, role] : nodes)
+    whole.pids[name] = start(whole_config, whole_dir.path, name, role, name);
+  REQUIRE(reap_all(whole, std::chrono::seconds(240)));
+  {
+    INFO(logs_of(whole_dir.path, {"agg", "agg1", "loader", "t0", "t1"}));
+    for (const auto& [name, code] : whole.exit_codes) {
+      CAPTURE(name);
+      REQUIRE(code == 0);
+    }
+  }
+
+  test::scratch_dir dir("shard-kill");
+  five_nodes run;
+  const auto config = config_in(dir.path);
+  for (const auto& [name, role] : nodes)
+    run.pids[name] = start(config, dir.path, name, role, name);
+  const auto agg_log = dir.path / "metrics" / "agg.jsonl";
+  const bool reached = wait_for([&] { return test::aggregator_step(agg_log) >= 25; }, std::chrono::seconds(120));
+  if (!reached) {
+    for (auto& [name, pid] : run.pids)
+      ::kill(pid, SIGKILL);
+    reap_all(run, std::chrono::seconds(30));
+    INFO(logs_of(dir.path, {"agg", "agg1", "loader", "t0", "t1"}));
+    FAIL("the job did not reach step 25 within 120 s");
+  }
+  ::kill(run.pids["agg1"], SIGKILL);
+  int status = 0;
+  ::waitpid(run.pids["agg1"], &status, 0);
+  run.pids["agg1"] = start(config, dir.path, "agg1", "aggregator", "agg1-again");
+  REQUIRE(reap_all(run, std::chrono::seconds(240)));
+  INFO(logs_of(dir.path, {"agg", "agg1", "agg1-again", "loader", "t0", "t1"}));
+  for (const auto& [name, code] : run.exit_codes) {
+    CAPTURE(name);
+    REQUIRE(code == 0);
+  }
+  // The new shard 1 resumed from its newest part, every shard went back there with it, and the
+  // run ended with the very parameters of the run nobody killed.
+  REQUIRE(test::has_event(agg_log, "rewind"));
+  REQUIRE(test::has_event(dir.path / "metrics" / "agg1.jsonl", "resume"));
+  REQUIRE(model_of(dir.path) == model_of(whole_dir.path));
+}
