@@ -9,6 +9,7 @@
 #include "common/error.hpp"
 #include "data/dataset.hpp"
 #include "data/fashion_mnist.hpp"
+#include "ps/loader_batch.hpp"
 #include "ps/loader_core.hpp"
 #include "ps/protocol.hpp"
 #include "runtime/messages.hpp"
@@ -29,6 +30,7 @@ using runtime::stop_atom;
 struct loader_state {
   std::shared_ptr<const runtime::node_context> ctx;
   data::dataset train;
+  data::augment_options augment; ///< job.augment, padding with the normalized zero
   std::unique_ptr<ps::loader_core> core;
   std::uint64_t batches_sent = 0;
   span_log spans;
@@ -89,26 +91,12 @@ void serve_batches(loader_state& st, std::size_t rank, std::size_t credits) {
   const auto& ctx = *st.ctx;
   TROUPE_ENFORCE(rank < ctx.where.trainers(), "batch request from trainer rank {} but the job has {} trainers", rank,
                  ctx.where.trainers());
-  const std::size_t image = st.train.image_size();
   for (std::size_t k = 0; k < credits; ++k) {
     auto plan = st.core->next(rank);
     if (!plan)
       return;
-    const std::size_t n = plan->indices.size();
-    ps::batch b;
-    b.clock = plan->epoch * st.core->steps_per_epoch() + plan->step;
-    b.epoch = plan->epoch;
-    b.step = plan->step;
-    b.n = n;
-    if (n > 0) {
-      auto images = std::make_shared<std::vector<float>>(n * image);
-      auto labels = std::make_shared<std::vector<std::int32_t>>(n);
-      data::gather_batch(st.train, plan->indices.data(), n, images->data(), labels->data());
-      b.image_shape = {static_cast<std::uint32_t>(st.train.channels), static_cast<std::uint32_t>(st.train.height),
-                       static_cast<std::uint32_t>(st.train.width)};
-      b.images_out = std::move(images);
-      b.labels_out = std::move(labels);
-    }
+    // Augmented here, on the loader, off the trainers' critical path (nothing to do without job.augment).
+    const ps::batch b = ps::make_batch(st.train, *plan, st.core->steps_per_epoch(), st.augment, ctx.topo.job.seed);
     ctx.send(ctx.where.trainer_nodes[rank], encode(b, trainer_name(rank)));
     ++st.batches_sent;
   }
@@ -172,8 +160,9 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
     auto& st = self->state;
     st.ctx = ctx;
     const auto& job = ctx->topo.job;
-    st.train = data::load_fashion_mnist(job.data.dir, true, data::fashion_mnist::normalization(job.data.normalize),
-                                        job.data.max_train);
+    const auto norm = data::fashion_mnist::normalization(job.data.normalize);
+    st.train = data::load_fashion_mnist(job.data.dir, true, norm, job.data.max_train);
+    st.augment = ps::loader_augment(job.augment, norm);
     st.core = std::make_unique<ps::loader_core>(
         st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs,
         ps::balance_options{job.balance.speed, job.balance.every_clocks, job.balance.floor});

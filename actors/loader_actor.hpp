@@ -1,6 +1,8 @@
 #pragma once
 /// The loader actor: owns the training split and feeds every trainer its shard, batch by batch,
 /// only as far as the trainer has granted credits (bounded memory, no unbounded mailboxes).
+/// With job.augment it augments each batch before sending it (ps::make_batch), so the trainers
+/// receive finished images; a batch depends only on its samples and epoch, never on this actor's history.
 ///
 ///   [serving] --request_batches {rank, credits}--> sends up to `credits` batches to that rank
 ///   [serving] --shutdown | stop--> done

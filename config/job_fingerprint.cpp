@@ -131,6 +131,13 @@ void add_job(entry_writer& w, const job_spec& j) {
     if (j.compression.mode == compression::topk)
       w.add("job.compression.ratio", j.compression.ratio);
   }
+  // Only when on, like balance: an un-augmented job keeps the fingerprint it always had. A loader
+  // that augments otherwise would feed the trainers other images.
+  if (j.augment.enabled()) {
+    if (j.augment.crop_padding > 0)
+      w.add("job.augment.random_crop.padding", j.augment.crop_padding);
+    w.add("job.augment.horizontal_flip", j.augment.horizontal_flip);
+  }
 }
 
 /// Actor placement: which node runs what, hence the ranks and the number of trainers.

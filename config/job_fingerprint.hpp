@@ -15,8 +15,8 @@
 ///  - job.batch_size, epochs, seed; the optimizer's kind, lr and the fields of that kind; the
 ///    schedule's kind, warm-up and the fields of that kind; consistency mode (and staleness for
 ///    ssp); evaluation triggers; on_nonfinite_gradient (+ max_refused_in_a_row for refuse);
-///    on_trainer_loss; balance and compression (each only when not off / none, so older jobs keep
-///    their fingerprint);
+///    on_trainer_loss; balance, compression and augment (each only when not off / none, so older
+///    jobs keep their fingerprint);
 ///  - cluster.id and the placement of actors: per node its name, roles and trainer count, which
 ///    fix the ranks, the number of trainers and so the global batch and the data sharding.
 /// Left out, on purpose (a node may differ and the job stays the same):

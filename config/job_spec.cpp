@@ -25,7 +25,8 @@ const std::vector<std::string> job_keys = {"model",
                                            "max_refused_in_a_row",
                                            "on_trainer_loss",
                                            "balance",
-                                           "compression"};
+                                           "compression",
+                                           "augment"};
 const std::vector<std::string> balance_keys = {"mode", "every_clocks", "floor"};
 const std::vector<std::string> compression_keys = {"mode", "ratio"};
 const std::vector<std::string> compression_modes = {"none", "fp16", "bf16", "topk"};
@@ -265,6 +266,8 @@ job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
     out.balance = read_balance(*b, out.consistency);
   if (auto c = j.find("compression"))
     out.compression = read_compression(*c);
+  if (auto a = j.find("augment"))
+    out.augment = read_augment(*a);
   return out;
 }
 

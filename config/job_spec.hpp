@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "config/augment_spec.hpp"
+
 namespace troupe::config {
 
 class yaml_cursor;
@@ -119,6 +121,7 @@ struct job_spec {
   trainer_loss_policy on_trainer_loss = trainer_loss_policy::wait;
   balance_spec balance;
   compression_spec compression;
+  augment_spec augment; ///< the loader's training-time augmentation (off unless given)
 };
 
 /// "bsp", "ssp" or "asp".

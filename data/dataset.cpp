@@ -34,12 +34,8 @@ void expect_rank(const std::string& path, const idx_array& a, std::size_t rank, 
 /// The float every byte value maps to, so all pixels go through the same arithmetic.
 std::array<float, 256> pixel_table(const normalization& norm) {
   std::array<float, 256> table{};
-  for (std::size_t v = 0; v < table.size(); ++v) {
-    float x = static_cast<float>(v) / 255.f;
-    if (norm.enabled)
-      x = (x - norm.mean) / norm.stddev;
-    table[v] = x;
-  }
+  for (std::size_t v = 0; v < table.size(); ++v)
+    table[v] = pixel_value(static_cast<std::uint8_t>(v), norm);
   return table;
 }
 

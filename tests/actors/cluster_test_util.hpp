@@ -31,6 +31,7 @@ struct cluster_case {
   std::string compression = "none"; ///< job.compression (YAML: a word or a flow mapping)
   std::size_t shards = 1;           ///< aggregator: {shards: K} on the aggregator node
   std::size_t aggregator_nodes = 1; ///< tcp / ipc: more aggregator nodes agg1, agg2, ... (one shard each)
+  std::string augment = "{}";       ///< job.augment as a flow mapping ({} = off)
 };
 
 /// Topology YAML for the case; outputs under `dir`.
@@ -73,6 +74,7 @@ job:
   consistency: {consistency}
   balance: {balance}
   compression: {compression}
+  augment: {augment}
 checkpoint:
   dir: {dir}/checkpoints
 metrics:
@@ -85,7 +87,8 @@ metrics:
                      fmt::arg("epochs", c.epochs), fmt::arg("seed", c.seed), fmt::arg("schedule", c.schedule),
                      fmt::arg("consistency", consistency), fmt::arg("dir", dir.string()),
                      fmt::arg("print_freq", c.print_freq), fmt::arg("momentum", c.momentum),
-                     fmt::arg("balance", c.balance), fmt::arg("compression", c.compression));
+                     fmt::arg("balance", c.balance), fmt::arg("compression", c.compression),
+                     fmt::arg("augment", c.augment));
 }
 
 /// `yaml` (from topology_yaml) with cluster.security.curve on, key files under `key_dir` and each

@@ -78,10 +78,13 @@ TEST_CASE("one_for_all and rest_for_one restart the right trainers and bsp ends 
   CHECK(rest.params == clean.params);
 }
 
-TEST_CASE("a failed loader is restarted in place and bsp ends bit-identical", "[actors][supervisor][faults]") {
+TEST_CASE("a failed loader is restarted in place and bsp ends bit-identical", "[actors][supervisor][faults][loader]") {
   test::cluster_case c;
   c.trainers = 2;
   c.epochs = 2;
+  // With job.augment the new loader must redraw the same crops and flips for the clocks it re-sends.
+  c.augment = GENERATE(std::string("{}"), std::string("{random_crop: {padding: 2}, horizontal_flip: true}"));
+  CAPTURE(c.augment);
   test::scratch_dir clean_dir("loader-clean"), failed_dir("loader-failed");
   const auto clean = run(c, clean_dir.path, "one_for_one", {});
 
@@ -102,6 +105,12 @@ TEST_CASE("a failed loader is restarted in place and bsp ends bit-identical", "[
   CHECK(events == std::vector<std::string>{"failure", "restart"});
   // The trainers ask the new loader again from the clocks they need: nothing skipped, nothing repeated.
   CHECK(train::load_model((failed_dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
+  if (c.augment != "{}") { // the loader did augment: the trained parameters are not those of plain images
+    test::scratch_dir plain_dir("loader-plain");
+    auto plain = c;
+    plain.augment = "{}";
+    CHECK(run(plain, plain_dir.path, "one_for_one", {}).params != clean.params);
+  }
 }
 
 TEST_CASE("a failed aggregator is restarted in place from its newest checkpoint and bsp ends bit-identical",

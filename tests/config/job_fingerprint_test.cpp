@@ -115,11 +115,37 @@ TEST_CASE("a different job setting is named by its key with both values", "[conf
     CHECK(ratio.mine == "0.01");
     CHECK(ratio.theirs == "0.1");
   }
+  SECTION("augment (absent while off, so un-augmented jobs keep their fingerprint)") {
+    CHECK(mine.fingerprint().entries ==
+          job({"job.augment.random_crop.padding=0", "job.augment.horizontal_flip=false"}).fingerprint().entries);
+    const auto crop = difference(mine, job({"job.augment.random_crop.padding=2"}));
+    CHECK(crop.key == "job.augment.random_crop.padding");
+    CHECK(crop.mine == config::fingerprint_absent);
+    CHECK(crop.theirs == "2");
+    const auto flip = difference(mine, job({"job.augment.horizontal_flip=true"}));
+    CHECK(flip.key == "job.augment.horizontal_flip");
+    CHECK(flip.theirs == "true");
+    const auto both = job({"job.augment.random_crop.padding=2", "job.augment.horizontal_flip=true"});
+    CHECK(difference(both, job({"job.augment.random_crop.padding=3", "job.augment.horizontal_flip=true"})).theirs ==
+          "3");
+    const auto no_flip = difference(both, job({"job.augment.random_crop.padding=2"}));
+    CHECK(no_flip.key == "job.augment.horizontal_flip");
+    CHECK(no_flip.theirs == "false");
+  }
   SECTION("data limits, batch size and trainer placement") {
     CHECK(difference(mine, job({"job.data.max_train=600"})).key == "job.data.max_train");
     CHECK(difference(mine, job({"job.batch_size=64"})).key == "job.batch_size");
     CHECK(difference(mine, job({"cluster.nodes[3].trainers=2"})).key == "cluster.nodes[3].trainers");
   }
+}
+
+TEST_CASE("a job without augment keeps its fingerprint exactly", "[config][job_fingerprint][augment]") {
+  // The example's hash and entry count as main computed them before job.augment existed (1b8fca9).
+  const job_fingerprint fp = job().fingerprint();
+  CHECK(fmt::format("{:016x}", fp.hash) == "86c88a2ea0258a9b");
+  CHECK(fp.entries.size() == 71);
+  for (const auto& e : fp.entries)
+    CHECK(e.first.rfind("job.augment", 0) == std::string::npos);
 }
 
 TEST_CASE("per-node settings and paths do not change the fingerprint", "[config][job_fingerprint]") {

@@ -159,3 +159,59 @@ TEST_CASE("impossible compression settings are rejected with position, key path 
       {"unknown key", job("  compression: {mode: topk, k: 3}\n"), "bad.yaml:9:29", "job.compression.k", "ratio"},
   });
 }
+
+TEST_CASE("job.augment defaults to off and reads random_crop and horizontal_flip, each optional",
+          "[config][topology][job][augment]") {
+  using troupe::config::parse_topology;
+  const auto job = [](const std::string& lines) {
+    return parse_topology(doc(three, model_line + lines), "t.yaml").job;
+  };
+  const auto none = parse_topology(doc(three), "t.yaml").job.augment;
+  CHECK_FALSE(none.enabled());
+  CHECK(none.crop_padding == 0);
+  CHECK_FALSE(none.horizontal_flip);
+  CHECK_FALSE(job("  augment: {}\n").augment.enabled());
+  CHECK_FALSE(job("  augment:\n").augment.enabled());
+  const auto both = job("  augment: {random_crop: {padding: 2}, horizontal_flip: true}\n").augment;
+  CHECK(both.enabled());
+  CHECK(both.crop_padding == 2);
+  CHECK(both.horizontal_flip);
+  const auto crop = job("  augment:\n    random_crop:\n      padding: 4\n").augment;
+  CHECK(crop.crop_padding == 4);
+  CHECK_FALSE(crop.horizontal_flip);
+  const auto flip = job("  augment: {horizontal_flip: true}\n").augment;
+  CHECK(flip.enabled());
+  CHECK(flip.crop_padding == 0);
+  CHECK(job("  augment: {random_crop: {padding: 27}}\n").augment.crop_padding == 27);
+  // A crop of padding 0 and no flip change nothing: off.
+  CHECK_FALSE(job("  augment: {random_crop: {padding: 0}, horizontal_flip: false}\n").augment.enabled());
+}
+
+TEST_CASE("impossible augment settings are rejected with position, key path and problem",
+          "[config][topology][job][augment]") {
+  const auto job = [](const std::string& lines) { return doc(three, model_line + lines); };
+  check_rejected({
+      {"padding of the image size", job("  augment: {random_crop: {padding: 28}}\n"), "bad.yaml:9:36",
+       "job.augment.random_crop.padding",
+       "padding must be below the image size 28 (Fashion-MNIST images are 28 x 28), got 28"},
+      {"negative padding", job("  augment: {random_crop: {padding: -1}}\n"), "bad.yaml:9:36",
+       "job.augment.random_crop.padding", "expected a non-negative integer, got '-1'"},
+      {"fractional padding", job("  augment: {random_crop: {padding: 1.5}}\n"), "bad.yaml:9:36",
+       "job.augment.random_crop.padding", "expected a non-negative integer, got '1.5'"},
+      {"random_crop without padding", job("  augment: {random_crop: {}}\n"), "bad.yaml:9:26",
+       "job.augment.random_crop.padding", "missing required key 'padding'"},
+      {"random_crop not a mapping", job("  augment: {random_crop: 2}\n"), "bad.yaml:9:26", "job.augment.random_crop",
+       "expected a mapping"},
+      {"flip not a boolean", job("  augment: {horizontal_flip: 0.5}\n"), "bad.yaml:9:30", "job.augment.horizontal_flip",
+       "expected a boolean (true or false), got '0.5'"},
+      {"unknown key, close to one", job("  augment: {horizontal_flips: true}\n"), "bad.yaml:9:13",
+       "job.augment.horizontal_flips", "unknown key 'horizontal_flips' (did you mean 'horizontal_flip'?)"},
+      {"unknown transform", job("  augment: {vertical_flip: true}\n"), "bad.yaml:9:13", "job.augment.vertical_flip",
+       "allowed keys: random_crop, horizontal_flip"},
+      {"unknown crop key", job("  augment: {random_crop: {paddng: 2}}\n"), "bad.yaml:9:27",
+       "job.augment.random_crop.paddng", "unknown key 'paddng' (did you mean 'padding'?); allowed keys: padding"},
+      {"augment not a mapping", job("  augment: true\n"), "bad.yaml:9:12", "job.augment", "expected a mapping"},
+      {"misspelt section", job("  augmnet: {horizontal_flip: true}\n"), "bad.yaml:9:3", "job.augmnet",
+       "did you mean 'augment'?"},
+  });
+}
