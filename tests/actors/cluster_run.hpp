@@ -24,7 +24,8 @@ struct cluster_run {
 /// Runs every node of the case's topology in this process; `slow` and `fail` are the test hooks
 /// (rank -> slow-down factor, rank -> the clock at which that trainer throws once).
 inline cluster_run run_cluster(const cluster_case& c, const std::filesystem::path& dir,
-                        std::map<std::size_t, double> slow = {}, std::map<std::size_t, std::uint64_t> fail = {}) {
+                               std::map<std::size_t, double> slow = {},
+                               std::map<std::size_t, std::uint64_t> fail = {}) {
   const auto topo = config::parse_topology(topology_yaml(c, dir), "test.yaml");
   actors::run_options o;
   for (const auto& n : topo.cluster.nodes)
