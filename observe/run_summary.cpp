@@ -45,6 +45,16 @@ std::optional<std::size_t> trainer_rank(const std::string& actor) {
   return k;
 }
 
+const nlohmann::json* clock_lag_of(const run_summary& s, const std::string& actor) {
+  const auto rank = trainer_rank(actor);
+  if (!rank || s.last_aggregator_progress == nullptr)
+    return nullptr;
+  const auto& lag = s.last_aggregator_progress->fields["clock_lag"];
+  if (!lag.is_array() || *rank >= lag.size() || !lag[*rank].is_number())
+    return nullptr;
+  return &lag[*rank];
+}
+
 bool natural_less(const std::string& a, const std::string& b) {
   std::size_t i = 0, j = 0;
   const auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
