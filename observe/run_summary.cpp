@@ -49,10 +49,12 @@ const nlohmann::json* clock_lag_of(const run_summary& s, const std::string& acto
   const auto rank = trainer_rank(actor);
   if (!rank || s.last_aggregator_progress == nullptr)
     return nullptr;
-  const auto& lag = s.last_aggregator_progress->fields["clock_lag"];
-  if (!lag.is_array() || *rank >= lag.size() || !lag[*rank].is_number())
+  // find, not []: a record that breaks the schema is kept, and may lack clock_lag.
+  const auto& fields = s.last_aggregator_progress->fields;
+  const auto lag = fields.find("clock_lag");
+  if (lag == fields.end() || !lag->is_array() || *rank >= lag->size() || !(*lag)[*rank].is_number())
     return nullptr;
-  return &lag[*rank];
+  return &(*lag)[*rank];
 }
 
 bool natural_less(const std::string& a, const std::string& b) {

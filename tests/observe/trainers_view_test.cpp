@@ -62,6 +62,15 @@ TEST_CASE("watch's trainer table on one trainer, on older records and on none", 
     CHECK_THAT(text, Catch::Contains("\nt1       1    100      -"));
     CHECK_THAT(text, Catch::EndsWith("1594            -           -    0\n"));
   }
+  SECTION("an aggregator record without clock_lag (it breaks the schema, and is kept): no lag") {
+    const auto run = troupe::test::parse_text(
+        R"j({"actor":"aggregator","node":"agg","role":"aggregator","step":3,"ts":1.0,"loss":2.0}
+{"actor":"trainer-0","node":"t0","role":"trainer","step":3,"ts":1.0,"loss":2.1,"acc":0.2,"images_per_s":750,"clock":3,"version_read":2,"staleness_bound":0,"compute_s":0.2,"wait_s":0.05}
+)j");
+    REQUIRE(run.records.size() == 2);
+    CHECK_THAT(render(run.records),
+               Catch::EndsWith("t0       0      3      -       750            -           -    -\n"));
+  }
   SECTION("no trainer records: no table") {
     const auto run = troupe::test::parse_text(
         R"j({"actor":"loader","node":"l","role":"loader","step":10,"ts":1.0,"batches_sent":10,"seconds":1.0}
