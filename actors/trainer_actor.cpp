@@ -36,6 +36,7 @@ public:
     if (!handshake())
       return;
     ask(core_.request(o_.prefetch));
+    period_start_ = clock_type::now(); // the first record's period starts with the first request
     const auto print_freq = ctx_->topo.metrics.print_freq;
     while (!core_.finished() && !shutdown_) {
       wait_until([&] { return core_.allowed(); },
@@ -111,7 +112,7 @@ private:
         said_hello = now;
       }
     }
-    meter_.waited(std::chrono::duration<double>(clock_type::now() - t0).count());
+    meter_.waited_params(std::chrono::duration<double>(clock_type::now() - t0).count());
     if (waited)
       spans_.add("wait_params", w0, span_log::wall::now());
   }
@@ -266,7 +267,7 @@ private:
         asked = now;
       }
     }
-    meter_.waited(std::chrono::duration<double>(clock_type::now() - t0).count());
+    meter_.waited_batch(std::chrono::duration<double>(clock_type::now() - t0).count());
     if (waited)
       spans_.add("wait_batch", w0, span_log::wall::now());
   }
@@ -317,7 +318,9 @@ private:
 
   void report() {
     auto r = runtime::make_record(ctx_->node, name_, "trainer", core_.clock());
-    r.update(meter_.take());
+    const auto now = clock_type::now();
+    r.update(meter_.take(std::chrono::duration<double>(now - period_start_).count()));
+    period_start_ = now;
     r["clock"] = core_.clock();
     r["version_read"] = core_.version();
     r["staleness_bound"] = core_.gate().mode == config::consistency::ssp ? core_.gate().staleness : 0;
@@ -341,6 +344,7 @@ private:
   ps::trainer_core core_;
   span_log spans_;
   clock_type::time_point heard_aggregator_{};
+  clock_type::time_point period_start_{}; ///< start of the period the next record covers
   bool shutdown_ = false;
   ps::trainer_meter meter_;
   std::size_t last_samples_ = 0; ///< the latest batch's samples and compute time

@@ -116,6 +116,12 @@ const std::vector<extra_family> extra_families = {
      "Updates applied, by staleness (versions between read and apply)"},
     {"troupe_events_total", metric_kind::counter, "Events recorded (failure, restart, ...), per actor"},
     {"troupe_restarts_total", metric_kind::counter, "Restarts of an actor recorded by a supervisor"},
+    {"troupe_trainer_share", metric_kind::gauge,
+     "Samples per clock the trainer was given over its last interval (its share of the global batch)"},
+    {"troupe_trainer_speed_samples_per_second", metric_kind::gauge,
+     "Samples per second of compute over the trainer's last interval"},
+    {"troupe_trainer_idle_ratio", metric_kind::gauge,
+     "Fraction of the trainer's wall time over its last interval spent waiting, for params or for a batch"},
 };
 
 void apply(registry& reg, const std::vector<mapping>& table, const nlohmann::json& rec, const label_set& labels) {
@@ -129,6 +135,21 @@ void apply(registry& reg, const std::vector<mapping>& table, const nlohmann::jso
     else if (std::isfinite(v) && v >= 0)
       reg.add(m.metric, labels, v);
   }
+}
+
+/// A trainer's share, speed and idle split, labelled by trainer (as troupe_aggregator_clock_lag);
+/// a record of an older run without them sets only the speed.
+void feed_trainer_balance(registry& reg, const nlohmann::json& rec, const std::string& node,
+                          const std::string& trainer) {
+  const auto set = [&](const char* field, const char* metric, label_set labels) {
+    const auto it = rec.find(field);
+    if (it != rec.end() && (it->is_number() || it->is_null()))
+      reg.set(metric, labels, it->is_null() ? std::numeric_limits<double>::quiet_NaN() : it->get<double>());
+  };
+  set("share", "troupe_trainer_share", {{"node", node}, {"trainer", trainer}});
+  set("images_per_s", "troupe_trainer_speed_samples_per_second", {{"node", node}, {"trainer", trainer}});
+  set("wait_params_frac", "troupe_trainer_idle_ratio", {{"node", node}, {"trainer", trainer}, {"what", "params"}});
+  set("wait_batch_frac", "troupe_trainer_idle_ratio", {{"node", node}, {"trainer", trainer}, {"what", "batch"}});
 }
 
 /// The per-peer and per-queue figures of a transport record.
@@ -181,6 +202,7 @@ void feed_record(registry& reg, const nlohmann::json& rec) {
   const label_set node_labels{{"node", node}};
   if (kind == "trainer") {
     apply(reg, trainer_metrics, rec, actor_labels);
+    feed_trainer_balance(reg, rec, node, actor);
   } else if (kind == "aggregator progress") {
     apply(reg, progress_metrics, rec, node_labels);
     if (const auto lag = rec.find("clock_lag"); lag != rec.end() && lag->is_array())

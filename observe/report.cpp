@@ -100,7 +100,7 @@ std::string render_report(const read_result& run, const std::string& source) {
   series test_top5_step{"test top-5", {}, test_color, true, true};
   series train_loss_time = train_loss_step, test_loss_time = test_loss_step;
   series train_acc_time = train_acc_step, test_acc_time = test_acc_step;
-  per_actor trainer_loss, images, steps, lag;
+  per_actor trainer_loss, images, steps, lag, shares;
   const record* last_progress = s.last_aggregator_progress;
   double best_acc = std::nan("");
   for (const record* r : by_time) {
@@ -125,6 +125,8 @@ std::string render_report(const read_result& run, const std::string& source) {
     } else if (r->role == "trainer") {
       add_point(trainer_loss, r->actor, step, r->number("loss"));
       add_point(images, r->actor, t, r->number("images_per_s"));
+      if (!std::isnan(r->number("share"))) // absent in runs older than the field
+        add_point(shares, r->actor, step, r->number("share"));
     }
     if (r->role == "trainer" || r->role == "aggregator")
       add_point(steps, r->role == "trainer" ? r->actor : "aggregator", t, step);
@@ -147,6 +149,9 @@ std::string render_report(const read_result& run, const std::string& source) {
   const line_plot ips{"Images/s per trainer", time_axis, "images/s (compute)", values_of(images), restarts};
   const line_plot progress{"Step vs wall time per actor", time_axis, "step", values_of(steps), restarts};
   const line_plot lags{"Clock lag per trainer", "step", "clocks ahead of the slowest", values_of(lag), {}};
+  const bool has_shares = !shares.empty();
+  const line_plot share_plot{
+      "Share per trainer", "step (the trainer's clock)", "samples per clock", values_of(shares), {}};
   bar_chart staleness{"Staleness histogram", "staleness (versions between read and apply)", "updates applied", {}};
   if (last_progress != nullptr) {
     std::map<std::size_t, double> buckets; // cumulative counts by staleness; invalid keys skipped
@@ -186,8 +191,11 @@ std::string render_report(const read_result& run, const std::string& source) {
   for (const line_plot* p :
        std::initializer_list<const line_plot*>{&loss_step, &acc_step, &loss_time, &acc_time, &ips, &progress, &lags})
     h += figure(render_svg(*p));
+  if (has_shares)
+    h += figure(render_svg(share_plot));
   h += figure(render_svg(staleness)) + "</div>\n";
-  h += trainers_table(summarize_trainers(run.records, s));
+  const auto trainers = summarize_trainers(run.records, s);
+  h += trainers_table(trainers) + balance_table(trainers);
 
   h += "<h2>Actors</h2>\n<table><tr><th>node</th><th>actor</th><th>role</th><th>records</th><th>last step</th>"
        "<th>last record at</th><th>restarts</th><th>state</th></tr>\n";

@@ -75,6 +75,24 @@ std::string trainers_table(const std::vector<trainer_stats>& trainers) {
              "how many clocks the trainer was behind the fastest one, each time a trainer reported.</p>\n";
 }
 
+std::string balance_table(const std::vector<trainer_stats>& trainers) {
+  std::string h = "<h2>Share, speed and idle time per trainer</h2>\n";
+  if (trainers.empty())
+    return h + "<p>No trainer records.</p>\n";
+  const auto number = [](double v, const char* format) { return std::isnan(v) ? "-" : fmt::format(format, v); };
+  h += "<table><tr><th>node</th><th>trainer</th><th>share (samples/clock, last)</th><th>share (mean)</th>"
+       "<th>speed (images/s of compute)</th><th>waiting for parameters</th><th>waiting for batches</th></tr>\n";
+  for (const auto& t : trainers)
+    h += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
+                     "<td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+                     html_escape(t.node), html_escape(t.actor), number(t.share, "{:.1f}"),
+                     number(t.mean_share, "{:.1f}"), number(t.images_per_s, "{:.0f}"), share(t.wait_params_ratio),
+                     share(t.wait_batch_ratio));
+  return h + "</table>\n<p class=\"meta\">Share: samples per clock the trainer was given (with "
+             "<code>job.balance: speed</code> the loader's cut, else the batch). Waiting: fraction of its wall time "
+             "over the run. \"-\": not in the records (a run older than these fields).</p>\n";
+}
+
 std::string config_section(const std::vector<const record*>& by_time) {
   const record* config = nullptr;
   for (const record* r : by_time)

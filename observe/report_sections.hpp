@@ -22,6 +22,11 @@ std::string events_table(const std::vector<const record*>& by_time, double t0);
 /// Throughput, wait share, lag behind the fastest trainer and restarts of each trainer.
 std::string trainers_table(const std::vector<trainer_stats>& trainers);
 
+/// Per trainer: its share of the global batch (samples per clock: latest and mean), its speed and
+/// the fraction of its wall time it waited for parameters and for batches; "-" for figures its
+/// records lack (runs older than the fields).
+std::string balance_table(const std::vector<trainer_stats>& trainers);
+
 /// The latest `config` event's YAML (escaped, cut at max_config_bytes), or a note that none was recorded.
 std::string config_section(const std::vector<const record*>& by_time);
 

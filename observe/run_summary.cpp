@@ -45,6 +45,18 @@ std::optional<std::size_t> trainer_rank(const std::string& actor) {
   return k;
 }
 
+const nlohmann::json* clock_lag_of(const run_summary& s, const std::string& actor) {
+  const auto rank = trainer_rank(actor);
+  if (!rank || s.last_aggregator_progress == nullptr)
+    return nullptr;
+  // find, not []: a record that breaks the schema is kept, and may lack clock_lag.
+  const auto& fields = s.last_aggregator_progress->fields;
+  const auto lag = fields.find("clock_lag");
+  if (lag == fields.end() || !lag->is_array() || *rank >= lag->size() || !(*lag)[*rank].is_number())
+    return nullptr;
+  return &(*lag)[*rank];
+}
+
 bool natural_less(const std::string& a, const std::string& b) {
   std::size_t i = 0, j = 0;
   const auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };

@@ -58,6 +58,10 @@ inline constexpr double finish_slack_s = 5.0;
 /// loader reports once, at shutdown) is seen.
 run_summary summarize(const std::vector<record>& records);
 
+/// The entry of trainer `actor` ("trainer-k") in the aggregator's latest clock_lag (clocks ahead of
+/// the slowest trainer), or null when there is none (no progress record yet, not a trainer).
+const nlohmann::json* clock_lag_of(const run_summary& s, const std::string& actor);
+
 /// The rank k of an actor named "trainer-k", if it is one.
 std::optional<std::size_t> trainer_rank(const std::string& actor);
 

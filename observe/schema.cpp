@@ -234,6 +234,14 @@ const std::vector<field_spec> trainer_fields = {
     // L2 norm of the error-feedback residual (only with compression).
     {"push_bytes", type::integer, false},
     {"residual_norm", type::real, false},
+    // Absent in older logs: samples per clock it was given (its share of the global batch), the
+    // split of wait_s, the period's wall time and each wait's fraction of it.
+    {"share", type::real, false},
+    {"wait_params_s", type::real, false},
+    {"wait_batch_s", type::real, false},
+    {"wall_s", type::real, false},
+    {"wait_params_frac", type::real, false},
+    {"wait_batch_frac", type::real, false},
 };
 
 const std::vector<field_spec> loader_fields = {

@@ -15,6 +15,8 @@ struct sums {
   double images = 0, compute = 0, wait = 0;
   double lag_sum = 0;
   std::size_t lag_samples = 0;
+  double share_sum = 0, wait_params = 0, wait_batch = 0, wall = 0;
+  std::size_t shares = 0;
 };
 
 double finite_or_zero(double v) {
@@ -41,6 +43,16 @@ std::vector<trainer_stats> summarize_trainers(const std::vector<record>& records
     t.compute += compute;
     t.wait += finite_or_zero(r->number("wait_s"));
     t.images += finite_or_zero(r->number("images_per_s")) * compute;
+    t.out.share = r->number("share");
+    if (std::isfinite(t.out.share)) {
+      t.share_sum += t.out.share;
+      ++t.shares;
+    }
+    if (const double wall = finite_or_zero(r->number("wall_s")); wall > 0) {
+      t.wall += wall;
+      t.wait_params += finite_or_zero(r->number("wait_params_s"));
+      t.wait_batch += finite_or_zero(r->number("wait_batch_s"));
+    }
     // Everyone's latest clock against the fastest, now that this trainer moved.
     std::uint64_t fastest = 0;
     for (const auto& [name, other] : trainers)
@@ -58,6 +70,9 @@ std::vector<trainer_stats> summarize_trainers(const std::vector<record>& records
   for (auto& [name, t] : trainers) {
     t.out.images_per_s = t.compute > 0 ? t.images / t.compute : nan;
     t.out.wait_share = t.compute + t.wait > 0 ? t.wait / (t.compute + t.wait) : nan;
+    t.out.mean_share = t.shares > 0 ? t.share_sum / static_cast<double>(t.shares) : nan;
+    t.out.wait_params_ratio = t.wall > 0 ? t.wait_params / t.wall : nan;
+    t.out.wait_batch_ratio = t.wall > 0 ? t.wait_batch / t.wall : nan;
     t.out.mean_lag = t.lag_samples > 0 ? t.lag_sum / static_cast<double>(t.lag_samples) : 0.0;
     for (const auto& a : summary.actors)
       if (a.actor == t.out.actor && a.role == "trainer")

@@ -24,6 +24,13 @@ struct trainer_stats {
   /// Clocks behind the fastest trainer, sampled each time any trainer reports (its latest clock
   /// against the highest latest clock): the mean and the maximum. 0 for a lone trainer.
   double mean_lag = 0, max_lag = 0;
+  /// Samples per clock it was given (its share of the global batch): its latest record's, and the
+  /// mean of its records' (each covers metrics.print_freq clocks). NaN when its records lack
+  /// `share` (runs older than the field).
+  double share = 0, mean_share = 0;
+  /// Σ wait_params_s / Σ wall_s and Σ wait_batch_s / Σ wall_s over its records that carry them: the
+  /// fraction of its wall time spent waiting for parameters, and for batches. NaN without.
+  double wait_params_ratio = 0, wait_batch_ratio = 0;
   std::size_t restarts = 0; ///< from the run summary (supervisor restarts, resumes, step going back)
 };
 

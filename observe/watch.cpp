@@ -11,6 +11,7 @@
 #include "observe/peers_view.hpp"
 #include "observe/run_summary.hpp"
 #include "observe/text_table.hpp"
+#include "observe/trainers_view.hpp"
 
 namespace troupe::observe {
 
@@ -52,13 +53,8 @@ const actor_summary* slowest_trainer(const run_summary& s) {
 }
 
 std::string lag_of(const actor_summary& a, const run_summary& s) {
-  const auto rank = trainer_rank(a.actor);
-  if (a.role != "trainer" || !rank || s.last_aggregator_progress == nullptr)
-    return "-";
-  const auto& lag = s.last_aggregator_progress->fields["clock_lag"];
-  if (!lag.is_array() || *rank >= lag.size() || !lag[*rank].is_number())
-    return "-";
-  return lag[*rank].dump();
+  const auto* lag = a.role == "trainer" ? clock_lag_of(s, a.actor) : nullptr;
+  return lag != nullptr ? lag->dump() : "-";
 }
 
 } // namespace
@@ -118,7 +114,7 @@ std::string render_watch(const std::vector<record>& records, double now, const w
                                   r.reason.empty() ? "no reason given" : r.reason);
     out += style.color ? red + text + reset + '\n' : text + '\n';
   }
-  return out;
+  return out + render_trainers(records, s);
 }
 
 int run_watch(const watch_options& o, std::ostream& out, const std::atomic<bool>* stop) {

@@ -19,7 +19,7 @@ struct watch_style {
 /// The view at time `now` (seconds since the epoch): a header, one row per actor (step, loss,
 /// images/s, share of time waiting, clock lag, age of its last record, state: running / finished /
 /// stale / restarted, restarts), the slowest trainer marked "<", restarts marked "!", then the
-/// latest evaluation and the restarts.
+/// latest evaluation and the restarts, then the per-trainer table (observe/trainers_view.hpp).
 std::string render_watch(const std::vector<record>& records, double now, const watch_style& style = {});
 
 struct watch_options {

@@ -79,14 +79,25 @@ progress_meter::line progress_meter::take(const aggregator_core& core, double si
   return out;
 }
 
-nlohmann::json trainer_meter::take() {
+nlohmann::json trainer_meter::take(double wall_s) {
   const double n = static_cast<double>(std::max<std::size_t>(samples_, 1));
-  nlohmann::json r{{"loss", loss_sum_ / n},
-                   {"acc", static_cast<double>(correct1_) / n},
-                   {"images_per_s", compute_s_ > 0 ? static_cast<double>(samples_) / compute_s_ : 0.0},
-                   {"compute_s", compute_s_},
-                   {"wait_s", wait_s_},
-                   {"push_bytes", pushes_ > 0 ? push_bytes_ / pushes_ : 0}};
+  // A period shorter than its own waits (clocks read apart) would give a fraction above 1.
+  const double wall = std::max(wall_s, wait_params_s_ + wait_batch_s_);
+  const auto fraction = [wall](double s) { return wall > 0 ? s / wall : 0.0; };
+  nlohmann::json r{
+      {"loss", loss_sum_ / n},
+      {"acc", static_cast<double>(correct1_) / n},
+      {"images_per_s", compute_s_ > 0 ? static_cast<double>(samples_) / compute_s_ : 0.0},
+      {"compute_s", compute_s_},
+      {"wait_s", wait_params_s_ + wait_batch_s_},
+      {"push_bytes", pushes_ > 0 ? push_bytes_ / pushes_ : 0},
+      {"share", clocks_ > 0 ? static_cast<double>(samples_) / static_cast<double>(clocks_) : 0.0},
+      {"wait_params_s", wait_params_s_},
+      {"wait_batch_s", wait_batch_s_},
+      {"wall_s", wall},
+      {"wait_params_frac", fraction(wait_params_s_)},
+      {"wait_batch_frac", fraction(wait_batch_s_)},
+  };
   *this = trainer_meter{};
   return r;
 }

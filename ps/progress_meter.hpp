@@ -43,29 +43,35 @@ private:
   std::uint64_t first_clock_ = 0, last_clock_ = 0;
 };
 
-/// A trainer's figures since its last progress record: loss, accuracy and the split of its time
-/// between computing and waiting (for parameters or batches).
+/// A trainer's figures since its last progress record: loss, accuracy, the samples it was given
+/// per clock (its share of the global batch), and the split of its time between computing,
+/// waiting for parameters and waiting for batches. Time is passed in.
 class trainer_meter {
 public:
+  /// One clock computed: `n` samples (its batch, or its cut with job.balance: speed) in `seconds`.
   void computed(double loss_sum, std::size_t n, std::size_t correct1, double seconds) {
     loss_sum_ += loss_sum;
     samples_ += n;
     correct1_ += correct1;
     compute_s_ += seconds;
+    ++clocks_;
   }
-  void waited(double seconds) { wait_s_ += seconds; }
+  void waited_params(double seconds) { wait_params_s_ += seconds; }
+  void waited_batch(double seconds) { wait_batch_s_ += seconds; }
   /// A push whose tensors (the gradient, compressed or not) take `bytes` on the wire.
   void pushed(std::uint64_t bytes) {
     push_bytes_ += bytes;
     ++pushes_;
   }
-  /// The record's fields (loss, acc, images_per_s, compute_s, wait_s, push_bytes: mean tensor
-  /// bytes per push); resets the sums.
-  nlohmann::json take();
+  /// The record's fields for a period of `wall_s` seconds: loss, acc, images_per_s (samples per
+  /// second of compute), compute_s, wait_s (both waits), push_bytes (mean tensor bytes per push),
+  /// share (samples per clock), wait_params_s, wait_batch_s, wall_s and the waits' fractions of
+  /// wall_s (wait_params_frac, wait_batch_frac); resets the sums.
+  nlohmann::json take(double wall_s);
 
 private:
-  double loss_sum_ = 0, compute_s_ = 0, wait_s_ = 0;
-  std::size_t samples_ = 0, correct1_ = 0;
+  double loss_sum_ = 0, compute_s_ = 0, wait_params_s_ = 0, wait_batch_s_ = 0;
+  std::size_t samples_ = 0, correct1_ = 0, clocks_ = 0;
   std::uint64_t push_bytes_ = 0, pushes_ = 0;
 };
 

@@ -76,3 +76,34 @@ TEST_CASE("transport records export per-peer metrics with a peer label, and queu
                        Catch::Contains("# TYPE troupe_peer_bytes_sent_total counter\n") &&
                        Catch::Contains("troupe_mailbox_depth{actor=\"trainer-1\",node=\"t1\"} 2\n"));
 }
+
+TEST_CASE("a trainer's share, speed and idle split become gauges labelled by trainer",
+          "[observe][record_feed][trainer_metrics]") {
+  troupe::observe::registry reg;
+  troupe::observe::feed_record(reg, nlohmann::json::parse(R"({"acc":0.3,"actor":"trainer-1","clock":9,
+    "compute_s":0.4,"images_per_s":320,"loss":1.9,"node":"t1","role":"trainer","staleness_bound":0,"step":9,
+    "ts":1.0,"version_read":8,"wait_s":0.1,"share":12.8,"wait_params_s":0.02,"wait_batch_s":0.08,"wall_s":0.5,
+    "wait_params_frac":0.04,"wait_batch_frac":0.16})"));
+  const troupe::observe::label_set t1{{"node", "t1"}, {"trainer", "trainer-1"}};
+  CHECK(reg.value("troupe_trainer_share", t1) == Approx(12.8));
+  CHECK(reg.value("troupe_trainer_speed_samples_per_second", t1) == Approx(320));
+  CHECK(reg.value("troupe_trainer_idle_ratio", {{"node", "t1"}, {"trainer", "trainer-1"}, {"what", "params"}}) ==
+        Approx(0.04));
+  CHECK(reg.value("troupe_trainer_idle_ratio", {{"node", "t1"}, {"trainer", "trainer-1"}, {"what", "batch"}}) ==
+        Approx(0.16));
+  CHECK_THAT(reg.exposition(),
+             Catch::Contains("# TYPE troupe_trainer_idle_ratio gauge\n") &&
+                 Catch::Contains("troupe_trainer_idle_ratio{node=\"t1\",trainer=\"trainer-1\",what=\"batch\"} 0.16\n"));
+
+  SECTION("a record of an older run sets the speed only") {
+    troupe::observe::registry old;
+    troupe::observe::feed_record(old, nlohmann::json::parse(R"({"acc":0.3,"actor":"trainer-0","clock":9,
+      "compute_s":0.4,"images_per_s":500,"loss":1.9,"node":"t0","role":"trainer","staleness_bound":0,"step":9,
+      "ts":1.0,"version_read":8,"wait_s":0.1})"));
+    const troupe::observe::label_set t0{{"node", "t0"}, {"trainer", "trainer-0"}};
+    CHECK(old.value("troupe_trainer_speed_samples_per_second", t0) == Approx(500));
+    CHECK_FALSE(old.value("troupe_trainer_share", t0).has_value());
+    CHECK_FALSE(old.value("troupe_trainer_idle_ratio", {{"node", "t0"}, {"trainer", "trainer-0"}, {"what", "params"}})
+                    .has_value());
+  }
+}

@@ -64,6 +64,25 @@ TEST_CASE("the records the actors write satisfy the schema", "[observe][schema]"
             .empty());
 }
 
+TEST_CASE("a trainer's share, speed and idle split are checked, and optional for older logs",
+          "[observe][schema][trainer_metrics]") {
+  auto r = trainer_record();
+  r.update(json::parse(R"({"share":51.2,"wait_params_s":0.61,"wait_batch_s":0.16,"wall_s":1.2,
+    "wait_params_frac":0.508,"wait_batch_frac":0.133})"));
+  CHECK(validate_record(r).empty());
+  CHECK(validate_record(trainer_record()).empty()); // a record of an older run has none of them
+  for (const char* field :
+       {"share", "wait_params_s", "wait_batch_s", "wall_s", "wait_params_frac", "wait_batch_frac"}) {
+    CAPTURE(field);
+    auto bad = r;
+    bad[field] = "0.5";
+    const auto errors = validate_record(bad);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].field == field);
+    CHECK_THAT(errors[0].message, Catch::Contains("expected a number"));
+  }
+}
+
 TEST_CASE("each missing or mistyped common field is named", "[observe][schema]") {
   auto r = trainer_record();
   SECTION("missing ts") {
