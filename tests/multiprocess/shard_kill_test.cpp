@@ -76,9 +76,9 @@ TEST_CASE("an aggregator shard's process killed with SIGKILL and started again: 
   auto start = [&](const std::filesystem::path& config, const std::filesystem::path& dir, const std::string& name,
                    const std::string& role, const std::string& log) {
     // The slowed trainer only stretches wall time (bsp results do not depend on timing).
-    return test::launch({TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string(),
-                         "--slow-trainer", "0=3"},
-                        (dir / (log + ".log")).string());
+    return test::launch(
+        {TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string(), "--slow-trainer", "0=3"},
+        (dir / (log + ".log")).string());
   };
   auto model_of = [](const std::filesystem::path& dir) {
     return train::load_model((dir / "checkpoints" / "model_final.trpm").string()).params;
