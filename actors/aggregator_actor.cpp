@@ -513,6 +513,19 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
       [=](stop_atom) { finish(self, "stopped"); },
       [=](tick_atom) {
         auto& s = self->state;
+        if (s.shard == 0 && s.awaiting_final && !s.finished &&
+            clock_type::now() - s.awaiting_since > std::chrono::seconds(idle_limit_s(*s.ctx))) {
+          // A job always ends: shards whose final range never came (their node is gone, or what
+          // they sent was refused) are named, and the job ends in failure.
+          std::vector<std::string> missing;
+          for (std::size_t t = 1; t < s.ranges.size(); ++t)
+            if (s.final_params.got.empty() || !s.final_params.got[t])
+              missing.push_back(fmt::format("{} on '{}'", ps::aggregator_shard_name(t), s.ctx->where.shard_nodes[t]));
+          finish(self,
+                 fmt::format("no final parameters from {} within {} s", fmt::join(missing, ", "), idle_limit_s(*s.ctx)),
+                 true);
+          return;
+        }
         if (!s.started && !s.finished &&
             clock_type::now() - s.created_at > std::chrono::seconds(idle_limit_s(*s.ctx))) {
           give_up_idle(self); // trainers keep saying hello, but the job cannot start: say who is missing

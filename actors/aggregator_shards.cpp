@@ -33,6 +33,14 @@ void evaluate_assembled(aggregator_state& st, std::uint64_t point) {
   st.evaluations.erase(it);
 }
 
+/// This shard's range for shard 0, always as f32: shard 0 evaluates and saves the master copy,
+/// never the 16-bit form the trainers get with job.compression.
+ps::flat_f32 exact_range(aggregator_state& st) {
+  auto f = params_of(st);
+  f.packed.reset();
+  return f;
+}
+
 } // namespace
 
 bool sharded(const aggregator_state& st) {
@@ -66,7 +74,7 @@ void evaluation_point(aggregator_state& st, std::size_t epoch) {
   }
   if (st.shard > 0) {
     st.ctx->send(st.ctx->where.aggregator_node,
-                 encode(ps::shard_report{st.shard, point, st.core->version(), false, params_of(st)}));
+                 encode(ps::shard_report{st.shard, point, st.core->version(), false, exact_range(st)}));
     return;
   }
   auto& a = assemble(st, st.evaluations[point], 0, st.core->params().data());
@@ -82,12 +90,14 @@ bool shard_done(aggregator_state& st) {
     if (!st.awaiting_final) {
       st.awaiting_final = true;
       st.ctx->send(st.ctx->where.aggregator_node,
-                   encode(ps::shard_report{st.shard, st.core->min_clock(), st.core->version(), true, params_of(st)}));
+                   encode(ps::shard_report{st.shard, st.core->min_clock(), st.core->version(), true, exact_range(st)}));
       if (st.core->version() != st.last_checkpoint_version)
         save_checkpoint(st);
     }
     return false; // shard 0 ends the job
   }
+  if (!st.awaiting_final)
+    st.awaiting_since = agg_clock::now();
   st.awaiting_final = true;
   assemble(st, st.final_params, 0, st.core->params().data());
   return st.final_params.complete();

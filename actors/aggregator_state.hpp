@@ -62,6 +62,7 @@ struct aggregator_state {
   assembly final_params;                          ///< shard 0, sharded: every shard's final range
   bool awaiting_final = false;                    ///< shard 0, sharded: its own range is done, waiting for the others'
   double failed_at = 0;                           ///< > 0: this incarnation replaces a failed one
+  agg_clock::time_point awaiting_since{};         ///< shard 0, sharded: when its own range was done
   std::uint64_t generation = 0;                   ///< sharded: the latest rewind this shard followed (ps::rewind)
   std::vector<float> initial_range;               ///< sharded: this shard's initial parameters (a rewind to step 0)
   std::int64_t fail_at_version = -1;              ///< test hook: >= 0 fails the actor once this version is applied

@@ -151,6 +151,31 @@ std::uint64_t packed_f32::bytes() const {
   return b;
 }
 
+packed_f32 slice_packed(const packed_f32& p, std::size_t begin, std::size_t end) {
+  TROUPE_ENFORCE(begin <= end && end <= p.size, "range [{}, {}) of a packed vector of {}", begin, end, p.size);
+  packed_f32 out;
+  out.mode = p.mode;
+  out.size = end - begin;
+  if (p.halves) {
+    out.halves = std::make_shared<const std::vector<std::uint16_t>>(
+        p.halves->begin() + static_cast<std::ptrdiff_t>(begin), p.halves->begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  if (p.index && p.values) {
+    auto index = std::make_shared<std::vector<std::int32_t>>();
+    auto values = std::make_shared<std::vector<float>>();
+    for (std::size_t j = 0; j < p.index->size(); ++j) {
+      const auto i = static_cast<std::size_t>((*p.index)[j]);
+      if (i >= begin && i < end) {
+        index->push_back(static_cast<std::int32_t>(i - begin));
+        values->push_back((*p.values)[j]);
+      }
+    }
+    out.index = std::move(index);
+    out.values = std::move(values);
+  }
+  return out;
+}
+
 packed_f32 pack_halves(const float* v, std::size_t n, config::compression mode) {
   TROUPE_ENFORCE(mode == config::compression::fp16 || mode == config::compression::bf16,
                  "16-bit floats are fp16 or bf16, not {}", config::to_string(mode));

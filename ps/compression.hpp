@@ -60,6 +60,11 @@ struct packed_f32 {
 /// aggregator's master copy stays 32-bit, each message rounds it afresh.
 packed_f32 pack_halves(const float* v, std::size_t n, config::compression mode);
 
+/// The part of `p` for the dense range [begin, end), as if that range had been packed alone:
+/// fp16 / bf16 its halves, top-k the positions inside it, re-based to `begin` (sharded
+/// aggregators: each shard gets its range of the one compressed gradient).
+packed_f32 slice_packed(const packed_f32& p, std::size_t begin, std::size_t end);
+
 /// A trainer's gradient compressor: the residual of error feedback and the buffers of one push.
 class gradient_compressor {
 public:

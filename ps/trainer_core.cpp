@@ -160,9 +160,11 @@ std::vector<push> trainer_core::split(push p) const {
     part.shard = s;
     part.version_read = shards_[s].version;
     if (p.n > 0) {
-      TROUPE_ENFORCE(!p.grad.packed, "compressed pushes are not cut into shard ranges");
       part.grad.data = p.grad.data + shards_[s].range.begin;
       part.grad.size = shards_[s].range.size();
+      if (p.grad.packed) // the one compressed gradient (error feedback over the whole vector), cut per range
+        part.grad.packed = std::make_shared<const packed_f32>(
+            slice_packed(*p.grad.packed, shards_[s].range.begin, shards_[s].range.end));
     }
     out.push_back(std::move(part));
   }

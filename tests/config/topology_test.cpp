@@ -372,6 +372,8 @@ TEST_CASE("aggregator: {shards: K} on the aggregator node shards it; elsewhere o
       Contains("shards"));
   REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  compression: fp16\n"), "t.yaml"),
                       Contains("job.compression") && Contains("compression with 4 aggregator shards"));
+  REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  on_trainer_loss: shrink\n"), "t.yaml"),
+                      Contains("job.on_trainer_loss") && Contains("on_trainer_loss: shrink with 4 aggregator shards"));
   REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line, "checkpoint: {every_seconds: 30}\n"), "t.yaml"),
                       Contains("checkpoint.every_seconds") && Contains("every_steps"));
 }

@@ -314,3 +314,35 @@ TEST_CASE("top-k with error feedback sends the largest entries of gradient plus 
   CHECK(c.residual() == std::vector<float>{1.0f, 0.0f, 0.0f, -1.0f});
   CHECK_THROWS_AS(gradient_compressor({compression::none, 0.01}, 4), troupe::error);
 }
+
+TEST_CASE("a packed vector cut into shard ranges holds each range as if packed alone", "[ps][compression][shards]") {
+  std::vector<float> v(40);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = std::sin(0.7f * static_cast<float>(i)) * static_cast<float>(i % 7);
+  const auto halves = pack_halves(v.data(), v.size(), compression::fp16);
+  const auto part = slice_packed(halves, 13, 29);
+  REQUIRE(part.size == 16);
+  REQUIRE(*part.halves == *pack_halves(v.data() + 13, 16, compression::fp16).halves);
+
+  config::compression_spec spec;
+  spec.mode = compression::topk;
+  spec.ratio = 0.25;
+  gradient_compressor c(spec, v.size());
+  const auto whole = c.compress(v.data());
+  std::size_t kept = 0;
+  for (auto [b, e] : std::vector<std::pair<std::size_t, std::size_t>>{{0, 13}, {13, 29}, {29, 40}}) {
+    const auto p = slice_packed(whole, b, e);
+    REQUIRE(p.size == e - b);
+    REQUIRE(p.index->size() == p.values->size());
+    for (std::size_t j = 0; j < p.index->size(); ++j) {
+      const auto local = static_cast<std::size_t>((*p.index)[j]);
+      REQUIRE(local < e - b);
+      if (j > 0)
+        REQUIRE((*p.index)[j] > (*p.index)[j - 1]);
+      REQUIRE((*p.values)[j] == v[b + local]); // the same entry, re-based to the range
+    }
+    kept += p.index->size();
+  }
+  REQUIRE(kept == whole.index->size()); // every entry lands in exactly one range
+  REQUIRE_THROWS_WITH(slice_packed(whole, 30, 41), Catch::Contains("range [30, 41)"));
+}
