@@ -93,7 +93,8 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
                                             : fmt::format("best Acc@1 {:.2f}", 100.0 * st.best_top1),
                            (checkpoint_dir(st) / "model_final.trpm").string()));
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
-    st.ctx->send(st.ctx->where.trainer_nodes[r], encode(ps::shutdown{reason, std::nullopt}, trainer_name(r)));
+    if (reachable(st, r))
+      st.ctx->send(st.ctx->where.trainer_nodes[r], encode(ps::shutdown{reason, std::nullopt}, trainer_name(r)));
   st.ctx->send(st.ctx->where.loader_node, encode(ps::shutdown{reason, std::nullopt}, loader_name));
   for (std::size_t s = 1; s < st.ranges.size(); ++s)
     st.ctx->send(st.ctx->where.shard_nodes[s],
@@ -349,14 +350,20 @@ bool same_job(aggregator_state& st, const net::message& m, const ps::hello& h) {
   return false;
 }
 
-/// Training starts once every trainer and the loader (of the same job) have said hello.
+/// Training starts once every trainer and the loader (of the same job) have said hello; in an
+/// elastic job, every trainer but those of free places nobody has taken yet, which start absent.
 void start_if_ready(aggregator_state& s) {
-  if (s.started || (s.shard == 0 && !s.loader_ready) || s.hello_from.size() != s.ctx->where.trainers())
+  if (s.started || (s.shard == 0 && !s.loader_ready))
     return;
+  for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
+    if (s.hello_from.count(r) == 0 && !joins_later(s, r))
+      return;
   s.started = true;
   s.started_at = s.last_line_at = clock_type::now();
+  leave_free_places(s);
   for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
-    welcome(s, r);
+    if (s.core->present(r))
+      welcome(s, r);
 }
 
 /// Sharded: this shard (re)started at its current step; every shard rewinds there in a new
@@ -417,12 +424,19 @@ void on_hello(aggregator_state& s, const net::message& m) {
   if (!speaks_for(s, m, h.rank) || !same_job(s, m, h))
     return;
   s.hello_from.insert(h.rank);
-  if (s.started)
-    welcome(s, h.rank);                     // it missed the first welcome (or restarted)
-  else if (s.shard == 0 && !s.loader_ready) // the trainers' hello retries are the loader's too: ask it again
+  if (s.started && !s.core->present(h.rank) && s.shard == 0) {
+    // A trainer process took a free place (elastic), or a lost node's trainer is back before its
+    // silence was noticed: it takes part again from the clock readmission gives it.
+    for (std::size_t r : readmit_trainers_of(s, m.h.sender))
+      welcome(s, r);
+  } else if (s.started) {
+    welcome(s, h.rank); // it missed the first welcome (or restarted)
+  } else if (s.shard == 0 && !s.loader_ready) {
+    // the trainers' hello retries are the loader's too: ask it again
     s.ctx->send(s.ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
-  else
+  } else {
     start_if_ready(s);
+  }
 }
 
 void on_message(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
@@ -496,7 +510,8 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
   // Trainers that outlived a previous aggregator (it was restarted) say hello and re-sync at once
   // instead of after their retry interval; trainers not running yet say hello when they start.
   for (std::size_t r = 0; r < ctx->where.trainers(); ++r)
-    ctx->send(ctx->where.trainer_nodes[r], encode(ps::hello{r, {}, false}, trainer_name(r)));
+    if (reachable(self->state, r))
+      ctx->send(ctx->where.trainer_nodes[r], encode(ps::hello{r, {}, false}, trainer_name(r)));
   if (shard == 0)
     ctx->send(ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
   // A shard that replaces a failed one, or resumed from a checkpoint, may find the others ahead:

@@ -79,6 +79,21 @@ std::optional<push_outcome> drop_trainers_of(aggregator_state& st, const std::st
   return all;
 }
 
+bool joins_later(const aggregator_state& st, std::size_t rank) {
+  return config::find_node(st.ctx->topo, st.ctx->where.trainer_nodes.at(rank)).joins_later;
+}
+
+void leave_free_places(aggregator_state& st) {
+  std::vector<std::string> names;
+  for (std::size_t r = 0; r < st.core->options().trainers; ++r)
+    if (joins_later(st, r) && st.hello_from.count(r) == 0 && st.core->present(r)) {
+      st.core->remove_trainer(r); // before the first round: nothing to complete
+      names.push_back(trainer_name(r));
+    }
+  if (!names.empty())
+    report_membership(st, fmt::format("free places, not taken yet: {}", fmt::join(names, ", ")), st.core->min_clock());
+}
+
 std::vector<std::size_t> readmit_trainers_of(aggregator_state& st, const std::string& node) {
   std::vector<std::size_t> ranks;
   if (!shrinks(st))
@@ -93,7 +108,12 @@ std::vector<std::size_t> readmit_trainers_of(aggregator_state& st, const std::st
     names.push_back(trainer_name(r));
   }
   if (!ranks.empty())
-    report_membership(st, fmt::format("node '{}' back ({})", node, fmt::join(names, ", ")), from);
+    report_membership(
+        st,
+        fmt::format("node '{}' {} ({})", node,
+                    st.ctx->where.ranks_on(node).empty() || !joins_later(st, ranks.front()) ? "back" : "joined",
+                    fmt::join(names, ", ")),
+        from);
   return ranks;
 }
 

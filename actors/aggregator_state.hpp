@@ -130,6 +130,15 @@ void report_refusal(aggregator_state& st, std::size_t rank, std::uint64_t clock,
 /// or has finished, or the node has no present trainer.
 std::optional<push_outcome> drop_trainers_of(aggregator_state& st, const std::string& node);
 
+/// Whether trainer `rank` runs on a free place of an elastic job (a node with endpoint: later).
+bool joins_later(const aggregator_state& st, std::size_t rank);
+/// Whether the aggregator can send to trainer `rank`: not a free place nobody has taken yet.
+inline bool reachable(const aggregator_state& st, std::size_t rank) {
+  return st.hello_from.count(rank) > 0 || !joins_later(st, rank);
+}
+/// Elastic: at the start, the trainers of free places that have not said hello leave the job
+/// (a "membership" event) until a trainer process takes the place.
+void leave_free_places(aggregator_state& st);
 /// on_trainer_loss: shrink — readmits the absent trainers of returning `node` (a "membership"
 /// event) and returns their ranks, each to be welcomed at its clock.
 std::vector<std::size_t> readmit_trainers_of(aggregator_state& st, const std::string& node);

@@ -126,6 +126,7 @@ void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, 
                      "node '{}' asked for the batches of {}, which runs "
                      "on node '{}'",
                      m.h.sender, trainer_name(r.rank), s.ctx->where.trainer_nodes[r.rank]);
+      s.core->join(r.rank);               // elastic: a trainer that took a free place shares the next cuts
       s.core->seek(r.rank, r.from_clock); // a trainer (re)starting at this clock: continue its shard there
       s.core->observe(r.rank, r.samples, r.compute_s);
       serve(s, r.rank, r.credits);
@@ -163,9 +164,12 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
     const auto norm = data::fashion_mnist::normalization(job.data.normalize);
     st.train = data::load_fashion_mnist(job.data.dir, true, norm, job.data.max_train);
     st.augment = ps::loader_augment(job.augment, norm);
-    st.core = std::make_unique<ps::loader_core>(
-        st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs,
-        ps::balance_options{job.balance.speed, job.balance.every_clocks, job.balance.floor});
+    ps::balance_options balance{job.balance.speed, job.balance.every_clocks, job.balance.floor};
+    // An elastic job's free places are absent until a trainer process takes one (it asks for batches).
+    for (std::size_t r = 0; r < ctx->where.trainers(); ++r)
+      balance.present.push_back(!config::find_node(ctx->topo, ctx->where.trainer_nodes[r]).joins_later);
+    st.core = std::make_unique<ps::loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs,
+                                                balance);
     say_hello(*ctx);
   } catch (const std::exception& e) {
     // Exit with the cause as the reason (a rethrow would reach the supervisor as a bare

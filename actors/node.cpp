@@ -153,8 +153,18 @@ int run_nodes(const config::topology& topo, const run_options& o) {
   for (const auto& name : o.nodes)
     locals.push_back(make_local(sys, topo, name, shared));
   runtime::bind_and_connect(topo, locals);
+  if (o.joins) {
+    std::lock_guard<std::mutex> lock(o.joins->m);
+    o.joins->connect = [&topo, &locals](const std::string& node, const std::string& endpoint) {
+      runtime::connect_joined(topo, locals, node, endpoint);
+    };
+  }
   start_children(sys, locals, o, topo);
   const int exit_code = runtime::supervise(sys, locals, o.stop, topo.cluster.heartbeat_s);
+  if (o.joins) {
+    std::lock_guard<std::mutex> lock(o.joins->m);
+    o.joins->connect = nullptr;
+  }
   runtime::shut_down(sys, locals);
   return exit_code;
 }

@@ -7,12 +7,21 @@
 #include <functional>
 #include <iosfwd>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "config/topology.hpp"
 
 namespace troupe::actors {
+
+/// Elastic jobs: how the rendezvous (on its own thread) connects this process's nodes to a trainer
+/// process that took a free place. `connect` is set while the nodes run, empty before and after.
+struct join_hook {
+  std::mutex m;
+  std::function<void(const std::string& node, const std::string& endpoint)> connect;
+};
 
 struct run_options {
   std::vector<std::string> nodes;                     ///< nodes of the topology to run here (all, for --role all)
@@ -25,6 +34,7 @@ struct run_options {
   const std::atomic<bool>* stop = nullptr; ///< set by a signal handler: finish gracefully
   std::size_t scheduler_threads = 2;       ///< CAF scheduler threads (compute runs on its own threads)
   std::function<void(int)> on_prometheus_port; ///< told the exporter's port once it serves (tests)
+  std::shared_ptr<join_hook> joins;            ///< elastic jobs: set while the nodes run (may be null)
 };
 
 /// Runs until done; returns the process exit code: 0 when every local actor finished cleanly.

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -103,11 +105,68 @@ bool is_bandit_file(const std::string& config_path) {
   }
 }
 
+/// A process of a launched job after its rendezvous: the static topology the membership spells,
+/// this process's node, and (rank 0 of an elastic job) the rendezvous, which keeps serving joins.
+struct launched_process {
+  config::topology topo;
+  std::string name;
+  std::unique_ptr<runtime::rendezvous_server> server;
+};
+
+/// The rendezvous settings of node `name` (CURVE from the topology's security and cluster.launch).
+runtime::rendezvous_options rendezvous_for(const config::topology& base, const std::string& address,
+                                           const std::string& name, std::size_t world, std::size_t max_world) {
+  const auto& launch = base.cluster.launch;
+  runtime::rendezvous_options ro;
+  ro.cluster_id = base.cluster.id;
+  ro.address = address;
+  ro.world = world;
+  ro.max_world = max_world;
+  ro.timeout_s = launch.timeout_s;
+  const auto& sec = base.cluster.security;
+  const bool loopback = runtime::local_address_toward(address) == "127.0.0.1";
+  ro.curve.enabled = sec.curve_setting == "on" || (sec.curve_setting == "auto" && !loopback);
+  if (!ro.curve.enabled)
+    return ro;
+  const auto why_on =
+      sec.curve_setting == "on" ? "cluster.security.curve: on" : "the rendezvous is not on a loopback address";
+  if (name.empty())
+    throw error(fmt::format("{}: CURVE is on ({}): name the free place whose key this process holds with --name "
+                            "(one of t{}..t{})",
+                            launch.rendezvous_where, why_on, world - 1, max_world - 2));
+  for (std::size_t r = 0; r < max_world; ++r)
+    if (launch.public_keys.count(config::launched_node_name(r)) == 0)
+      throw error(fmt::format("{}: CURVE is on ({}) but cluster.launch.public_keys has no key for node '{}' (rank "
+                              "{}); make one with `troupe-node keygen --name {}` and list it",
+                              launch.rendezvous_where, why_on, config::launched_node_name(r), r,
+                              config::launched_node_name(r)));
+  ro.curve.peers = launch.public_keys;
+  const auto listed = launch.public_keys.find(name);
+  if (listed == launch.public_keys.end())
+    throw error(fmt::format("{}: node '{}' is not a node of this job; its nodes are agg and t0..t{}",
+                            launch.rendezvous_where, name, max_world - 2));
+  const std::string key_file = config::key_file_of(base.cluster, name);
+  ro.curve.own = net::read_key_file(key_file);
+  if (ro.curve.own.public_key != listed->second)
+    throw error(fmt::format("{}: node '{}': its key file {} holds public key {}, but cluster.launch.public_keys "
+                            "lists {}",
+                            launch.rendezvous_where, name, key_file, ro.curve.own.public_key, listed->second));
+  return ro;
+}
+
+/// The static topology `endpoints` spell (rank order, "" for free places).
+config::topology spelled_topology(const std::string& config_path, std::vector<config::override_kv> overrides,
+                                  const config::launch_spec& launch, const std::vector<std::string>& endpoints) {
+  std::vector<config::launched_member> members;
+  for (std::size_t r = 0; r < endpoints.size(); ++r)
+    members.push_back({r, endpoints[r]});
+  overrides.push_back({"cluster.nodes", config::nodes_override(members, launch)});
+  return config::load_topology(config_path, overrides);
+}
+
 /// `--role auto`: who this process is, from the launcher's environment, and the static topology
-/// the rendezvous spells (config/launch.hpp, docs/deploy.md). Returns the topology and this
-/// process's node name.
-std::pair<config::topology, std::string> resolve_launched(const std::string& config_path,
-                                                          std::vector<config::override_kv> overrides) {
+/// the rendezvous spells (config/launch.hpp, docs/deploy.md).
+launched_process resolve_launched(const std::string& config_path, const std::vector<config::override_kv>& overrides) {
   const auto base = config::load_topology(config_path, overrides);
   const auto& launch = base.cluster.launch;
   if (!launch.present)
@@ -122,48 +181,62 @@ std::pair<config::topology, std::string> resolve_launched(const std::string& con
                 "TROUPE_WORLD_SIZE (docs/deploy.md)");
   const std::string address = config::rendezvous_of(*env, launch);
   const std::string name = config::launched_node_name(env->rank);
-  std::cout << fmt::format("troupe-node: launcher {} ({}): rank {} of {} is node '{}' ({}); rendezvous {}\n",
+  const std::size_t max_world = config::max_world_of(launch, env->world);
+  std::cout << fmt::format("troupe-node: launcher {} ({}): rank {} of {} is node '{}' ({}); rendezvous {}{}\n",
                            env->launcher, env->evidence, env->rank, env->world, name,
-                           env->rank == 0 ? "aggregator and loader" : "trainer", address)
+                           env->rank == 0 ? "aggregator and loader" : "trainer", address,
+                           max_world > env->world ? fmt::format("; elastic: up to {} trainer processes", max_world - 1)
+                                                  : std::string())
             << std::flush;
-
-  runtime::rendezvous_options ro;
-  ro.cluster_id = base.cluster.id;
-  ro.address = address;
-  ro.world = env->world;
-  ro.timeout_s = launch.timeout_s;
-  const auto& sec = base.cluster.security;
-  const bool loopback = runtime::local_address_toward(address) == "127.0.0.1";
-  ro.curve.enabled = sec.curve_setting == "on" || (sec.curve_setting == "auto" && !loopback);
-  if (ro.curve.enabled) {
-    for (std::size_t r = 0; r < env->world; ++r)
-      if (launch.public_keys.count(config::launched_node_name(r)) == 0)
-        throw error(fmt::format("{}: CURVE is on ({}) but cluster.launch.public_keys has no key for node '{}' (rank "
-                                "{}); make one with `troupe-node keygen --name {}` and list it",
-                                launch.rendezvous_where,
-                                sec.curve_setting == "on" ? "cluster.security.curve: on"
-                                                          : "the rendezvous is not on a loopback address",
-                                config::launched_node_name(r), r, config::launched_node_name(r)));
-    ro.curve.peers = launch.public_keys;
-    const std::string key_file = config::key_file_of(base.cluster, name);
-    ro.curve.own = net::read_key_file(key_file);
-    if (ro.curve.own.public_key != launch.public_keys.at(name))
-      throw error(fmt::format("{}: node '{}': its key file {} holds public key {}, but cluster.launch.public_keys "
-                              "lists {}",
-                              launch.rendezvous_where, name, key_file, ro.curve.own.public_key,
-                              launch.public_keys.at(name)));
-  }
+  const auto ro = rendezvous_for(base, address, name, env->world, max_world);
   const std::string ip = launch.interface.empty() ? runtime::local_address_toward(address) : launch.interface;
   runtime::reserved_port port(ip);
   runtime::rendezvous_self self{env->rank, name, fmt::format("tcp://{}:{}", ip, port.port())};
-  const auto endpoints = env->rank == 0 ? runtime::serve_rendezvous(ro, self) : runtime::join_rendezvous(ro, self);
-  std::vector<config::launched_member> members;
-  for (std::size_t r = 0; r < endpoints.size(); ++r)
-    members.push_back({r, endpoints[r]});
-  overrides.push_back({"cluster.nodes", config::nodes_override(members, launch)});
-  auto topo = config::load_topology(config_path, overrides);
+  launched_process out;
+  std::vector<std::string> endpoints;
+  if (env->rank == 0) {
+    out.server = std::make_unique<runtime::rendezvous_server>(ro, self);
+    endpoints = out.server->gather();
+    if (max_world == env->world)
+      out.server.reset(); // nobody may join: the rendezvous is over
+  } else {
+    endpoints = runtime::join_rendezvous(ro, self);
+  }
+  out.topo = spelled_topology(config_path, overrides, launch, endpoints);
+  out.name = name;
   port.release(); // the van binds it next
-  return {std::move(topo), name};
+  return out;
+}
+
+/// `--role trainer` on a launched topology: a trainer process joining the running elastic job
+/// through its rendezvous (TROUPE_RENDEZVOUS, else cluster.rendezvous), at the free place `name`
+/// or the lowest free one.
+launched_process resolve_joining(const config::topology& base, const std::string& config_path,
+                                 const std::vector<config::override_kv>& overrides, const std::string& name) {
+  const auto& launch = base.cluster.launch;
+  const char* env_address = std::getenv("TROUPE_RENDEZVOUS");
+  const std::string address = env_address != nullptr && *env_address != '\0' ? env_address : launch.rendezvous;
+  if (address.empty())
+    throw error(fmt::format("{}: --role trainer joins a running launched job through its rendezvous, and none is "
+                            "known: set cluster.rendezvous: tcp://HOST:PORT or TROUPE_RENDEZVOUS",
+                            launch.rendezvous_where));
+  if (launch.max_trainers == 0)
+    throw error(fmt::format("{}: this launched job is not elastic, so no trainer may join it while it runs; set "
+                            "cluster.launch.max_trainers (docs/deploy.md)",
+                            launch.rendezvous_where));
+  const std::size_t max_world = launch.max_trainers + 1;
+  const auto ro = rendezvous_for(base, address, name, 1, max_world);
+  const std::string ip = launch.interface.empty() ? runtime::local_address_toward(address) : launch.interface;
+  runtime::reserved_port port(ip);
+  const auto [rank, endpoints] = runtime::join_running(ro, name, fmt::format("tcp://{}:{}", ip, port.port()));
+  launched_process out;
+  out.name = config::launched_node_name(rank);
+  std::cout << fmt::format("troupe-node: joined the running job at {} as node '{}' (rank {})\n", address, out.name,
+                           rank)
+            << std::flush;
+  out.topo = spelled_topology(config_path, overrides, launch, endpoints);
+  port.release(); // the van binds it next
+  return out;
 }
 
 } // namespace
@@ -235,9 +308,15 @@ int run_command(int argc, char** argv) {
       return run_bandit(config_path, overrides, role, name, !slow.empty(), !fail.empty());
     if (role == "auto" && !name.empty())
       throw error("--role auto takes its node from the launcher; leave out --name");
-    auto [topo, auto_name] = role == "auto"
-                                 ? resolve_launched(config_path, overrides)
-                                 : std::make_pair(config::load_topology(config_path, overrides), std::string());
+    launched_process launched;
+    if (role == "auto") {
+      launched = resolve_launched(config_path, overrides);
+    } else {
+      launched.topo = config::load_topology(config_path, overrides);
+      if (role == "trainer" && launched.topo.cluster.nodes.empty() && launched.topo.cluster.launch.present)
+        launched = resolve_joining(launched.topo, config_path, overrides, name);
+    }
+    const auto& topo = launched.topo;
     if (topo.cluster.nodes.empty())
       throw error(fmt::format("{}: the topology has no cluster.nodes: its nodes are found at start by a launcher "
                               "(cluster.launch); run every process with --role auto under Slurm, mpirun, torchrun or "
@@ -253,9 +332,32 @@ int run_command(int argc, char** argv) {
       const auto [rank, clock] = parse_rank_value<std::uint64_t>(f, "--fail-trainer", "RANK=CLOCK, e.g. 1=100");
       o.fail_trainers[rank] = clock;
     }
-    o.nodes = role == "auto" ? std::vector<std::string>{auto_name} : pick_nodes(topo.cluster, topo.source, role, name);
+    o.nodes = !launched.name.empty() ? std::vector<std::string>{launched.name}
+                                     : pick_nodes(topo.cluster, topo.source, role, name);
     check_inputs(topo, o.nodes);
-    return actors::run_nodes(topo, o);
+    if (launched.server) { // elastic: trainer processes may join while the nodes run
+      o.joins = std::make_shared<actors::join_hook>();
+      launched.server->serve_joins(
+          [joins = o.joins](const std::string& node, const std::string& endpoint) {
+            std::lock_guard<std::mutex> lock(joins->m);
+            if (!joins->connect)
+              return std::string("the job is not running (it has not started its nodes yet, or it has ended)");
+            try {
+              joins->connect(node, endpoint);
+            } catch (const std::exception& e) {
+              return std::string(e.what());
+            }
+            return std::string();
+          },
+          [joins = o.joins] {
+            std::lock_guard<std::mutex> lock(joins->m);
+            return static_cast<bool>(joins->connect);
+          });
+    }
+    const int code = actors::run_nodes(topo, o);
+    if (launched.server)
+      launched.server->stop();
+    return code;
   } catch (const std::exception& e) {
     std::cerr << "troupe-node: error: " << e.what() << '\n';
     return 1;

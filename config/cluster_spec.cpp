@@ -91,8 +91,12 @@ node_spec read_node(const yaml_cursor& n, const cluster_rules& rules) {
 
   const yaml_cursor endpoint = n.child("endpoint");
   out.endpoint = endpoint.as<std::string>();
+  out.joins_later = out.endpoint == "later";
+  if (out.joins_later && (out.roles.size() != 1 || out.roles.front() != role::trainer))
+    endpoint.fail(fmt::format("only a trainer-only node may join later, and node '{}' has the roles {}", out.name,
+                              roles_text(out.roles)));
   try {
-    out.address = parse_endpoint(out.endpoint);
+    out.address = parse_endpoint(out.joins_later ? std::string("tcp://127.0.0.1:0") : out.endpoint);
   } catch (const error& e) {
     endpoint.fail(e.what());
   }

@@ -22,6 +22,10 @@ struct node_spec {
   std::vector<role> roles; ///< non-empty, no repeats, in the file's order
   std::string endpoint; ///< as written: inproc://name, tcp://host:port, ipc://path; tcp port 0 or '*' means ephemeral
   endpoint_address address; ///< `endpoint` parsed (host, port, ...)
+  /// `endpoint: later`: a free place of an elastic launched job (cluster.launch.max_trainers) that a
+  /// trainer process may take while the job runs; its endpoint comes from the rendezvous then.
+  /// Trainer role only; nothing connects to it before it joins (address: a loopback placeholder).
+  bool joins_later = false;
   std::size_t trainers = 0; ///< trainer actors on this node; >= 1 iff it has the trainer role (default 1 then)
   std::size_t threads = 1;  ///< compute threads per trainer
   /// `aggregator: {shards: K}`: aggregator shards on this node, each owning a contiguous range of

@@ -16,8 +16,8 @@ namespace troupe::config {
 
 namespace {
 
-const std::vector<std::string> launch_keys = {"port",    "interface", "trainers_per_node",
-                                              "threads", "timeout_s", "public_keys"};
+const std::vector<std::string> launch_keys = {"port",      "interface",   "trainers_per_node", "threads",
+                                              "timeout_s", "public_keys", "max_trainers"};
 
 /// A whole non-negative number, or nothing.
 std::optional<std::size_t> whole(const char* text) {
@@ -109,6 +109,10 @@ launch_spec read_launch(const yaml_cursor& c) {
       l->optional<std::size_t>("trainers_per_node", bounds::closed(1, 64)).value_or(out.trainers_per_node);
   out.threads = l->optional<std::size_t>("threads", bounds::closed(1, 256)).value_or(out.threads);
   out.timeout_s = l->optional<double>("timeout_s", bounds::positive()).value_or(out.timeout_s);
+  if (auto m = l->find("max_trainers")) {
+    out.max_trainers = m->as<std::size_t>(bounds::closed(1, 4096));
+    out.max_trainers_where = m->where();
+  }
   if (auto keys = l->find("public_keys")) {
     keys->expect_map();
     for (const auto& name : keys->keys())
@@ -241,15 +245,27 @@ std::string launched_node_name(std::size_t rank) {
   return rank == 0 ? "agg" : fmt::format("t{}", rank - 1);
 }
 
+std::size_t max_world_of(const launch_spec& launch, std::size_t world) {
+  if (launch.max_trainers == 0)
+    return world;
+  if (launch.max_trainers + 1 < world)
+    throw error(fmt::format("{}: cluster.launch.max_trainers is {}, but the launcher started {} trainer processes; "
+                            "raise max_trainers or launch fewer",
+                            launch.max_trainers_where, launch.max_trainers, world - 1));
+  return launch.max_trainers + 1;
+}
+
 std::string nodes_override(const std::vector<launched_member>& members, const launch_spec& launch) {
   std::string out = "[";
   for (std::size_t i = 0; i < members.size(); ++i) {
     TROUPE_ENFORCE(members[i].rank == i, "membership out of rank order at {}", i);
+    TROUPE_ENFORCE(i > 0 || !members[i].endpoint.empty(), "rank 0 has no endpoint");
     const std::string name = launched_node_name(i);
+    const std::string endpoint = members[i].endpoint.empty() ? "later" : members[i].endpoint;
     out += i == 0 ? "" : ", ";
-    out += i == 0 ? fmt::format("{{name: {}, roles: [aggregator, loader], endpoint: '{}'", name, members[i].endpoint)
+    out += i == 0 ? fmt::format("{{name: {}, roles: [aggregator, loader], endpoint: '{}'", name, endpoint)
                   : fmt::format("{{name: {}, roles: [trainer], endpoint: '{}', trainers: {}, threads: {}", name,
-                                members[i].endpoint, launch.trainers_per_node, launch.threads);
+                                endpoint, launch.trainers_per_node, launch.threads);
     if (auto k = launch.public_keys.find(name); k != launch.public_keys.end())
       out += fmt::format(", public_key: '{}'", k->second);
     out += "}";

@@ -32,6 +32,10 @@ struct launch_spec {
   std::size_t trainers_per_node = 1; ///< trainer actors on each trainer process
   std::size_t threads = 1;           ///< compute threads per trainer
   double timeout_s = 300;            ///< how long the rendezvous waits for every process
+  /// Elastic: trainer processes the job may have at most; those beyond the launched ones join while it
+  /// runs (`troupe-node --role trainer`). 0: exactly the launched ones (world - 1).
+  std::size_t max_trainers = 0;
+  std::string max_trainers_where;                 ///< "file:line:col" of `cluster.launch.max_trainers`
   std::map<std::string, std::string> public_keys; ///< node name -> CURVE public key, when CURVE is on
 };
 
@@ -75,11 +79,16 @@ std::string launched_node_name(std::size_t rank);
 /// One process of a launched job, as the rendezvous reports it.
 struct launched_member {
   std::size_t rank = 0;
-  std::string endpoint; ///< tcp://ADDRESS:PORT it listens on
+  std::string endpoint; ///< tcp://ADDRESS:PORT it listens on; empty: a free place (joins later)
 };
 
+/// How many processes a launched job has at most: 1 + cluster.launch.max_trainers, or `world`
+/// when it is not elastic. Throws troupe::error naming the key if max_trainers < world - 1.
+std::size_t max_world_of(const launch_spec& launch, std::size_t world);
+
 /// The `cluster.nodes` value (a YAML flow sequence) of the static topology `members` spell, for
-/// `--set cluster.nodes=...`; members must be ranks 0..n-1 in order.
+/// `--set cluster.nodes=...`; members must be ranks 0..n-1 in order. A member without an endpoint
+/// is a free place of an elastic job (`endpoint: later`).
 std::string nodes_override(const std::vector<launched_member>& members, const launch_spec& launch);
 
 } // namespace troupe::config

@@ -1,5 +1,6 @@
 #include "config/topology.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -88,6 +89,24 @@ void check_shards(const yaml_cursor& root, const topology& t) {
                           shards));
 }
 
+/// Free places (`endpoint: later`) exist only in an elastic launched job, which needs
+/// on_trainer_loss: shrink: a place nobody has taken yet is a trainer out of the job.
+void check_elastic(const yaml_cursor& root, const topology& t) {
+  const auto& launch = t.cluster.launch;
+  const bool later =
+      std::any_of(t.cluster.nodes.begin(), t.cluster.nodes.end(), [](const node_spec& n) { return n.joins_later; });
+  if (later && !launch.present)
+    root.child("cluster").child("nodes").fail(
+        "a node with endpoint: later joins through a launched job's rendezvous; add a cluster.launch section "
+        "(docs/deploy.md) or give the node its endpoint");
+  if ((later || launch.max_trainers > 0) && t.job.on_trainer_loss != trainer_loss_policy::shrink)
+    (launch.max_trainers > 0 ? root.child("cluster").child("launch").child("max_trainers")
+                             : root.child("cluster").child("nodes"))
+        .fail("an elastic job needs job.on_trainer_loss: shrink: a trainer that has not joined yet, or has left, is "
+              "out of "
+              "the job until it (re)joins");
+}
+
 /// The topology in `parsed` (a whole document), after applying `overrides` to its tree.
 topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>& overrides,
                        const std::string& base_dir) {
@@ -103,6 +122,7 @@ topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>
   out.checkpoint = read_checkpoint(root, out.cluster.id);
   out.metrics = read_metrics(root, out.cluster.id);
   check_shards(root, out);
+  check_elastic(root, out);
   return out;
 }
 

@@ -60,12 +60,39 @@ std::vector<std::size_t> cut_shares(std::size_t total, const std::vector<double>
   return out;
 }
 
+namespace {
+
+/// The shares of `total` among the ranks with a positive weight (cut_shares); the others get none.
+std::vector<std::size_t> cut_among_present(std::size_t total, const std::vector<double>& weights,
+                                           std::size_t floor_share) {
+  std::vector<double> sub;
+  for (double w : weights)
+    if (w > 0)
+      sub.push_back(w);
+  if (sub.size() == weights.size())
+    return cut_shares(total, weights, floor_share);
+  const auto cut = cut_shares(total, sub, floor_share);
+  std::vector<std::size_t> out(weights.size(), 0);
+  for (std::size_t r = 0, k = 0; r < weights.size(); ++r)
+    if (weights[r] > 0)
+      out[r] = cut[k++];
+  return out;
+}
+
+} // namespace
+
 loader_core::loader_core(std::size_t dataset_size, std::size_t trainers, std::size_t batch_size, std::uint64_t seed,
                          std::size_t epochs, balance_options balance)
     : n_(dataset_size), batch_(batch_size), epochs_(epochs), seed_(seed), cursors_(trainers),
       shard_epoch_(trainers, std::numeric_limits<std::size_t>::max()), shards_(trainers), balance_(balance),
       speed_(trainers, 0.0) {
   TROUPE_ENFORCE(balance_.every_clocks > 0, "balance.every_clocks must be positive");
+  TROUPE_ENFORCE(balance_.present.empty() || balance_.present.size() == trainers,
+                 "presence given for {} trainers, the job has {}", balance_.present.size(), trainers);
+  present_ = balance_.present.empty() ? std::vector<bool>(trainers, true) : balance_.present;
+  TROUPE_ENFORCE(std::find(present_.begin(), present_.end(), true) != present_.end(),
+                 "no trainer is present at the start");
+  cutting_ = balance_.speed || std::find(present_.begin(), present_.end(), false) != present_.end();
   TROUPE_ENFORCE(trainers > 0 && batch_size > 0, "the loader needs trainers > 0 and batch size > 0");
   TROUPE_ENFORCE(dataset_size >= trainers, "{} samples cannot feed {} trainers", dataset_size, trainers);
   const std::size_t largest = (n_ + trainers - 1) / trainers;
@@ -88,7 +115,7 @@ std::optional<batch_plan> loader_core::next(std::size_t rank) {
   if (c.epoch >= epochs_)
     return std::nullopt;
   batch_plan plan{c.epoch, c.step, {}};
-  if (balance_.speed) {
+  if (cutting_) {
     plan.indices = balanced(rank, c);
   } else {
     const auto& s = shard(rank, c.epoch);
@@ -100,6 +127,11 @@ std::optional<batch_plan> loader_core::next(std::size_t rank) {
     ++c.epoch;
   }
   return plan;
+}
+
+void loader_core::join(std::size_t rank) {
+  TROUPE_ENFORCE(rank < present_.size(), "trainer rank {} out of range ({} trainers)", rank, present_.size());
+  present_[rank] = true;
 }
 
 void loader_core::observe(std::size_t rank, std::size_t samples, double compute_s) {
@@ -136,11 +168,16 @@ const balance_cut& loader_core::cut_for(std::uint64_t clock) {
     return it->second;
   balance_cut cut;
   cut.from_clock = period * balance_.every_clocks;
-  const bool measured = std::all_of(speed_.begin(), speed_.end(), [](double v) { return v > 0; });
-  cut.weights = measured ? speed_ : std::vector<double>(speed_.size(), 1.0);
+  bool measured = balance_.speed;
+  for (std::size_t r = 0; r < speed_.size(); ++r)
+    measured = measured && (!present_[r] || speed_[r] > 0);
+  cut.weights.assign(speed_.size(), 0.0);
+  for (std::size_t r = 0; r < speed_.size(); ++r)
+    if (present_[r])
+      cut.weights[r] = measured ? speed_[r] : 1.0;
   const std::size_t n = cursors_.size();
   const auto floor_share = static_cast<std::size_t>(balance_.floor * static_cast<double>(batch_));
-  cut.shares = cut_shares(n * batch_, cut.weights, floor_share);
+  cut.shares = cut_among_present(n * batch_, cut.weights, floor_share);
   decided_.push_back(cut);
   it = cuts_.emplace(period, std::move(cut)).first;
   // Periods behind every trainer are done with.
@@ -159,7 +196,7 @@ std::vector<std::size_t> loader_core::balanced(std::size_t rank, const cursor& c
   const std::size_t lo = std::min(c.step * global, n_), hi = std::min(lo + global, n_);
   // A full chunk uses the period's shares; the epoch's short last chunk is cut anew by the same weights.
   const auto floor_share = static_cast<std::size_t>(balance_.floor * static_cast<double>(batch_));
-  const auto shares = hi - lo == global ? cut.shares : cut_shares(hi - lo, cut.weights, floor_share);
+  const auto shares = hi - lo == global ? cut.shares : cut_among_present(hi - lo, cut.weights, floor_share);
   std::size_t from = lo;
   for (std::size_t q = 0; q < rank; ++q)
     from += shares[q];

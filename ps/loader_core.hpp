@@ -15,6 +15,12 @@
 /// period is planned, so every trainer's share of a clock comes from the same cut; each share is
 /// at least floor·b (a trainer never starves), and they add up to the chunk exactly: every sample
 /// is still seen once per epoch.
+///
+/// Elastic jobs (balance_options::present, a free place for each trainer that has not joined):
+/// every clock's global batch is cut the same way, among the present trainers only (by speed
+/// with `speed`, else equally); a trainer that joins (join()) gets its share from the next period
+/// decided after it joined, and an empty batch until then. The global batch stays N·b for N
+/// places, so the clocks per epoch and what one clock averages do not depend on who is present.
 
 #include <cstdint>
 #include <map>
@@ -34,12 +40,14 @@ struct balance_options {
   std::size_t every_clocks = 10; ///< the cut is fixed for this many clocks
   double floor = 0.25;           ///< least share, as a fraction of the batch size
   double smoothing = 0.3;        ///< weight of the newest throughput sample
+  /// Elastic: which trainers are present at the start (false: a free place); empty: all are.
+  std::vector<bool> present;
 };
 
 /// A cut decided for a period: its first clock, the trainers' weights and the shares of a full chunk.
 struct balance_cut {
   std::uint64_t from_clock = 0;
-  std::vector<double> weights;     ///< samples/s per rank (all 1 before every rank was measured)
+  std::vector<double> weights;     ///< samples/s per rank (1 before every rank was measured; 0: absent)
   std::vector<std::size_t> shares; ///< samples per rank of a full global batch (N·b)
 };
 
@@ -52,6 +60,10 @@ class loader_core {
 public:
   loader_core(std::size_t dataset_size, std::size_t trainers, std::size_t batch_size, std::uint64_t seed,
               std::size_t epochs, balance_options balance = {});
+
+  /// Elastic: rank is present from the next period decided (a trainer took its free place).
+  void join(std::size_t rank);
+  bool present(std::size_t rank) const { return present_.at(rank); }
 
   /// A trainer computed `samples` in `compute_s` seconds (its latest batch): updates its throughput.
   void observe(std::size_t rank, std::size_t samples, double compute_s);
@@ -86,6 +98,8 @@ private:
   std::vector<std::size_t> shard_epoch_;
   std::vector<std::vector<std::size_t>> shards_;
   balance_options balance_;
+  bool cutting_ = false;                      ///< cut the global batch (balance by speed, or elastic)
+  std::vector<bool> present_;                 ///< elastic: who shares the next cuts
   std::vector<double> speed_;                 ///< samples/s per rank; 0 until measured
   std::map<std::uint64_t, balance_cut> cuts_; ///< by period
   std::vector<balance_cut> decided_;

@@ -136,12 +136,23 @@ void bind_and_connect(const config::topology& topo, std::vector<local_node>& loc
   }
   for (auto& ln : locals)
     for (const auto& n : topo.cluster.nodes) {
+      if (n.joins_later)
+        continue; // connected when it joins (connect_joined)
       if (ephemeral(endpoints[n.name]))
         throw error(fmt::format("{}: node '{}' has the ephemeral endpoint {}: only possible when every node runs in "
                                 "this process (--role all)",
                                 n.where, n.name, n.endpoint));
       ln.van->connect(n.name, endpoints[n.name]);
     }
+}
+
+void connect_joined(const config::topology& topo, std::vector<local_node>& locals, const std::string& node,
+                    const std::string& endpoint) {
+  const auto& spec = config::find_node(topo, node);
+  TROUPE_ENFORCE(spec.joins_later, "node '{}' is not a free place of this job (its endpoint is {})", node,
+                 spec.endpoint);
+  for (auto& ln : locals)
+    ln.van->connect(node, endpoint);
 }
 
 namespace {

@@ -39,8 +39,14 @@ struct local_node {
 std::shared_ptr<net::van> make_node_van(const config::topology& topo, const config::node_spec& spec,
                                         const net::context& zctx, local_node& ln, const std::string& aggregator_node);
 
-/// Binds every local node (ephemeral ports resolve here), then connects everyone to everyone.
+/// Binds every local node (ephemeral ports resolve here), then connects everyone to everyone
+/// (except the free places of an elastic job, `endpoint: later`: see connect_joined).
 void bind_and_connect(const config::topology& topo, std::vector<local_node>& locals);
+
+/// A trainer process took the free place `node` of an elastic job and listens at `endpoint`:
+/// every local node connects to it (any thread). Throws troupe::error if `node` is not a free place.
+void connect_joined(const config::topology& topo, std::vector<local_node>& locals, const std::string& node,
+                    const std::string& endpoint);
 
 /// Waits for every child of every local node; restarts failed ones through their supervisors; a
 /// signal (`stop`), an escalation or the end of the job stops the rest. Returns the exit code.

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <iostream>
 #include <optional>
+#include <thread>
+#include <variant>
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -35,6 +37,10 @@ std::string host_name() {
   char buf[256] = {};
   ::gethostname(buf, sizeof buf - 1);
   return buf;
+}
+
+std::size_t max_world_of(const rendezvous_options& o) {
+  return std::max(o.world, o.max_world);
 }
 
 clock::time_point deadline_of(double seconds) {
@@ -312,42 +318,195 @@ bool admit(const rendezvous_options& o, zmq::socket_t& router, const announcemen
 
 } // namespace
 
-std::vector<std::string> serve_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
-  TROUPE_ENFORCE(o.world >= 2, "a rendezvous needs at least 2 processes");
-  auto& log = log_of(o);
-  net::context zctx = o.zctx ? o.zctx : net::context::create();
-  const std::string domain = "troupe-rendezvous:" + o.cluster_id;
-  zmq::socket_t router = listen_rendezvous(o, zctx, domain);
-  struct forget_domain { // the ZAP domain goes with this rendezvous, however it ends
-    net::context& ctx;
-    const std::string& name;
-    bool curve;
-    ~forget_domain() {
-      if (curve)
-        ctx.zap_forget(name);
-    }
-  } forget{zctx, domain, o.curve.enabled};
-  log << fmt::format("troupe-node: rendezvous: serving cluster '{}' at {}; waiting for {} more process(es) "
-                     "(up to {} s)\n",
-                     o.cluster_id, o.address, o.world - 1, o.timeout_s);
-  std::vector<std::optional<member>> members(o.world);
-  members[0] = member{"", self.endpoint, host_name(), static_cast<long long>(::getpid())};
-  std::size_t present = 1;
-  const auto deadline = deadline_of(o.timeout_s);
-  while (present < o.world) {
-    if (clock::now() > deadline)
-      give_up(o, router, members, present);
-    if (auto in = receive_announcement(router, o.curve.enabled, log))
-      admit(o, router, *in, members, present);
+namespace {
+
+/// Why a join cannot take a place, or the rank it takes. Under CURVE the place is the one the key
+/// is listed for; a name asked for must be a free place; else the lowest free place.
+std::variant<std::string, std::size_t> place_for_join(const rendezvous_options& o, const nlohmann::json& a,
+                                                      const std::string& key_name,
+                                                      const std::vector<std::optional<member>>& members) {
+  if (!a.is_object() || a.value("type", "") != "join")
+    return std::string("expected a join message");
+  for (const char* k : {"cluster", "name", "endpoint"})
+    if (!a.contains(k) || !a[k].is_string())
+      return fmt::format("the join has no '{}' text", k);
+  if (a["cluster"].get<std::string>() != o.cluster_id)
+    return fmt::format("this rendezvous serves cluster '{}', and the process joins cluster '{}': it belongs to another "
+                       "job",
+                       o.cluster_id, a["cluster"].get<std::string>());
+  try {
+    const auto e = config::parse_endpoint(a["endpoint"].get<std::string>());
+    if (e.kind != config::transport::tcp || e.ephemeral())
+      return fmt::format("endpoint '{}' is not tcp://ADDRESS:PORT", a["endpoint"].get<std::string>());
+  } catch (const error& e) {
+    return fmt::format("endpoint '{}': {}", a["endpoint"].get<std::string>(), e.what());
   }
-  std::vector<std::string> endpoints;
-  for (const auto& m : members)
-    endpoints.push_back(m->endpoint);
-  for (const auto& m : members)
-    if (!m->routing_id.empty())
-      send_json(router, m->routing_id, {{"type", "membership"}, {"endpoints", endpoints}});
+  const std::size_t max_world = max_world_of(o);
+  if (max_world == o.world)
+    return fmt::format("this job is not elastic: it has exactly the {} processes its launcher started (set "
+                       "cluster.launch.max_trainers to let trainers join)",
+                       o.world);
+  std::string wanted = a["name"].get<std::string>();
+  if (o.curve.enabled) {
+    if (!wanted.empty() && wanted != key_name)
+      return fmt::format("its CURVE key is listed for node '{}', so it may not join as '{}'", key_name, wanted);
+    wanted = key_name;
+  }
+  std::vector<std::string> free;
+  for (std::size_t r = o.world; r < max_world; ++r)
+    if (!members[r])
+      free.push_back(config::launched_node_name(r));
+  if (free.empty())
+    return fmt::format("every place of this job is taken (cluster.launch.max_trainers is {})", max_world - 1);
+  if (wanted.empty())
+    for (std::size_t r = o.world; r < max_world; ++r)
+      if (!members[r])
+        return r;
+  for (std::size_t r = o.world; r < max_world; ++r)
+    if (config::launched_node_name(r) == wanted) {
+      if (members[r])
+        return fmt::format("place '{}' is already taken by pid {} on {}; free places: {}", wanted, members[r]->pid,
+                           members[r]->host, fmt::join(free, ", "));
+      return r;
+    }
+  return fmt::format("'{}' is not a place a trainer may join as; free places: {}", wanted, fmt::join(free, ", "));
+}
+
+} // namespace
+
+struct rendezvous_server::impl {
+  rendezvous_options o;
+  net::context zctx;
+  std::string domain;
+  zmq::socket_t router;
+  std::vector<std::optional<member>> members;
+  std::size_t present = 1;
+  std::vector<announcement> early_joins; ///< joins that came before the job ran
+  std::atomic<bool> stopping{false};
+  std::thread joins;
+
+  impl(const rendezvous_options& opts, const rendezvous_self& self)
+      : o(opts), zctx(o.zctx ? o.zctx : net::context::create()), domain("troupe-rendezvous:" + o.cluster_id),
+        router(listen_rendezvous(o, zctx, domain)), members(max_world_of(o)) {
+    members[0] = member{"", self.endpoint, host_name(), static_cast<long long>(::getpid())};
+  }
+  ~impl() {
+    stopping = true;
+    if (joins.joinable())
+      joins.join();
+    router.close();
+    if (o.curve.enabled) // the ZAP domain goes with this rendezvous, however it ends
+      zctx.zap_forget(domain);
+  }
+
+  std::vector<std::string> endpoints() const {
+    std::vector<std::string> out;
+    for (const auto& m : members)
+      out.push_back(m ? m->endpoint : std::string());
+    return out;
+  }
+
+  /// One join: takes a free place and connects the running nodes to it, or says why not.
+  void admit_join(const announcement& in, const join_handler& on_join) {
+    auto& log = log_of(o);
+    const auto& a = in.body;
+    const std::string asked = a.is_object() ? a.value("name", std::string()) : std::string();
+    const std::string who = a.is_object() ? fmt::format("a trainer process{} (pid {} on {})",
+                                                        asked.empty() ? "" : " asking for '" + asked + "'",
+                                                        a.value("pid", 0LL), a.value("host", std::string("?")))
+                                          : std::string("a peer");
+    auto placed = in.extra_frames
+                      ? std::variant<std::string, std::size_t>(std::string("expected one JSON frame per message"))
+                      : place_for_join(o, a, in.key_name, members);
+    std::string why = std::holds_alternative<std::string>(placed) ? std::get<std::string>(placed) : std::string();
+    if (why.empty()) {
+      const std::size_t rank = std::get<std::size_t>(placed);
+      const std::string name = config::launched_node_name(rank);
+      const std::string endpoint = a["endpoint"].get<std::string>();
+      why = on_join(name, endpoint);
+      if (why.empty()) {
+        members[rank] = member{in.routing_id, endpoint, a.value("host", std::string("?")), a.value("pid", 0LL)};
+        ++present;
+        log << fmt::format("troupe-node: rendezvous: {} joined the running job as '{}' (rank {}) at {}; {} of at most "
+                           "{} processes\n",
+                           who, name, rank, endpoint, present, members.size());
+        send_json(router, in.routing_id, {{"type", "membership"}, {"rank", rank}, {"endpoints", endpoints()}});
+        return;
+      }
+    }
+    log << fmt::format("troupe-node: rendezvous: refused the join of {}: {}\n", who, why);
+    send_json(router, in.routing_id, {{"type", "reject"}, {"why", why}});
+  }
+};
+
+rendezvous_server::rendezvous_server(const rendezvous_options& o, const rendezvous_self& self)
+    : p_(std::make_unique<impl>(o, self)) {
+  TROUPE_ENFORCE(o.world >= 2, "a rendezvous needs at least 2 processes");
+}
+
+rendezvous_server::~rendezvous_server() = default;
+
+std::vector<std::string> rendezvous_server::gather() {
+  auto& o = p_->o;
+  auto& log = log_of(o);
+  log << fmt::format(
+      "troupe-node: rendezvous: serving cluster '{}' at {}; waiting for {} more process(es) "
+      "(up to {} s){}\n",
+      o.cluster_id, o.address, o.world - 1, o.timeout_s,
+      max_world_of(o) > o.world
+          ? fmt::format("; up to {} more trainer process(es) may join while it runs", max_world_of(o) - o.world)
+          : std::string());
+  const auto deadline = deadline_of(o.timeout_s);
+  while (p_->present < o.world) {
+    if (clock::now() > deadline)
+      give_up(o, p_->router, p_->members, p_->present);
+    auto in = receive_announcement(p_->router, o.curve.enabled, log);
+    if (!in)
+      continue;
+    if (in->body.is_object() && in->body.value("type", "") == "join")
+      p_->early_joins.push_back(std::move(*in)); // answered once the job runs
+    else
+      admit(o, p_->router, *in, p_->members, p_->present);
+  }
+  const auto endpoints = p_->endpoints();
+  for (const auto& m : p_->members)
+    if (m && !m->routing_id.empty())
+      send_json(p_->router, m->routing_id, {{"type", "membership"}, {"endpoints", endpoints}});
   log << fmt::format("troupe-node: rendezvous: all {} processes present; membership sent\n", o.world);
   return endpoints;
+}
+
+void rendezvous_server::serve_joins(join_handler on_join, std::function<bool()> ready) {
+  TROUPE_ENFORCE(!p_->joins.joinable(), "serve_joins called twice");
+  p_->joins = std::thread([p = p_.get(), on_join = std::move(on_join), ready = std::move(ready)] {
+    auto& log = log_of(p->o);
+    while (!p->stopping && !ready())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& in : std::exchange(p->early_joins, {}))
+      p->admit_join(in, on_join);
+    while (!p->stopping) {
+      auto in = receive_announcement(p->router, p->o.curve.enabled, log);
+      if (!in)
+        continue;
+      if (in->body.is_object() && in->body.value("type", "") == "join") {
+        p->admit_join(*in, on_join);
+      } else { // a launched rank announcing late: refused as taken or as another job, with the reason
+        std::size_t ignored = p->present;
+        admit(p->o, p->router, *in, p->members, ignored);
+      }
+    }
+  });
+}
+
+void rendezvous_server::stop() {
+  p_->stopping = true;
+  if (p_->joins.joinable())
+    p_->joins.join();
+}
+
+std::vector<std::string> serve_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
+  rendezvous_server server(o, self);
+  return server.gather();
 }
 
 namespace {
@@ -407,8 +566,8 @@ std::optional<std::string> handshake_failure(zmq::socket_t& monitor, const rende
 std::vector<std::string> membership_of(const nlohmann::json& r, const rendezvous_options& o,
                                        const rendezvous_self& self) {
   const auto fail = [&](const std::string& why) { return error(fmt::format("rendezvous at {}: {}", o.address, why)); };
-  if (!r.contains("endpoints") || !r["endpoints"].is_array() || r["endpoints"].size() != o.world)
-    throw fail(fmt::format("sent a membership that does not list {} endpoints", o.world));
+  if (!r.contains("endpoints") || !r["endpoints"].is_array() || r["endpoints"].size() != max_world_of(o))
+    throw fail(fmt::format("sent a membership that does not list {} endpoints", max_world_of(o)));
   std::vector<std::string> endpoints;
   for (const auto& ep : r["endpoints"]) {
     if (!ep.is_string())
@@ -467,6 +626,55 @@ std::vector<std::string> join_rendezvous(const rendezvous_options& o, const rend
   }
   throw fail(fmt::format("no membership within {} s ({}); is rank 0 running, and is every rank of the {} started?",
                          o.timeout_s, accepted ? "announced and accepted, others missing" : "never answered", o.world));
+}
+
+std::pair<std::size_t, std::vector<std::string>> join_running(const rendezvous_options& o, const std::string& name,
+                                                              const std::string& endpoint) {
+  auto& log = log_of(o);
+  net::context zctx = o.zctx ? o.zctx : net::context::create();
+  rendezvous_link link(o, zctx);
+  const rendezvous_self me{0, name.empty() ? std::string("(any free place)") : name, endpoint};
+  send_json(link.dealer, "",
+            {{"type", "join"},
+             {"cluster", o.cluster_id},
+             {"name", name},
+             {"endpoint", endpoint},
+             {"host", host_name()},
+             {"pid", static_cast<long long>(::getpid())}});
+  log << fmt::format("troupe-node: rendezvous: asked to join the running job{} at {}, listening at {}\n",
+                     name.empty() ? std::string() : " as '" + name + "'", o.address, endpoint);
+  const auto fail = [&](const std::string& why) { return error(fmt::format("rendezvous at {}: {}", o.address, why)); };
+  const auto deadline = deadline_of(o.timeout_s);
+  while (clock::now() < deadline) {
+    zmq::pollitem_t items[] = {{link.dealer.handle(), 0, ZMQ_POLLIN, 0}, {link.monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(200));
+    if ((items[1].revents & ZMQ_POLLIN) != 0)
+      if (auto why = handshake_failure(link.monitor, me))
+        throw fail(*why);
+    zmq::message_t body;
+    if ((items[0].revents & ZMQ_POLLIN) == 0 || !link.dealer.recv(body, zmq::recv_flags::dontwait))
+      continue;
+    nlohmann::json r;
+    try {
+      r = nlohmann::json::parse(body.to_string());
+    } catch (const nlohmann::json::exception&) {
+      throw fail("answered with something that is not JSON; is that address a Troupe rendezvous?");
+    }
+    const std::string type = r.is_object() ? r.value("type", "") : "";
+    if (type == "reject")
+      throw fail(fmt::format("refused to let this process join: {}", r.value("why", std::string("?"))));
+    if (type == "membership") {
+      if (!r.contains("rank") || !r["rank"].is_number_unsigned())
+        throw fail("sent a membership without this process's rank");
+      const auto rank = r["rank"].get<std::size_t>();
+      if (rank == 0 || rank >= max_world_of(o))
+        throw fail(fmt::format("gave this process rank {}, outside 1..{}", rank, max_world_of(o) - 1));
+      rendezvous_self self{rank, config::launched_node_name(rank), endpoint};
+      return {rank, membership_of(r, o, self)};
+    }
+  }
+  throw fail(
+      fmt::format("no answer within {} s; is the job running, with cluster.launch.max_trainers set?", o.timeout_s));
 }
 
 } // namespace troupe::runtime

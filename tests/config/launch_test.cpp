@@ -166,3 +166,50 @@ TEST_CASE("cluster.launch errors cite the file", "[config][launch]") {
   CHECK_THAT(bad("launch: {public_keys: {agg: REPLACE-me}}"),
              Catch::Contains("cluster.launch.public_keys.agg") && Catch::Contains("40 Z85 characters"));
 }
+
+TEST_CASE("an elastic launched job: free places join later, and it needs on_trainer_loss: shrink", "[config][launch]") {
+  const std::string doc = "cluster:\n  id: launched\n  launch: {max_trainers: 3}\njob:\n" + troupe_test::model_line +
+                          "  on_trainer_loss: shrink\n";
+  const auto t = parse_topology(doc, "elastic.yaml");
+  CHECK(t.cluster.launch.max_trainers == 3);
+  CHECK(max_world_of(t.cluster.launch, 2) == 4);
+  CHECK(max_world_of(parse_topology(launched_doc, "l.yaml").cluster.launch, 3) == 3); // not elastic: as launched
+  CHECK_THAT(error_of([&] { max_world_of(t.cluster.launch, 6); }), Catch::Contains("elastic.yaml:3:") &&
+                                                                       Catch::Contains("max_trainers is 3") &&
+                                                                       Catch::Contains("started 5 trainer processes"));
+
+  // Two processes launched, two free places: the free ones are `endpoint: later`, connected to nobody yet.
+  const std::vector<launched_member> members = {
+      {0, "tcp://127.0.0.1:5000"}, {1, "tcp://127.0.0.1:5001"}, {2, ""}, {3, ""}};
+  const auto filled =
+      parse_topology(doc, "elastic.yaml", {{"cluster.nodes", nodes_override(members, t.cluster.launch)}});
+  REQUIRE(filled.cluster.nodes.size() == 4);
+  CHECK_FALSE(filled.cluster.nodes[1].joins_later);
+  CHECK(filled.cluster.nodes[2].joins_later);
+  CHECK(filled.cluster.nodes[3].name == "t2");
+  CHECK(filled.cluster.nodes[3].joins_later);
+  CHECK(total_trainers(filled.cluster) == 3);
+
+  // Without shrink, a free place would be a lost trainer the job waits for.
+  const std::string waiting = "cluster:\n  id: launched\n  launch: {max_trainers: 3}\njob:\n" + troupe_test::model_line;
+  CHECK_THAT(error_of([&] { parse_topology(waiting, "w.yaml"); }), Catch::Contains("w.yaml:3:") &&
+                                                                       Catch::Contains("cluster.launch.max_trainers") &&
+                                                                       Catch::Contains("on_trainer_loss: shrink"));
+}
+
+TEST_CASE("endpoint: later only on a trainer node of a launched job", "[config][launch]") {
+  const auto doc = [](const std::string& nodes, const std::string& cluster_extra) {
+    return "cluster:\n  id: c\n" + cluster_extra + "  nodes: " + nodes + "\njob:\n" + troupe_test::model_line +
+           "  on_trainer_loss: shrink\n";
+  };
+  const std::string agg = "{name: a, roles: [aggregator, loader], endpoint: 'ipc://s/a'}";
+  CHECK_THAT(error_of([&] {
+               parse_topology(doc("[" + agg + ", {name: t, roles: [trainer], endpoint: later}]", ""), "s.yaml");
+             }),
+             Catch::Contains("s.yaml:") && Catch::Contains("endpoint: later") && Catch::Contains("cluster.launch"));
+  CHECK_THAT(error_of([&] {
+               parse_topology(doc("[{name: a, roles: [aggregator, loader], endpoint: later}]", "  launch: {}\n"),
+                              "s.yaml");
+             }),
+             Catch::Contains("only a trainer-only node may join later"));
+}

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/error.hpp"
 #include "data/distributed_sampler.hpp"
 
 using namespace troupe;
@@ -165,4 +166,62 @@ TEST_CASE("balance off: the round-robin shards are unchanged by observed speeds"
       REQUIRE(a->indices == b->indices);
     }
   REQUIRE(observed.take_decided().empty());
+}
+
+TEST_CASE("elastic: a free place shares nothing until it joins, then the next periods; every sample once per epoch",
+          "[ps][loader][elastic]") {
+  const std::size_t n = 1000, trainers = 3, batch = 16, epochs = 2, every = 4;
+  balance_options b;
+  b.every_clocks = every;
+  b.present = {true, true, false}; // rank 2: a free place
+  loader_core core(n, trainers, batch, 7, epochs, b);
+  REQUIRE(core.steps_per_epoch() == (n + trainers * batch - 1) / (trainers * batch));
+  data::distributed_sampler one(n, 1, 0, true, 7);
+  std::size_t joined_at = 0;
+  std::size_t after_join = 0; // samples rank 2 got
+  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+    one.set_epoch(epoch);
+    const auto order = one.indices();
+    std::multiset<std::size_t> seen;
+    for (std::size_t step = 0; step < core.steps_per_epoch(); ++step) {
+      const std::uint64_t clock = epoch * core.steps_per_epoch() + step;
+      if (clock == 6) { // mid-period, mid-epoch: rank 2 takes its place
+        core.seek(2, clock);
+        core.join(2);
+        joined_at = clock;
+      }
+      std::set<std::size_t> together;
+      for (std::size_t r = 0; r < trainers; ++r) {
+        if (r == 2 && joined_at == 0)
+          continue; // not there yet: asks for nothing
+        const auto plan = core.next(r);
+        REQUIRE(plan);
+        CAPTURE(clock, r);
+        if (r == 2 && clock < 8) // the period decided before it joined (clocks 4..7) keeps it out
+          CHECK(plan->indices.empty());
+        if (r == 2)
+          after_join += plan->indices.size();
+        together.insert(plan->indices.begin(), plan->indices.end());
+        seen.insert(plan->indices.begin(), plan->indices.end());
+      }
+      const std::size_t lo = step * trainers * batch, hi = std::min(n, lo + trainers * batch);
+      REQUIRE(together == std::set<std::size_t>(order.begin() + lo, order.begin() + hi));
+    }
+    REQUIRE(seen.size() == n);                                            // nothing twice ...
+    REQUIRE(std::set<std::size_t>(seen.begin(), seen.end()).size() == n); // ... nothing left out
+  }
+  CHECK(after_join > 0);
+  for (std::size_t r = 0; r < trainers; ++r)
+    REQUIRE_FALSE(core.next(r));
+}
+
+TEST_CASE("elastic: an absent place's share goes to the present trainers; a job with nobody present is refused",
+          "[ps][loader][elastic]") {
+  balance_options b;
+  b.present = {true, false};
+  loader_core core(64, 2, 8, 1, 1, b);
+  const auto p0 = core.next(0);
+  REQUIRE(p0);
+  CHECK(p0->indices.size() == 16); // the whole global batch (2 places x 8) while rank 1 is absent
+  CHECK_THROWS_AS(loader_core(64, 2, 8, 1, 1, balance_options{false, 10, 0.25, 0.3, {false, false}}), troupe::error);
 }

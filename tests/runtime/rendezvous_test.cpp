@@ -2,10 +2,13 @@
 /// every endpoint; another cluster, a taken rank, a wrong name and an unlisted CURVE key are
 /// refused with the reason on both sides; a missing rank ends the wait with its name.
 
+#include <atomic>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -161,4 +164,81 @@ TEST_CASE("under CURVE, an unlisted key and a listed key claiming another name a
   CHECK(j1.get().size() == 3);
   CHECK(j2.get().size() == 3);
   CHECK_THAT(slog.str(), Catch::Contains("refused a connection"));
+}
+
+TEST_CASE("elastic: free places are taken by joins while the job runs, and refused once all are taken",
+          "[runtime][rendezvous][elastic]") {
+  const auto address = fresh_address();
+  std::ostringstream slog, l1, lj1, lj2, lj3, ltaken;
+  auto o = options(address, 2, slog);
+  o.max_world = 4; // agg, t0 launched; t1, t2 free
+  runtime::rendezvous_server server(o, self(0, 7300));
+  auto o1 = options(address, 2, l1);
+  o1.max_world = 4;
+  auto j1 = std::async(std::launch::async, [&] { return join_rendezvous(o1, self(1, 7301)); });
+  const std::vector<std::string> start = {"tcp://127.0.0.1:7300", "tcp://127.0.0.1:7301", "", ""};
+  CHECK(server.gather() == start);
+  CHECK(j1.get() == start);
+
+  std::mutex m;
+  std::vector<std::pair<std::string, std::string>> connected;
+  std::atomic<bool> ready{false};
+  server.serve_joins(
+      [&](const std::string& node, const std::string& endpoint) {
+        std::lock_guard<std::mutex> lock(m);
+        connected.emplace_back(node, endpoint);
+        return std::string();
+      },
+      [&] { return ready.load(); });
+  auto joiner = [&](std::ostream& log, const std::string& name, int port) {
+    auto oj = options(address, 1, log);
+    oj.max_world = 4;
+    return runtime::join_running(oj, name, fmt::format("tcp://127.0.0.1:{}", port));
+  };
+  // A join before the nodes run waits for them, then takes the lowest free place.
+  auto a = std::async(std::launch::async, [&] { return joiner(lj1, "", 7302); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ready = true;
+  const auto [rank_a, members_a] = a.get();
+  CHECK(rank_a == 2);
+  CHECK(members_a ==
+        std::vector<std::string>{"tcp://127.0.0.1:7300", "tcp://127.0.0.1:7301", "tcp://127.0.0.1:7302", ""});
+  // A name that is not a free place, and one that is taken, are refused with the free ones named.
+  CHECK_THROWS_WITH(joiner(ltaken, "t0", 7303),
+                    Catch::Contains("'t0' is not a place a trainer may join as") && Catch::Contains("free places: t2"));
+  CHECK_THROWS_WITH(joiner(ltaken, "t1", 7303), Catch::Contains("place 't1' is already taken"));
+  const auto [rank_b, members_b] = joiner(lj2, "t2", 7304);
+  CHECK(rank_b == 3);
+  CHECK(members_b[3] == "tcp://127.0.0.1:7304");
+  CHECK_THROWS_WITH(joiner(lj3, "", 7305),
+                    Catch::Contains("every place of this job is taken") && Catch::Contains("max_trainers is 3"));
+  // Another cluster's process is refused too.
+  {
+    std::ostringstream lx;
+    auto ox = options(address, 1, lx, "other-job");
+    ox.max_world = 4;
+    CHECK_THROWS_WITH(runtime::join_running(ox, "", "tcp://127.0.0.1:7306"), Catch::Contains("another job"));
+  }
+  server.stop();
+  CHECK(connected == std::vector<std::pair<std::string, std::string>>{{"t1", "tcp://127.0.0.1:7302"},
+                                                                      {"t2", "tcp://127.0.0.1:7304"}});
+  CHECK_THAT(slog.str(), Catch::Contains("joined the running job as 't1' (rank 2)") &&
+                             Catch::Contains("refused the join") &&
+                             Catch::Contains("every place of this job is taken"));
+}
+
+TEST_CASE("a job that is not elastic refuses a join, saying how to allow it", "[runtime][rendezvous][elastic]") {
+  const auto address = fresh_address();
+  std::ostringstream slog, l1, lj;
+  runtime::rendezvous_server server(options(address, 2, slog), self(0, 7400));
+  auto j1 = std::async(std::launch::async, [&] { return join_rendezvous(options(address, 2, l1), self(1, 7401)); });
+  CHECK(server.gather().size() == 2);
+  j1.get();
+  server.serve_joins([](const std::string&, const std::string&) { return std::string(); }, [] { return true; });
+  auto oj = options(address, 1, lj);
+  oj.max_world = 3; // the joiner's YAML says elastic, the running job's does not
+  CHECK_THROWS_WITH(runtime::join_running(oj, "", "tcp://127.0.0.1:7402"),
+                    Catch::Contains("not elastic") && Catch::Contains("cluster.launch.max_trainers"));
+  server.stop();
+  CHECK_THAT(slog.str(), Catch::Contains("refused the join") && Catch::Contains("not elastic"));
 }
