@@ -80,12 +80,27 @@ void check_shards(const yaml_cursor& root, const topology& t) {
     root.child("job").child("compression").fail(why("compression"));
   if (t.job.on_trainer_loss == trainer_loss_policy::shrink)
     root.child("job").child("on_trainer_loss").fail(why("on_trainer_loss: shrink"));
+  // Each shard would close its rounds with whichever gradients reached it first: the shards'
+  // rounds could average different trainers' gradients.
+  if (t.job.backup_trainers > 0)
+    root.child("job").child("backup_trainers").fail(why("backup_trainers"));
   if (t.checkpoint.every_seconds > 0) // shards checkpoint at the same version: by steps only
     root.child("checkpoint")
         .child("every_seconds")
         .fail(fmt::format("checkpoints by time with {} aggregator shards: each shard would write its part at another "
                           "version; use checkpoint.every_steps (all shards write their parts at the same version)",
                           shards));
+}
+
+/// job.backup_trainers against the cluster: a round needs at least one gradient.
+void check_backup_trainers(const yaml_cursor& root, const topology& t) {
+  const std::size_t trainers = total_trainers(t.cluster);
+  if (t.job.backup_trainers > 0 && t.job.backup_trainers >= trainers)
+    root.child("job")
+        .child("backup_trainers")
+        .fail(fmt::format("backup_trainers: {} with {} trainer(s): a round closes with the first N - b gradients, so b "
+                          "must be less than N = {}",
+                          t.job.backup_trainers, trainers, trainers));
 }
 
 /// The topology in `parsed` (a whole document), after applying `overrides` to its tree.
@@ -103,6 +118,7 @@ topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>
   out.checkpoint = read_checkpoint(root, out.cluster.id);
   out.metrics = read_metrics(root, out.cluster.id);
   check_shards(root, out);
+  check_backup_trainers(root, out);
   return out;
 }
 
