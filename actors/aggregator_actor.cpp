@@ -38,7 +38,7 @@ void welcome(aggregator_state& st, std::size_t rank) {
   w.epochs = o.epochs;
   w.gate = o.gate;
   w.clock = st.core->clock_of(rank);
-  w.min_clock = st.core->min_clock();
+  w.min_clock = st.core->gate_clock();
   w.version = st.core->version();
   w.params = params_of(st);
   st.ctx->send(st.ctx->where.trainer_nodes[rank], encode(w, trainer_name(rank)));
@@ -87,11 +87,19 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   rec["reason"] = reason;
   rec["version"] = st.core->version();
   rec["elapsed_s"] = secs;
+  const auto backups = st.core->options().backup_trainers;
+  if (backups > 0) {
+    rec["late_dropped"] = st.core->late_dropped();
+    for (std::size_t r = 0; r < st.core->options().trainers; ++r)
+      rec["late_by_trainer"].push_back(st.core->late_dropped(r));
+  }
   st.ctx->record(rec.dump());
-  st.ctx->line(fmt::format("=> {} after {:.1f} s: {} updates; {}; saved {}", reason, secs, st.core->version(),
-                           st.best_top1 < 0 ? std::string("not evaluated yet")
-                                            : fmt::format("best Acc@1 {:.2f}", 100.0 * st.best_top1),
-                           (checkpoint_dir(st) / "model_final.trpm").string()));
+  st.ctx->line(fmt::format(
+      "=> {} after {:.1f} s: {} updates; {}{}; saved {}", reason, secs, st.core->version(),
+      st.best_top1 < 0 ? std::string("not evaluated yet") : fmt::format("best Acc@1 {:.2f}", 100.0 * st.best_top1),
+      backups > 0 ? fmt::format("; {} late gradients dropped (backup_trainers: {})", st.core->late_dropped(), backups)
+                  : std::string(),
+      (checkpoint_dir(st) / "model_final.trpm").string()));
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
     if (reachable(st, r))
       st.ctx->send(st.ctx->where.trainer_nodes[r], encode(ps::shutdown{reason, std::nullopt}, trainer_name(r)));
@@ -152,8 +160,11 @@ void after_change(caf::stateful_actor<aggregator_state>* self, const push_outcom
   for (std::size_t r : out.released)
     per_node[st.ctx->where.trainer_nodes[r]].push_back(trainer_name(r));
   for (auto& [node, to] : per_node)
-    st.ctx->send(node, encode(ps::params_update{st.core->min_clock(), st.core->version(), params_of(st), st.shard},
+    st.ctx->send(node, encode(ps::params_update{st.core->gate_clock(), st.core->version(), params_of(st), st.shard},
                               std::move(to)));
+  // Backup trainers: a late trainer that rounds closed without is told its new clock and the parameters.
+  for (std::size_t r : out.resync)
+    welcome(st, r);
   if (st.shard == 0)
     progress(st, false);
   const auto& o = st.core->options();
@@ -245,6 +256,7 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
                 job.schedule.min_lr, job.schedule.warmup_steps, job.schedule.warmup_start_factor};
   o.refuse_nonfinite = job.on_nonfinite_gradient == config::nonfinite_policy::refuse;
   o.max_refused_in_a_row = job.max_refused_in_a_row;
+  o.backup_trainers = job.backup_trainers;
   // This shard's range of the parameters: its master copy, optimizer state and checkpoint part.
   st.full_layout = st.engine->layout();
   st.ranges = ps::plan_shards(st.full_layout.total, ctx->where.shards());

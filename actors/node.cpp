@@ -53,6 +53,7 @@ caf::actor spawn_child(caf::actor_system& sys, local_node& ln, const run_options
     to.rank = c.rank;
     if (auto it = o.slow_trainers.find(c.rank); it != o.slow_trainers.end())
       to.slow_factor = it->second;
+    to.transient_slow = o.transient_slow;
     if (auto it = o.fail_trainers.find(c.rank); first && it != o.fail_trainers.end())
       to.fail_at_clock = static_cast<std::int64_t>(it->second);
     to.failed_at = info.failed_at;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/topology.hpp"
+#include "ps/slowdown.hpp"
 
 namespace troupe::actors {
 
@@ -27,6 +28,7 @@ struct run_options {
   std::vector<std::string> nodes;                     ///< nodes of the topology to run here (all, for --role all)
   std::ostream* out = nullptr;                        ///< console (std::cout when null)
   std::map<std::size_t, double> slow_trainers;        ///< rank -> slow factor (test/benchmark hook)
+  ps::transient_slowdown transient_slow;              ///< every trainer: a fraction of steps slower (hook)
   std::map<std::size_t, std::uint64_t> fail_trainers; ///< rank -> clock at which it throws once (test hook)
   std::int64_t fail_loader_after = -1;     ///< >= 0: the loader fails once at that many batch requests (test hook)
   std::int64_t fail_aggregator_at = -1;    ///< >= 0: the aggregator fails once it has applied that version (test hook)

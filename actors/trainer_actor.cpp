@@ -284,9 +284,11 @@ private:
                      b.images.size, b.n);
       s = engine_.compute(core_.params().data(), b.images.data, b.labels.data, b.n, grad->data());
     }
-    if (o_.slow_factor > 1.0) { // the straggler hook stretches compute, and is reported as compute
+    // The straggler hooks (ps/slowdown.hpp) stretch compute, and are reported as compute.
+    if (const double slow = ps::slowdown{o_.slow_factor, o_.transient_slow}.factor_at(o_.rank, core_.clock());
+        slow > 1.0) {
       const double real = std::chrono::duration<double>(clock_type::now() - t0).count();
-      std::this_thread::sleep_for(std::chrono::duration<double>(real * (o_.slow_factor - 1.0)));
+      std::this_thread::sleep_for(std::chrono::duration<double>(real * (slow - 1.0)));
     }
     const double compute = std::chrono::duration<double>(clock_type::now() - t0).count();
     const auto w1 = span_log::wall::now();

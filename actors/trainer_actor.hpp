@@ -13,14 +13,16 @@
 
 #include <caf/fwd.hpp>
 
+#include "ps/slowdown.hpp"
 #include "runtime/node_context.hpp"
 
 namespace troupe::actors {
 
 struct trainer_options {
   std::size_t rank = 0;
-  std::size_t prefetch = 4;        ///< batches requested ahead of use (credits)
-  double slow_factor = 1.0;        ///< test/benchmark hook: sleep so a step takes this many times longer
+  std::size_t prefetch = 4;              ///< batches requested ahead of use (credits)
+  double slow_factor = 1.0;              ///< test/benchmark hook: sleep so a step takes this many times longer
+  ps::transient_slowdown transient_slow; ///< test/benchmark hook: some steps at random (seeded) slower
   std::int64_t fail_at_clock = -1; ///< test hook: throw when about to compute this clock, or after the last one when it
                                    ///< is the job's total (-1 = never)
   double failed_at = 0;            ///< wall time (s since the epoch) the previous incarnation failed; 0 = first start

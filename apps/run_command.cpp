@@ -291,6 +291,10 @@ int run_command(int argc, char** argv) {
   app.add_option("--set", sets, "Override a YAML key, e.g. --set job.epochs=1 --set metrics.dir=/tmp/m (repeatable)");
   app.add_option("--slow-trainer", slow, "Test hook: RANK=FACTOR makes that trainer's steps FACTOR times slower");
   app.add_option("--fail-trainer", fail, "Test hook: RANK=CLOCK makes that trainer throw once at that clock");
+  std::string transient;
+  app.add_option("--transient-slow", transient,
+                 "Test hook: FRACTION=FACTOR makes that fraction of every trainer's steps (drawn at random, seeded, "
+                 "the same in every run) FACTOR times slower, e.g. 0.1=5");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -304,6 +308,8 @@ int run_command(int argc, char** argv) {
     std::vector<config::override_kv> overrides;
     for (const auto& s : sets)
       overrides.push_back(config::parse_override(s));
+    if (is_bandit_file(config_path) && !transient.empty())
+      throw error("--transient-slow applies to training topologies, not to the bandit workload");
     if (is_bandit_file(config_path))
       return run_bandit(config_path, overrides, role, name, !slow.empty(), !fail.empty());
     if (role == "auto" && !name.empty())
@@ -332,6 +338,8 @@ int run_command(int argc, char** argv) {
       const auto [rank, clock] = parse_rank_value<std::uint64_t>(f, "--fail-trainer", "RANK=CLOCK, e.g. 1=100");
       o.fail_trainers[rank] = clock;
     }
+    if (!transient.empty())
+      o.transient_slow = ps::parse_transient_slowdown(transient);
     o.nodes = !launched.name.empty() ? std::vector<std::string>{launched.name}
                                      : pick_nodes(topo.cluster, topo.source, role, name);
     check_inputs(topo, o.nodes);

@@ -9,6 +9,9 @@
 //                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
 //                                                        # bsp / bsp with balance: speed / ssp / asp
+//   ./build/benchmarks/bench_cluster --part transient    # every trainer 10 % of its steps 5x slower (seeded):
+//                                                        # time to 0.88 / 0.90 test accuracy, bsp / bsp with
+//                                                        # backup_trainers: 1 / ssp / asp (3 trainers)
 //   ./build/benchmarks/bench_cluster --part balance      # one trainer 3x slower: images/s with balance off / speed,
 //                                                        # against the two trainers' speeds alone
 //   ./build/benchmarks/bench_cluster --part metrics      # what metrics and spans cost a trainer per step
@@ -46,6 +49,7 @@
 #include "benchmarks/roundtrip.hpp"
 #include "config/topology.hpp"
 #include "net/van.hpp"
+#include "ps/slowdown.hpp"
 #include "runtime/metrics_actor.hpp"
 #include "runtime/span_log.hpp"
 #include "tests/support/fault_proxy.hpp"
@@ -66,11 +70,13 @@ struct job_shape {
   std::string balance = "off";
   std::size_t batch = 32, epochs = 1, max_train = 0, max_test = 0, every_steps = 0, print_freq = 20;
   std::size_t checkpoint_every = 0; ///< checkpoint.every_steps; 0 = the default
+  std::size_t backup_trainers = 0;  ///< job.backup_trainers; 0 = the key is left out
   float momentum = 0.9f;
 };
 
 std::string yaml_of(const job_shape& j, const std::filesystem::path& dir) {
-  return fmt::format(R"(cluster:
+  return fmt::format(
+      R"(cluster:
   id: bench
   nodes:
 {}
@@ -85,13 +91,13 @@ job:
   consistency: {}
   balance: {}
   evaluation: {{every_epochs: 1, every_steps: {}}}
-checkpoint: {{dir: {}/checkpoints{}}}
+{}checkpoint: {{dir: {}/checkpoints{}}}
 metrics: {{dir: {}/metrics, print_freq: {}, console: false}}
 )",
-                     j.nodes, TROUPE_DEFAULT_MODEL, j.max_train, j.max_test, j.batch, j.epochs, j.momentum,
-                     j.consistency, j.balance, j.every_steps, dir.string(),
-                     j.checkpoint_every > 0 ? fmt::format(", every_steps: {}", j.checkpoint_every) : std::string(),
-                     dir.string(), j.print_freq);
+      j.nodes, TROUPE_DEFAULT_MODEL, j.max_train, j.max_test, j.batch, j.epochs, j.momentum, j.consistency, j.balance,
+      j.every_steps, j.backup_trainers > 0 ? fmt::format("  backup_trainers: {}\n", j.backup_trainers) : std::string(),
+      dir.string(), j.checkpoint_every > 0 ? fmt::format(", every_steps: {}", j.checkpoint_every) : std::string(),
+      dir.string(), j.print_freq);
 }
 
 struct run_result {
@@ -100,7 +106,7 @@ struct run_result {
 };
 
 run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t, double> slow = {},
-               std::map<std::size_t, std::uint64_t> fail = {}) {
+               std::map<std::size_t, std::uint64_t> fail = {}, ps::transient_slowdown transient = {}) {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("troupe-bench-{}-{}", tag, ::getpid());
   std::filesystem::remove_all(dir);
   const auto topo = config::parse_topology(yaml_of(j, dir), tag + ".yaml");
@@ -111,6 +117,7 @@ run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t,
   o.out = &quiet;
   o.slow_trainers = std::move(slow);
   o.fail_trainers = std::move(fail);
+  o.transient_slow = transient;
   run_result r;
   const auto t0 = clock_type::now();
   if (actors::run_nodes(topo, o) != 0)
@@ -425,6 +432,49 @@ nlohmann::json part_straggler() {
   for (const std::string mode : {"bsp-balance", "ssp", "asp"})
     if (out["bsp"]["seconds_to_088"].get<double>() > 0 && out[mode]["seconds_to_088"].get<double>() > 0)
       out[mode + "_over_bsp"] = out[mode]["seconds_to_088"].get<double>() / out["bsp"]["seconds_to_088"].get<double>();
+  return out;
+}
+
+/// Transient stragglers, as on a shared cluster: every trainer has a `slow.fraction` of its steps
+/// `slow.factor` times slower, drawn per (trainer, clock) from one seed, so every mode meets the
+/// same slow steps. Time to 0.88 / 0.90 test accuracy, images/s and the whole run for bsp, bsp
+/// with backup_trainers: 1, ssp (s = 3) and asp; `trainers` trainers x 1 thread in one process.
+nlohmann::json part_transient(const ps::transient_slowdown& slow, std::size_t trainers, std::size_t epochs,
+                              std::size_t max_train) {
+  job_shape j;
+  j.epochs = epochs;
+  j.max_train = max_train;
+  j.max_test = 2000;
+  j.every_steps = 100;
+  j.print_freq = 100;
+  j.momentum = 0.0f; // the same optimizer in every run (ssp wants no momentum)
+  j.nodes = fmt::format(
+      "    - {{name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench\", trainers: {}}}",
+      trainers);
+  nlohmann::json out{{"fraction", slow.fraction}, {"factor", slow.factor}, {"trainers", trainers}};
+  for (const std::string mode : {"bsp", "bsp-backup", "ssp", "asp"}) {
+    j.consistency = mode == "ssp" ? "{mode: ssp, staleness: 3}" : mode == "asp" ? "{mode: asp}" : "{mode: bsp}";
+    j.backup_trainers = mode == "bsp-backup" ? 1 : 0;
+    const auto r = run(j, "transient-" + mode, {}, {}, slow);
+    const auto [t88, best] = time_to(r, 0.88);
+    const double t90 = time_to(r, 0.90).first;
+    std::uint64_t late = 0;
+    for (const auto& rec : r.records)
+      if (rec.value("event", "") == "finish" && rec.contains("late_dropped"))
+        late = rec["late_dropped"].get<std::uint64_t>();
+    const double ips = aggregator_images_per_s(r);
+    fmt::print("transient stragglers ({:.0f} % of steps {}x slower, {} trainers), {}: time to 0.88 test accuracy {}, "
+               "to 0.90 {}; best {:.3f}; {:.0f} images/s; whole run {:.1f} s{}\n",
+               100 * slow.fraction, slow.factor, trainers, mode, seconds_or_not(t88), seconds_or_not(t90), best, ips,
+               r.seconds, mode == "bsp-backup" ? fmt::format("; {} late gradients dropped", late) : std::string());
+    out[mode] = {{"seconds_to_088", t88},    {"seconds_to_090", t90}, {"best_acc", best},
+                 {"run_seconds", r.seconds}, {"images_per_s", ips},   {"late_dropped", late}};
+  }
+  for (const std::string mode : {"bsp-backup", "ssp", "asp"}) {
+    if (out["bsp"]["seconds_to_088"].get<double>() > 0 && out[mode]["seconds_to_088"].get<double>() > 0)
+      out[mode + "_over_bsp"] = out[mode]["seconds_to_088"].get<double>() / out["bsp"]["seconds_to_088"].get<double>();
+    out[mode + "_run_over_bsp"] = out[mode]["run_seconds"].get<double>() / out["bsp"]["run_seconds"].get<double>();
+  }
   return out;
 }
 
@@ -801,10 +851,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
   int repeats = 3;
   app.add_option("--part", part,
-                 "throughput | roundtrip | scaling | shards | straggler | balance | metrics | recovery | "
+                 "throughput | roundtrip | scaling | shards | straggler | transient | balance | metrics | recovery | "
                  "process-recovery | all")
-      ->check(CLI::IsMember({"throughput", "roundtrip", "scaling", "shards", "straggler", "balance", "metrics",
-                             "recovery", "process-recovery", "all"}));
+      ->check(CLI::IsMember({"throughput", "roundtrip", "scaling", "shards", "straggler", "transient", "balance",
+                             "metrics", "recovery", "process-recovery", "all"}));
   app.add_option("--repeats", repeats,
                  "Repeats of each process-recovery scenario; rounds of the balance and roundtrip parts")
       ->check(CLI::PositiveNumber);
@@ -826,7 +876,24 @@ int main(int argc, char** argv) {
   app.add_option("--shards", shard_counts, "Shards part: shard counts K (default 1 2 4)");
   int shard_trainers = 4;
   app.add_option("--shard-trainers", shard_trainers, "Shards part: trainers (default 4)")->check(CLI::PositiveNumber);
+  std::string transient = "0.1=5";
+  app.add_option("--transient-slow", transient,
+                 "Transient part: FRACTION=FACTOR of every trainer's steps made slower (default 0.1=5)");
+  std::size_t transient_trainers = 3, transient_epochs = 4, transient_max_train = 0;
+  app.add_option("--transient-trainers", transient_trainers, "Transient part: trainers (default 3)")
+      ->check(CLI::Range(2, 64));
+  app.add_option("--transient-epochs", transient_epochs, "Transient part: epochs (default 4)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--transient-max-train", transient_max_train,
+                 "Transient part: training samples (default 0: the whole set; small for a smoke run)");
   CLI11_PARSE(app, argc, argv);
+  ps::transient_slowdown transient_slow;
+  try {
+    transient_slow = ps::parse_transient_slowdown(transient);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_cluster: " << e.what() << '\n';
+    return 2;
+  }
   train::tune_allocator();
   nlohmann::json summary{{"benchmark", "cluster"}};
   if (part == "roundtrip" || part == "all")
@@ -848,6 +915,8 @@ int main(int argc, char** argv) {
     summary["process_recovery"] = part_process_recovery(repeats);
   if (part == "straggler" || part == "all")
     summary["straggler"] = part_straggler();
+  if (part == "transient" || part == "all")
+    summary["transient"] = part_transient(transient_slow, transient_trainers, transient_epochs, transient_max_train);
   if (part == "balance" || part == "all")
     summary["balance"] = part_balance(repeats);
   std::cout << summary.dump() << std::endl;

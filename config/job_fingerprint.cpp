@@ -124,6 +124,9 @@ void add_job(entry_writer& w, const job_spec& j) {
     w.add("job.balance.every_clocks", j.balance.every_clocks);
     w.add("job.balance.floor", j.balance.floor);
   }
+  // Only when on, like balance: a bsp job without backup trainers keeps the fingerprint it always had.
+  if (j.backup_trainers > 0)
+    w.add("job.backup_trainers", j.backup_trainers);
   // Only when on, like balance: a job without compression keeps the fingerprint it always had. A
   // node with another encoding could not even read the other side's tensors.
   if (j.compression.mode != compression::none) {

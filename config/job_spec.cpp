@@ -26,7 +26,8 @@ const std::vector<std::string> job_keys = {"model",
                                            "on_trainer_loss",
                                            "balance",
                                            "compression",
-                                           "augment"};
+                                           "augment",
+                                           "backup_trainers"};
 const std::vector<std::string> balance_keys = {"mode", "every_clocks", "floor"};
 const std::vector<std::string> compression_keys = {"mode", "ratio"};
 const std::vector<std::string> compression_modes = {"none", "fp16", "bf16", "topk"};
@@ -268,6 +269,13 @@ job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
     out.compression = read_compression(*c);
   if (auto a = j.find("augment"))
     out.augment = read_augment(*a);
+  if (auto b = j.find("backup_trainers")) { // b < trainers is checked against the cluster (topology.cpp)
+    out.backup_trainers = b->as<std::size_t>(non_negative);
+    if (out.backup_trainers > 0 && out.consistency.mode != consistency::bsp)
+      b->fail(fmt::format("backup_trainers closes a bsp round with the first N - b gradients, but the consistency "
+                          "mode is {}; use consistency: {{mode: bsp}} or backup_trainers: 0",
+                          to_string(out.consistency.mode)));
+  }
   return out;
 }
 

@@ -122,6 +122,9 @@ struct job_spec {
   balance_spec balance;
   compression_spec compression;
   augment_spec augment; ///< the loader's training-time augmentation (off unless given)
+  /// bsp only: a round closes with the first N - b gradients of the N trainers; the late ones for
+  /// that clock are dropped (Chen et al. 2016, backup workers; docs/stragglers.md). 0: all N.
+  std::size_t backup_trainers = 0;
 };
 
 /// "bsp", "ssp" or "asp".

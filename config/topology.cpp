@@ -81,6 +81,10 @@ void check_shards(const yaml_cursor& root, const topology& t) {
     root.child("job").child("compression").fail(why("compression"));
   if (t.job.on_trainer_loss == trainer_loss_policy::shrink)
     root.child("job").child("on_trainer_loss").fail(why("on_trainer_loss: shrink"));
+  // Each shard would close its rounds with whichever gradients reached it first: the shards'
+  // rounds could average different trainers' gradients.
+  if (t.job.backup_trainers > 0)
+    root.child("job").child("backup_trainers").fail(why("backup_trainers"));
   if (t.checkpoint.every_seconds > 0) // shards checkpoint at the same version: by steps only
     root.child("checkpoint")
         .child("every_seconds")
@@ -103,8 +107,19 @@ void check_elastic(const yaml_cursor& root, const topology& t) {
     (launch.max_trainers > 0 ? root.child("cluster").child("launch").child("max_trainers")
                              : root.child("cluster").child("nodes"))
         .fail("an elastic job needs job.on_trainer_loss: shrink: a trainer that has not joined yet, or has left, is "
-              "out of "
-              "the job until it (re)joins");
+              "out of the job until it (re)joins");
+}
+
+/// job.backup_trainers against the cluster: a round needs at least one gradient.
+void check_backup_trainers(const yaml_cursor& root, const topology& t) {
+  const std::size_t trainers = total_trainers(t.cluster);
+  // A launched topology has no nodes until its rendezvous: checked again once it has them.
+  if (t.job.backup_trainers > 0 && !t.cluster.nodes.empty() && t.job.backup_trainers >= trainers)
+    root.child("job")
+        .child("backup_trainers")
+        .fail(fmt::format("backup_trainers: {} with {} trainer(s): a round closes with the first N - b gradients, so b "
+                          "must be less than N = {}",
+                          t.job.backup_trainers, trainers, trainers));
 }
 
 /// The topology in `parsed` (a whole document), after applying `overrides` to its tree.
@@ -123,6 +138,7 @@ topology read_topology(const yaml_cursor& parsed, const std::vector<override_kv>
   out.metrics = read_metrics(root, out.cluster.id);
   check_shards(root, out);
   check_elastic(root, out);
+  check_backup_trainers(root, out);
   return out;
 }
 

@@ -213,7 +213,8 @@ const std::vector<field_spec> aggregator_progress = {
     {"version", type::integer, true},
     {"clock_lag", type::integer_array, true},
     {"staleness_hist", type::count_map, true},
-    {"refused", type::integer, false}, // non-finite gradients refused so far (absent in older logs)
+    {"refused", type::integer, false},      // non-finite gradients refused so far (absent in older logs)
+    {"late_dropped", type::integer, false}, // job.backup_trainers > 0: late gradients dropped so far
 };
 
 const std::vector<field_spec> aggregator_evaluation = {
@@ -285,7 +286,13 @@ const std::vector<field_spec> transport_fields = {
 // (tests/observe/schema_test.cpp fails when the source writes an event that is not listed here).
 using fields = std::vector<field_spec>;
 const fields finish_event = {
-    {"reason", type::string, true}, {"version", type::integer, true}, {"elapsed_s", type::real, true}};
+    {"reason", type::string, true},
+    {"version", type::integer, true},
+    {"elapsed_s", type::real, true},
+    // job.backup_trainers > 0: late gradients dropped in all and per trainer rank
+    {"late_dropped", type::integer, false},
+    {"late_by_trainer", type::integer_array, false},
+};
 const fields checkpoint_event = {
     {"path", type::string, true}, {"version", type::integer, true}, {"stall_s", type::real, true}};
 const fields resume_event = {{"path", type::string, true}, {"version", type::integer, true}};

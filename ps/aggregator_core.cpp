@@ -9,11 +9,14 @@ namespace troupe::ps {
 aggregator_core::aggregator_core(aggregator_options o, nn::param_layout layout, std::vector<float> params)
     : o_(std::move(o)), layout_(std::move(layout)), params_(std::move(params)),
       opt_(optim::make_optimizer(o_.optimizer)), schedule_(o_.schedule), clocks_(o_.trainers, 0),
-      present_(o_.trainers, true), refused_in_a_row_(o_.trainers, 0), round_sum_(params_.size(), 0.0f),
-      round_grads_(o_.trainers), round_n_(o_.trainers, 0) {
+      present_(o_.trainers, true), refused_in_a_row_(o_.trainers, 0), late_dropped_(o_.trainers, 0),
+      round_sum_(params_.size(), 0.0f), round_grads_(o_.trainers), round_n_(o_.trainers, 0) {
   TROUPE_ENFORCE(o_.trainers > 0, "the aggregator needs at least one trainer");
   TROUPE_ENFORCE(params_.size() == layout_.total, "{} parameters for a layout of {}", params_.size(), layout_.total);
   TROUPE_ENFORCE(o_.max_refused_in_a_row > 0, "max_refused_in_a_row must be positive");
+  TROUPE_ENFORCE(o_.backup_trainers == 0 || (o_.gate.synchronous() && o_.backup_trainers < o_.trainers),
+                 "backup_trainers {} needs bsp and fewer backups than the {} trainers", o_.backup_trainers,
+                 o_.trainers);
 }
 
 std::size_t aggregator_core::present_count() const {
@@ -34,6 +37,17 @@ std::uint64_t aggregator_core::max_clock() const {
   return *std::max_element(clocks_.begin(), clocks_.end());
 }
 
+std::uint64_t aggregator_core::gate_clock() const {
+  return backups() ? round_clock_ : min_clock();
+}
+
+std::uint64_t aggregator_core::late_dropped() const {
+  std::uint64_t n = 0;
+  for (auto d : late_dropped_)
+    n += d;
+  return n;
+}
+
 float aggregator_core::current_lr() const {
   // The schedule advances by clocks (one clock = one step of every trainer), so an epoch spans
   // the same part of the schedule whatever the consistency model.
@@ -43,7 +57,7 @@ float aggregator_core::current_lr() const {
 
 bool aggregator_core::may_start(std::size_t rank, std::uint64_t clock) const {
   TROUPE_ENFORCE(rank < clocks_.size(), "trainer rank {} out of range ({} trainers)", rank, clocks_.size());
-  return clock < total_clocks() && o_.gate.allows(clock, min_clock());
+  return clock < total_clocks() && o_.gate.allows(clock, gate_clock());
 }
 
 void aggregator_core::apply(const float* grad, float scale) {
@@ -63,16 +77,20 @@ void aggregator_core::apply(const float* grad, float scale) {
 }
 
 void aggregator_core::close_round_if_complete(push_outcome& out) {
-  bool any_present = false;
+  std::size_t present = 0, pushed = 0;
   for (std::size_t r = 0; r < o_.trainers; ++r) {
     if (!present_[r])
       continue;
-    any_present = true;
-    if (clocks_[r] <= round_clock_)
-      return; // a present trainer has not pushed this clock yet
+    ++present;
+    if (clocks_[r] > round_clock_)
+      ++pushed;
   }
-  if (!any_present)
+  if (present == 0)
     return; // nobody to gather from: the round waits for a trainer to be readmitted
+  // Every present trainer; with backup trainers the first P − b (at least one).
+  const std::size_t quorum = present > o_.backup_trainers ? present - o_.backup_trainers : 1;
+  if (pushed < quorum)
+    return;
   // Σ n_i · g_i in rank order (not arrival order), so a bsp run is deterministic, and the
   // sample-weighted mean applied once.
   std::size_t samples = 0;
@@ -90,15 +108,27 @@ void aggregator_core::close_round_if_complete(push_outcome& out) {
     apply(round_sum_.data(), 1.0f / static_cast<float>(samples));
     out.applied = 1;
   }
-  ++round_clock_;
+  const std::uint64_t closed = round_clock_++;
   round_count_ = 0;
   std::fill(round_n_.begin(), round_n_.end(), 0);
   for (std::size_t r = 0; r < o_.trainers; ++r) {
-    if (present_[r])
-      out.released.push_back(r);
-    else // an absent trainer's clock follows the rounds, as if it had pushed empty batches
+    if (present_[r]) {
+      if (clocks_[r] > closed) // a late trainer (backup trainers) is still computing: released when it pushes
+        out.released.push_back(r);
+    } else { // an absent trainer's clock follows the rounds, as if it had pushed empty batches
       clocks_[r] = std::max(clocks_[r], round_clock_);
+    }
   }
+}
+
+void aggregator_core::drop_late(std::size_t rank, std::uint64_t clock, push_outcome& out) {
+  out.late = true;
+  ++late_dropped_[rank];
+  clocks_[rank] = round_clock_; // it continues with the round being gathered
+  if (round_clock_ == clock + 1)
+    out.released.push_back(rank); // the clock it would start next anyway: fresh parameters suffice
+  else
+    out.resync.push_back(rank); // rounds closed without it meanwhile: it must skip their clocks
 }
 
 void aggregator_core::release_unblocked(std::uint64_t min_before, std::size_t except, push_outcome& out) const {
@@ -124,9 +154,13 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
   TROUPE_ENFORCE(clock == clocks_[rank], "trainer {} pushed clock {} but its next clock is {}", rank, clock,
                  clocks_[rank]);
   TROUPE_ENFORCE(may_start(rank, clock), "trainer {} pushed clock {} beyond the staleness bound (slowest at {})", rank,
-                 clock, min_clock());
+                 clock, gate_clock());
   TROUPE_ENFORCE(n == 0 || grad != nullptr, "trainer {} pushed clock {} with {} samples but no gradient", rank, clock,
                  n);
+  if (backups() && clock < round_clock_) { // its round closed without it: not looked at, not applied
+    drop_late(rank, clock, out);
+    return out;
+  }
   out.staleness = version_ >= version_read ? version_ - version_read : 0;
   // One vectorized pass; the per-parameter description only for a gradient it flags.
   if (o_.refuse_nonfinite && n > 0 && count_nonfinite(grad, params_.size()) > 0) {
@@ -201,10 +235,15 @@ void aggregator_core::restore(std::vector<float> params, const optim::optimizer_
   version_ = version;
   clocks_ = std::move(clocks);
   round_clock_ = *std::min_element(clocks_.begin(), clocks_.end());
+  if (backups()) { // at a round boundary late trainers may be behind the rounds closed without them
+    round_clock_ = *std::max_element(clocks_.begin(), clocks_.end());
+    std::fill(clocks_.begin(), clocks_.end(), round_clock_);
+  }
   round_count_ = 0;
   std::fill(round_n_.begin(), round_n_.end(), 0);
   std::fill(present_.begin(), present_.end(), true);
   std::fill(refused_in_a_row_.begin(), refused_in_a_row_.end(), 0);
+  std::fill(late_dropped_.begin(), late_dropped_.end(), 0);
 }
 
 } // namespace troupe::ps

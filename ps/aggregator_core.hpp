@@ -28,6 +28,18 @@
 /// between rounds stays complete for checkpoints. readmit_trainer() makes it present again at
 /// the clock it must continue from: the round being gathered (bsp; that round then waits for
 /// it) or the slowest present trainer's clock (ssp/asp). ssp/asp weights stay 1/N.
+///
+/// Backup trainers (bsp, backup_trainers = b > 0; Chen et al. 2016, "Revisiting distributed
+/// synchronous SGD"): a round closes as soon as max(1, P − b) of the P present trainers have
+/// pushed its clock, and applies the sample-weighted mean of those gradients; only they are
+/// released. A trainer whose push arrives after its clock's round closed is late: its gradient is
+/// dropped (counted in late_dropped(), neither a duplicate nor a refusal, its samples lost to that
+/// clock), and its clock moves to the round being gathered. If that is the clock after the one it
+/// pushed it is released as after any push; if rounds closed meanwhile without it, it must be
+/// re-synced (`resync`: told its new clock with the parameters). The gate then measures clocks
+/// against the round being gathered (gate_clock()), so late trainers do not hold the others back;
+/// min_clock() and done() still wait for the slowest present trainer's last push. b = 0 is plain
+/// bsp, bit for bit.
 
 #include <cstdint>
 #include <memory>
@@ -52,6 +64,7 @@ struct aggregator_options {
   optim::lr_schedule_options schedule;
   bool refuse_nonfinite = true;          ///< false: apply gradients unchecked
   std::size_t max_refused_in_a_row = 10; ///< refusals in a row from one trainer that set `escalate`
+  std::size_t backup_trainers = 0;       ///< bsp: a round closes with the first P − b gradients (0: all)
 };
 
 /// What a push changed.
@@ -64,6 +77,8 @@ struct push_outcome {
   nonfinite_report nonfinite;        ///< where, when refused
   std::size_t refused_in_a_row = 0;  ///< this trainer's refusals in a row, including this one
   bool escalate = false;             ///< refused_in_a_row reached max_refused_in_a_row
+  bool late = false;                 ///< backup trainers: its round had closed; dropped, not applied
+  std::vector<std::size_t> resync;   ///< trainers whose clock moved past the one they pushed: re-sync them
 };
 
 class aggregator_core {
@@ -85,6 +100,12 @@ public:
   /// The slowest present trainer's clock (of all trainers when none is present).
   std::uint64_t min_clock() const;
   std::uint64_t max_clock() const;
+  /// The clock the consistency gate measures trainers against: min_clock(), or with backup
+  /// trainers the bsp round being gathered (late trainers do not hold the others back).
+  std::uint64_t gate_clock() const;
+  /// Late gradients dropped so far (backup trainers), in all and of one trainer.
+  std::uint64_t late_dropped() const;
+  std::uint64_t late_dropped(std::size_t rank) const { return late_dropped_.at(rank); }
   /// Every present trainer has pushed every clock of the job.
   bool done() const { return min_clock() >= total_clocks(); }
   std::uint64_t total_clocks() const { return o_.steps_per_epoch * o_.epochs; }
@@ -109,14 +130,20 @@ public:
   /// Refusals in a row of rank's latest gradients (0 after an accepted one).
   std::size_t refused_in_a_row(std::size_t rank) const { return refused_in_a_row_.at(rank); }
   /// Restores a checkpointed state: parameters, optimizer, version and clocks; throws troupe::error
-  /// if the sizes do not match this job (another model or another number of trainers).
+  /// if the sizes do not match this job (another model or another number of trainers). With backup
+  /// trainers every trainer continues at the round being gathered (a late one's stale clock would
+  /// only be dropped).
   void restore(std::vector<float> params, const optim::optimizer_state& opt, std::uint64_t version,
                std::vector<std::uint64_t> clocks);
 
 private:
   void apply(const float* grad, float scale);
-  /// bsp: applies the round if every present trainer has pushed, and releases them.
+  /// bsp: applies the round if every present trainer (with backup trainers: P − b of them) has
+  /// pushed, and releases those that pushed.
   void close_round_if_complete(push_outcome& out);
+  /// Backup trainers: a push for a clock whose round already closed.
+  void drop_late(std::size_t rank, std::uint64_t clock, push_outcome& out);
+  bool backups() const { return o_.backup_trainers > 0 && o_.gate.synchronous(); }
   /// ssp: trainers blocked on the bound that may start now that the slowest clock left `min_before`.
   void release_unblocked(std::uint64_t min_before, std::size_t except, push_outcome& out) const;
 
@@ -129,6 +156,7 @@ private:
   std::vector<std::uint64_t> clocks_; ///< pushes seen per trainer
   std::vector<bool> present_;         ///< false: removed (node lost) until readmitted
   std::vector<std::size_t> refused_in_a_row_;
+  std::vector<std::uint64_t> late_dropped_; ///< backup trainers: late gradients dropped, per trainer
   // BSP round in progress (clock round_clock_): each rank's gradient and sample count (0: none
   // received, empty or refused), summed in rank order.
   std::uint64_t round_clock_ = 0;

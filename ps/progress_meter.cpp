@@ -16,6 +16,8 @@ std::string format_duration(double seconds) {
 }
 
 void progress_meter::pushed(const push& p, const push_outcome& out) {
+  if (out.late) // backup trainers: dropped unread, its samples lost to that clock; counted by the core
+    return;
   if (out.refused) {
     ++refused_; // its loss and accuracy are as broken as its gradient: they stay out of the figures
   } else {
@@ -73,6 +75,8 @@ progress_meter::line progress_meter::take(const aggregator_core& core, double si
   r["clock_lag"] = lag;
   r["staleness_hist"] = hist;
   r["refused"] = refused_; // non-finite gradients refused so far
+  if (o.backup_trainers > 0)
+    r["late_dropped"] = core.late_dropped(); // late gradients dropped so far (backup trainers)
   loss_sum_ = 0;
   samples_ = correct1_ = correct5_ = pushes_ = 0;
   last_clock_ = clock;

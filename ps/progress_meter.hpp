@@ -19,7 +19,8 @@ std::string format_duration(double seconds);
 
 class progress_meter {
 public:
-  /// A push the core took: its staleness; and, unless it was refused, what it reports.
+  /// A push the core took: its staleness; and, unless it was refused, what it reports. A late
+  /// push (backup trainers) counts nowhere here: the core counts it.
   void pushed(const push& p, const push_outcome& out);
   /// Training (re)starts at the slowest clock `clock` (for the ETA and the clock rate).
   void restart_at(std::uint64_t clock) { first_clock_ = last_clock_ = clock; }
@@ -29,7 +30,7 @@ public:
 
   struct line {
     std::string text;      ///< "Epoch: [1][ 100/938]  Time ..."
-    nlohmann::json fields; ///< loss, acc, images_per_s, ..., refused
+    nlohmann::json fields; ///< loss, acc, images_per_s, ..., refused (, late_dropped with backup trainers)
   };
   /// The line for the slowest clock now, `since_line_s` after the last one and `run_s` after
   /// (re)start; resets the sums.

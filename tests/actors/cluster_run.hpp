@@ -21,12 +21,13 @@ struct cluster_run {
   std::string console;
 };
 
-/// Runs every node of the case's topology in this process; `slow` and `fail` are the test hooks
-/// (rank -> slow-down factor, rank -> the clock at which that trainer throws once).
-inline cluster_run run_cluster(const cluster_case& c, const std::filesystem::path& dir,
-                               std::map<std::size_t, double> slow = {},
-                               std::map<std::size_t, std::uint64_t> fail = {}) {
-  const auto topo = config::parse_topology(topology_yaml(c, dir), "test.yaml");
+/// Runs every node of the topology `yaml` (from topology_yaml(c, dir), possibly edited) in this
+/// process; `slow` and `fail` are the test hooks (rank -> slow-down factor, rank -> the clock at
+/// which that trainer throws once).
+inline cluster_run run_cluster_yaml(const std::string& yaml, const cluster_case& c, const std::filesystem::path& dir,
+                                    std::map<std::size_t, double> slow = {},
+                                    std::map<std::size_t, std::uint64_t> fail = {}) {
+  const auto topo = config::parse_topology(yaml, "test.yaml");
   actors::run_options o;
   for (const auto& n : topo.cluster.nodes)
     o.nodes.push_back(n.name);
@@ -45,6 +46,13 @@ inline cluster_run run_cluster(const cluster_case& c, const std::filesystem::pat
     if (rec["actor"] == "aggregator")
       r.aggregator_records.push_back(rec);
   return r;
+}
+
+/// Runs every node of the case's topology in this process (see run_cluster_yaml).
+inline cluster_run run_cluster(const cluster_case& c, const std::filesystem::path& dir,
+                               std::map<std::size_t, double> slow = {},
+                               std::map<std::size_t, std::uint64_t> fail = {}) {
+  return run_cluster_yaml(topology_yaml(c, dir), c, dir, std::move(slow), std::move(fail));
 }
 
 } // namespace troupe::test

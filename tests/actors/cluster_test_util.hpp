@@ -32,6 +32,7 @@ struct cluster_case {
   std::size_t shards = 1;           ///< aggregator: {shards: K} on the aggregator node
   std::size_t aggregator_nodes = 1; ///< tcp / ipc: more aggregator nodes agg1, agg2, ... (one shard each)
   std::string augment = "{}";       ///< job.augment as a flow mapping ({} = off)
+  std::string backup_trainers;      ///< job.backup_trainers as written; empty: the key is absent
 };
 
 /// Topology YAML for the case; outputs under `dir`.
@@ -58,7 +59,8 @@ inline std::string topology_yaml(const cluster_case& c, const std::filesystem::p
   }
   const std::string consistency =
       c.mode == "ssp" ? fmt::format("{{mode: ssp, staleness: {}}}", c.staleness) : fmt::format("{{mode: {}}}", c.mode);
-  return fmt::format(R"(cluster:
+  return fmt::format(
+      R"(cluster:
   id: test-cluster
   connect_timeout_s: 20
   nodes:
@@ -75,20 +77,21 @@ job:
   balance: {balance}
   compression: {compression}
   augment: {augment}
-checkpoint:
+{backup}checkpoint:
   dir: {dir}/checkpoints
 metrics:
   dir: {dir}/metrics
   print_freq: {print_freq}
   console: false
 )",
-                     fmt::arg("nodes", nodes), fmt::arg("model", source_dir() + "/examples/models/fmnist_cnn.yaml"),
-                     fmt::arg("max_train", c.max_train), fmt::arg("max_test", c.max_test), fmt::arg("batch", c.batch),
-                     fmt::arg("epochs", c.epochs), fmt::arg("seed", c.seed), fmt::arg("schedule", c.schedule),
-                     fmt::arg("consistency", consistency), fmt::arg("dir", dir.string()),
-                     fmt::arg("print_freq", c.print_freq), fmt::arg("momentum", c.momentum),
-                     fmt::arg("balance", c.balance), fmt::arg("compression", c.compression),
-                     fmt::arg("augment", c.augment));
+      fmt::arg("nodes", nodes), fmt::arg("model", source_dir() + "/examples/models/fmnist_cnn.yaml"),
+      fmt::arg("max_train", c.max_train), fmt::arg("max_test", c.max_test), fmt::arg("batch", c.batch),
+      fmt::arg("epochs", c.epochs), fmt::arg("seed", c.seed), fmt::arg("schedule", c.schedule),
+      fmt::arg("consistency", consistency), fmt::arg("dir", dir.string()), fmt::arg("print_freq", c.print_freq),
+      fmt::arg("momentum", c.momentum), fmt::arg("balance", c.balance), fmt::arg("compression", c.compression),
+      fmt::arg("augment", c.augment),
+      fmt::arg("backup",
+               c.backup_trainers.empty() ? std::string() : fmt::format("  backup_trainers: {}\n", c.backup_trainers)));
 }
 
 /// `yaml` (from topology_yaml) with cluster.security.curve on, key files under `key_dir` and each

@@ -102,6 +102,13 @@ TEST_CASE("a different job setting is named by its key with both values", "[conf
     CHECK(d.key == "job.balance.mode");
     CHECK(d.theirs == "speed");
   }
+  SECTION("backup trainers (absent while 0, so jobs without them keep their fingerprint)") {
+    CHECK(mine.fingerprint().entries == job({"job.backup_trainers=0"}).fingerprint().entries);
+    const auto d = difference(mine, job({"job.backup_trainers=1"}));
+    CHECK(d.key == "job.backup_trainers");
+    CHECK(d.mine == config::fingerprint_absent);
+    CHECK(d.theirs == "1");
+  }
   SECTION("compression (absent while none, so uncompressed jobs keep their fingerprint)") {
     CHECK(mine.fingerprint().entries == job({"job.compression=none"}).fingerprint().entries);
     const auto d = difference(mine, job({"job.compression=fp16"}));

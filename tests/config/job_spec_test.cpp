@@ -120,6 +120,36 @@ TEST_CASE("impossible balance settings are rejected with position, key path and 
   });
 }
 
+TEST_CASE("job.backup_trainers defaults to 0 and is read for bsp", "[config][topology][job][backup]") {
+  using troupe::config::parse_topology;
+  const std::string two = three + "    - {name: t1, roles: [trainer], endpoint: 'tcp://127.0.0.1:5704', trainers: 1}\n";
+  CHECK(parse_topology(doc(two), "t.yaml").job.backup_trainers == 0);
+  CHECK(parse_topology(doc(two, model_line + "  backup_trainers: 0\n"), "t.yaml").job.backup_trainers == 0);
+  CHECK(parse_topology(doc(two, model_line + "  backup_trainers: 1\n"), "t.yaml").job.backup_trainers == 1);
+  // 0 is today's bsp in every mode: nothing to refuse.
+  CHECK(parse_topology(doc(three, model_line + "  consistency: {mode: asp}\n  backup_trainers: 0\n"), "t.yaml")
+            .job.backup_trainers == 0);
+}
+
+TEST_CASE("impossible backup_trainers settings are rejected with position, key path and problem",
+          "[config][topology][job][backup]") {
+  // doc(three) has one trainer; `two` has two.
+  const std::string two = three + "    - {name: t1, roles: [trainer], endpoint: 'tcp://127.0.0.1:5704', trainers: 1}\n";
+  check_rejected({
+      {"with ssp", doc(three, model_line + "  consistency: {mode: ssp, staleness: 2}\n  backup_trainers: 1\n"),
+       "bad.yaml:10:20", "job.backup_trainers",
+       "backup_trainers closes a bsp round with the first N - b gradients, but the consistency mode is ssp"},
+      {"with asp", doc(three, model_line + "  consistency: {mode: asp}\n  backup_trainers: 1\n"), "bad.yaml:10:20",
+       "job.backup_trainers", "but the consistency mode is asp"},
+      {"negative", doc(three, model_line + "  backup_trainers: -1\n"), "bad.yaml:9:20", "job.backup_trainers",
+       "expected a non-negative integer, got '-1'"},
+      {"as many as the trainers", doc(three, model_line + "  backup_trainers: 1\n"), "bad.yaml:9:20",
+       "job.backup_trainers", "backup_trainers: 1 with 1 trainer(s): a round closes with the first N - b gradients"},
+      {"more than the trainers", doc(two, model_line + "  backup_trainers: 3\n"), "bad.yaml:10:20",
+       "job.backup_trainers", "so b must be less than N = 2"},
+  });
+}
+
 TEST_CASE("job.compression defaults to none and is read as a word or a mapping",
           "[config][topology][job][compression]") {
   using troupe::config::compression;

@@ -374,6 +374,8 @@ TEST_CASE("aggregator: {shards: K} on the aggregator node shards it; elsewhere o
                       Contains("job.compression") && Contains("compression with 4 aggregator shards"));
   REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  on_trainer_loss: shrink\n"), "t.yaml"),
                       Contains("job.on_trainer_loss") && Contains("on_trainer_loss: shrink with 4 aggregator shards"));
+  REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  backup_trainers: 1\n"), "t.yaml"),
+                      Contains("job.backup_trainers") && Contains("backup_trainers with 4 aggregator shards"));
   REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line, "checkpoint: {every_seconds: 30}\n"), "t.yaml"),
                       Contains("checkpoint.every_seconds") && Contains("every_steps"));
 }

@@ -214,6 +214,11 @@ TEST_CASE("bad input table: troupe-node command lines", "[cli][bad_input]") {
        {"--role", "all", "--config", "t.yaml", "--slow-trainer", "one=three"},
        1,
        "troupe-node: error: --slow-trainer one=three: expected RANK=FACTOR, e.g. 1=3"},
+      {"a --transient-slow fraction above 1",
+       {"--role", "all", "--config", "t.yaml", "--transient-slow", "1.5=5"},
+       1,
+       "troupe-node: error: --transient-slow 1.5=5: expected FRACTION=FACTOR with 0 < FRACTION <= 1 and FACTOR >= 1, "
+       "e.g. 0.1=5 (10 % of the steps 5x slower)"},
       {"a --fail-trainer of a negative clock",
        {"--role", "all", "--config", "t.yaml", "--fail-trainer", "0=-5"},
        1,

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "aggregator_test_util.hpp"
+
 using troupe::ps::trainer_meter;
 
 TEST_CASE("a trainer's meter: share per clock, speed, and each wait as a fraction of the period",
@@ -46,4 +48,38 @@ TEST_CASE("a trainer's meter: share per clock, speed, and each wait as a fractio
     CHECK(next["wait_params_frac"].get<double>() == 0.0);
     CHECK(next["wait_batch_frac"].get<double>() == 0.0);
   }
+}
+
+TEST_CASE("the aggregator's meter leaves late gradients out of its figures and reports their count",
+          "[ps][progress_meter][backup]") {
+  using namespace troupe;
+  auto o = test::plain_sgd(config::consistency::bsp, 2);
+  o.backup_trainers = 1;
+  ps::aggregator_core agg(o, test::two_params(), {0.f, 0.f, 0.f});
+  ps::progress_meter meter;
+  const float g[] = {1.f, 1.f, 1.f};
+  ps::push p0;
+  p0.rank = 0;
+  p0.n = 4;
+  p0.loss_sum = 2.0; // mean loss 0.5
+  p0.correct1 = 4;
+  meter.pushed(p0, agg.push(0, 0, 0, 4, g));
+  ps::push p1 = p0;
+  p1.rank = 1;
+  p1.loss_sum = 400.0; // a late gradient's figures must not count
+  p1.correct1 = 0;
+  const auto late = agg.push(1, 0, 0, 4, g);
+  REQUIRE(late.late);
+  meter.pushed(p1, late);
+  const auto line = meter.take(agg, 1.0, 1.0);
+  CHECK(line.fields["loss"].get<double>() == Approx(0.5));
+  CHECK(line.fields["acc"].get<double>() == Approx(1.0));
+  CHECK(line.fields["images_per_s"].get<double>() == Approx(4.0));
+  CHECK(line.fields["late_dropped"].get<std::uint64_t>() == 1);
+  CHECK(line.fields["staleness_hist"] == nlohmann::json{{"0", 1}});
+
+  ps::aggregator_core plain(test::plain_sgd(config::consistency::bsp, 2), test::two_params(), {0.f, 0.f, 0.f});
+  ps::progress_meter m2;
+  m2.pushed(p0, plain.push(0, 0, 0, 4, g));
+  CHECK_FALSE(m2.take(plain, 1.0, 1.0).fields.contains("late_dropped")); // only with backup trainers
 }
