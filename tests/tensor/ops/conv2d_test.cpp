@@ -1,5 +1,7 @@
 #include "tensor/ops/conv2d.hpp"
 
+#include <thread>
+
 #include <xtensor/xview.hpp>
 
 #include "../golden/golden_util.hpp"
@@ -197,4 +199,35 @@ TEST_CASE("oneDNN conv2d accumulates gradients, reuses its primitives and runs w
   y.backward(seed);
   yn.backward(seed);
   test::require_close(xi.grad(), xn.grad(), 1e-4f);
+}
+
+TEST_CASE("oneDNN conv2d on two threads at once gives each thread the one-thread result", "[tensor][conv2d][dnnl]") {
+  // The trainer's replicas run conv2d side by side, each with its own cached primitives.
+  if (!conv_algo_available(conv_algo::dnnl)) {
+    WARN("built without oneDNN (TROUPE_WITH_DNNL=OFF): nothing to test");
+    return;
+  }
+  const array x = test::random_array({4, 8, 13, 13}, 22), w = test::random_array({16, 8, 3, 3}, 23);
+  const array seed = test::random_array({4, 16, 11, 11}, 24);
+  auto run = [&](array& y, array& dx, array& dw) {
+    for (int step = 0; step < 5; ++step) {
+      var xv(x, true), wv(w, true);
+      var out = conv2d(xv, wv, var(), 1, 0, conv_algo::dnnl);
+      out.backward(seed);
+      y = out.value();
+      dx = xv.grad();
+      dw = wv.grad();
+    }
+  };
+  array y, dx, dw, y1, dx1, dw1, y2, dx2, dw2;
+  run(y, dx, dw);
+  std::thread t1([&] { run(y1, dx1, dw1); }), t2([&] { run(y2, dx2, dw2); });
+  t1.join();
+  t2.join();
+  for (const auto* r : {&y1, &y2})
+    test::require_equal(*r, y);
+  for (const auto* r : {&dx1, &dx2})
+    test::require_equal(*r, dx);
+  for (const auto* r : {&dw1, &dw2})
+    test::require_equal(*r, dw);
 }
