@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/error.hpp"
 #include "common/rng.hpp"
 #include "config/model_spec.hpp"
 #include "data/dataset.hpp"
@@ -105,9 +106,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
   std::vector<tensor::conv_algo> backends;
-  for (const auto& name : conv_names) {
-    backends.push_back(tensor::parse_conv_algo(name));
-    tensor::set_conv_backend(backends.back()); // refuses dnnl here, before any timing, if not built
+  try {
+    for (const auto& name : conv_names) {
+      backends.push_back(tensor::parse_conv_algo(name));
+      tensor::set_conv_backend(backends.back()); // refuses dnnl here, before any timing, if not built
+    }
+  } catch (const error& e) {
+    fmt::print(stderr, "bench_train_throughput: --conv: {}\n", e.what());
+    return 2;
   }
 
   const auto spec = config::load_model_spec(model_path);
