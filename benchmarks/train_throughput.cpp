@@ -1,10 +1,15 @@
 // Training throughput of the reference CNN on real Fashion-MNIST batches, steady state.
 //
-//   ./build/benchmarks/bench_train_throughput [--batch 64] [--steps 60] [--repeats 5]
+//   ./build/benchmarks/bench_train_throughput [--batch 64] [--steps 60] [--repeats 5] [--conv gemm,dnnl]
 //
 // For threads 1 and 2 it runs `repeats` timed windows of `steps` steps (after a warm-up) and
 // reports the median window: images/s, ms/step and GFLOP/s (training FLOPs counted from the
 // model's shapes). Then a per-op breakdown for one thread's slice of the batch. Last line: JSON.
+//
+// --conv (or TROUPE_CONV) names the conv2d backends to measure (gemm, dnnl, naive; default gemm).
+// With several, each round times one window of every backend in turn (order alternating), so
+// machine noise hits them alike; the JSON's threads1/threads2 are the first backend's, and
+// "by_conv" holds every backend's figures.
 
 #include <algorithm>
 #include <chrono>
@@ -14,11 +19,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/error.hpp"
 #include "common/rng.hpp"
 #include "config/model_spec.hpp"
 #include "data/dataset.hpp"
 #include "tensor/ops/activation.hpp"
 #include "tensor/ops/conv2d.hpp"
+#include "tensor/ops/conv2d_dnnl.hpp"
 #include "tensor/ops/linear.hpp"
 #include "tensor/ops/loss.hpp"
 #include "tensor/ops/pool.hpp"
@@ -85,14 +92,29 @@ int main(int argc, char** argv) {
   std::size_t batch = 64, steps = 60, repeats = 5;
   std::string model_path = TROUPE_DEFAULT_MODEL;
   std::string data_dir = data::default_fashion_mnist_dir;
+  std::vector<std::string> conv_names{"gemm"};
   CLI::App app{"Training throughput of the reference CNN"};
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--steps", steps, "steps per timed window")->capture_default_str();
   app.add_option("--repeats", repeats, "timed windows per thread count")->capture_default_str();
   app.add_option("--model", model_path)->capture_default_str();
   app.add_option("--data", data_dir)->capture_default_str();
+  app.add_option("--conv", conv_names, "conv2d backends to alternate: gemm, dnnl, naive")
+      ->delimiter(',')
+      ->envname("TROUPE_CONV")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   train::tune_allocator();
+  std::vector<tensor::conv_algo> backends;
+  try {
+    for (const auto& name : conv_names) {
+      backends.push_back(tensor::parse_conv_algo(name));
+      tensor::set_conv_backend(backends.back()); // refuses dnnl here, before any timing, if not built
+    }
+  } catch (const error& e) {
+    fmt::print(stderr, "bench_train_throughput: --conv: {}\n", e.what());
+    return 2;
+  }
 
   const auto spec = config::load_model_spec(model_path);
   const auto ds = data::load_fashion_mnist(data_dir, true, {}, batch * 50);
@@ -103,9 +125,19 @@ int main(int argc, char** argv) {
   nlohmann::json summary{{"benchmark", "train_throughput"},
                          {"model", spec.name},
                          {"batch", batch},
-                         {"mflop_per_image", train_flops / 1e6}};
+                         {"mflop_per_image", train_flops / 1e6},
+                         {"conv", conv_names}};
   for (std::size_t threads : {1, 2}) {
     train::gradient_engine engine(spec, 1, threads);
+    if (threads == 1 && std::count(backends.begin(), backends.end(), tensor::conv_algo::dnnl)) {
+      // What oneDNN picked for the two convolutions of one replica's slice (1 thread per replica).
+      const std::size_t n = (batch + 1) / 2;
+      fmt::print(
+          "oneDNN conv1: {}\noneDNN conv2: {}\n",
+          tensor::dnnl_conv::implementations(tensor::make_conv2d_geometry({n, 1, 28, 28}, {32, 1, 3, 3}, 1, 0), true),
+          tensor::dnnl_conv::implementations(tensor::make_conv2d_geometry({n, 32, 13, 13}, {64, 32, 3, 3}, 1, 0),
+                                             true));
+    }
     std::vector<float> params = engine.initial_parameters(), grad(params.size());
     optim::sgd opt({0.9f, 0, 0, false});
     std::vector<optim::param_slot> slots;
@@ -119,24 +151,38 @@ int main(int argc, char** argv) {
       opt.step(slots, 0.01f);
       cursor = (cursor + batch) % (ds.n - batch + 1);
     };
-    for (int i = 0; i < 10; ++i)
-      one_step();
-    std::vector<double> window_ips;
-    for (std::size_t r = 0; r < repeats; ++r) {
-      const auto s = clock_type::now();
-      for (std::size_t i = 0; i < steps; ++i)
+    for (auto algo : backends) { // warm-up: caches, pages, oneDNN's primitives
+      tensor::set_conv_backend(algo);
+      for (int i = 0; i < 10; ++i)
         one_step();
-      window_ips.push_back(static_cast<double>(steps * batch) / since(s));
     }
-    const double ips = median(window_ips);
-    const double gflops = ips * train_flops / 1e9;
-    const double peak = 115.0 * static_cast<double>(threads); // measured FMA peak per core (DEPENDENCIES.md)
-    fmt::print("threads {}: {:.0f} images/s  {:.2f} ms/step  {:.1f} GFLOP/s  ({:.0f}% of {:.0f} GFLOP/s peak)\n",
-               threads, ips, 1e3 * static_cast<double>(batch) / ips, gflops, 100 * gflops / peak, peak);
-    summary[fmt::format("threads{}", threads)] = {{"images_per_s", ips},
-                                                  {"ms_per_step", 1e3 * batch / ips},
-                                                  {"gflops", gflops},
-                                                  {"fraction_of_peak", gflops / peak}};
+    std::vector<std::vector<double>> window_ips(backends.size());
+    for (std::size_t r = 0; r < repeats; ++r)
+      for (std::size_t k = 0; k < backends.size(); ++k) {
+        const std::size_t b = r % 2 ? backends.size() - 1 - k : k; // alternate the order round by round
+        tensor::set_conv_backend(backends[b]);
+        const auto s = clock_type::now();
+        for (std::size_t i = 0; i < steps; ++i)
+          one_step();
+        window_ips[b].push_back(static_cast<double>(steps * batch) / since(s));
+      }
+    for (std::size_t b = 0; b < backends.size(); ++b) {
+      const double ips = median(window_ips[b]);
+      const double gflops = ips * train_flops / 1e9;
+      const double peak = 115.0 * static_cast<double>(threads); // measured FMA peak per core (DEPENDENCIES.md)
+      fmt::print("threads {} conv {:<5}: {:.0f} images/s  {:.2f} ms/step  {:.1f} GFLOP/s  ({:.0f}% of {:.0f} GFLOP/s "
+                 "peak)  windows {:.0f}\n",
+                 threads, conv_names[b], ips, 1e3 * static_cast<double>(batch) / ips, gflops, 100 * gflops / peak, peak,
+                 fmt::join(window_ips[b], " "));
+      const nlohmann::json fig{{"images_per_s", ips},
+                               {"ms_per_step", 1e3 * batch / ips},
+                               {"gflops", gflops},
+                               {"fraction_of_peak", gflops / peak},
+                               {"windows_images_per_s", window_ips[b]}};
+      if (b == 0)
+        summary[fmt::format("threads{}", threads)] = fig;
+      summary["by_conv"][conv_names[b]][fmt::format("threads{}", threads)] = fig;
+    }
   }
 
   // Per-op breakdown on one thread's slice (batch/2 images), forward and backward separately.
@@ -161,28 +207,33 @@ int main(int argc, char** argv) {
     var fin = rnd({n, 1600}), hin = rnd({n, 128});
     op_timer t;
     const int reps = 20;
-    t.time("conv1 fwd", reps, [&] {
-      no_grad_guard g;
-      conv2d(xin, w1, b1);
-    });
-    t.time("conv1 fwd+bwd", reps, [&] {
-      auto y = conv2d(xin, w1, b1);
-      y.backward(y.value());
-    });
+    // The conv rows and the whole step once per backend, named "[backend]" when there are several.
+    auto tag = [&](std::size_t b) { return backends.size() > 1 ? fmt::format(" [{}]", conv_names[b]) : ""; };
+    for (std::size_t b = 0; b < backends.size(); ++b) {
+      set_conv_backend(backends[b]);
+      t.time("conv1 fwd" + tag(b), reps, [&] {
+        no_grad_guard g;
+        conv2d(xin, w1, b1);
+      });
+      t.time("conv1 fwd+bwd" + tag(b), reps, [&] {
+        auto y = conv2d(xin, w1, b1);
+        y.backward(y.value());
+      });
+      t.time("conv2 fwd" + tag(b), reps, [&] {
+        no_grad_guard g;
+        conv2d(a2in, w2, b2);
+      });
+      t.time("conv2 fwd+bwd" + tag(b), reps, [&] {
+        auto y = conv2d(a2in, w2, b2);
+        y.backward(y.value());
+      });
+    }
     t.time("relu1 fwd+bwd", reps, [&] {
       auto y = relu(a1);
       y.backward(y.value());
     });
     t.time("pool1 fwd+bwd", reps, [&] {
       auto y = max_pool2d(p1in, 2, 2);
-      y.backward(y.value());
-    });
-    t.time("conv2 fwd", reps, [&] {
-      no_grad_guard g;
-      conv2d(a2in, w2, b2);
-    });
-    t.time("conv2 fwd+bwd", reps, [&] {
-      auto y = conv2d(a2in, w2, b2);
       y.backward(y.value());
     });
     t.time("pool2 fwd+bwd", reps, [&] {
@@ -198,8 +249,12 @@ int main(int argc, char** argv) {
       y.backward();
     });
     std::vector<float> params = engine.initial_parameters(), grad(params.size());
-    t.time("whole step (1 thread)", reps,
-           [&] { engine.compute(params.data(), ds.images.data(), ds.labels.data(), n, grad.data()); });
+    for (std::size_t b = 0; b < backends.size(); ++b) {
+      set_conv_backend(backends[b]);
+      t.time("whole step (1 thread)" + tag(b), reps,
+             [&] { engine.compute(params.data(), ds.images.data(), ds.labels.data(), n, grad.data()); });
+    }
+    set_conv_backend(backends.front());
     fmt::print("per-op (one thread, {} images), median ms:\n", n);
     nlohmann::json ops;
     for (const auto& [name, ms] : t.rows) {

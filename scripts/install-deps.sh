@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config git clang clang-format libclang-rt-14-dev
   libcaf-dev libzmq3-dev cppzmq-dev libcereal-dev
-  xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev
+  xtensor-dev libxtensor-blas-dev libxsimd-dev libopenblas-dev libdnnl-dev
   catch2 libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libcpp-httplib-dev
   dataset-fashion-mnist
   slurm-wlm munge openmpi-bin

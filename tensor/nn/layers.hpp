@@ -33,14 +33,15 @@ public:
   var forward(const var& x) override;
   std::vector<named_parameter> parameters() override;
   std::string describe() const override;
-  /// Selects the kernel (the naive one exists for testing the fast one).
+  /// Selects the kernel; by default the process-wide one (tensor::set_conv_backend). The naive
+  /// one exists for testing the fast ones.
   void set_algo(tensor::conv_algo algo) { algo_ = algo; }
 
 private:
   std::size_t in_, out_, kh_, kw_;
   tensor::conv2d_params params_;
   var weight_, bias_;
-  tensor::conv_algo algo_ = tensor::conv_algo::im2col_gemm;
+  tensor::conv_algo algo_ = tensor::conv_algo::selected;
 };
 
 class max_pool2d : public module {

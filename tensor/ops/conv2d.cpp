@@ -1,11 +1,13 @@
 #include "tensor/ops/conv2d.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "common/error.hpp"
 #include "tensor/blas.hpp"
+#include "tensor/ops/conv2d_dnnl.hpp"
 
 namespace troupe::tensor {
 
@@ -117,7 +119,46 @@ void conv2d_backward_gemm(const float* w, const float* dy, const std::vector<flo
   }
 }
 
+std::atomic<conv_algo> selected_backend{conv_algo::im2col_gemm};
+
 } // namespace
+
+bool conv_algo_available(conv_algo algo) {
+  return algo != conv_algo::dnnl || dnnl_conv::available();
+}
+
+void set_conv_backend(conv_algo algo) {
+  TROUPE_ENFORCE(algo != conv_algo::selected, "set_conv_backend needs a backend (naive, gemm or dnnl), not 'selected'");
+  if (algo == conv_algo::dnnl)
+    dnnl_conv::require();
+  selected_backend = algo;
+}
+
+conv_algo conv_backend() {
+  return selected_backend;
+}
+
+conv_algo parse_conv_algo(std::string_view name) {
+  for (conv_algo a : {conv_algo::naive, conv_algo::im2col_gemm, conv_algo::dnnl})
+    if (name == conv_algo_name(a))
+      return a;
+  TROUPE_ENFORCE(false, "unknown conv2d backend '{}': expected naive, gemm or dnnl", name);
+  return conv_algo::selected; // unreachable
+}
+
+std::string_view conv_algo_name(conv_algo algo) {
+  switch (algo) {
+  case conv_algo::im2col_gemm:
+    return "gemm";
+  case conv_algo::naive:
+    return "naive";
+  case conv_algo::dnnl:
+    return "dnnl";
+  case conv_algo::selected:
+    break;
+  }
+  return "selected";
+}
 
 var conv2d(const var& x, const var& w, const var& b, std::size_t stride, std::size_t padding, conv_algo algo) {
   return conv2d(x, w, b, conv2d_params::square(stride, padding), algo);
@@ -134,6 +175,10 @@ var conv2d(const var& x, const var& w, const var& b, const conv2d_params& p, con
   if (has_bias)
     inputs.push_back(b);
 
+  if (algo == conv_algo::selected)
+    algo = selected_backend;
+  const bool needs_grad = grad_enabled() && (x.requires_grad() || w.requires_grad() || (has_bias && b.requires_grad()));
+
   if (algo == conv_algo::naive) {
     kernels::conv2d_forward_naive(x.value().data(), w.value().data(), bias, out.data(), g);
     return make_result(std::move(out), std::move(inputs), [g](node& self) {
@@ -147,9 +192,22 @@ var conv2d(const var& x, const var& w, const var& b, const conv2d_params& p, con
     });
   }
 
+  if (algo == conv_algo::dnnl) {
+    auto saved = dnnl_conv::forward(x.value().data(), w.value().data(), bias, out.data(), g, needs_grad);
+    return make_result(std::move(out), std::move(inputs), [g, saved](node& self) {
+      node& nx = *self.inputs[0];
+      node& nw = *self.inputs[1];
+      float* db =
+          self.inputs.size() > 2 && self.inputs[2]->requires_grad ? self.inputs[2]->grad_buffer().data() : nullptr;
+      TROUPE_ENFORCE(saved, "conv2d (oneDNN): backward of a forward run without gradients");
+      dnnl_conv::backward(*saved, nx.value.data(), nw.value.data(), self.grad.data(),
+                          nx.requires_grad ? nx.grad_buffer().data() : nullptr,
+                          nw.requires_grad ? nw.grad_buffer().data() : nullptr, db, g);
+    });
+  }
+
   auto cols = std::make_shared<std::vector<float>>();
-  const bool keep_cols = grad_enabled() && (x.requires_grad() || w.requires_grad() || (has_bias && b.requires_grad()));
-  conv2d_forward_gemm(x.value().data(), w.value().data(), bias, out.data(), g, keep_cols, *cols);
+  conv2d_forward_gemm(x.value().data(), w.value().data(), bias, out.data(), g, needs_grad, *cols);
   return make_result(std::move(out), std::move(inputs), [g, cols](node& self) {
     node& nx = *self.inputs[0];
     node& nw = *self.inputs[1];

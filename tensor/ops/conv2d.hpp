@@ -2,21 +2,41 @@
 /// 2-D convolution (cross-correlation, as PyTorch's Conv2d) over NCHW batches.
 ///
 /// The fast path lowers each image to an im2col matrix and runs one SGEMM per image and pass;
-/// the naive direct loops are kept as the reference the fast path is tested against.
+/// builds with oneDNN (TROUPE_WITH_DNNL) also offer its direct convolution (ops/conv2d_dnnl.hpp).
+/// The naive direct loops are kept as the reference every fast path is tested against.
+
+#include <string_view>
 
 #include "tensor/ops/conv_geometry.hpp"
 #include "tensor/var.hpp"
 
 namespace troupe::tensor {
 
-enum class conv_algo { im2col_gemm, naive };
+/// selected: the process-wide backend of set_conv_backend (im2col_gemm unless set otherwise).
+enum class conv_algo { im2col_gemm, naive, dnnl, selected };
 
 /// y [N, OC, OH, OW] = x [N, C, H, W] ⋆ w [OC, C, KH, KW] + b [OC]; b may be undefined.
 var conv2d(const var& x, const var& w, const var& b, std::size_t stride = 1, std::size_t padding = 0,
-           conv_algo algo = conv_algo::im2col_gemm);
+           conv_algo algo = conv_algo::selected);
 
 /// The same with stride and padding per dimension; the kernel's KH and KW come from w.
-var conv2d(const var& x, const var& w, const var& b, const conv2d_params& p, conv_algo algo = conv_algo::im2col_gemm);
+var conv2d(const var& x, const var& w, const var& b, const conv2d_params& p, conv_algo algo = conv_algo::selected);
+
+/// Whether this build can run algo (dnnl needs TROUPE_WITH_DNNL; selected always can).
+bool conv_algo_available(conv_algo algo);
+
+/// Sets the backend conv_algo::selected stands for, in every thread; a forward and its backward
+/// always use the same one. Throws for selected itself and for a backend this build lacks.
+void set_conv_backend(conv_algo algo);
+
+/// The backend conv_algo::selected stands for now.
+conv_algo conv_backend();
+
+/// "naive" | "gemm" | "dnnl" (what TROUPE_CONV or a --conv flag holds); throws listing them.
+conv_algo parse_conv_algo(std::string_view name);
+
+/// The name parse_conv_algo reads back ("selected" for selected).
+std::string_view conv_algo_name(conv_algo algo);
 
 namespace kernels {
 

@@ -30,7 +30,9 @@ struct golden_grad {
 } // namespace
 
 TEST_CASE("a small CNN matches PyTorch's loss, logits and gradients", "[tensor][nn][golden]") {
-  const auto algo = GENERATE(conv_algo::im2col_gemm, conv_algo::naive);
+  const auto algo = GENERATE(conv_algo::im2col_gemm, conv_algo::naive, conv_algo::dnnl);
+  if (!conv_algo_available(algo))
+    return;                                  // oneDNN, in a build without it
   const bool fusion = GENERATE(true, false); // relu+pool fused in one pass, or layer by layer
   rng gen(0);
   nn::sequential model;
