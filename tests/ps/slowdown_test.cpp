@@ -48,7 +48,8 @@ TEST_CASE("slow-downs multiply: persistent x transient; off means 1", "[ps][slow
   CHECK(slow < 280);
 }
 
-TEST_CASE("--transient-slow FRACTION=FACTOR is parsed, and a bad one is refused naming the flag", "[ps][slowdown]") {
+TEST_CASE("the --transient-slow FRACTION=FACTOR value is parsed, and a bad one is refused naming the flag",
+          "[ps][slowdown]") {
   const auto t = parse_transient_slowdown("0.1=5");
   CHECK(t.fraction == 0.1);
   CHECK(t.factor == 5.0);
