@@ -61,6 +61,10 @@ void add_model(entry_writer& w, const model_spec& m) {
     } else if (l.type == "batchnorm2d" || l.type == "batchnorm1d") {
       w.add(lp + "momentum", l.momentum);
       w.add(lp + "eps", l.eps);
+      // The running statistics travel with the parameters and the aggregator owns them (the
+      // flat layout's buffers): a node built before that sends vectors of another size, so it is
+      // refused at its hello, naming this key, rather than at its first parameters.
+      w.add(lp + "running_stats", "aggregated");
     } else if (l.type == "leaky_relu") {
       w.add(lp + "negative_slope", l.negative_slope);
     }

@@ -71,8 +71,10 @@ void aggregator_core::apply(const float* grad, float scale) {
   std::vector<optim::param_slot> slots;
   slots.reserve(layout_.entries.size());
   for (const auto& e : layout_.entries)
-    slots.push_back({e.name, params_.data() + e.offset, g + e.offset, e.size});
+    if (!e.buffer) // buffers (running statistics) are not optimized: they move by their update
+      slots.push_back({e.name, params_.data() + e.offset, g + e.offset, e.size});
   opt_->step(slots, current_lr());
+  nn::apply_buffer_updates(layout_, params_.data(), g, 1.0f);
   ++version_;
 }
 

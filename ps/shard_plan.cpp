@@ -38,9 +38,11 @@ nn::param_layout slice_layout(const nn::param_layout& layout, shard_range r) {
     part.shape = whole ? e.shape : tensor::shape_t{end - b};
     part.offset = b - r.begin;
     part.size = end - b;
+    part.buffer = e.buffer;
     out.entries.push_back(std::move(part));
   }
   out.total = r.size();
+  out.params = std::min(std::max(layout.params, r.begin), r.end) - r.begin;
   return out;
 }
 

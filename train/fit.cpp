@@ -28,7 +28,8 @@ std::vector<optim::param_slot> slots_of(const nn::param_layout& layout, std::vec
                                         const std::vector<float>& grad) {
   std::vector<optim::param_slot> slots;
   for (const auto& e : layout.entries)
-    slots.push_back({e.name, params.data() + e.offset, grad.data() + e.offset, e.size});
+    if (!e.buffer) // running statistics: moved by their update, never optimized
+      slots.push_back({e.name, params.data() + e.offset, grad.data() + e.offset, e.size});
   return slots;
 }
 
@@ -97,6 +98,7 @@ fit_result fit(const fit_options& o, std::ostream& log) {
       const batch_stats s = engine.compute(params.data(), batch_images.data(), batch_labels.data(), n, grad.data());
       const float lr = schedule.lr_at(step, steps_per_epoch, total_steps);
       opt->step(slots_of(engine.layout(), params, grad), lr);
+      nn::apply_buffer_updates(engine.layout(), params.data(), grad.data(), 1.0f);
       result.train_seconds += seconds_since(t0);
       images_trained += n;
       const double dn = static_cast<double>(n);

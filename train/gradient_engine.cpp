@@ -84,8 +84,12 @@ batch_stats gradient_engine::compute(const float* params, const float* images, c
     nn::scatter_values(*r.model, params);
     r.stats = forward_slice(r, images + lo * image_size, labels + lo, hi - lo, true);
     // The slice's loss is a mean over hi − lo samples: weight it by its share of the batch.
+    const float share = static_cast<float>(hi - lo) / static_cast<float>(n);
     r.grad.assign(layout_.total, 0.0f);
-    nn::accumulate_grads(*r.model, r.grad.data(), static_cast<float>(hi - lo) / static_cast<float>(n));
+    nn::accumulate_grads(*r.model, r.grad.data(), share);
+    // Buffers (batch norm's running statistics): the slice's forward moved them from the values
+    // read; the batch's update is the sample-weighted mean of the slices' updates.
+    nn::accumulate_buffer_updates(*r.model, params, r.grad.data(), share);
   });
   batch_stats total;
   std::fill(grad, grad + layout_.total, 0.0f);

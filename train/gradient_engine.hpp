@@ -40,11 +40,15 @@ public:
   /// The model's description (layers), for logs.
   std::string describe() const;
 
-  /// Loads `params`, runs forward/backward on images [n, C, H, W] and writes the batch-mean
-  /// gradient into grad (layout().total floats, overwritten). Returns the batch's sums.
+  /// Loads `params` (parameters and buffers), runs forward/backward on images [n, C, H, W] and
+  /// writes the batch-mean gradient into grad (layout().total floats, overwritten). Its buffer
+  /// entries hold the buffers' update instead: Σ_t (n_t / n) · (value after slice t's training
+  /// forward − value read), the sample-weighted mean over the threads' slices (each slice's batch
+  /// norm normalizes with its own statistics). Returns the batch's sums.
   batch_stats compute(const float* params, const float* images, const std::int32_t* labels, std::size_t n, float* grad);
 
-  /// Forward only (evaluation mode, no graph), in chunks of at most `chunk` images per thread.
+  /// Forward only (evaluation mode, no graph: batch norm uses the running statistics in `params`),
+  /// in chunks of at most `chunk` images per thread.
   batch_stats evaluate(const float* params, const float* images, const std::int32_t* labels, std::size_t n,
                        std::size_t chunk = 500);
 

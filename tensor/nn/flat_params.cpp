@@ -26,19 +26,32 @@ param_layout layout_of(module& m) {
     layout.total += e.size;
     layout.entries.push_back(std::move(e));
   }
+  layout.params = layout.total;
+  for (auto& b : m.buffers()) {
+    param_entry e{b.name, b.buffer.shape(), layout.total, b.buffer.size(), true};
+    layout.total += e.size;
+    layout.entries.push_back(std::move(e));
+  }
   return layout;
 }
 
 void gather_values(module& m, std::vector<float>& flat) {
-  std::size_t offset = 0;
   const auto params = m.parameters();
+  const auto buffers = m.buffers();
   std::size_t total = 0;
   for (const auto& p : params)
     total += p.param.size();
+  for (const auto& b : buffers)
+    total += b.buffer.size();
   flat.resize(total);
+  std::size_t offset = 0;
   for (const auto& p : params) {
     std::copy_n(p.param.value().data(), p.param.size(), flat.data() + offset);
     offset += p.param.size();
+  }
+  for (const auto& b : buffers) {
+    std::copy_n(b.buffer.value().data(), b.buffer.size(), flat.data() + offset);
+    offset += b.buffer.size();
   }
 }
 
@@ -47,6 +60,10 @@ void scatter_values(module& m, const float* flat) {
   for (auto& p : m.parameters()) {
     std::copy_n(flat + offset, p.param.size(), p.param.get()->value.data());
     offset += p.param.size();
+  }
+  for (auto& b : m.buffers()) {
+    std::copy_n(flat + offset, b.buffer.size(), b.buffer.get()->value.data());
+    offset += b.buffer.size();
   }
 }
 
@@ -61,6 +78,27 @@ void accumulate_grads(module& m, float* flat, float scale) {
         dst[i] += scale * src[i];
     }
     offset += p.param.size();
+  }
+}
+
+void accumulate_buffer_updates(module& m, const float* read, float* flat, float scale) {
+  std::size_t offset = 0;
+  for (auto& p : m.parameters())
+    offset += p.param.size();
+  for (auto& b : m.buffers()) {
+    const float* now = b.buffer.value().data();
+    for (std::size_t i = 0, n = b.buffer.size(); i < n; ++i)
+      flat[offset + i] += scale * (now[i] - read[offset + i]);
+    offset += b.buffer.size();
+  }
+}
+
+void apply_buffer_updates(const param_layout& layout, float* values, const float* update, float scale) {
+  for (const auto& e : layout.entries) {
+    if (!e.buffer)
+      continue;
+    for (std::size_t i = e.offset, end = e.offset + e.size; i < end; ++i)
+      values[i] += scale * update[i];
   }
 }
 

@@ -1,11 +1,14 @@
 #include "ps/aggregator_core.hpp"
 
+#include <limits>
+
 #include <catch2/catch.hpp>
 
 #include "aggregator_test_util.hpp"
 
 using namespace troupe;
 using namespace troupe::ps;
+using test::param_and_buffer;
 using test::plain_sgd;
 using test::two_params;
 
@@ -78,4 +81,51 @@ TEST_CASE("asp applies every gradient at once and never blocks", "[ps][aggregato
   REQUIRE(agg.params()[0] == Approx(-5.0 / 3)); // 5 pushes of 0.5 · (2 / 3 trainers)
   REQUIRE(agg.min_clock() == 0);
   REQUIRE_FALSE(agg.may_start(0, 10)); // beyond the job's last clock
+}
+
+TEST_CASE("bsp moves buffers by the sample-weighted mean of the trainers' updates, never by the optimizer",
+          "[ps][aggregator][bsp][batch_norm]") {
+  // Momentum and weight decay would move a buffer treated as a parameter; they must not touch it.
+  auto o = plain_sgd(config::consistency::bsp, 2);
+  o.optimizer.momentum = 0.9f;
+  o.optimizer.weight_decay = 0.1f;
+  aggregator_core agg(o, param_and_buffer(), {1.f, 1.f, 0.5f, 2.f});
+  // Each trainer read running_mean (0.5, 2) and its forwards moved it to (0.5 + d0, 2 + d1).
+  const float g0[] = {1.f, 0.f, 0.25f, -1.f}, g1[] = {4.f, 3.f, 0.75f, 1.f};
+  agg.push(0, 0, 0, 1, g0);
+  REQUIRE(agg.push(1, 0, 0, 3, g1).applied == 1);
+  // Parameters: SGD on the mean gradient (3.25, 2.25) plus weight decay 0.1·p; first momentum step = gradient.
+  REQUIRE(agg.params()[0] == Approx(1 - 0.5 * (3.25 + 0.1)));
+  REQUIRE(agg.params()[1] == Approx(1 - 0.5 * (2.25 + 0.1)));
+  // Buffers: the sample-weighted mean of the trainers' new values (1·(0.75, 1) + 3·(1.25, 3)) / 4.
+  REQUIRE(agg.params()[2] == Approx((1 * 0.75 + 3 * 1.25) / 4.0));
+  REQUIRE(agg.params()[3] == Approx((1 * 1.0 + 3 * 3.0) / 4.0));
+  // The optimizer keeps no state for the buffer (a checkpoint holds none for it).
+  const auto state = agg.optimizer().state();
+  REQUIRE(state.buffers.size() == 1);
+  for (const auto& [name, values] : state.buffers)
+    REQUIRE(name.find("running_mean") == std::string::npos);
+}
+
+TEST_CASE("ssp and asp move buffers by each push's update weighted 1/N, as gradients",
+          "[ps][aggregator][ssp][asp][batch_norm]") {
+  const auto mode = GENERATE(config::consistency::ssp, config::consistency::asp);
+  aggregator_core agg(plain_sgd(mode, 2, 1), param_and_buffer(), {0.f, 0.f, 0.5f, 2.f});
+  const float g0[] = {0.f, 0.f, 0.25f, -1.f}, g1[] = {0.f, 0.f, 0.75f, 1.f};
+  agg.push(0, 0, 0, 1, g0);
+  REQUIRE(agg.params()[2] == Approx(0.5 + 0.25 / 2));
+  REQUIRE(agg.params()[3] == Approx(2 - 1.0 / 2));
+  agg.push(1, 0, 0, 3, g1); // read version 0: its update still counts whole, weighted 1/N (not by samples)
+  REQUIRE(agg.params()[2] == Approx(0.5 + 0.25 / 2 + 0.75 / 2));
+  REQUIRE(agg.params()[3] == Approx(2 - 1.0 / 2 + 1.0 / 2));
+}
+
+TEST_CASE("a push whose buffer update is not finite is refused whole", "[ps][aggregator][batch_norm]") {
+  aggregator_core agg(plain_sgd(config::consistency::bsp, 1), param_and_buffer(), {1.f, 1.f, 0.5f, 2.f});
+  const float g[] = {1.f, 1.f, 0.f, std::numeric_limits<float>::quiet_NaN()};
+  const auto out = agg.push(0, 0, 0, 4, g);
+  REQUIRE(out.refused);
+  REQUIRE(out.nonfinite.params.size() == 1);
+  REQUIRE(out.nonfinite.params[0].name == "bn.running_mean");
+  REQUIRE(agg.params() == std::vector<float>{1.f, 1.f, 0.5f, 2.f});
 }

@@ -13,6 +13,15 @@ inline nn::param_layout two_params() {
   return l;
 }
 
+/// A parameter "w" of 2 floats, then batch norm's buffer "bn.running_mean" of 2 floats (4 in all).
+inline nn::param_layout param_and_buffer() {
+  nn::param_layout l;
+  l.entries = {{"w", {2}, 0, 2}, {"bn.running_mean", {2}, 2, 2, true}};
+  l.params = 2;
+  l.total = 4;
+  return l;
+}
+
 /// Plain SGD with lr 0.5 (p -= 0.5 · g), 10 clocks per trainer.
 inline ps::aggregator_options plain_sgd(config::consistency mode, std::size_t trainers, std::size_t staleness = 0) {
   ps::aggregator_options o;

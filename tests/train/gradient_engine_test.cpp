@@ -4,6 +4,9 @@
 
 #include "config/model_spec.hpp"
 #include "data/dataset.hpp"
+#include "tensor/nn/flat_params.hpp"
+#include "tensor/ops/loss.hpp"
+#include "train/model_factory.hpp"
 
 #include "train_test_util.hpp"
 
@@ -58,4 +61,106 @@ TEST_CASE("evaluation counts every sample once whatever the chunking", "[train][
   REQUIRE(whole.correct5 == chunked.correct5);
   REQUIRE(whole.correct5 >= whole.correct1);
   REQUIRE(whole.loss_sum == Approx(chunked.loss_sum).epsilon(1e-5));
+}
+
+namespace {
+
+/// A small model with both kinds of batch norm (their running statistics are the layout's buffers).
+config::model_spec bn_model() {
+  return config::parse_model_spec(R"(name: bn-small
+input: [1, 28, 28]
+layers:
+  - conv2d: {out_channels: 4, kernel: 3}
+  - batchnorm2d
+  - relu
+  - maxpool2d: {kernel: 2}
+  - flatten
+  - dense: {units: 16}
+  - batchnorm1d: {momentum: 0.2}
+  - relu
+  - dense: {units: 10}
+loss: softmax_cross_entropy
+)",
+                                  "bn-small.yaml");
+}
+
+/// The initial parameters with running statistics that are not the defaults (mean 0, var 1).
+std::vector<float> with_running_stats(const nn::param_layout& layout, std::vector<float> params) {
+  for (const auto& e : layout.entries)
+    if (e.buffer && e.name.find("num_batches_tracked") == std::string::npos)
+      for (std::size_t i = 0; i < e.size; ++i)
+        params[e.offset + i] = 0.3f + 0.01f * static_cast<float>(i);
+  return params;
+}
+
+} // namespace
+
+TEST_CASE("a batch-norm batch on two replicas is the sample-weighted mean of its halves, running statistics included",
+          "[train][engine][batch_norm]") {
+  // What two bsp trainers with half batches each compute, in one process: each half normalizes
+  // with its own statistics; gradient and running-statistics update are weighted by samples.
+  const auto spec = bn_model();
+  const auto ds = data::load_fashion_mnist(data::fashion_mnist::default_dir, true, {}, 41);
+  train::gradient_engine one(spec, 5, 1), two(spec, 5, 2);
+  const auto& layout = one.layout();
+  REQUIRE(layout.params < layout.total); // the buffers travel in the flat vector, after the parameters
+  const auto params = with_running_stats(layout, one.initial_parameters());
+  const std::size_t image = 28 * 28, n_a = 20, n_b = 21; // the two-thread engine's slices of 41
+  std::vector<float> g_a(layout.total), g_b(layout.total), g(layout.total);
+  one.compute(params.data(), ds.images.data(), ds.labels.data(), n_a, g_a.data());
+  one.compute(params.data(), ds.images.data() + n_a * image, ds.labels.data() + n_a, n_b, g_b.data());
+  two.compute(params.data(), ds.images.data(), ds.labels.data(), n_a + n_b, g.data());
+  double max_diff = 0, max_abs = 0;
+  for (std::size_t i = 0; i < layout.total; ++i) {
+    const double want = (n_a * static_cast<double>(g_a[i]) + n_b * static_cast<double>(g_b[i])) / (n_a + n_b);
+    max_diff = std::max(max_diff, std::abs(g[i] - want));
+    max_abs = std::max(max_abs, std::abs(want));
+  }
+  INFO("max |difference| " << max_diff << " of max |value| " << max_abs);
+  REQUIRE(max_diff <= 1e-6 * max_abs);
+
+  // The half batch's buffer update is exactly what PyTorch's training forward does to the
+  // buffers it was loaded with (new value − value read), and the parameters' entries are gradients.
+  const nn::module_ptr model = train::build_model(spec, 5);
+  nn::scatter_values(*model, params.data());
+  tensor::shape_t shape{n_a, 1, 28, 28};
+  tensor::array x = tensor::array::from_shape(shape);
+  std::copy_n(ds.images.data(), x.size(), x.data());
+  model->train(true);
+  model->forward(tensor::var(std::move(x)));
+  std::vector<float> after;
+  nn::gather_values(*model, after);
+  bool moved = false;
+  for (const auto& e : layout.entries) {
+    for (std::size_t i = e.offset; i < e.offset + e.size; ++i) {
+      if (!e.buffer) {
+        REQUIRE(after[i] == params[i]); // a forward changes no parameter
+        continue;
+      }
+      REQUIRE(g_a[i] == after[i] - params[i]);
+      moved = moved || g_a[i] != 0;
+    }
+    if (e.name.find("num_batches_tracked") != std::string::npos)
+      REQUIRE(g_a[e.offset] == 1.0f); // one batch counted
+  }
+  REQUIRE(moved);
+}
+
+TEST_CASE("evaluation normalizes with the running statistics it is given", "[train][engine][batch_norm]") {
+  const auto spec = bn_model();
+  const auto ds = data::load_fashion_mnist(data::fashion_mnist::default_dir, false, {}, 30);
+  train::gradient_engine e(spec, 3, 2);
+  const auto initial = e.initial_parameters();
+  const auto params = with_running_stats(e.layout(), initial);
+  const auto got = e.evaluate(params.data(), ds.images.data(), ds.labels.data(), ds.n);
+  REQUIRE(got.loss_sum != e.evaluate(initial.data(), ds.images.data(), ds.labels.data(), ds.n).loss_sum);
+  // The same model in evaluation mode, loaded by hand.
+  const nn::module_ptr model = train::build_model(spec, 3);
+  nn::scatter_values(*model, params.data());
+  model->eval();
+  tensor::array x = tensor::array::from_shape({ds.n, 1, 28, 28});
+  std::copy_n(ds.images.data(), x.size(), x.data());
+  tensor::no_grad_guard no_grad;
+  const auto loss = tensor::softmax_cross_entropy(model->forward(tensor::var(std::move(x))), ds.labels);
+  REQUIRE(got.loss_sum / static_cast<double>(ds.n) == Approx(loss.value()()).epsilon(1e-5));
 }

@@ -25,7 +25,15 @@ TEST_CASE("batch_norm layers hold running statistics as buffers under PyTorch's 
   CHECK(params == std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias"});
   CHECK(buffers == std::vector<std::string>{"0.running_mean", "0.running_var", "0.num_batches_tracked",
                                             "1.running_mean", "1.running_var", "1.num_batches_tracked"});
-  CHECK(nn::layout_of(m).total == 3 + 3 + 2 + 2); // flat parameters (what optimizers see): no buffers
+  // The flat layout: the parameters (what optimizers see) first, then the buffers, flagged.
+  const nn::param_layout layout = nn::layout_of(m);
+  CHECK(layout.params == 3 + 3 + 2 + 2);
+  CHECK(layout.total == layout.params + 3 + 3 + 1 + 2 + 2 + 1);
+  REQUIRE(layout.entries.size() == 10);
+  CHECK_FALSE(layout.entries[3].buffer);
+  CHECK(layout.entries[4].name == "0.running_mean");
+  CHECK(layout.entries[4].buffer);
+  CHECK(layout.entries[4].offset == layout.params);
   const auto b = m.buffers();
   test::require_equal(b[0].buffer.value(), zeros({3}));
   test::require_equal(b[1].buffer.value(), zeros({3}) + 1.0f);
