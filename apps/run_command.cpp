@@ -28,6 +28,7 @@
 #include "data/dataset.hpp"
 #include "net/curve.hpp"
 #include "runtime/rendezvous.hpp"
+#include "tensor/ops/conv2d.hpp"
 #include "train/process_tuning.hpp"
 
 namespace troupe::apps {
@@ -305,6 +306,15 @@ int run_command(int argc, char** argv) {
   catch_stop_signals();
   train::tune_allocator();
   try {
+    // The conv2d kernels (docs/tensor-engine.md): gemm unless TROUPE_CONV says otherwise.
+    if (const char* conv = std::getenv("TROUPE_CONV"); conv != nullptr && *conv != '\0') {
+      try {
+        tensor::set_conv_backend(tensor::parse_conv_algo(conv));
+      } catch (const error& e) {
+        throw error(fmt::format("TROUPE_CONV={}: {}", conv, e.what()));
+      }
+      std::cout << fmt::format("troupe-node: conv2d backend '{}' (TROUPE_CONV)\n", conv) << std::flush;
+    }
     std::vector<config::override_kv> overrides;
     for (const auto& s : sets)
       overrides.push_back(config::parse_override(s));
