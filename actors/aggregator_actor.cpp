@@ -368,7 +368,7 @@ void start_if_ready(aggregator_state& s) {
   if (s.started || (s.shard == 0 && !s.loader_ready))
     return;
   for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
-    if (s.hello_from.count(r) == 0 && !joins_later(s, r))
+    if (s.hello_from.count(r) == 0 && awaited_at_start(s, r))
       return;
   s.started = true;
   s.started_at = s.last_line_at = clock_type::now();

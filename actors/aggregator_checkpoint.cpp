@@ -31,10 +31,17 @@ train::training_state checkpoint_state(const aggregator_state& st) {
   } catch (const std::exception&) {
     s.config_text.clear(); // a topology given as text (tests) has no file to keep
   }
-  s.info_json = nlohmann::json{{"best_top1", st.best_top1},
-                               {"mode", config::to_string(st.ctx->topo.job.consistency.mode)},
-                               {"total_clocks", st.core->total_clocks()}}
-                    .dump();
+  // The membership (shrink, elastic): who was out of the job, so a resumed job does not wait for them.
+  std::vector<std::size_t> absent;
+  for (std::size_t r = 0; r < o.trainers; ++r)
+    if (!st.core->present(r))
+      absent.push_back(r);
+  s.info_json = nlohmann::json{
+      {"best_top1", st.best_top1},
+      {"mode", config::to_string(st.ctx->topo.job.consistency.mode)},
+      {"total_clocks", st.core->total_clocks()},
+      {"absent_trainers",
+       absent}}.dump();
   return s;
 }
 
@@ -194,11 +201,22 @@ void resume_if_possible(aggregator_state& st) {
   const auto info = nlohmann::json::parse(s.info_json, nullptr, false);
   if (info.is_object() && info.contains("best_top1"))
     st.best_top1 = info["best_top1"].get<double>();
+  st.absent_at_resume.clear();
+  if (st.ctx->topo.job.on_trainer_loss == config::trainer_loss_policy::shrink && info.is_object() &&
+      info.contains("absent_trainers") && info["absent_trainers"].is_array())
+    for (const auto& r : info["absent_trainers"])
+      if (r.is_number_unsigned() && r.get<std::size_t>() < st.core->options().trainers)
+        st.absent_at_resume.insert(r.get<std::size_t>());
   st.evaluated_epochs = st.core->min_clock() / st.core->options().steps_per_epoch;
   st.last_checkpoint_version = st.core->version();
   st.meter.restart_at(st.core->min_clock());
-  st.ctx->line(fmt::format("=> resumed from {} (version {}, slowest clock {})", loaded->path, st.core->version(),
-                           st.core->min_clock()));
+  std::vector<std::string> absent;
+  for (std::size_t r : st.absent_at_resume)
+    absent.push_back(trainer_name(r));
+  st.ctx->line(fmt::format(
+      "=> resumed from {} (version {}, slowest clock {}){}", loaded->path, st.core->version(), st.core->min_clock(),
+      absent.empty() ? std::string()
+                     : fmt::format("; out of the job then, not waited for: {}", fmt::join(absent, ", "))));
   auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
   r["event"] = "resume";
   r["path"] = loaded->path;

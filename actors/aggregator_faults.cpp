@@ -84,14 +84,19 @@ bool joins_later(const aggregator_state& st, std::size_t rank) {
 }
 
 void leave_free_places(aggregator_state& st) {
-  std::vector<std::string> names;
+  std::vector<std::string> free, absent;
   for (std::size_t r = 0; r < st.core->options().trainers; ++r)
-    if (joins_later(st, r) && st.hello_from.count(r) == 0 && st.core->present(r)) {
+    if (!awaited_at_start(st, r) && st.hello_from.count(r) == 0 && st.core->present(r)) {
       st.core->remove_trainer(r); // before the first round: nothing to complete
-      names.push_back(trainer_name(r));
+      (joins_later(st, r) ? free : absent).push_back(trainer_name(r));
     }
-  if (!names.empty())
-    report_membership(st, fmt::format("free places, not taken yet: {}", fmt::join(names, ", ")), st.core->min_clock());
+  std::vector<std::string> reasons;
+  if (!free.empty())
+    reasons.push_back(fmt::format("free places, not taken yet: {}", fmt::join(free, ", ")));
+  if (!absent.empty())
+    reasons.push_back(fmt::format("absent in the checkpoint resumed from: {}", fmt::join(absent, ", ")));
+  if (!reasons.empty())
+    report_membership(st, fmt::format("{}", fmt::join(reasons, "; ")), st.core->min_clock());
 }
 
 std::vector<std::size_t> readmit_trainers_of(aggregator_state& st, const std::string& node) {

@@ -70,6 +70,9 @@ struct aggregator_state {
   std::unique_ptr<aggregator_core> core;
   data::dataset test;
   std::set<std::size_t> hello_from;
+  /// on_trainer_loss: shrink — trainers out of the job when the checkpoint resumed from was taken:
+  /// the resumed job does not wait for them, and readmits them when they say hello.
+  std::set<std::size_t> absent_at_resume;
   bool started = false, finished = false;
   bool loader_ready = false;                             ///< the loader (of this job) said hello
   std::shared_ptr<const std::vector<float>> snapshot;    ///< params of `snapshot_version`, shared by all sends
@@ -136,8 +139,14 @@ bool joins_later(const aggregator_state& st, std::size_t rank);
 inline bool reachable(const aggregator_state& st, std::size_t rank) {
   return st.hello_from.count(rank) > 0 || !joins_later(st, rank);
 }
-/// Elastic: at the start, the trainers of free places that have not said hello leave the job
-/// (a "membership" event) until a trainer process takes the place.
+/// Whether the start waits for trainer `rank`'s hello: not for a free place nobody has taken
+/// (elastic), nor for a trainer that was out of the job in the checkpoint resumed from (shrink).
+inline bool awaited_at_start(const aggregator_state& st, std::size_t rank) {
+  return !joins_later(st, rank) && st.absent_at_resume.count(rank) == 0;
+}
+/// At the start, the trainers the start did not wait for and that have not said hello leave the
+/// job (a "membership" event) until they say hello: free places until a trainer process takes
+/// them, trainers absent in the checkpoint until they come back.
 void leave_free_places(aggregator_state& st);
 /// on_trainer_loss: shrink — readmits the absent trainers of returning `node` (a "membership"
 /// event) and returns their ranks, each to be welcomed at its clock.
