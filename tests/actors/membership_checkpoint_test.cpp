@@ -41,7 +41,8 @@ metrics:
   dir: {dir}/metrics
   console: false
 )",
-                     fmt::arg("t1", t1_endpoint), fmt::arg("model", test::source_dir() + "/examples/models/fmnist_cnn.yaml"),
+                     fmt::arg("t1", t1_endpoint),
+                     fmt::arg("model", test::source_dir() + "/examples/models/fmnist_cnn.yaml"),
                      fmt::arg("epochs", epochs), fmt::arg("dir", dir.string()));
 }
 
@@ -75,9 +76,9 @@ TEST_CASE("a trainer out of the job at a checkpoint is recorded there, and the r
   bool resumed = false, absent = false, done = false;
   for (const auto& r : records) {
     resumed = resumed || r.value("event", "") == "resume";
-    absent = absent || (r.value("event", "") == "membership" &&
-                        r.value("reason", "").find("absent in the checkpoint resumed from: trainer-1") !=
-                            std::string::npos);
+    absent =
+        absent || (r.value("event", "") == "membership" &&
+                   r.value("reason", "").find("absent in the checkpoint resumed from: trainer-1") != std::string::npos);
     done = done || (r.value("event", "") == "finish" && r.value("reason", "") == "done" && r.value("version", 0) == 20);
   }
   CHECK(resumed);
