@@ -164,7 +164,10 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
     const auto norm = data::fashion_mnist::normalization(job.data.normalize);
     st.train = data::load_fashion_mnist(job.data.dir, true, norm, job.data.max_train);
     st.augment = ps::loader_augment(job.augment, norm);
-    ps::balance_options balance{job.balance.speed, job.balance.every_clocks, job.balance.floor};
+    ps::balance_options balance;
+    balance.speed = job.balance.speed;
+    balance.every_clocks = job.balance.every_clocks;
+    balance.floor = job.balance.floor;
     // An elastic job's free places are absent until a trainer process takes one (it asks for batches).
     for (std::size_t r = 0; r < ctx->where.trainers(); ++r)
       balance.present.push_back(!config::find_node(ctx->topo, ctx->where.trainer_nodes[r]).joins_later);
