@@ -580,6 +580,29 @@ std::vector<std::string> membership_of(const nlohmann::json& r, const rendezvous
   return endpoints;
 }
 
+/// The next answer of rank 0 as JSON, or nothing once `deadline` passed. Throws troupe::error when
+/// the CURVE handshake was refused or the answer is not JSON.
+std::optional<nlohmann::json> next_answer(rendezvous_link& link, const rendezvous_options& o,
+                                          const rendezvous_self& self, clock::time_point deadline) {
+  const auto fail = [&](const std::string& why) { return error(fmt::format("rendezvous at {}: {}", o.address, why)); };
+  while (clock::now() < deadline) {
+    zmq::pollitem_t items[] = {{link.dealer.handle(), 0, ZMQ_POLLIN, 0}, {link.monitor.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(200));
+    if ((items[1].revents & ZMQ_POLLIN) != 0)
+      if (auto why = handshake_failure(link.monitor, self))
+        throw fail(*why);
+    zmq::message_t body;
+    if ((items[0].revents & ZMQ_POLLIN) == 0 || !link.dealer.recv(body, zmq::recv_flags::dontwait))
+      continue;
+    try {
+      return nlohmann::json::parse(body.to_string());
+    } catch (const nlohmann::json::exception&) {
+      throw fail("answered with something that is not JSON; is that address a Troupe rendezvous?");
+    }
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::vector<std::string> join_rendezvous(const rendezvous_options& o, const rendezvous_self& self) {
@@ -596,21 +619,8 @@ std::vector<std::string> join_rendezvous(const rendezvous_options& o, const rend
   const auto deadline = deadline_of(o.timeout_s);
   bool accepted = false;
   const auto fail = [&](const std::string& why) { return error(fmt::format("rendezvous at {}: {}", o.address, why)); };
-  while (clock::now() < deadline) {
-    zmq::pollitem_t items[] = {{link.dealer.handle(), 0, ZMQ_POLLIN, 0}, {link.monitor.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(200));
-    if ((items[1].revents & ZMQ_POLLIN) != 0)
-      if (auto why = handshake_failure(link.monitor, self))
-        throw fail(*why);
-    zmq::message_t body;
-    if ((items[0].revents & ZMQ_POLLIN) == 0 || !link.dealer.recv(body, zmq::recv_flags::dontwait))
-      continue;
-    nlohmann::json r;
-    try {
-      r = nlohmann::json::parse(body.to_string());
-    } catch (const nlohmann::json::exception&) {
-      throw fail("answered with something that is not JSON; is that address a Troupe rendezvous?");
-    }
+  while (auto answer = next_answer(link, o, self, deadline)) {
+    const nlohmann::json& r = *answer;
     const std::string type = r.is_object() ? r.value("type", "") : "";
     if (type == "reject")
       throw fail(fmt::format("refused '{}' (rank {}): {}", self.name, self.rank, r.value("why", std::string("?"))));
@@ -645,21 +655,8 @@ std::pair<std::size_t, std::vector<std::string>> join_running(const rendezvous_o
                      name.empty() ? std::string() : " as '" + name + "'", o.address, endpoint);
   const auto fail = [&](const std::string& why) { return error(fmt::format("rendezvous at {}: {}", o.address, why)); };
   const auto deadline = deadline_of(o.timeout_s);
-  while (clock::now() < deadline) {
-    zmq::pollitem_t items[] = {{link.dealer.handle(), 0, ZMQ_POLLIN, 0}, {link.monitor.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(200));
-    if ((items[1].revents & ZMQ_POLLIN) != 0)
-      if (auto why = handshake_failure(link.monitor, me))
-        throw fail(*why);
-    zmq::message_t body;
-    if ((items[0].revents & ZMQ_POLLIN) == 0 || !link.dealer.recv(body, zmq::recv_flags::dontwait))
-      continue;
-    nlohmann::json r;
-    try {
-      r = nlohmann::json::parse(body.to_string());
-    } catch (const nlohmann::json::exception&) {
-      throw fail("answered with something that is not JSON; is that address a Troupe rendezvous?");
-    }
+  while (auto answer = next_answer(link, o, me, deadline)) {
+    const nlohmann::json& r = *answer;
     const std::string type = r.is_object() ? r.value("type", "") : "";
     if (type == "reject")
       throw fail(fmt::format("refused to let this process join: {}", r.value("why", std::string("?"))));
