@@ -21,13 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAILED: $*" >&2; keep=1; exit 1; }
-free_port() {
-  local p
-  while :; do
-    p=$(shuf -i 20000-59999 -n 1)
-    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-  done
-}
+# shellcheck source=tests/launch/free_port.sh
+. "$src/tests/launch/free_port.sh"
 port=$(free_port)
 export TROUPE_RENDEZVOUS="tcp://127.0.0.1:$port"
 job=(--config "$config" --set job.epochs=2 --set job.data.max_train=6144 --set job.data.max_test=512

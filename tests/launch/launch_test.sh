@@ -36,14 +36,8 @@ trap cleanup EXIT
 skip() { echo "SKIPPED: $*"; exit 77; }
 fail() { echo "FAILED: $*" >&2; keep=1; exit 1; }
 
-# A tcp port nothing listens on now (random in 20000-59999, checked with ss).
-free_port() {
-  local p
-  while :; do
-    p=$(shuf -i 20000-59999 -n 1)
-    ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-  done
-}
+# shellcheck source=tests/launch/free_port.sh
+. "$src/tests/launch/free_port.sh"
 job=(--set job.epochs=1 --set job.data.max_train=3072 --set job.data.max_test=512
      --set "job.data.dir=${TROUPE_FMNIST_DIR:-/usr/share/datasets/fashion-mnist}")
 
