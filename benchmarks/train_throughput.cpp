@@ -211,22 +211,20 @@ int main(int argc, char** argv) {
     auto tag = [&](std::size_t b) { return backends.size() > 1 ? fmt::format(" [{}]", conv_names[b]) : ""; };
     for (std::size_t b = 0; b < backends.size(); ++b) {
       set_conv_backend(backends[b]);
-      t.time("conv1 fwd" + tag(b), reps, [&] {
-        no_grad_guard g;
-        conv2d(xin, w1, b1);
-      });
-      t.time("conv1 fwd+bwd" + tag(b), reps, [&] {
-        auto y = conv2d(xin, w1, b1);
-        y.backward(y.value());
-      });
-      t.time("conv2 fwd" + tag(b), reps, [&] {
-        no_grad_guard g;
-        conv2d(a2in, w2, b2);
-      });
-      t.time("conv2 fwd+bwd" + tag(b), reps, [&] {
-        auto y = conv2d(a2in, w2, b2);
-        y.backward(y.value());
-      });
+      const struct {
+        const char* name;
+        var &x, &w, &bias;
+      } convs[] = {{"conv1", xin, w1, b1}, {"conv2", a2in, w2, b2}};
+      for (const auto& c : convs) {
+        t.time(std::string(c.name) + " fwd" + tag(b), reps, [&] {
+          no_grad_guard g;
+          conv2d(c.x, c.w, c.bias);
+        });
+        t.time(std::string(c.name) + " fwd+bwd" + tag(b), reps, [&] {
+          auto y = conv2d(c.x, c.w, c.bias);
+          y.backward(y.value());
+        });
+      }
     }
     t.time("relu1 fwd+bwd", reps, [&] {
       auto y = relu(a1);
