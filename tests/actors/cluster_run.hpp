@@ -48,6 +48,15 @@ inline cluster_run run_cluster_yaml(const std::string& yaml, const cluster_case&
   return r;
 }
 
+/// The test accuracy of the run's last evaluation, or -1 if it never evaluated.
+inline double final_test_acc(const cluster_run& r) {
+  double acc = -1;
+  for (const auto& rec : r.aggregator_records)
+    if (rec.contains("test_acc"))
+      acc = rec["test_acc"].get<double>();
+  return acc;
+}
+
 /// Runs every node of the case's topology in this process (see run_cluster_yaml).
 inline cluster_run run_cluster(const cluster_case& c, const std::filesystem::path& dir,
                                std::map<std::size_t, double> slow = {},

@@ -18,19 +18,8 @@
 
 using namespace troupe;
 using test::cluster_run;
+using test::final_test_acc;
 using test::run_cluster;
-
-namespace {
-
-double final_test_acc(const cluster_run& r) {
-  double acc = -1;
-  for (const auto& rec : r.aggregator_records)
-    if (rec.contains("test_acc"))
-      acc = rec["test_acc"].get<double>();
-  return acc;
-}
-
-} // namespace
 
 TEST_CASE("clusters of 1, 2 and 4 trainers train in every consistency mode over inproc and tcp", "[actors][cluster]") {
   test::cluster_case c;

@@ -12,17 +12,10 @@
 
 using namespace troupe;
 using test::cluster_run;
+using test::final_test_acc;
 using test::run_cluster;
 
 namespace {
-
-double final_test_acc(const cluster_run& r) {
-  double acc = -1;
-  for (const auto& rec : r.aggregator_records)
-    if (rec.contains("test_acc"))
-      acc = rec["test_acc"].get<double>();
-  return acc;
-}
 
 const nlohmann::json* finish_record(const cluster_run& r) {
   for (const auto& rec : r.aggregator_records)
