@@ -427,9 +427,17 @@ void on_hello(aggregator_state& s, const net::message& m) {
       speaks_for_loader_refused(s, m);
       return;
     }
-    if (same_job(s, m, h)) {
+    if (!same_job(s, m, h))
+      return;
+    if (s.balance_cuts.empty()) {
       s.loader_ready = true;
       start_if_ready(s);
+    } else {
+      // It holds the cuts still in use before it serves a batch: ready once it says so (on_balance_cuts).
+      std::vector<ps::balance_cut> cuts;
+      for (const auto& [from, cut] : s.balance_cuts)
+        cuts.push_back(cut);
+      s.ctx->send(s.ctx->where.loader_node, encode(ps::balance_cuts{cuts, false}, loader_name));
     }
     return;
   }
@@ -451,6 +459,26 @@ void on_hello(aggregator_state& s, const net::message& m) {
   }
 }
 
+/// The loader decided cuts (kept while in use: for checkpoints), or holds the ones it was given.
+void on_balance_cuts(aggregator_state& s, const net::message& m) {
+  if (s.shard != 0 || m.h.sender != s.ctx->where.loader_node) {
+    speaks_for_loader_refused(s, m);
+    return;
+  }
+  const auto b = ps::decode_balance_cuts(m);
+  if (b.held) {
+    s.loader_ready = true;
+    start_if_ready(s);
+    return;
+  }
+  for (const auto& cut : b.cuts)
+    s.balance_cuts[cut.from_clock] = cut;
+  // The cut the slowest trainer is in, and all later ones, are still in use.
+  auto in_use = s.balance_cuts.upper_bound(s.core->min_clock());
+  if (in_use != s.balance_cuts.begin())
+    s.balance_cuts.erase(s.balance_cuts.begin(), std::prev(in_use));
+}
+
 void on_message(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
   auto& s = self->state;
   try {
@@ -468,6 +496,9 @@ void on_message(caf::stateful_actor<aggregator_state>* self, const net::message&
       break;
     case net::msg_type::push_gradient:
       on_push(self, m);
+      break;
+    case net::msg_type::balance_cuts:
+      on_balance_cuts(s, m);
       break;
     case net::msg_type::shutdown: // a trainer or the loader was stopped: end the job for everyone
       ps::decode_shutdown(m);

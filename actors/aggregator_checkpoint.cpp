@@ -36,12 +36,18 @@ train::training_state checkpoint_state(const aggregator_state& st) {
   for (std::size_t r = 0; r < o.trainers; ++r)
     if (!st.core->present(r))
       absent.push_back(r);
+  // The loader's cuts of the global batch still in use (job.balance, elastic): the one the slowest
+  // trainer is in and any later one already decided, so a resumed run cuts those clocks the same way.
+  nlohmann::json cuts = nlohmann::json::array();
+  for (const auto& [from, cut] : st.balance_cuts)
+    cuts.push_back({{"from_clock", cut.from_clock}, {"shares", cut.shares}, {"weights", cut.weights}});
   s.info_json = nlohmann::json{
       {"best_top1", st.best_top1},
       {"mode", config::to_string(st.ctx->topo.job.consistency.mode)},
       {"total_clocks", st.core->total_clocks()},
-      {"absent_trainers",
-       absent}}.dump();
+      {"absent_trainers", absent},
+      {"balance_cuts",
+       cuts}}.dump();
   return s;
 }
 
@@ -207,6 +213,10 @@ void resume_if_possible(aggregator_state& st) {
     for (const auto& r : info["absent_trainers"])
       if (r.is_number_unsigned() && r.get<std::size_t>() < st.core->options().trainers)
         st.absent_at_resume.insert(r.get<std::size_t>());
+  st.balance_cuts.clear();
+  if (info.is_object() && info.contains("balance_cuts"))
+    for (const auto& cut : ps::balance_cuts_from_json(info["balance_cuts"], loaded->path + ": balance_cuts"))
+      st.balance_cuts[cut.from_clock] = cut;
   st.evaluated_epochs = st.core->min_clock() / st.core->options().steps_per_epoch;
   st.last_checkpoint_version = st.core->version();
   st.meter.restart_at(st.core->min_clock());

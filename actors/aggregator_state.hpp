@@ -74,7 +74,11 @@ struct aggregator_state {
   /// the resumed job does not wait for them, and readmits them when they say hello.
   std::set<std::size_t> absent_at_resume;
   bool started = false, finished = false;
-  bool loader_ready = false;                             ///< the loader (of this job) said hello
+  bool loader_ready = false; ///< the loader (of this job) said hello
+  /// Shard 0, job.balance / elastic: the loader's cuts of the global batch still in use (by first
+  /// clock): kept in checkpoints and given back to a (re)started loader, which holds them before
+  /// the job starts, so a resumed run cuts its clocks as the interrupted one did.
+  std::map<std::uint64_t, ps::balance_cut> balance_cuts;
   std::shared_ptr<const std::vector<float>> snapshot;    ///< params of `snapshot_version`, shared by all sends
   std::shared_ptr<const ps::packed_f32> packed_snapshot; ///< the snapshot as 16-bit floats (job.compression)
   std::uint64_t snapshot_version = ~std::uint64_t{0};

@@ -41,9 +41,14 @@ struct loader_state {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-/// job.balance: speed: one `balance` event per new cut (its first clock, the shares, the speeds).
+/// job.balance: speed: one `balance` event per new cut (its first clock, the shares, the speeds),
+/// and the cuts to the aggregator, which keeps those in use in its checkpoints.
 void record_cuts(loader_state& st) {
-  for (const auto& cut : st.core->take_decided()) {
+  auto cuts = st.core->take_decided();
+  if (cuts.empty())
+    return;
+  st.ctx->send(st.ctx->where.aggregator_node, encode(ps::balance_cuts{cuts, false}, ps::aggregator_name));
+  for (const auto& cut : cuts) {
     auto r = make_record(st.ctx->node, loader_name, "loader", cut.from_clock);
     r["event"] = "balance";
     r["from_clock"] = cut.from_clock;
@@ -133,6 +138,12 @@ void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, 
       record_cuts(s);
     } else if (m.h.type == net::msg_type::hello && m.h.sender == s.ctx->where.aggregator_node) {
       say_hello(*s.ctx); // a (re)started aggregator asks who is there
+    } else if (m.h.type == net::msg_type::balance_cuts) {
+      // The cuts a checkpoint recorded: the periods they cover are cut as they were before.
+      TROUPE_ENFORCE(m.h.sender == s.ctx->where.aggregator_node, "only the aggregator's node '{}' gives cuts",
+                     s.ctx->where.aggregator_node);
+      s.core->hold(ps::decode_balance_cuts(m).cuts);
+      s.ctx->send(s.ctx->where.aggregator_node, encode(ps::balance_cuts{{}, true}, ps::aggregator_name));
     } else if (m.h.type == net::msg_type::reject && m.h.sender == s.ctx->where.aggregator_node) {
       const auto why = ps::decode_reject(m).reason;
       std::cerr << fmt::format("troupe-node [{}]: the aggregator refused this loader: {}\n", s.ctx->node, why);
@@ -156,7 +167,7 @@ void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, 
 }
 
 caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_ptr<const runtime::node_context> ctx,
-                           std::int64_t fail_after_requests) {
+                           std::int64_t fail_after_requests, const std::vector<ps::balance_cut>& replay) {
   try {
     auto& st = self->state;
     st.ctx = ctx;
@@ -173,6 +184,7 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
       balance.present.push_back(!config::find_node(ctx->topo, ctx->where.trainer_nodes[r]).joins_later);
     st.core = std::make_unique<ps::loader_core>(st.train.n, ctx->where.trainers(), job.batch_size, job.seed, job.epochs,
                                                 balance);
+    st.core->hold(replay);
     say_hello(*ctx);
   } catch (const std::exception& e) {
     // Exit with the cause as the reason (a rethrow would reach the supervisor as a bare
@@ -200,8 +212,8 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
 } // namespace
 
 caf::actor spawn_loader(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx,
-                        std::int64_t fail_after_requests) {
-  return sys.spawn<caf::detached>(loader_actor, std::move(ctx), fail_after_requests);
+                        std::int64_t fail_after_requests, std::vector<ps::balance_cut> replay) {
+  return sys.spawn<caf::detached>(loader_actor, std::move(ctx), fail_after_requests, std::move(replay));
 }
 
 } // namespace troupe::actors

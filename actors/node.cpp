@@ -46,7 +46,7 @@ caf::actor spawn_child(caf::actor_system& sys, local_node& ln, const run_options
                          info.failed_at);
     break;
   case child_id::kind::loader:
-    a = spawn_loader(sys, ln.ctx, first ? o.fail_loader_after : -1);
+    a = spawn_loader(sys, ln.ctx, first ? o.fail_loader_after : -1, o.balance_replay);
     break;
   case child_id::kind::trainer: {
     trainer_options to;

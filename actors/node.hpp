@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/topology.hpp"
+#include "ps/loader_core.hpp"
 #include "ps/slowdown.hpp"
 
 namespace troupe::actors {
@@ -37,6 +38,7 @@ struct run_options {
   std::size_t scheduler_threads = 2;       ///< CAF scheduler threads (compute runs on its own threads)
   std::function<void(int)> on_prometheus_port; ///< told the exporter's port once it serves (tests)
   std::shared_ptr<join_hook> joins;            ///< elastic jobs: set while the nodes run (may be null)
+  std::vector<ps::balance_cut> balance_replay; ///< cuts the loader uses as they are (--replay-balance)
 };
 
 /// Runs until done; returns the process exit code: 0 when every local actor finished cleanly.

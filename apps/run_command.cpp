@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "actors/node.hpp"
@@ -27,6 +30,7 @@
 #include "config/topology.hpp"
 #include "data/dataset.hpp"
 #include "net/curve.hpp"
+#include "ps/protocol.hpp"
 #include "runtime/rendezvous.hpp"
 #include "tensor/ops/conv2d.hpp"
 #include "train/process_tuning.hpp"
@@ -98,6 +102,36 @@ void check_inputs(const config::topology& topo, const std::vector<std::string>& 
 }
 
 /// Whether the file has a top-level `bandit` section: the federated-bandit workload (docs/fed_bandit.md).
+/// --replay-balance: the cuts a run's loader recorded (`balance` records of its node's JSONL
+/// file), the last of each period: after a resume a period may have been cut again.
+std::vector<ps::balance_cut> recorded_cuts(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw error(fmt::format("--replay-balance {}: cannot read it", path));
+  std::map<std::uint64_t, nlohmann::json> last;
+  std::string line;
+  for (std::size_t n = 1; std::getline(in, line); ++n) {
+    const auto rec = nlohmann::json::parse(line, nullptr, false);
+    if (!rec.is_object())
+      throw error(fmt::format("--replay-balance {}:{}: not a JSON record", path, n));
+    if (rec.value("event", "") != "balance")
+      continue;
+    const nlohmann::json cut{{"from_clock", rec.value("from_clock", nlohmann::json())},
+                             {"shares", rec.value("shares", nlohmann::json())},
+                             {"weights", rec.value("samples_per_s", nlohmann::json())}};
+    ps::balance_cuts_from_json(nlohmann::json::array({cut}), fmt::format("--replay-balance {}:{}", path, n));
+    last[cut["from_clock"].get<std::uint64_t>()] = cut;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& [from, cut] : last)
+    all.push_back(cut);
+  if (all.empty())
+    throw error(fmt::format("--replay-balance {}: no `balance` records (the loader node's file of a run with "
+                            "job.balance: speed)",
+                            path));
+  return ps::balance_cuts_from_json(all, "--replay-balance " + path);
+}
+
 bool is_bandit_file(const std::string& config_path) {
   try {
     return static_cast<bool>(YAML::LoadFile(config_path)["bandit"]);
@@ -296,6 +330,11 @@ int run_command(int argc, char** argv) {
   app.add_option("--transient-slow", transient,
                  "Test hook: FRACTION=FACTOR makes that fraction of every trainer's steps (drawn at random, seeded, "
                  "the same in every run) FACTOR times slower, e.g. 0.1=5");
+  std::string replay_balance;
+  app.add_option("--replay-balance", replay_balance,
+                 "Cut the global batch as a recorded run did (job.balance): the `balance` records of that run's "
+                 "loader node, metrics/NODE.jsonl; the last record of each period is used")
+      ->check(CLI::ExistingFile);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -350,6 +389,8 @@ int run_command(int argc, char** argv) {
     }
     if (!transient.empty())
       o.transient_slow = ps::parse_transient_slowdown(transient);
+    if (!replay_balance.empty())
+      o.balance_replay = recorded_cuts(replay_balance);
     o.nodes = !launched.name.empty() ? std::vector<std::string>{launched.name}
                                      : pick_nodes(topo.cluster, topo.source, role, name);
     check_inputs(topo, o.nodes);

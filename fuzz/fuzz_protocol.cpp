@@ -163,6 +163,17 @@ void check(const net::message& m) {
       fail("reject does not round-trip");
     break;
   }
+  case net::msg_type::balance_cuts: {
+    const auto b = ps::decode_balance_cuts(m);
+    const auto b2 = ps::decode_balance_cuts(again(ps::encode(b, to)));
+    if (b2.held != b.held || b2.cuts.size() != b.cuts.size())
+      fail("balance_cuts does not round-trip");
+    for (std::size_t k = 0; k < b.cuts.size(); ++k)
+      if (b2.cuts[k].from_clock != b.cuts[k].from_clock || b2.cuts[k].shares != b.cuts[k].shares ||
+          b2.cuts[k].weights != b.cuts[k].weights)
+        fail("balance_cuts does not round-trip");
+    break;
+  }
   case net::msg_type::ack: {
     const auto w = ps::decode_waiting(m);
     if (ps::decode_waiting(again(ps::encode(w, to))).for_what != w.for_what)

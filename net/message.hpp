@@ -36,7 +36,8 @@ namespace troupe::net {
   X(shutdown, 14)                                                                                                      \
   X(ack, 15)                                                                                                           \
   X(ping, 16)                                                                                                          \
-  X(pong, 17)
+  X(pong, 17)                                                                                                          \
+  X(balance_cuts, 18)
 
 enum class msg_type : std::uint16_t {
 #define TROUPE_NET_X(name, value) name = value,

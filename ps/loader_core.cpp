@@ -146,6 +146,25 @@ std::vector<balance_cut> loader_core::take_decided() {
   return std::exchange(decided_, {});
 }
 
+void loader_core::hold(const std::vector<balance_cut>& cuts) {
+  const std::size_t n = cursors_.size();
+  for (const auto& cut : cuts) {
+    TROUPE_ENFORCE(cut.from_clock % balance_.every_clocks == 0,
+                   "a cut from clock {} does not start a period of balance.every_clocks = {}", cut.from_clock,
+                   balance_.every_clocks);
+    TROUPE_ENFORCE(cut.shares.size() == n && cut.weights.size() == n,
+                   "the cut from clock {} has {} shares and {} weights, the job has {} trainers", cut.from_clock,
+                   cut.shares.size(), cut.weights.size(), n);
+    std::size_t sum = 0;
+    for (auto v : cut.shares)
+      sum += v;
+    TROUPE_ENFORCE(sum == n * batch_, "the cut from clock {} shares {} samples, the global batch is {}", cut.from_clock,
+                   sum, n * batch_);
+  }
+  for (const auto& cut : cuts)
+    held_[cut.from_clock / balance_.every_clocks] = cut;
+}
+
 const std::vector<std::size_t>& loader_core::order(std::size_t epoch) {
   auto it = orders_.find(epoch);
   if (it == orders_.end()) {
@@ -163,6 +182,8 @@ const std::vector<std::size_t>& loader_core::order(std::size_t epoch) {
 
 const balance_cut& loader_core::cut_for(std::uint64_t clock) {
   const std::uint64_t period = clock / balance_.every_clocks;
+  if (auto h = held_.find(period); h != held_.end())
+    return h->second;
   auto it = cuts_.find(period);
   if (it != cuts_.end())
     return it->second;

@@ -70,6 +70,11 @@ public:
   /// The cuts decided since the last call (balance by speed), oldest first: for the records.
   std::vector<balance_cut> take_decided();
 
+  /// Fixes the cuts of these periods (from a checkpoint, or a run being replayed): they are used
+  /// as they are, whatever the speeds say, and are not reported as decided. Throws troupe::error
+  /// naming the cut unless each starts a period and cuts a full global batch among this job's trainers.
+  void hold(const std::vector<balance_cut>& cuts);
+
   std::size_t steps_per_epoch() const { return steps_per_epoch_; }
   std::size_t trainers() const { return cursors_.size(); }
 
@@ -102,6 +107,7 @@ private:
   std::vector<bool> present_;                 ///< elastic: who shares the next cuts
   std::vector<double> speed_;                 ///< samples/s per rank; 0 until measured
   std::map<std::uint64_t, balance_cut> cuts_; ///< by period
+  std::map<std::uint64_t, balance_cut> held_; ///< by period: hold(), never re-decided
   std::vector<balance_cut> decided_;
   std::map<std::size_t, std::vector<std::size_t>> orders_; ///< epoch -> permutation, for epochs in use
 };

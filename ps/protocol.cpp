@@ -1,5 +1,7 @@
 #include "ps/protocol.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -276,6 +278,53 @@ net::message encode(const waiting& w, const std::string& to) {
 waiting decode_waiting(const net::message& m) {
   const auto meta = meta_of(m, net::msg_type::ack);
   return {field<std::string>(meta, "waiting_for", m)};
+}
+
+net::message encode(const balance_cuts& b, const std::string& to) {
+  nlohmann::json cuts = nlohmann::json::array();
+  for (const auto& c : b.cuts)
+    cuts.push_back({{"from_clock", c.from_clock}, {"shares", c.shares}, {"weights", c.weights}});
+  return make(net::msg_type::balance_cuts, {to}, {{"cuts", cuts}, {"held", b.held}});
+}
+
+std::vector<balance_cut> balance_cuts_from_json(const nlohmann::json& cuts, const std::string& where) {
+  const auto bad = [&](const std::string& what) { return error(fmt::format("{}: {}", where, what)); };
+  if (!cuts.is_array())
+    throw bad("the cuts are not an array");
+  std::vector<balance_cut> out;
+  for (std::size_t k = 0; k < cuts.size(); ++k) {
+    const auto& c = cuts[k];
+    if (!c.is_object() || !c.contains("from_clock") || !c["from_clock"].is_number_unsigned())
+      throw bad(fmt::format("cut {} is not an object with a clock 'from_clock'", k));
+    balance_cut cut;
+    cut.from_clock = c["from_clock"].get<std::uint64_t>();
+    const auto shares = c.value("shares", nlohmann::json()), weights = c.value("weights", nlohmann::json());
+    if (!shares.is_array() || !weights.is_array() || shares.size() != weights.size() || shares.empty())
+      throw bad(fmt::format("the cut from clock {} needs 'shares' and 'weights' of one length, one per trainer",
+                            cut.from_clock));
+    for (const auto& v : shares) {
+      if (!v.is_number_unsigned())
+        throw bad(
+            fmt::format("the cut from clock {}: a share is not a count of samples: {}", cut.from_clock, v.dump()));
+      cut.shares.push_back(v.get<std::size_t>());
+    }
+    for (const auto& v : weights) {
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+        throw bad(
+            fmt::format("the cut from clock {}: a weight is not a finite speed >= 0: {}", cut.from_clock, v.dump()));
+      cut.weights.push_back(v.get<double>());
+    }
+    out.push_back(std::move(cut));
+  }
+  return out;
+}
+
+balance_cuts decode_balance_cuts(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::balance_cuts);
+  balance_cuts out;
+  out.held = field<bool>(meta, "held", m);
+  out.cuts = balance_cuts_from_json(field<nlohmann::json>(meta, "cuts", m), "balance_cuts from '" + m.h.sender + "'");
+  return out;
 }
 
 reject decode_reject(const net::message& m) {

@@ -24,6 +24,9 @@
 ///                             point or at the end, so shard 0 can evaluate and write whole models)
 ///   shard s    -> shard t     hello {shard, rewind_to, generation}      (s restarted: every shard goes back to
 ///                             checkpoint step rewind_to and welcomes the trainers again, in that generation)
+///   loader     -> aggregator  balance_cuts {cuts}                  (job.balance / elastic: each cut as it is decided)
+///   aggregator -> loader      balance_cuts {cuts}                    (the cuts a checkpoint recorded: hold them)
+///   loader     -> aggregator  balance_cuts {cuts, held: true}        (done: the loader is ready)
 ///   anyone     -> anyone      shutdown {reason, rank?}
 ///   node       -> aggregator  heartbeat {}                           (the node runtime's, not an actor's)
 ///
@@ -38,9 +41,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "net/message.hpp"
 #include "ps/compression.hpp"
 #include "ps/consistency_gate.hpp"
+#include "ps/loader_core.hpp"
 
 namespace troupe::ps {
 
@@ -142,6 +148,14 @@ struct batch {
   net::tensor_view<std::int32_t> labels; ///< after decoding
 };
 
+/// Cuts of the global batch (ps/loader_core.hpp) between the loader, which decides them, and the
+/// aggregator, which keeps the ones still in use in its checkpoints and gives them back to a
+/// (re)started loader; `held`: the loader's answer that it now holds them.
+struct balance_cuts {
+  std::vector<balance_cut> cuts;
+  bool held = false;
+};
+
 struct shutdown {
   std::string reason;
   std::optional<std::size_t> rank; ///< the trainer that was stopped, when one says so
@@ -157,6 +171,7 @@ net::message encode(const batch& m, const std::string& to);
 net::message encode(const shutdown& m, const std::string& to);
 net::message encode(const reject& m, const std::string& to);
 net::message encode(const waiting& m, const std::string& to);
+net::message encode(const balance_cuts& m, const std::string& to);
 net::message encode(const shard_report& r);
 net::message encode(const rewind& r, const std::string& to);
 net::message heartbeat_message();
@@ -191,5 +206,11 @@ batch decode_batch(const net::message& m);
 shutdown decode_shutdown(const net::message& m);
 reject decode_reject(const net::message& m);
 waiting decode_waiting(const net::message& m);
+/// Shapes only (shares and weights of one length per cut, weights finite and >= 0): whether they
+/// fit the job is loader_core::hold's to check.
+balance_cuts decode_balance_cuts(const net::message& m);
+/// Cuts from their JSON form ([{from_clock, shares, weights}], as in balance_cuts, checkpoints and
+/// `balance` records); throws troupe::error starting with `where` and naming the cut.
+std::vector<balance_cut> balance_cuts_from_json(const nlohmann::json& cuts, const std::string& where);
 
 } // namespace troupe::ps

@@ -157,6 +157,31 @@ TEST_CASE("balance by speed: a 3x slower trainer gets a third of the fast one's 
   REQUIRE(core.take_decided().empty());
 }
 
+TEST_CASE("balance by speed: held cuts are used as they are, whatever the speeds, and malformed ones are refused",
+          "[ps][loader][balance]") {
+  using Catch::Matchers::Contains;
+  const std::size_t batch = 32;
+  loader_core core(100000, 2, batch, 1, 1, speed_balance(4));
+  // Period 1 (clocks 4-7) held at 20/44: the speeds measured below would give 48/16.
+  core.hold({balance_cut{4, {1.0, 2.0}, {20, 44}}});
+  for (std::size_t clock = 0; clock < 12; ++clock)
+    for (std::size_t r = 0; r < 2; ++r) {
+      const auto plan = core.next(r);
+      core.observe(r, plan->indices.size(), plan->indices.size() * (r == 1 ? 3e-3 : 1e-3));
+      const std::size_t want = clock < 4 ? batch : clock < 8 ? (r == 0 ? 20 : 44) : (r == 0 ? 48 : 16);
+      INFO("clock " << clock << " rank " << r);
+      REQUIRE(plan->indices.size() == want);
+    }
+  const auto decided = core.take_decided();
+  REQUIRE(decided.size() == 2); // periods 0 and 2: the held one is not reported as decided
+  REQUIRE(decided[1].from_clock == 8);
+
+  REQUIRE_THROWS_WITH(core.hold({balance_cut{6, {1.0, 1.0}, {32, 32}}}), Contains("clock 6") && Contains("period"));
+  REQUIRE_THROWS_WITH(core.hold({balance_cut{8, {1.0}, {64}}}), Contains("1 shares") && Contains("2 trainers"));
+  REQUIRE_THROWS_WITH(core.hold({balance_cut{8, {1.0, 1.0}, {32, 33}}}),
+                      Contains("65 samples") && Contains("global batch is 64"));
+}
+
 TEST_CASE("balance off: the round-robin shards are unchanged by observed speeds", "[ps][loader][balance]") {
   loader_core plain(300, 2, 16, 5, 1), observed(300, 2, 16, 5, 1);
   for (std::size_t step = 0; step < plain.steps_per_epoch(); ++step)

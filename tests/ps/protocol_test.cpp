@@ -51,6 +51,19 @@ TEST_CASE("protocol messages round-trip with the recipient in the header", "[ps]
             "job.seed: '1' here, '2' on node 'l'");
     REQUIRE(decode_waiting(over_the_wire(encode(waiting{"the loader"}, trainer_name(0)))).for_what == "the loader");
   }
+  SECTION("balance cuts, and the loader's answer that it holds them") {
+    const auto b = decode_balance_cuts(over_the_wire(
+        encode(balance_cuts{{balance_cut{10, {812.5, 0.0}, {64, 0}}, balance_cut{20, {1.0, 3.0}, {16, 48}}}, false},
+               loader_name)));
+    REQUIRE(!b.held);
+    REQUIRE(b.cuts.size() == 2);
+    REQUIRE(b.cuts[0].from_clock == 10);
+    REQUIRE(b.cuts[0].weights == std::vector<double>{812.5, 0.0});
+    REQUIRE(b.cuts[1].shares == std::vector<std::size_t>{16, 48});
+    const auto held = decode_balance_cuts(over_the_wire(encode(balance_cuts{{}, true}, aggregator_name)));
+    REQUIRE(held.held);
+    REQUIRE(held.cuts.empty());
+  }
   SECTION("welcome") {
     welcome w;
     w.rank = 1;
@@ -154,6 +167,18 @@ TEST_CASE("malformed protocol messages are refused naming the field and the send
     return m;
   };
   using Catch::Matchers::Contains;
+  REQUIRE_THROWS_WITH(decode_balance_cuts(with_meta(net::msg_type::balance_cuts, R"({"held": false, "cuts": 3})")),
+                      Contains("mallory") && Contains("not an array"));
+  REQUIRE_THROWS_WITH(decode_balance_cuts(with_meta(
+                          net::msg_type::balance_cuts,
+                          R"({"held": false, "cuts": [{"from_clock": 4, "shares": [1, -2], "weights": [1, 1]}]})")),
+                      Contains("clock 4") && Contains("not a count"));
+  REQUIRE_THROWS_WITH(decode_balance_cuts(with_meta(
+                          net::msg_type::balance_cuts,
+                          R"({"held": false, "cuts": [{"from_clock": 4, "shares": [1], "weights": [1, 1]}]})")),
+                      Contains("one length"));
+  REQUIRE_THROWS_WITH(decode_balance_cuts(with_meta(net::msg_type::balance_cuts, R"({"cuts": []})")),
+                      Contains("'held'"));
   REQUIRE_THROWS_WITH(decode_push(with_meta(net::msg_type::push_gradient, "[1]"), 4),
                       Contains("mallory") && Contains("not a JSON object"));
   REQUIRE_THROWS_WITH(decode_push(with_meta(net::msg_type::push_gradient, R"({"rank": 0})"), 4),
