@@ -257,6 +257,11 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
   o.refuse_nonfinite = job.on_nonfinite_gradient == config::nonfinite_policy::refuse;
   o.max_refused_in_a_row = job.max_refused_in_a_row;
   o.backup_trainers = job.backup_trainers;
+  bool elastic = false;
+  for (const auto& node : ctx->topo.cluster.nodes)
+    elastic = elastic || node.joins_later;
+  if (!o.gate.synchronous() && (job.balance.speed || elastic))
+    o.global_batch = trainers * job.batch_size; // the loader cuts each clock's N·b samples (ps/loader_core.hpp)
   // This shard's range of the parameters: its master copy, optimizer state and checkpoint part.
   st.full_layout = st.engine->layout();
   st.ranges = ps::plan_shards(st.full_layout.total, ctx->where.shards());

@@ -8,12 +8,12 @@
 //   ./build/benchmarks/bench_cluster --part scaling      # N = 1..32 synthetic trainers, bsp rounds: step time,
 //                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
-//                                                        # bsp / bsp with balance: speed / ssp / asp
+//                                                        # bsp / ssp / asp, each with balance off and speed
 //   ./build/benchmarks/bench_cluster --part transient    # every trainer 10 % of its steps 5x slower (seeded):
 //                                                        # time to 0.88 / 0.90 test accuracy, bsp / bsp with
 //                                                        # backup_trainers: 1 / ssp / asp (3 trainers)
-//   ./build/benchmarks/bench_cluster --part balance      # one trainer 3x slower: images/s with balance off / speed,
-//                                                        # against the two trainers' speeds alone
+//   ./build/benchmarks/bench_cluster --part balance      # one trainer 3x slower: images/s with balance off / speed
+//                                                        # (bsp, ssp, asp), against the two trainers' speeds alone
 //   ./build/benchmarks/bench_cluster --part metrics      # what metrics and spans cost a trainer per step
 //   ./build/benchmarks/bench_cluster --part recovery     # trainer failure -> first step after its restart
 //   ./build/benchmarks/bench_cluster --part process-recovery  # kill -9 of a trainer / the aggregator process,
@@ -418,9 +418,12 @@ nlohmann::json part_straggler() {
   j.momentum = 0.0f; // the same optimizer in every run (ssp wants no momentum)
   j.nodes = "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench\", trainers: 2}";
   nlohmann::json out;
-  for (const std::string mode : {"bsp", "bsp-balance", "ssp", "asp"}) {
-    j.consistency = mode == "ssp" ? "{mode: ssp, staleness: 3}" : mode == "asp" ? "{mode: asp}" : "{mode: bsp}";
-    j.balance = mode == "bsp-balance" ? "speed" : "off";
+  for (const std::string mode : {"bsp", "bsp-balance", "ssp", "ssp-balance", "asp", "asp-balance"}) {
+    const std::string consistency = mode.substr(0, 3);
+    j.consistency = consistency == "ssp"   ? "{mode: ssp, staleness: 3}"
+                    : consistency == "asp" ? "{mode: asp}"
+                                           : "{mode: bsp}";
+    j.balance = mode.size() > 3 ? "speed" : "off";
     const auto r = run(j, "straggler-" + mode, {{1, 3.0}});
     const auto [t88, best] = time_to(r, 0.88);
     const double t90 = time_to(r, 0.90).first;
@@ -429,7 +432,7 @@ nlohmann::json part_straggler() {
                mode, seconds_or_not(t88), seconds_or_not(t90), best, r.seconds);
     out[mode] = {{"seconds_to_088", t88}, {"seconds_to_090", t90}, {"best_acc", best}, {"run_seconds", r.seconds}};
   }
-  for (const std::string mode : {"bsp-balance", "ssp", "asp"})
+  for (const std::string mode : {"bsp-balance", "ssp", "ssp-balance", "asp", "asp-balance"})
     if (out["bsp"]["seconds_to_088"].get<double>() > 0 && out[mode]["seconds_to_088"].get<double>() > 0)
       out[mode + "_over_bsp"] = out[mode]["seconds_to_088"].get<double>() / out["bsp"]["seconds_to_088"].get<double>();
   return out;
@@ -491,6 +494,11 @@ nlohmann::json part_balance(int rounds) {
   alone.nodes = tcp_nodes(1, 1);
   job_shape speed = two;
   speed.balance = "speed";
+  // ssp and asp cut by speed too (no momentum: stale gradients already act as momentum)
+  job_shape ssp = speed, asp = speed;
+  ssp.consistency = "{mode: ssp, staleness: 3}";
+  asp.consistency = "{mode: asp}";
+  ssp.momentum = asp.momentum = 0.0f;
   std::map<std::string, std::vector<double>> ips;
   std::vector<double> slow_share;
   for (int rep = 0; rep < rounds; ++rep) {
@@ -500,6 +508,8 @@ nlohmann::json part_balance(int rounds) {
     for (const auto& rec : rs.records) // the last cut's share of the slowed trainer
       if (rec.value("event", "") == "balance")
         slow_share.push_back(rec["shares"][1].get<double>() / (2.0 * static_cast<double>(two.batch)));
+    ips["ssp_speed"].push_back(aggregator_images_per_s(run(ssp, "balance-ssp-speed", {{1, 3.0}})));
+    ips["asp_speed"].push_back(aggregator_images_per_s(run(asp, "balance-asp-speed", {{1, 3.0}})));
     ips["alone_fast"].push_back(aggregator_images_per_s(run(alone, "balance-alone-fast")));
     ips["alone_slow"].push_back(aggregator_images_per_s(run(alone, "balance-alone-slow", {{0, 3.0}})));
   }
@@ -509,6 +519,8 @@ nlohmann::json part_balance(int rounds) {
   const double ideal = median(ips["alone_fast"]) + median(ips["alone_slow"]);
   out["ideal_images_per_s"] = ideal;
   out["speed_over_ideal"] = median(ips["speed"]) / ideal;
+  out["ssp_speed_over_ideal"] = median(ips["ssp_speed"]) / ideal;
+  out["asp_speed_over_ideal"] = median(ips["asp_speed"]) / ideal;
   out["speed_over_off"] = median(ips["speed"]) / median(ips["off"]);
   out["slow_share_last_cut"] = slow_share.empty() ? -1.0 : slow_share.back();
   fmt::print("balance (trainer 1 at 3x, 2 x 1 thread, tcp, {} rounds, medians): off {:.0f} images/s, speed {:.0f} "
@@ -517,6 +529,10 @@ nlohmann::json part_balance(int rounds) {
              rounds, median(ips["off"]), median(ips["speed"]), out["speed_over_off"].get<double>(),
              median(ips["alone_fast"]), median(ips["alone_slow"]), ideal, 100 * out["speed_over_ideal"].get<double>(),
              100 * out["slow_share_last_cut"].get<double>());
+  fmt::print(
+      "balance: speed under ssp (s = 3) {:.0f} images/s ({:.0f}% of the ideal sum), under asp {:.0f} ({:.0f}%)\n",
+      median(ips["ssp_speed"]), 100 * out["ssp_speed_over_ideal"].get<double>(), median(ips["asp_speed"]),
+      100 * out["asp_speed_over_ideal"].get<double>());
   return out;
 }
 

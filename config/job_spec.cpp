@@ -184,7 +184,7 @@ std::string to_string(consistency c) {
 }
 
 /// `job.balance`: `off`, `speed`, or {mode, every_clocks, floor}.
-static balance_spec read_balance(const yaml_cursor& b, const consistency_spec& c) {
+static balance_spec read_balance(const yaml_cursor& b) {
   balance_spec out;
   const auto mode_of = [](const yaml_cursor& m) {
     // YAML 1.1 reads off as a boolean; take it as the word it is.
@@ -202,10 +202,6 @@ static balance_spec read_balance(const yaml_cursor& b, const consistency_spec& c
   } else {
     out.speed = mode_of(b) == "speed";
   }
-  if (out.speed && c.mode != consistency::bsp)
-    b.fail(fmt::format("balance: speed cuts each bsp clock's global batch among the trainers, but the consistency "
-                       "mode is {}; use consistency: {{mode: bsp}} or balance: off",
-                       to_string(c.mode)));
   return out;
 }
 
@@ -264,7 +260,7 @@ job_spec read_job(const yaml_cursor& j, const std::string& base_dir) {
                               ? trainer_loss_policy::shrink
                               : trainer_loss_policy::wait;
   if (auto b = j.find("balance"))
-    out.balance = read_balance(*b, out.consistency);
+    out.balance = read_balance(*b);
   if (auto c = j.find("compression"))
     out.compression = read_compression(*c);
   if (auto a = j.find("augment"))

@@ -75,11 +75,12 @@ enum class trainer_loss_policy {
   shrink, ///< rounds complete with the trainers present; a returning trainer is re-synced and rejoins
 };
 
-/// `job.balance`: how a bsp clock's global batch (trainers x batch_size samples) is cut among the
+/// `job.balance`: how a clock's global batch (trainers x batch_size samples) is cut among the
 /// trainers. off: batch_size each (today's sharding). speed: in shares proportional to each
 /// trainer's measured throughput (smoothed), re-cut every `every_clocks` clocks, each share at
-/// least `floor` x batch_size. The aggregator weights gradients by samples, so a round averages
-/// the same global batch either way; only who computes which sample changes.
+/// least `floor` x batch_size. The aggregator weights gradients by samples (bsp: the round's
+/// sample-weighted mean; ssp/asp: each push by its share of the global batch), so a clock moves
+/// the parameters as far either way; only who computes which sample changes.
 struct balance_spec {
   bool speed = false;
   std::size_t every_clocks = 10;

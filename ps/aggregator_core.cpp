@@ -187,9 +187,12 @@ push_outcome aggregator_core::push(std::size_t rank, std::uint64_t clock, std::u
   }
 
   if (n > 0) {
-    // Weight 1/N: the N pushes of one clock move the parameters as far as one bsp step would,
-    // so the learning rate means the same in every mode.
-    apply(grad, 1.0f / static_cast<float>(o_.trainers));
+    // Weight 1/N, or the push's share of a cut global batch: the pushes of one clock move the
+    // parameters as far as one bsp step would, so the learning rate means the same in every mode.
+    const float weight = o_.global_batch > 0
+                             ? static_cast<float>(static_cast<double>(n) / static_cast<double>(o_.global_batch))
+                             : 1.0f / static_cast<float>(o_.trainers);
+    apply(grad, weight);
     out.applied = 1;
   }
   out.released.push_back(rank); // the pusher always gets the fresh parameters back

@@ -65,6 +65,10 @@ struct aggregator_options {
   bool refuse_nonfinite = true;          ///< false: apply gradients unchecked
   std::size_t max_refused_in_a_row = 10; ///< refusals in a row from one trainer that set `escalate`
   std::size_t backup_trainers = 0;       ///< bsp: a round closes with the first P − b gradients (0: all)
+  /// ssp/asp when the loader cuts each clock's global batch (job.balance: speed, elastic jobs): a
+  /// push of n samples weighs n / global_batch, so one clock's pushes weigh 1 together however the
+  /// batch was cut. 0: each push weighs 1/N (equal shards).
+  std::size_t global_batch = 0;
 };
 
 /// What a push changed.

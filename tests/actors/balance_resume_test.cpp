@@ -85,8 +85,8 @@ TEST_CASE("an aggregator restarted mid-period with balance on keeps the period's
       [&] {
         nlohmann::json all = nlohmann::json::array();
         for (const auto& cut : failed.cuts)
-          all.push_back({{"from_clock", cut["from_clock"]}, {"shares", cut["shares"]},
-                         {"weights", cut["samples_per_s"]}});
+          all.push_back(
+              {{"from_clock", cut["from_clock"]}, {"shares", cut["shares"]}, {"weights", cut["samples_per_s"]}});
         return all;
       }(),
       "the failed run's records");

@@ -153,6 +153,34 @@ TEST_CASE("bsp balanced by speed gives a 4x slower trainer smaller shares and st
   REQUIRE(last[1].get<int>() < 24); // the slowed trainer's share shrank (about 64/5 at 4x)
 }
 
+TEST_CASE("ssp and asp balanced by speed give a 4x slower trainer smaller shares and still learn",
+          "[actors][cluster][ssp][asp][balance]") {
+  // The fast trainer computes more samples per clock instead of running clocks ahead: with equal
+  // shards it would sit at the staleness bound (ssp) or push ever staler gradients (asp).
+  test::cluster_case c;
+  c.trainers = 2;
+  c.batch = 32;
+  c.mode = GENERATE(std::string("ssp"), std::string("asp"));
+  c.staleness = 3;
+  c.momentum = 0.0f;
+  c.max_train = 1280; // 20 clocks
+  c.balance = "{mode: speed, every_clocks: 3}";
+  test::scratch_dir dir("async-balance");
+  const auto r = run_cluster(c, dir.path, {{1, 4.0}});
+  INFO(r.console);
+  REQUIRE(r.exit_code == 0);
+  std::vector<nlohmann::json> cuts;
+  for (auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("event", "") == "balance")
+      cuts.push_back(rec);
+  REQUIRE(cuts.size() >= 4);
+  const auto last = cuts.back()["shares"];
+  INFO(cuts.back().dump());
+  REQUIRE(last[0].get<int>() + last[1].get<int>() == 64);
+  REQUIRE(last[1].get<int>() < 24);
+  REQUIRE(final_test_acc(r) > 0.3); // it learned (10 classes: chance is 0.1)
+}
+
 TEST_CASE("ssp never lets a trainer run more than s clocks ahead of a slowed one", "[actors][cluster][ssp]") {
   test::cluster_case c;
   c.trainers = 3;

@@ -113,10 +113,6 @@ TEST_CASE("impossible balance settings are rejected with position, key path and 
        "got '1.5'"},
       {"unknown key", job("  balance: {mode: speed, every: 3}\n"), "bad.yaml:9:26", "job.balance.every",
        "every_clocks"},
-      {"speed with ssp", job("  consistency: {mode: ssp, staleness: 2}\n  balance: speed\n"), "bad.yaml:10:12",
-       "job.balance",
-       "balance: speed cuts each bsp clock's global batch among the trainers, but the consistency mode "
-       "is ssp"},
   });
 }
 

@@ -83,6 +83,22 @@ TEST_CASE("asp applies every gradient at once and never blocks", "[ps][aggregato
   REQUIRE_FALSE(agg.may_start(0, 10)); // beyond the job's last clock
 }
 
+TEST_CASE("ssp and asp with a cut global batch weigh each push by its share of it", "[ps][aggregator][asp][balance]") {
+  const auto mode = GENERATE(config::consistency::ssp, config::consistency::asp);
+  auto o = plain_sgd(mode, 2);
+  o.gate.staleness = 2;
+  o.global_batch = 64; // job.balance: speed cuts each clock's 2 x 32 samples, here 48 + 16
+  aggregator_core agg(o, two_params(), {0.f, 0.f, 0.f});
+  const float g[] = {2.f, 0.f, 0.f};
+  agg.push(0, 0, agg.version(), 48, g);
+  REQUIRE(agg.params()[0] == Approx(-0.75)); // 0.5 · 2 · 48/64
+  agg.push(1, 0, agg.version(), 16, g);
+  REQUIRE(agg.params()[0] == Approx(-1.0));  // together one bsp step over the 64 samples
+  agg.push(0, 1, agg.version(), 0, nullptr); // an empty share moves nothing
+  REQUIRE(agg.params()[0] == Approx(-1.0));
+  REQUIRE(agg.version() == 2);
+}
+
 TEST_CASE("bsp moves buffers by the sample-weighted mean of the trainers' updates, never by the optimizer",
           "[ps][aggregator][bsp][batch_norm]") {
   // Momentum and weight decay would move a buffer treated as a parameter; they must not touch it.

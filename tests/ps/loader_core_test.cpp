@@ -1,5 +1,6 @@
 #include "ps/loader_core.hpp"
 
+#include <map>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -155,6 +156,47 @@ TEST_CASE("balance by speed: a 3x slower trainer gets a third of the fast one's 
   REQUIRE(cuts[1].shares == std::vector<std::size_t>{48, 16});
   REQUIRE(cuts[1].weights[0] == Approx(1000.0));
   REQUIRE(core.take_decided().empty());
+}
+
+TEST_CASE("balance by speed under ssp/asp: a trainer running ahead still gets its slice of each clock's global batch",
+          "[ps][loader][balance]") {
+  // Rank 0 asks up to 3 clocks ahead of rank 1 (an ssp bound, or credits), so a period's cut is
+  // decided by whoever asks first; each clock is still the one-process global batch, every sample once.
+  const std::size_t n = 1000, batch = 16, epochs = 2;
+  loader_core core(n, 2, batch, 9, epochs, speed_balance(2));
+  data::distributed_sampler one(n, 1, 0, true, 9);
+  std::map<std::size_t, std::set<std::size_t>> by_clock; // global clock -> samples of both ranks
+  std::multiset<std::size_t> seen;
+  const auto take = [&](std::size_t r) {
+    const auto plan = core.next(r);
+    REQUIRE(plan);
+    const std::size_t clock = plan->epoch * core.steps_per_epoch() + plan->step;
+    by_clock[clock].insert(plan->indices.begin(), plan->indices.end());
+    seen.insert(plan->indices.begin(), plan->indices.end());
+    core.observe(r, plan->indices.size(), static_cast<double>(plan->indices.size()) * (r == 1 ? 4e-3 : 1e-3));
+  };
+  const std::size_t clocks = epochs * core.steps_per_epoch();
+  for (std::size_t c1 = 0; c1 < clocks; ++c1) {
+    while (core.position(0).epoch < epochs &&
+           core.position(0).epoch * core.steps_per_epoch() + core.position(0).step <= c1 + 3)
+      take(0);
+    take(1);
+  }
+  REQUIRE_FALSE(core.next(0));
+  REQUIRE_FALSE(core.next(1));
+  REQUIRE(seen.size() == epochs * n);
+  for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+    one.set_epoch(epoch);
+    const auto order = one.indices();
+    for (std::size_t step = 0; step < core.steps_per_epoch(); ++step) {
+      const std::size_t lo = step * 2 * batch, hi = std::min(n, lo + 2 * batch);
+      INFO("epoch " << epoch << " step " << step);
+      REQUIRE(by_clock[epoch * core.steps_per_epoch() + step] ==
+              std::set<std::size_t>(order.begin() + lo, order.begin() + hi));
+    }
+  }
+  const auto cuts = core.take_decided();
+  REQUIRE(cuts.back().shares == std::vector<std::size_t>{26, 6}); // 4x slower: about a fifth, above the floor of 4
 }
 
 TEST_CASE("balance by speed: held cuts are used as they are, whatever the speeds, and malformed ones are refused",
