@@ -41,6 +41,8 @@ void add_model(entry_writer& w, const model_spec& m) {
   w.add(p + "name", m.name);
   w.add(p + "input", fmt::format("[{}]", fmt::join(m.input_shape, ",")));
   w.add(p + "loss", m.loss);
+  if (m.label_smoothing > 0) // only when on: other models keep the fingerprint they always had
+    w.add(p + "label_smoothing", m.label_smoothing);
   w.add(p + "layers.count", m.layers.size());
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     const layer_spec& l = m.layers[i];

@@ -213,8 +213,18 @@ model_spec read_model_spec(const yaml_cursor& root) {
     spec.layers.push_back(parse_layer(item));
 
   const auto loss = root.find("loss");
-  if (loss)
+  if (loss && loss->node().IsMap()) { // {kind, label_smoothing}
+    loss->check_keys({"kind", "label_smoothing"});
+    if (const auto kind = loss->find("kind"))
+      spec.loss = kind->as_choice(loss_names, "loss");
+    if (const auto eps = loss->find("label_smoothing")) {
+      spec.label_smoothing = eps->as<float>(bounds::half_open(0, 1));
+      if (spec.loss != "softmax_cross_entropy")
+        eps->fail(fmt::format("label smoothing applies to softmax_cross_entropy, not to {}", spec.loss));
+    }
+  } else if (loss) {
     spec.loss = loss->as_choice(loss_names, "loss");
+  }
 
   const auto shapes = infer_shapes(spec);
   if (spec.loss == "softmax_cross_entropy" && (shapes.back().size() != 1 || shapes.back()[0] < 2)) {

@@ -37,7 +37,10 @@ struct model_spec {
   std::vector<std::size_t> input_shape; ///< C,H,W (rank 3) or features (rank 1), without the batch dim
   std::vector<layer_spec> layers;
   std::string loss = "softmax_cross_entropy"; ///< or "mse"
-  std::string source;                         ///< file name the spec came from
+  /// softmax_cross_entropy: PyTorch's label_smoothing ε in [0, 1), in the training loss only
+  /// (evaluation reports the plain loss). `loss: {kind: softmax_cross_entropy, label_smoothing: 0.1}`.
+  float label_smoothing = 0.0f;
+  std::string source; ///< file name the spec came from
 };
 
 /// Reads and validates the model description at `path` (shapes included); errors start "path:line:col: key.path: ".

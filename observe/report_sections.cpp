@@ -1,5 +1,6 @@
 #include "observe/report_sections.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <utility>
@@ -80,17 +81,22 @@ std::string balance_table(const std::vector<trainer_stats>& trainers) {
   if (trainers.empty())
     return h + "<p>No trainer records.</p>\n";
   const auto number = [](double v, const char* format) { return std::isnan(v) ? "-" : fmt::format(format, v); };
+  const bool late =
+      std::any_of(trainers.begin(), trainers.end(), [](const trainer_stats& t) { return !std::isnan(t.late_dropped); });
   h += "<table><tr><th>node</th><th>trainer</th><th>share (samples/clock, last)</th><th>share (mean)</th>"
-       "<th>speed (images/s of compute)</th><th>waiting for parameters</th><th>waiting for batches</th></tr>\n";
+       "<th>speed (images/s of compute)</th><th>waiting for parameters</th><th>waiting for batches</th>";
+  h += late ? "<th>late gradients dropped</th></tr>\n" : "</tr>\n";
   for (const auto& t : trainers)
     h += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>"
-                     "<td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+                     "<td class=\"n\">{}</td><td class=\"n\">{}</td>{}</tr>\n",
                      html_escape(t.node), html_escape(t.actor), number(t.share, "{:.1f}"),
                      number(t.mean_share, "{:.1f}"), number(t.images_per_s, "{:.0f}"), share(t.wait_params_ratio),
-                     share(t.wait_batch_ratio));
+                     share(t.wait_batch_ratio),
+                     late ? fmt::format("<td class=\"n\">{}</td>", number(t.late_dropped, "{:.0f}")) : std::string());
   return h + "</table>\n<p class=\"meta\">Share: samples per clock the trainer was given (with "
              "<code>job.balance: speed</code> the loader's cut, else the batch). Waiting: fraction of its wall time "
-             "over the run. \"-\": not in the records (a run older than these fields).</p>\n";
+             "over the run. Late gradients dropped (<code>job.backup_trainers</code>): its pushes that came after "
+             "their round had closed. \"-\": not in the records (a run older than these fields).</p>\n";
 }
 
 std::string config_section(const std::vector<const record*>& by_time) {

@@ -57,6 +57,20 @@ const nlohmann::json* clock_lag_of(const run_summary& s, const std::string& acto
   return &(*lag)[*rank];
 }
 
+std::optional<double> late_dropped_of(const run_summary& s, const std::string& actor) {
+  const auto rank = trainer_rank(actor);
+  if (!rank)
+    return std::nullopt;
+  for (const record* r : {s.finish, s.last_aggregator_progress}) {
+    if (r == nullptr)
+      continue;
+    const auto late = r->fields.find("late_by_trainer");
+    if (late != r->fields.end() && late->is_array() && *rank < late->size() && (*late)[*rank].is_number())
+      return (*late)[*rank].get<double>();
+  }
+  return std::nullopt;
+}
+
 bool natural_less(const std::string& a, const std::string& b) {
   std::size_t i = 0, j = 0;
   const auto digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
@@ -121,8 +135,10 @@ run_summary summarize(const std::vector<record>& records) {
     if ((r.role == "loader" && event.empty()) || event == "finish") {
       if (!s.finished_ts || r.ts >= *s.finished_ts)
         s.finished_ts = r.ts;
-      if (event == "finish")
+      if (event == "finish") {
         s.finish_reason = r.text("reason");
+        s.finish = &r;
+      }
     }
     const record** latest = is_aggregator_progress(r)     ? &s.last_aggregator_progress
                             : is_aggregator_evaluation(r) ? &s.last_evaluation

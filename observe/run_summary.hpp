@@ -42,6 +42,7 @@ struct run_summary {
   const record* last_evaluation = nullptr;          ///< latest aggregator evaluation record
   const record* last_aggregator_progress = nullptr; ///< latest aggregator progress record
   const record* last_checkpoint = nullptr;          ///< latest "checkpoint" event
+  const record* finish = nullptr;                   ///< the aggregator's "finish" event, if recorded
 };
 
 /// An aggregator's periodic progress record (not an evaluation, not an event).
@@ -61,6 +62,10 @@ run_summary summarize(const std::vector<record>& records);
 /// The entry of trainer `actor` ("trainer-k") in the aggregator's latest clock_lag (clocks ahead of
 /// the slowest trainer), or null when there is none (no progress record yet, not a trainer).
 const nlohmann::json* clock_lag_of(const run_summary& s, const std::string& actor);
+
+/// Late gradients of trainer `actor` dropped so far (job.backup_trainers): late_by_trainer of the
+/// finish event, else of the aggregator's latest progress record; nothing when neither has it.
+std::optional<double> late_dropped_of(const run_summary& s, const std::string& actor);
 
 /// The rank k of an actor named "trainer-k", if it is one.
 std::optional<std::size_t> trainer_rank(const std::string& actor);

@@ -213,8 +213,9 @@ const std::vector<field_spec> aggregator_progress = {
     {"version", type::integer, true},
     {"clock_lag", type::integer_array, true},
     {"staleness_hist", type::count_map, true},
-    {"refused", type::integer, false},      // non-finite gradients refused so far (absent in older logs)
-    {"late_dropped", type::integer, false}, // job.backup_trainers > 0: late gradients dropped so far
+    {"refused", type::integer, false},               // non-finite gradients refused so far (absent in older logs)
+    {"late_dropped", type::integer, false},          // job.backup_trainers > 0: late gradients dropped so far
+    {"late_by_trainer", type::integer_array, false}, // the same, per trainer rank
 };
 
 const std::vector<field_spec> aggregator_evaluation = {

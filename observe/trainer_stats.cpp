@@ -77,6 +77,7 @@ std::vector<trainer_stats> summarize_trainers(const std::vector<record>& records
     for (const auto& a : summary.actors)
       if (a.actor == t.out.actor && a.role == "trainer")
         t.out.restarts += a.restarts;
+    t.out.late_dropped = late_dropped_of(summary, t.out.actor).value_or(nan);
     out.push_back(t.out);
   }
   std::sort(out.begin(), out.end(),

@@ -32,6 +32,9 @@ struct trainer_stats {
   /// fraction of its wall time spent waiting for parameters, and for batches. NaN without.
   double wait_params_ratio = 0, wait_batch_ratio = 0;
   std::size_t restarts = 0; ///< from the run summary (supervisor restarts, resumes, step going back)
+  /// Its late gradients dropped (job.backup_trainers), from the finish event or the latest
+  /// aggregator progress record; NaN when the records do not say (no backup trainers).
+  double late_dropped = 0;
 };
 
 /// One entry per trainer that wrote a periodic record, ordered trainer-0, trainer-1, ..., trainer-10.

@@ -39,6 +39,10 @@ std::string render_trainers(const std::vector<record>& records, const run_summar
   std::sort(trainers.begin(), trainers.end(),
             [](const record* a, const record* b) { return natural_less(a->actor, b->actor); });
 
+  // LATE (job.backup_trainers): gradients of the trainer dropped because its round had closed.
+  bool late_known = false;
+  for (const record* r : trainers)
+    late_known = late_known || late_dropped_of(summary, r->actor).has_value();
   std::vector<std::vector<std::string>> rows;
   for (const record* r : trainers) {
     const auto rank = trainer_rank(r->actor);
@@ -49,11 +53,21 @@ std::string render_trainers(const std::vector<record>& records, const run_summar
                     figure(r->number("share"), "{:.1f}"), figure(r->number("images_per_s"), "{:.0f}"),
                     percent(r->number("wait_params_frac")), percent(r->number("wait_batch_frac")),
                     lag != nullptr ? lag->dump() : "-"});
+    if (late_known) {
+      const auto late = late_dropped_of(summary, r->actor);
+      rows.back().push_back(late ? fmt::format("{:.0f}", *late) : "-");
+    }
   }
-  return "trainers, each one's latest record (SHARE: samples per clock it was given; WAIT: % of its wall time):\n" +
-         text_table({"NODE", "RANK", "CLOCK", "SHARE", "IMAGES/S", "WAIT PARAMS", "WAIT BATCH", "LAG"},
-                    {false, true, true, true, true, true, true, true}, rows,
-                    std::vector<const char*>(rows.size(), nullptr));
+  std::vector<std::string> header = {"NODE", "RANK", "CLOCK", "SHARE", "IMAGES/S", "WAIT PARAMS", "WAIT BATCH", "LAG"};
+  std::vector<bool> right = {false, true, true, true, true, true, true, true};
+  if (late_known) {
+    header.push_back("LATE");
+    right.push_back(true);
+  }
+  return std::string("trainers, each one's latest record (SHARE: samples per clock it was given; WAIT: % of its wall "
+                     "time") +
+         (late_known ? "; LATE: its gradients dropped because their round had closed" : "") + "):\n" +
+         text_table(header, right, rows, std::vector<const char*>(rows.size(), nullptr));
 }
 
 } // namespace troupe::observe

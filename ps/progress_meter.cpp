@@ -75,8 +75,13 @@ progress_meter::line progress_meter::take(const aggregator_core& core, double si
   r["clock_lag"] = lag;
   r["staleness_hist"] = hist;
   r["refused"] = refused_; // non-finite gradients refused so far
-  if (o.backup_trainers > 0)
+  if (o.backup_trainers > 0) {
     r["late_dropped"] = core.late_dropped(); // late gradients dropped so far (backup trainers)
+    nlohmann::json late = nlohmann::json::array();
+    for (std::size_t i = 0; i < o.trainers; ++i)
+      late.push_back(core.late_dropped(i));
+    r["late_by_trainer"] = late; // the same, per trainer rank
+  }
   loss_sum_ = 0;
   samples_ = correct1_ = correct5_ = pushes_ = 0;
   last_clock_ = clock;

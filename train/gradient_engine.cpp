@@ -58,7 +58,10 @@ batch_stats gradient_engine::forward_slice(replica& r, const float* images, cons
   std::vector<std::int32_t> y(labels, labels + n);
   r.model->train(train);
   tensor::var logits = r.model->forward(tensor::var(std::move(x)));
-  tensor::var loss = tensor::softmax_cross_entropy(logits, y);
+  // Label smoothing shapes the training loss only; evaluation reports the plain one.
+  tensor::var loss = train && spec_.label_smoothing > 0
+                         ? tensor::softmax_cross_entropy(logits, y, spec_.label_smoothing)
+                         : tensor::softmax_cross_entropy(logits, y);
   s.n = n;
   s.loss_sum = static_cast<double>(loss.value()()) * static_cast<double>(n);
   s.correct1 = optim::topk_correct(logits.value().data(), labels, n, classes_, 1);

@@ -278,5 +278,28 @@ TEST_CASE("an unknown or unusable loss is rejected", "[config][model_spec]") {
        "bad.yaml:5:7", "loss", "needs a rank-1 output of at least 2 class scores, but the model ends with [4, 6, 6]"},
       {"default softmax over one output", "name: m\ninput: [4]\nlayers:\n  - dense: {units: 1}\n", "bad.yaml:4:5",
        "layers[0].dense", "loss softmax_cross_entropy needs a rank-1 output of at least 2 class scores"},
+      {"label smoothing of 1",
+       "name: m\ninput: [4]\nlayers:\n  - dense: {units: 10}\nloss: {kind: softmax_cross_entropy, label_smoothing: "
+       "1}\n",
+       "bad.yaml:5:54", "loss.label_smoothing", "got '1'"},
+      {"label smoothing of mse",
+       "name: m\ninput: [4]\nlayers:\n  - dense: {units: 1}\nloss: {kind: mse, label_smoothing: 0.1}\n",
+       "bad.yaml:5:36", "loss.label_smoothing", "label smoothing applies to softmax_cross_entropy, not to mse"},
+      {"an unknown key of the loss",
+       "name: m\ninput: [4]\nlayers:\n  - dense: {units: 10}\nloss: {kind: softmax_cross_entropy, smoothing: 0.1}\n",
+       "bad.yaml:5:37", "loss.smoothing", "label_smoothing"},
   });
+}
+
+TEST_CASE("the loss may be a mapping with label smoothing", "[config][model_spec]") {
+  const model_spec plain = parse_model_spec("name: m\ninput: [4]\nlayers:\n  - dense: {units: 10}\n", "m.yaml");
+  CHECK(plain.label_smoothing == 0.0f);
+  const model_spec smooth = parse_model_spec("name: m\ninput: [4]\nlayers:\n  - dense: {units: 10}\nloss: {kind: "
+                                             "softmax_cross_entropy, label_smoothing: 0.1}\n",
+                                             "m.yaml");
+  CHECK(smooth.loss == "softmax_cross_entropy");
+  CHECK(smooth.label_smoothing == 0.1f);
+  CHECK(parse_model_spec("name: m\ninput: [4]\nlayers:\n  - dense: {units: 10}\nloss: {label_smoothing: 0.05}\n",
+                         "m.yaml")
+            .label_smoothing == 0.05f);
 }

@@ -219,6 +219,10 @@ TEST_CASE("bad input table: troupe-node command lines", "[cli][bad_input]") {
        1,
        "troupe-node: error: --transient-slow 1.5=5: expected FRACTION=FACTOR with 0 < FRACTION <= 1 and FACTOR >= 1, "
        "e.g. 0.1=5 (10 % of the steps 5x slower)"},
+      {"a --replay-balance file that is not a run's records",
+       {"--role", "all", "--config", "t.yaml", "--replay-balance", "t.yaml"},
+       1,
+       "troupe-node: error: --replay-balance t.yaml:1: not a JSON record"},
       {"a --fail-trainer of a negative clock",
        {"--role", "all", "--config", "t.yaml", "--fail-trainer", "0=-5"},
        1,

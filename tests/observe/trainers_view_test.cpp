@@ -117,3 +117,31 @@ TEST_CASE("the report has a per-trainer share, speed and idle section and a shar
     CHECK(old.find("Share per trainer</title>") == std::string::npos);
   }
 }
+
+TEST_CASE("with backup trainers, watch's trainer table and the report show each trainer's late gradients dropped",
+          "[observe][watch][report][backup]") {
+  // The progress record says 0 and 3 so far; the finish event's counts (1 and 5) are the final ones.
+  std::string text = balanced_run;
+  text +=
+      R"j({"actor":"aggregator","node":"agg","role":"aggregator","step":12,"ts":11.5,"loss":1.4,"acc":0.5,"images_per_s":1200,"updates_per_s":10,"lr":0.05,"version":12,"clock_lag":[0,1],"staleness_hist":{"0":24},"late_dropped":3,"late_by_trainer":[0,3]}
+)j";
+  auto run = troupe::test::parse_text(text);
+  REQUIRE(run.errors.empty());
+  const std::string header =
+      "trainers, each one's latest record (SHARE: samples per clock it was given; WAIT: % of its wall time; LATE: its "
+      "gradients dropped because their round had closed):\n"
+      "NODE  RANK  CLOCK  SHARE  IMAGES/S  WAIT PARAMS  WAIT BATCH  LAG  LATE\n";
+  CHECK(render(run.records) == header + "t0       0     10   51.2      2010          18%          2%    0     0\n"
+                                        "t1       1     10   12.8       502          40%         20%    1     3\n");
+  text +=
+      R"j({"actor":"aggregator","node":"agg","role":"aggregator","step":20,"ts":12.0,"event":"finish","reason":"done","version":20,"elapsed_s":2.0,"late_dropped":6,"late_by_trainer":[1,5]}
+)j";
+  run = troupe::test::parse_text(text);
+  REQUIRE(run.errors.empty());
+  CHECK_THAT(render(run.records),
+             Catch::EndsWith(" 2%    0     1\n"
+                             "t1       1     10   12.8       502          40%         20%    1     5\n"));
+  const auto html = troupe::observe::render_report(run, "backup");
+  CHECK_THAT(html, Catch::Contains("<th>late gradients dropped</th>"));
+  CHECK_THAT(html, Catch::Contains("<td class=\"n\">11.0 %</td><td class=\"n\">5</td></tr>"));
+}

@@ -164,3 +164,23 @@ TEST_CASE("evaluation normalizes with the running statistics it is given", "[tra
   const auto loss = tensor::softmax_cross_entropy(model->forward(tensor::var(std::move(x))), ds.labels);
   REQUIRE(got.loss_sum / static_cast<double>(ds.n) == Approx(loss.value()()).epsilon(1e-5));
 }
+
+TEST_CASE("label smoothing changes the training loss and gradient, not the evaluation", "[train][engine]") {
+  auto spec = config::load_model_spec(test::reference_model());
+  const auto ds = data::load_fashion_mnist(data::fashion_mnist::default_dir, true, {}, 32);
+  train::gradient_engine plain(spec, 5, 1);
+  spec.label_smoothing = 0.1f;
+  train::gradient_engine smooth(spec, 5, 1);
+  const auto params = plain.initial_parameters();
+  std::vector<float> g_plain(params.size()), g_smooth(params.size());
+  const auto s_plain = plain.compute(params.data(), ds.images.data(), ds.labels.data(), 32, g_plain.data());
+  const auto s_smooth = smooth.compute(params.data(), ds.images.data(), ds.labels.data(), 32, g_smooth.data());
+  CHECK(s_smooth.correct1 == s_plain.correct1);
+  CHECK(s_smooth.loss_sum != Approx(s_plain.loss_sum).epsilon(1e-4));
+  CHECK(g_smooth != g_plain);
+  // Evaluation reports the plain loss either way.
+  const auto e_plain = plain.evaluate(params.data(), ds.images.data(), ds.labels.data(), 32);
+  const auto e_smooth = smooth.evaluate(params.data(), ds.images.data(), ds.labels.data(), 32);
+  CHECK(e_smooth.loss_sum == e_plain.loss_sum);
+  CHECK(e_plain.loss_sum == Approx(s_plain.loss_sum).epsilon(1e-6));
+}
