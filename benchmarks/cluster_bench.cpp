@@ -32,6 +32,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -205,15 +206,8 @@ nlohmann::json part_throughput() {
           {"split_1x2", split_b}};
 }
 
-/// gloo all_reduce medians (ms) of the given sizes from torch_reference.py's `allreduce` (2 ranks,
-/// loopback), or an empty map (with the reason printed) if it cannot run.
-std::map<std::size_t, double> gloo_allreduce_ms(const std::string& script, const std::vector<std::size_t>& sizes) {
-  std::map<std::size_t, double> out;
-  std::vector<std::string> list;
-  for (auto n : sizes)
-    list.push_back(std::to_string(n));
-  const auto cmd = fmt::format("/usr/bin/python3 '{}' allreduce --world 2 --sizes {} --iters 5 --warmup 1 2>/dev/null",
-                               script, fmt::join(list, ","));
+/// The JSON on the last line of `cmd`'s standard output, or nothing (with the reason printed).
+std::optional<nlohmann::json> last_json_line(const std::string& cmd) {
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   std::string text, last;
   if (pipe) {
@@ -228,15 +222,50 @@ std::map<std::size_t, double> gloo_allreduce_ms(const std::string& script, const
       last = line;
     at = nl == std::string::npos ? text.size() : nl + 1;
   }
+  auto result = nlohmann::json::parse(last, nullptr, false);
+  if (result.is_discarded()) {
+    fmt::print("{} gave no JSON result ({} bytes of output); is python3-torch installed?\n", cmd, text.size());
+    return std::nullopt;
+  }
+  return result;
+}
+
+/// gloo all_reduce medians (ms) of the given sizes from torch_reference.py's `allreduce` (2 ranks,
+/// loopback), or an empty map (with the reason printed) if it cannot run.
+std::map<std::size_t, double> gloo_allreduce_ms(const std::string& script, const std::vector<std::size_t>& sizes) {
+  std::map<std::size_t, double> out;
+  std::vector<std::string> list;
+  for (auto n : sizes)
+    list.push_back(std::to_string(n));
+  const auto cmd = fmt::format("/usr/bin/python3 '{}' allreduce --world 2 --sizes {} --iters 5 --warmup 1 2>/dev/null",
+                               script, fmt::join(list, ","));
+  const auto result = last_json_line(cmd);
   try {
-    const auto result = nlohmann::json::parse(last); // named: a range-for over a temporary's member dangles
-    for (const auto& row : result.at("allreduce"))
-      out[row.at("elements").get<std::size_t>()] = row.at("time_us").at("median").get<double>() / 1e3;
+    if (result)
+      for (const auto& row : result->at("allreduce"))
+        out[row.at("elements").get<std::size_t>()] = row.at("time_us").at("median").get<double>() / 1e3;
   } catch (const std::exception& e) {
-    fmt::print("gloo: {} gave no result ({}; {} bytes of output); is python3-torch installed?\n", cmd, e.what(),
-               text.size());
+    fmt::print("gloo: {} gave no result ({})\n", cmd, e.what());
   }
   return out;
+}
+
+/// PyTorch DDP (gloo, 2 ranks x 1 thread, batch 32 per rank) from torch_reference.py's `ddp`, rank
+/// 1 sleeping `straggler_ms` per step: its median global images/s and ms per step, or nothing.
+std::optional<std::pair<double, double>> ddp_throughput(const std::string& script, double straggler_ms) {
+  const auto cmd = fmt::format(
+      "/usr/bin/python3 '{}' ddp --skip-tta --world 2 --threads-per-rank 1 --batch-per-rank 32 --straggler-ms {} "
+      "--tp-repeats 1 2>/dev/null",
+      script, straggler_ms);
+  const auto result = last_json_line(cmd);
+  try {
+    if (result)
+      return std::make_pair(result->at("throughput").at("global_images_per_s").at("median").get<double>(),
+                            result->at("throughput").at("ms_per_step").at("median").get<double>());
+  } catch (const std::exception& e) {
+    fmt::print("ddp: {} gave no result ({})\n", cmd, e.what());
+  }
+  return std::nullopt;
 }
 
 /// Push + parameters round trip of 2 trainers and 1 aggregator over tcp loopback, alternating with
@@ -481,10 +510,12 @@ nlohmann::json part_transient(const ps::transient_slowdown& slow, std::size_t tr
   return out;
 }
 
-/// job.balance: speed against off with trainer 1 slowed 3x (2 trainer nodes x 1 thread, tcp),
+/// job.balance: speed against off with trainer 1 slowed `factor`x (2 trainer nodes x 1 thread, tcp),
 /// beside each trainer alone (unslowed, slowed): the ideal is the sum of the two alone. Rounds
-/// alternate so machine noise hits every configuration alike; medians.
-nlohmann::json part_balance(int rounds) {
+/// alternate so machine noise hits every configuration alike; medians. With `torch_reference`,
+/// each round also runs PyTorch DDP with rank 1 sleeping (factor - 1) x its unslowed median step
+/// (measured once, first), the same slow-down.
+nlohmann::json part_balance(int rounds, double factor, const std::string& torch_reference) {
   job_shape two;
   two.max_train = 25600;
   two.max_test = 100;
@@ -501,18 +532,30 @@ nlohmann::json part_balance(int rounds) {
   ssp.momentum = asp.momentum = 0.0f;
   std::map<std::string, std::vector<double>> ips;
   std::vector<double> slow_share;
+  double straggler_ms = -1;
+  if (!torch_reference.empty())
+    if (const auto plain = ddp_throughput(torch_reference, 0)) {
+      straggler_ms = (factor - 1) * plain->second;
+      fmt::print("ddp unslowed: {:.0f} global images/s, {:.2f} ms per step; rank 1 will sleep {:.2f} ms per step\n",
+                 plain->first, plain->second, straggler_ms);
+    }
   for (int rep = 0; rep < rounds; ++rep) {
-    ips["off"].push_back(aggregator_images_per_s(run(two, "balance-off", {{1, 3.0}})));
-    const auto rs = run(speed, "balance-speed", {{1, 3.0}});
+    if (straggler_ms >= 0)
+      if (const auto ddp = ddp_throughput(torch_reference, straggler_ms))
+        ips["ddp"].push_back(ddp->first);
+    ips["off"].push_back(aggregator_images_per_s(run(two, "balance-off", {{1, factor}})));
+    const auto rs = run(speed, "balance-speed", {{1, factor}});
     ips["speed"].push_back(aggregator_images_per_s(rs));
     for (const auto& rec : rs.records) // the last cut's share of the slowed trainer
       if (rec.value("event", "") == "balance")
         slow_share.push_back(rec["shares"][1].get<double>() / (2.0 * static_cast<double>(two.batch)));
-    ips["ssp_speed"].push_back(aggregator_images_per_s(run(ssp, "balance-ssp-speed", {{1, 3.0}})));
-    ips["asp_speed"].push_back(aggregator_images_per_s(run(asp, "balance-asp-speed", {{1, 3.0}})));
+    ips["ssp_speed"].push_back(aggregator_images_per_s(run(ssp, "balance-ssp-speed", {{1, factor}})));
+    ips["asp_speed"].push_back(aggregator_images_per_s(run(asp, "balance-asp-speed", {{1, factor}})));
     ips["alone_fast"].push_back(aggregator_images_per_s(run(alone, "balance-alone-fast")));
-    ips["alone_slow"].push_back(aggregator_images_per_s(run(alone, "balance-alone-slow", {{0, 3.0}})));
+    ips["alone_slow"].push_back(aggregator_images_per_s(run(alone, "balance-alone-slow", {{0, factor}})));
   }
+  if (ips["ddp"].empty())
+    ips.erase("ddp");
   nlohmann::json out;
   for (const auto& [k, v] : ips)
     out[k + "_images_per_s"] = median(v);
@@ -522,11 +565,17 @@ nlohmann::json part_balance(int rounds) {
   out["ssp_speed_over_ideal"] = median(ips["ssp_speed"]) / ideal;
   out["asp_speed_over_ideal"] = median(ips["asp_speed"]) / ideal;
   out["speed_over_off"] = median(ips["speed"]) / median(ips["off"]);
+  out["slow_factor"] = factor;
+  if (ips.count("ddp") > 0) {
+    out["ddp_straggler_ms"] = straggler_ms;
+    out["speed_over_ddp"] = median(ips["speed"]) / median(ips["ddp"]);
+    out["off_over_ddp"] = median(ips["off"]) / median(ips["ddp"]);
+  }
   out["slow_share_last_cut"] = slow_share.empty() ? -1.0 : slow_share.back();
-  fmt::print("balance (trainer 1 at 3x, 2 x 1 thread, tcp, {} rounds, medians): off {:.0f} images/s, speed {:.0f} "
+  fmt::print("balance (trainer 1 at {}x, 2 x 1 thread, tcp, {} rounds, medians): off {:.0f} images/s, speed {:.0f} "
              "images/s ({:.2f}x); alone: unslowed {:.0f}, slowed {:.0f}, ideal sum {:.0f}; speed reaches {:.0f}% of "
              "it; the slowed trainer's last share {:.0f}% of the global batch\n",
-             rounds, median(ips["off"]), median(ips["speed"]), out["speed_over_off"].get<double>(),
+             factor, rounds, median(ips["off"]), median(ips["speed"]), out["speed_over_off"].get<double>(),
              median(ips["alone_fast"]), median(ips["alone_slow"]), ideal, 100 * out["speed_over_ideal"].get<double>(),
              100 * out["slow_share_last_cut"].get<double>());
   fmt::print(
@@ -876,7 +925,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   std::string torch_reference;
   app.add_option("--torch-reference", torch_reference,
-                 "Path of ../shared/bench/torch_reference.py: the roundtrip part alternates with its gloo allreduce");
+                 "Path of ../shared/bench/torch_reference.py: the roundtrip part alternates with its gloo allreduce, "
+                 "the balance part with its DDP under the same straggler");
   std::vector<std::size_t> roundtrip_floats;
   app.add_option("--roundtrip-floats", roundtrip_floats, "Sizes of the roundtrip part (default 225034, 1M, 16M, 64M)");
   bool skip_whole = false;
@@ -892,6 +942,11 @@ int main(int argc, char** argv) {
   app.add_option("--shards", shard_counts, "Shards part: shard counts K (default 1 2 4)");
   int shard_trainers = 4;
   app.add_option("--shard-trainers", shard_trainers, "Shards part: trainers (default 4)")->check(CLI::PositiveNumber);
+  double slow_factor = 3.0;
+  app.add_option("--slow-factor", slow_factor,
+                 "Balance part: how many times slower trainer 1 is (default 3); with --torch-reference, DDP's rank 1 "
+                 "sleeps the matching time")
+      ->check(CLI::Range(1.0, 100.0));
   std::string transient = "0.1=5";
   app.add_option("--transient-slow", transient,
                  "Transient part: FRACTION=FACTOR of every trainer's steps made slower (default 0.1=5)");
@@ -934,7 +989,7 @@ int main(int argc, char** argv) {
   if (part == "transient" || part == "all")
     summary["transient"] = part_transient(transient_slow, transient_trainers, transient_epochs, transient_max_train);
   if (part == "balance" || part == "all")
-    summary["balance"] = part_balance(repeats);
+    summary["balance"] = part_balance(repeats, slow_factor, torch_reference);
   std::cout << summary.dump() << std::endl;
   return 0;
 }
