@@ -85,7 +85,7 @@ loader_core::loader_core(std::size_t dataset_size, std::size_t trainers, std::si
                          std::size_t epochs, balance_options balance)
     : n_(dataset_size), batch_(batch_size), epochs_(epochs), seed_(seed), cursors_(trainers),
       shard_epoch_(trainers, std::numeric_limits<std::size_t>::max()), shards_(trainers), balance_(balance),
-      speed_(trainers, 0.0) {
+      speed_(trainers) {
   TROUPE_ENFORCE(balance_.every_clocks > 0, "balance.every_clocks must be positive");
   TROUPE_ENFORCE(balance_.present.empty() || balance_.present.size() == trainers,
                  "presence given for {} trainers, the job has {}", balance_.present.size(), trainers);
@@ -138,8 +138,10 @@ void loader_core::observe(std::size_t rank, std::size_t samples, double compute_
   TROUPE_ENFORCE(rank < speed_.size(), "trainer rank {} out of range ({} trainers)", rank, speed_.size());
   if (samples == 0 || !(compute_s > 0) || !std::isfinite(compute_s))
     return;
-  const double x = static_cast<double>(samples) / compute_s;
-  speed_[rank] = speed_[rank] > 0 ? balance_.smoothing * x + (1 - balance_.smoothing) * speed_[rank] : x;
+  auto& r = speed_[rank];
+  const double k = r.seconds > 0 ? balance_.smoothing : 1.0; // the first step sets both sums
+  r.samples = k * static_cast<double>(samples) + (1 - k) * r.samples;
+  r.seconds = k * compute_s + (1 - k) * r.seconds;
 }
 
 std::vector<balance_cut> loader_core::take_decided() {
@@ -191,11 +193,11 @@ const balance_cut& loader_core::cut_for(std::uint64_t clock) {
   cut.from_clock = period * balance_.every_clocks;
   bool measured = balance_.speed;
   for (std::size_t r = 0; r < speed_.size(); ++r)
-    measured = measured && (!present_[r] || speed_[r] > 0);
+    measured = measured && (!present_[r] || speed_[r].per_second() > 0);
   cut.weights.assign(speed_.size(), 0.0);
   for (std::size_t r = 0; r < speed_.size(); ++r)
     if (present_[r])
-      cut.weights[r] = measured ? speed_[r] : 1.0;
+      cut.weights[r] = measured ? speed_[r].per_second() : 1.0;
   const std::size_t n = cursors_.size();
   const auto floor_share = static_cast<std::size_t>(balance_.floor * static_cast<double>(batch_));
   cut.shares = cut_among_present(n * batch_, cut.weights, floor_share);

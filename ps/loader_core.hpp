@@ -39,7 +39,10 @@ struct balance_options {
   bool speed = false;            ///< off: the round-robin shards above
   std::size_t every_clocks = 10; ///< the cut is fixed for this many clocks
   double floor = 0.25;           ///< least share, as a fraction of the batch size
-  double smoothing = 0.3;        ///< weight of the newest throughput sample
+  /// Weight of the newest step in the moving sums of samples and compute seconds whose ratio is a
+  /// trainer's speed. A ratio of sums, not a mean of per-step speeds: a step's compute time on a
+  /// shared 2-core machine varies by ±30 %, and averaging the ratios let the cut jitter by ±3 samples.
+  double smoothing = 0.1;
   /// Elastic: which trainers are present at the start (false: a free place); empty: all are.
   std::vector<bool> present;
 };
@@ -103,9 +106,13 @@ private:
   std::vector<std::size_t> shard_epoch_;
   std::vector<std::vector<std::size_t>> shards_;
   balance_options balance_;
-  bool cutting_ = false;                      ///< cut the global batch (balance by speed, or elastic)
-  std::vector<bool> present_;                 ///< elastic: who shares the next cuts
-  std::vector<double> speed_;                 ///< samples/s per rank; 0 until measured
+  bool cutting_ = false;      ///< cut the global batch (balance by speed, or elastic)
+  std::vector<bool> present_; ///< elastic: who shares the next cuts
+  struct rate {
+    double samples = 0, seconds = 0; ///< moving sums (balance_options::smoothing)
+    double per_second() const { return seconds > 0 ? samples / seconds : 0.0; }
+  };
+  std::vector<rate> speed_;                   ///< per rank; 0 s until measured
   std::map<std::uint64_t, balance_cut> cuts_; ///< by period
   std::map<std::uint64_t, balance_cut> held_; ///< by period: hold(), never re-decided
   std::vector<balance_cut> decided_;

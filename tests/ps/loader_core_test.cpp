@@ -1,5 +1,6 @@
 #include "ps/loader_core.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -156,6 +157,32 @@ TEST_CASE("balance by speed: a 3x slower trainer gets a third of the fast one's 
   REQUIRE(cuts[1].shares == std::vector<std::size_t>{48, 16});
   REQUIRE(cuts[1].weights[0] == Approx(1000.0));
   REQUIRE(core.take_decided().empty());
+}
+
+TEST_CASE("balance by speed: a noisy step time moves the cut by at most a sample", "[ps][loader][balance]") {
+  // Measured here: with a 3x slowed trainer beside it on 2 cores, the fast trainer's step takes
+  // 16 to 28 ms for the same share. Its speed is the ratio of moving sums, so steps alternating
+  // between the two still give the mean speed (1.4x the fast step's time), not a mean of ratios
+  // that swings with whichever steps came last.
+  const std::size_t batch = 32;
+  loader_core core(1000000, 2, batch, 1, 1, speed_balance(10));
+  std::vector<std::size_t> fast_share;
+  for (std::size_t clock = 0; clock < 400; ++clock)
+    for (std::size_t r = 0; r < 2; ++r) {
+      const auto plan = core.next(r);
+      if (r == 0 && clock >= 40 && clock % 10 == 0)
+        fast_share.push_back(plan->indices.size());
+      const double n = static_cast<double>(plan->indices.size());
+      // rank 0: 1 ms or 1.8 ms per sample by a fixed pseudo-random pattern (mean 1.4 ms); rank 1: 4.2 ms
+      const double per_sample = r == 1 ? 4.2e-3 : ((clock * 7 + clock / 3) % 2 == 0 ? 1.0e-3 : 1.8e-3);
+      core.observe(r, plan->indices.size(), n * per_sample);
+    }
+  // 1/1.4 vs 1/4.2 samples/ms: 3:1, so 48 and 16 of the 64.
+  const auto [lo, hi] = std::minmax_element(fast_share.begin(), fast_share.end());
+  INFO("fast shares from " << *lo << " to " << *hi);
+  REQUIRE(*hi - *lo <= 1); // the mean of per-step speeds (the estimator before) gave 49 to 51
+  REQUIRE(*lo >= 47);
+  REQUIRE(*hi <= 49);
 }
 
 TEST_CASE("balance by speed under ssp/asp: a trainer running ahead still gets its slice of each clock's global batch",
