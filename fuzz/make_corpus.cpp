@@ -371,6 +371,7 @@ void yaml_seeds(const fs::path& source) {
   topology_put("bad-yaml", "cluster: {id: [unclosed\njob:\n  - *nosuchanchor\n");
 
   model_put("example-fmnist_cnn.yaml", read_text(source / "examples" / "models" / "fmnist_cnn.yaml"));
+  model_put("example-fmnist_cnn_bn.yaml", read_text(source / "examples" / "models" / "fmnist_cnn_bn.yaml"));
   model_put("mlp", "name: mlp\ninput: [784]\nlayers:\n  - dense: {units: 64, init: glorot_uniform}\n  - tanh\n"
                    "  - dropout: {p: 0.2}\n  - dense: {units: 3, bias: false}\n  - sigmoid\nloss: mse\n");
   model_put("padded-conv", "name: c\ninput: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 4, kernel: 3, stride: 2, "

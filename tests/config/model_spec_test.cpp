@@ -74,6 +74,42 @@ TEST_CASE("the shipped fmnist_cnn.yaml parses into the reference CNN", "[config]
   CHECK(num_outputs(spec) == 10);
 }
 
+TEST_CASE("the shipped fmnist_cnn_bn.yaml is the reference CNN with batch norm after each pooling",
+          "[config][model_spec]") {
+  const char* root = std::getenv("TROUPE_SOURCE_DIR");
+  if (root == nullptr)
+    FAIL("TROUPE_SOURCE_DIR is not set: run through ctest, or export TROUPE_SOURCE_DIR=<troupe source dir>");
+  const std::string dir = std::string(root) + "/examples/models/";
+  const model_spec bn = load_model_spec(dir + "fmnist_cnn_bn.yaml");
+  const model_spec ref = load_model_spec(dir + "fmnist_cnn.yaml");
+  CHECK(bn.name == "fmnist-cnn-bn");
+  CHECK(bn.loss == "softmax_cross_entropy");
+  CHECK(bn.label_smoothing == Approx(0.1));
+  // The reference CNN's layers in order, with a batchnorm2d inserted after each maxpool2d.
+  std::vector<std::string> expected;
+  for (const auto& l : ref.layers) {
+    expected.push_back(l.type);
+    if (l.type == "maxpool2d")
+      expected.push_back("batchnorm2d");
+  }
+  std::vector<std::string> got;
+  for (const auto& l : bn.layers)
+    got.push_back(l.type);
+  CHECK(got == expected);
+  CHECK(infer_shapes(bn) == shape_list{{32, 26, 26},
+                                       {32, 26, 26},
+                                       {32, 13, 13},
+                                       {32, 13, 13},
+                                       {64, 11, 11},
+                                       {64, 11, 11},
+                                       {64, 5, 5},
+                                       {64, 5, 5},
+                                       {1600},
+                                       {128},
+                                       {128},
+                                       {10}});
+}
+
 TEST_CASE("layer options take their defaults when absent", "[config][model_spec]") {
   const model_spec spec = parse_model_spec(R"(name: m
 input: [3, 8, 8]

@@ -45,7 +45,7 @@ TEST_CASE("the shipped fmnist-local.yaml is one node running everything in-proce
   CHECK_THAT(main.where, StartsWith(path + ":"));
   CHECK(total_trainers(t.cluster) == 2);
 
-  CHECK(t.job.model == example("models/fmnist_cnn.yaml"));
+  CHECK(t.job.model == example("models/fmnist_cnn_bn.yaml"));
   CHECK(t.job.data.dir == "/usr/share/datasets/fashion-mnist");
   CHECK(t.job.batch_size == 32);
   CHECK(t.job.epochs == 6);
@@ -57,8 +57,8 @@ TEST_CASE("the shipped fmnist-local.yaml is one node running everything in-proce
   CHECK(t.job.consistency.mode == consistency::bsp);
   CHECK(t.checkpoint.dir == "runs/fmnist-local/checkpoints");
   CHECK(t.metrics.dir == "runs/fmnist-local/metrics");
-  // The model file it names is the reference CNN.
-  CHECK(load_job_model(t).name == "fmnist-cnn");
+  // The model file it names is the reference CNN with batch norm.
+  CHECK(load_job_model(t).name == "fmnist-cnn-bn");
 }
 
 TEST_CASE("the shipped fmnist-2trainers.yaml is four nodes on ipc sockets in one private directory",
