@@ -55,6 +55,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-test", o.max_test_samples, "Use only the first N test images (0 = all)")->capture_default_str();
   app.add_flag("--normalize", o.normalization.enabled, "Normalise pixels with the Fashion-MNIST mean/std");
+  app.add_option("--crop-padding", o.augment.crop_padding,
+                 "Augment: pad each training image by N pixels and crop a random 28x28 window (0 = off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 27));
+  app.add_flag("--hflip", o.augment.horizontal_flip, "Augment: mirror each training image left-right with p = 0.5");
   app.add_option("--evaluate", evaluate_path,
                  "Evaluate-only: load this saved model and report test loss, top-1, top-5");
   CLI11_PARSE(app, argc, argv);

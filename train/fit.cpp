@@ -69,6 +69,8 @@ fit_result fit(const fit_options& o, std::ostream& log) {
   auto opt = optim::make_optimizer(o.optimizer);
   const optim::lr_schedule schedule(o.schedule);
   data::distributed_sampler sampler(train_set.n, 1, 0, true, o.seed);
+  data::augment_options augment = o.augment;
+  augment.fill = data::pixel_value(0, o.normalization); // a zero byte, as the loader pads
 
   std::filesystem::create_directories(o.out_dir);
   std::ofstream metrics(std::filesystem::path(o.out_dir) / "metrics.jsonl", std::ios::app);
@@ -93,6 +95,8 @@ fit_result fit(const fit_options& o, std::ostream& log) {
     for (std::size_t b = 0; b < steps_per_epoch; ++b, ++step) {
       const std::size_t lo = b * o.batch_size, n = std::min(o.batch_size, order.size() - lo);
       data::gather_batch(train_set, order.data() + lo, n, batch_images.data(), batch_labels.data());
+      data::augment_batch(batch_images.data(), order.data() + lo, n, train_set.channels, train_set.height,
+                          train_set.width, augment, o.seed, epoch);
       data_time.update(seconds_since(end));
       const auto t0 = clock_type::now();
       const batch_stats s = engine.compute(params.data(), batch_images.data(), batch_labels.data(), n, grad.data());

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "data/augment.hpp"
 #include "data/dataset.hpp"
 #include "data/fashion_mnist.hpp"
 #include "tensor/optim/lr_schedule.hpp"
@@ -29,6 +30,9 @@ struct fit_options {
   std::size_t max_train_samples = 0;   ///< 0 = the whole training split
   std::size_t max_test_samples = 0;    ///< 0 = the whole test split
   data::normalization normalization;
+  /// Training-time augmentation, drawn per (seed, epoch, sample) as the cluster's loader draws it
+  /// (data/augment.hpp); `fill` is set by fit() from `normalization`. Off by default.
+  data::augment_options augment;
 };
 
 struct eval_result {
