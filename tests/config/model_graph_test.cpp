@@ -1,10 +1,10 @@
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
-
 #include "common/error.hpp"
 #include "config/model_graph.hpp"
 #include "config/model_spec.hpp"
+
+#include "example_path.hpp"
 
 using Catch::Contains;
 using Catch::StartsWith;
@@ -126,20 +126,14 @@ layers:
 }
 
 TEST_CASE("a plain list of layers stays a plain list", "[config][model_spec][graph]") {
-  const char* root = std::getenv("TROUPE_SOURCE_DIR");
-  if (root == nullptr)
-    FAIL("TROUPE_SOURCE_DIR is not set: run through ctest, or export TROUPE_SOURCE_DIR=<troupe source dir>");
-  const model_graph g = resolve_graph(load_model_spec(std::string(root) + "/examples/models/fmnist_cnn.yaml"));
+  const model_graph g = resolve_graph(load_model_spec(troupe_test::example("models/fmnist_cnn.yaml")));
   CHECK(g.sequential);
   CHECK(g.order == std::vector<std::size_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
 }
 
 TEST_CASE("the shipped resnet_fmnist.yaml parses into a ResNet ending in 10 class scores",
           "[config][model_spec][graph]") {
-  const char* root = std::getenv("TROUPE_SOURCE_DIR");
-  if (root == nullptr)
-    FAIL("TROUPE_SOURCE_DIR is not set: run through ctest, or export TROUPE_SOURCE_DIR=<troupe source dir>");
-  const model_spec spec = load_model_spec(std::string(root) + "/examples/models/resnet_fmnist.yaml");
+  const model_spec spec = load_model_spec(troupe_test::example("models/resnet_fmnist.yaml"));
   CHECK(spec.name == "resnet-fmnist");
   const auto shapes = infer_shapes(spec);
   CHECK(shapes[2] == std::vector<std::size_t>{16, 28, 28});

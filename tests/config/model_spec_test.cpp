@@ -1,11 +1,12 @@
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "common/error.hpp"
 #include "config/model_spec.hpp"
+
+#include "example_path.hpp"
 
 using Catch::Contains;
 using Catch::StartsWith;
@@ -43,10 +44,7 @@ void check_rejected(const std::vector<bad_model>& rows) {
 } // namespace
 
 TEST_CASE("the shipped fmnist_cnn.yaml parses into the reference CNN", "[config][model_spec]") {
-  const char* root = std::getenv("TROUPE_SOURCE_DIR");
-  if (root == nullptr)
-    FAIL("TROUPE_SOURCE_DIR is not set: run through ctest, or export TROUPE_SOURCE_DIR=<troupe source dir>");
-  const std::string path = std::string(root) + "/examples/models/fmnist_cnn.yaml";
+  const std::string path = troupe_test::example("models/fmnist_cnn.yaml");
   const model_spec spec = load_model_spec(path);
 
   CHECK(spec.name == "fmnist-cnn");
@@ -76,12 +74,8 @@ TEST_CASE("the shipped fmnist_cnn.yaml parses into the reference CNN", "[config]
 
 TEST_CASE("the shipped fmnist_cnn_bn.yaml is the reference CNN with batch norm after each pooling",
           "[config][model_spec]") {
-  const char* root = std::getenv("TROUPE_SOURCE_DIR");
-  if (root == nullptr)
-    FAIL("TROUPE_SOURCE_DIR is not set: run through ctest, or export TROUPE_SOURCE_DIR=<troupe source dir>");
-  const std::string dir = std::string(root) + "/examples/models/";
-  const model_spec bn = load_model_spec(dir + "fmnist_cnn_bn.yaml");
-  const model_spec ref = load_model_spec(dir + "fmnist_cnn.yaml");
+  const model_spec bn = load_model_spec(troupe_test::example("models/fmnist_cnn_bn.yaml"));
+  const model_spec ref = load_model_spec(troupe_test::example("models/fmnist_cnn.yaml"));
   CHECK(bn.name == "fmnist-cnn-bn");
   CHECK(bn.loss == "softmax_cross_entropy");
   CHECK(bn.label_smoothing == Approx(0.1));

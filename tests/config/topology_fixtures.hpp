@@ -3,7 +3,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -11,15 +10,9 @@
 #include "common/error.hpp"
 #include "config/topology.hpp"
 
-namespace troupe_test {
+#include "example_path.hpp"
 
-/// examples/<name> in the source tree; fails the test when TROUPE_SOURCE_DIR is not set.
-inline std::string example(const std::string& name) {
-  const char* root = std::getenv("TROUPE_SOURCE_DIR");
-  if (root == nullptr)
-    FAIL("TROUPE_SOURCE_DIR is not set: run through ctest, or export TROUPE_SOURCE_DIR=<troupe source dir>");
-  return std::string(root) + "/examples/" + name;
-}
+namespace troupe_test {
 
 inline std::vector<troupe::config::override_kv> sets(const std::vector<std::string>& args) {
   std::vector<troupe::config::override_kv> out;
