@@ -27,6 +27,15 @@ train::fit_options slice_options(const std::string& out) {
   return o;
 }
 
+/// One epoch of 800 training images, tested on 100: for comparing whole runs.
+train::fit_options short_options(const std::string& out) {
+  auto o = slice_options(out);
+  o.epochs = 1;
+  o.max_train_samples = 800;
+  o.max_test_samples = 100;
+  return o;
+}
+
 } // namespace
 
 TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves both models", "[train][fit][e2e]") {
@@ -54,10 +63,7 @@ TEST_CASE("training on a Fashion-MNIST slice learns far above chance and saves b
 
 TEST_CASE("the same seed gives bitwise the same trained parameters", "[train][fit][determinism]") {
   test::scratch_dir a("det-a"), b("det-b");
-  auto o = slice_options(a.path.string());
-  o.epochs = 1;
-  o.max_train_samples = 800;
-  o.max_test_samples = 100;
+  auto o = short_options(a.path.string());
   std::ostringstream log;
   const auto ra = train::fit(o, log);
   o.out_dir = b.path.string();
@@ -72,10 +78,7 @@ TEST_CASE("augmentation in one-process training is drawn per (seed, epoch, sampl
           "changes the run",
           "[train][fit][augment]") {
   test::scratch_dir a("aug-a"), b("aug-b"), c("aug-c");
-  auto o = slice_options(a.path.string());
-  o.epochs = 1;
-  o.max_train_samples = 800;
-  o.max_test_samples = 100;
+  auto o = short_options(a.path.string());
   std::ostringstream log;
   const auto plain = train::fit(o, log);
   o.augment.crop_padding = 2;
