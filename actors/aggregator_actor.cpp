@@ -45,13 +45,20 @@ void welcome(aggregator_state& st, std::size_t rank) {
 }
 
 /// Shard s > 0 at the end of the job (shard 0's shutdown, or this node stopping): its last part.
-void finish_shard(caf::stateful_actor<aggregator_state>* self) {
+void finish_shard(caf::stateful_actor<aggregator_state>* self, const std::string& reason, bool failed) {
   auto& st = self->state;
   st.finished = true;
   if (st.core->at_round_boundary() && st.core->version() != st.last_checkpoint_version)
     save_checkpoint(st);
   report_spans(st);
-  self->quit();
+  if (failed) { // on its own (shard 0 is gone): say why; shard 0's own ending is its record
+    auto rec = make_record(st.ctx->node, ps::aggregator_shard_name(st.shard), "aggregator", st.core->min_clock());
+    rec["event"] = "finish";
+    rec["reason"] = reason;
+    rec["version"] = st.core->version();
+    st.ctx->record(rec.dump());
+  }
+  self->quit(failed ? caf::error(caf::exit_reason::user_shutdown) : caf::error{});
 }
 
 void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reason, bool failed = false) {
@@ -59,13 +66,14 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   if (st.finished)
     return;
   if (st.shard > 0) {
-    finish_shard(self);
+    finish_shard(self, reason, failed);
     return;
   }
   st.finished = true;
   progress(st, true);
   const std::size_t epochs_done = st.core->min_clock() / st.core->options().steps_per_epoch;
-  if (const auto* whole = final_whole(st)) {
+  const auto* whole = final_whole(st);
+  if (whole) {
     if (reason == "done" && st.evaluated_epochs < epochs_done)
       evaluate(st, epochs_done, *whole, st.core->min_clock());
     save(st, "model_final.trpm", {{"version", st.core->version()}, {"reason", reason}, {"seed", st.ctx->topo.job.seed}},
@@ -95,11 +103,11 @@ void finish(caf::stateful_actor<aggregator_state>* self, const std::string& reas
   }
   st.ctx->record(rec.dump());
   st.ctx->line(fmt::format(
-      "=> {} after {:.1f} s: {} updates; {}{}; saved {}", reason, secs, st.core->version(),
+      "=> {} after {:.1f} s: {} updates; {}{}; {}", reason, secs, st.core->version(),
       st.best_top1 < 0 ? std::string("not evaluated yet") : fmt::format("best Acc@1 {:.2f}", 100.0 * st.best_top1),
       backups > 0 ? fmt::format("; {} late gradients dropped (backup_trainers: {})", st.core->late_dropped(), backups)
                   : std::string(),
-      (checkpoint_dir(st) / "model_final.trpm").string()));
+      whole ? "saved " + (checkpoint_dir(st) / "model_final.trpm").string() : std::string("no model_final")));
   for (std::size_t r = 0; r < st.ctx->where.trainers(); ++r)
     if (reachable(st, r))
       st.ctx->send(st.ctx->where.trainer_nodes[r], encode(ps::shutdown{reason, std::nullopt}, trainer_name(r)));
@@ -489,6 +497,9 @@ void on_message(caf::stateful_actor<aggregator_state>* self, const net::message&
   try {
     if (s.shard == 0 && heard_from(s, m.h.sender)) // membership is shard 0's (one aggregator's)
       readmit_node(self, m.h.sender);
+    s.heard_anyone = clock_type::now();
+    if (m.h.sender == s.ctx->where.aggregator_node)
+      s.heard_coordinator = s.heard_anyone;
     switch (m.h.type) {
     case net::msg_type::heartbeat:
       break;
@@ -594,8 +605,22 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
           give_up_idle(self); // trainers keep saying hello, but the job cannot start: say who is missing
           return;
         }
+        // Every other node's runtime sends this shard heartbeats, so total silence means every
+        // other node is gone. Not with trainers in this process: a long step of theirs is silence too.
+        if (s.started && !s.finished && s.ctx->where.ranks_on(s.ctx->node).empty() &&
+            clock_type::now() - s.heard_anyone > std::chrono::seconds(idle_limit_s(*s.ctx))) {
+          give_up_idle(self);
+          return;
+        }
+        if (const auto why = shard_gone(s)) {
+          std::cerr << fmt::format("troupe-node [{}]: {} ends the job: {}\n", s.ctx->node,
+                                   s.shard == 0 ? std::string("the aggregator") : ps::aggregator_shard_name(s.shard),
+                                   *why);
+          finish(self, *why, true);
+          return;
+        }
         try {
-          // Membership is shard 0's: node heartbeats go to it alone.
+          // Membership is shard 0's (the other shards only watch shard 0's node: shard_gone).
           for (const auto& node : s.shard == 0 ? check_liveness(self->state) : std::vector<std::string>{})
             remove_node(self, node);
         } catch (const std::exception& e) {
@@ -604,7 +629,6 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
         }
         self->delayed_send(self, liveness_interval(*self->state.ctx), tick_atom::value);
       },
-      caf::after(std::chrono::seconds(idle_limit_s(*ctx))) >> [=] { give_up_idle(self); },
   };
 }
 

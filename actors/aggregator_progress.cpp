@@ -90,11 +90,19 @@ std::vector<std::string> check_liveness(aggregator_state& st) {
     std::vector<std::string> trainers;
     for (std::size_t r : st.ctx->where.ranks_on(d.node))
       trainers.push_back(trainer_name(r));
+    auto hosted = trainers; // what the node runs, for the message
+    for (std::size_t s : st.ctx->where.shards_on(d.node))
+      hosted.push_back(ps::aggregator_shard_name(s));
+    if (d.node == st.ctx->where.loader_node)
+      hosted.push_back(loader_name);
     const bool shrink = st.ctx->topo.job.on_trainer_loss == config::trainer_loss_policy::shrink && !trainers.empty();
-    std::cerr << fmt::format("troupe-node [{}]: node '{}' ({}) silent for {:.1f} s: declared lost; {}\n", st.ctx->node,
-                             d.node, fmt::join(trainers, ", "), d.silent_s,
-                             shrink ? "continuing without its trainers until it comes back (on_trainer_loss: shrink)"
-                                    : "waiting for it to come back");
+    std::cerr << fmt::format(
+        "troupe-node [{}]: node '{}' ({}) silent for {:.1f} s: declared lost; {}\n", st.ctx->node, d.node,
+        fmt::join(hosted, ", "), d.silent_s,
+        shrink ? "continuing without its trainers until it comes back (on_trainer_loss: shrink)"
+        : st.ctx->where.hosts_shard(d.node)
+            ? fmt::format("waiting up to {:.0f} s for it to come back", st.ctx->topo.cluster.aggregator_gone_after_s())
+            : "waiting for it to come back");
     auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
     r["event"] = "peer_lost";
     r["target"] = d.node;

@@ -103,6 +103,37 @@ bool shard_done(aggregator_state& st) {
   return st.final_params.complete();
 }
 
+std::optional<std::string> shard_gone(aggregator_state& st) {
+  if (!sharded(st) || !st.started || st.finished)
+    return std::nullopt;
+  const auto& where = st.ctx->where;
+  const auto now = agg_clock::now();
+  const auto limit = std::chrono::duration<double>(st.ctx->topo.cluster.aggregator_gone_after_s());
+  const auto advice = "start it again with the same command (the shards then go back to their newest common "
+                      "checkpoint together), or start the whole job again: it resumes from that checkpoint";
+  if (st.shard == 0) {
+    // Every other shard's node: its runtime's heartbeats, like any node's, reach shard 0.
+    std::vector<std::string> others;
+    for (const auto& node : where.shard_node_names())
+      if (node != st.ctx->node)
+        others.push_back(node);
+    if (const auto gone = st.alive->longest_silent(others, st.started_at, now, limit))
+      return fmt::format("{} has been silent for {:.0f} s: this shard's part of the job cannot go on without it "
+                         "(its range of the parameters is neither updated nor sent); {}",
+                         where.aggregator_on(gone->node), gone->silent_s, advice);
+    return std::nullopt;
+  }
+  if (where.aggregator_node == st.ctx->node) // shard 0 lives in this process
+    return std::nullopt;
+  const auto from = std::max(st.heard_coordinator, st.started_at);
+  if (now - from <= limit)
+    return std::nullopt;
+  return fmt::format("{} (the job's coordinator) has been silent for {:.0f} s: this shard's part of the job cannot "
+                     "end without it; {}",
+                     where.aggregator_on(where.aggregator_node), std::chrono::duration<double>(now - from).count(),
+                     advice);
+}
+
 bool take_shard_report(aggregator_state& st, const net::message& m) {
   if (st.shard != 0 || !sharded(st))
     throw error("parameters sent to an aggregator that gathers no shards");

@@ -48,21 +48,23 @@ struct assembly {
   std::vector<bool> got;     ///< per shard: its range is in
   std::size_t epoch = 0;     ///< the epoch label of an evaluation (set by shard 0's own range)
   std::uint64_t version = 0; ///< shard 0's version at that point
-  bool complete() const {
-    return std::all_of(got.begin(), got.end(), [](bool b) { return b; });
+  bool complete() const {    // nothing in yet is not complete
+    return !got.empty() && std::all_of(got.begin(), got.end(), [](bool b) { return b; });
   }
 };
 
 struct aggregator_state {
   std::shared_ptr<const runtime::node_context> ctx;
-  std::size_t shard = 0;                          ///< which aggregator shard this is (ps/shard_plan.hpp)
-  std::vector<ps::shard_range> ranges;            ///< every shard's range (one: not sharded)
-  nn::param_layout full_layout;                   ///< the whole model's layout (the core holds this shard's part)
-  std::map<std::uint64_t, assembly> evaluations;  ///< shard 0, sharded: evaluation points by slowest clock
-  assembly final_params;                          ///< shard 0, sharded: every shard's final range
-  bool awaiting_final = false;                    ///< shard 0, sharded: its own range is done, waiting for the others'
-  double failed_at = 0;                           ///< > 0: this incarnation replaces a failed one
-  agg_clock::time_point awaiting_since{};         ///< shard 0, sharded: when its own range was done
+  std::size_t shard = 0;                         ///< which aggregator shard this is (ps/shard_plan.hpp)
+  std::vector<ps::shard_range> ranges;           ///< every shard's range (one: not sharded)
+  nn::param_layout full_layout;                  ///< the whole model's layout (the core holds this shard's part)
+  std::map<std::uint64_t, assembly> evaluations; ///< shard 0, sharded: evaluation points by slowest clock
+  assembly final_params;                         ///< shard 0, sharded: every shard's final range
+  bool awaiting_final = false;                   ///< shard 0, sharded: its own range is done, waiting for the others'
+  double failed_at = 0;                          ///< > 0: this incarnation replaces a failed one
+  agg_clock::time_point awaiting_since{};        ///< shard 0, sharded: when its own range was done
+  agg_clock::time_point heard_coordinator = agg_clock::now(); ///< shard s > 0: the last word from shard 0's node
+  agg_clock::time_point heard_anyone = agg_clock::now();      ///< the last message from anyone (not a timer)
   std::uint64_t generation = 0;                   ///< sharded: the latest rewind this shard followed (ps::rewind)
   std::vector<float> initial_range;               ///< sharded: this shard's initial parameters (a rewind to step 0)
   std::int64_t fail_at_version = -1;              ///< test hook: >= 0 fails the actor once this version is applied
@@ -176,6 +178,12 @@ void evaluation_point(aggregator_state& st, std::size_t epoch);
 /// s > 0 sends its final range to shard 0 (and writes its last checkpoint part) and waits for
 /// shard 0's shutdown; shard 0 waits until every shard's final range is in.
 bool shard_done(aggregator_state& st);
+
+/// Sharded, every tick: a shard whose partner stays silent past cluster.aggregator_gone_after_s() ends
+/// its part of the job in failure instead of waiting forever. Shard 0 watches every other shard's
+/// node (declared lost, then silent that long); shard s > 0 watches shard 0's node. Returns the
+/// reason, or nothing while everyone is there (docs/sharding.md, "A lost shard node").
+std::optional<std::string> shard_gone(aggregator_state& st);
 
 /// Shard 0: another shard's range (an evaluation point's, or its final one); true when it was
 /// the last final range shard 0 waited for. Throws troupe::error for a range from a node that

@@ -26,6 +26,12 @@ using runtime::inbound;
 using runtime::make_record;
 using runtime::span_log;
 using runtime::stop_atom;
+using runtime::tick_atom;
+
+/// How often the loader checks that the aggregator's node still speaks: every heartbeat.
+std::chrono::milliseconds liveness_interval(const runtime::node_context& ctx) {
+  return std::chrono::milliseconds(std::max(100L, static_cast<long>(1000 * ctx.topo.cluster.heartbeat_s)));
+}
 
 struct loader_state {
   std::shared_ptr<const runtime::node_context> ctx;
@@ -39,6 +45,8 @@ struct loader_state {
   std::uint64_t reported_batches = 0;
   std::chrono::steady_clock::time_point reported_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  /// The last word from the aggregator's node (its runtime's heartbeats, its hellos and shutdown).
+  std::chrono::steady_clock::time_point heard_aggregator = std::chrono::steady_clock::now();
 };
 
 /// job.balance: speed: one `balance` event per new cut (its first clock, the shares, the speeds),
@@ -115,6 +123,8 @@ void say_hello(const runtime::node_context& c) {
 
 void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, std::int64_t fail_after_requests) {
   auto& s = self->state;
+  if (m.h.sender == s.ctx->where.aggregator_node)
+    s.heard_aggregator = std::chrono::steady_clock::now();
   try {
     if (m.h.type == net::msg_type::request_batches) {
       if (fail_after_requests >= 0 && s.requests_seen++ == static_cast<std::uint64_t>(fail_after_requests)) {
@@ -186,6 +196,8 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
                                                 balance);
     st.core->hold(replay);
     say_hello(*ctx);
+    if (ctx->where.aggregator_node != ctx->node)
+      self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   } catch (const std::exception& e) {
     // Exit with the cause as the reason (a rethrow would reach the supervisor as a bare
     // "runtime_error"), so its failure and escalation records and the node's exit say why.
@@ -199,6 +211,25 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
         // Only the actor itself may read its mailbox (runtime/queue_gauges.hpp).
         self->state.ctx->mailboxes->set(loader_name, self->mailbox().size());
         on_message(self, *in.msg, fail_after_requests);
+      },
+      [=](tick_atom) {
+        // A job always ends: an aggregator node gone for good (and its trainers gone with it, as
+        // they give up on it) leaves the loader nobody to serve.
+        auto& s = self->state;
+        const auto& c = *s.ctx;
+        const double silent =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - s.heard_aggregator).count();
+        if (silent > c.topo.cluster.aggregator_gone_after_s()) {
+          const auto why =
+              fmt::format("{} has been silent for {:.0f} s", c.where.aggregator_on(c.where.aggregator_node), silent);
+          std::cerr << fmt::format("troupe-node [{}]: the loader ends: {}\n", c.node, why);
+          report_spans(s);
+          // user_shutdown: its supervisor ends the node with an error instead of restarting a loader
+          // that would wait for the same silence.
+          self->quit(caf::error(caf::exit_reason::user_shutdown));
+          return;
+        }
+        self->delayed_send(self, liveness_interval(c), tick_atom::value);
       },
       [=](stop_atom) {
         // Stopped here (signal or a failed sibling): the aggregator ends the job for everyone.

@@ -8,6 +8,7 @@
 #include <caf/blocking_actor.hpp>
 
 #include "common/error.hpp"
+#include "ps/liveness.hpp"
 #include "ps/progress_meter.hpp"
 #include "ps/trainer_core.hpp"
 #include "runtime/messages.hpp"
@@ -68,7 +69,7 @@ public:
 private:
   void on_message(const net::message& m) {
     if (ctx_->where.hosts_shard(m.h.sender))
-      heard_aggregator_ = clock_type::now();
+      aggregators_.heard(m.h.sender, clock_type::now());
     // Only the actor itself may read its mailbox (runtime/queue_gauges.hpp).
     ctx_->mailboxes->set(name_, self_->mailbox().size());
     handle(m);
@@ -83,14 +84,15 @@ private:
     return got;
   }
 
-  /// Receives until `ready()` holds. Gives up with an error only when the aggregator has been
-  /// silent for the idle limit: a live aggregator answers every hello retry.
+  /// Receives until `ready()` holds. Gives up with an error only when the aggregator (any one of
+  /// its shards: the trainer needs all of them) has been silent for the idle limit: a live
+  /// aggregator answers every hello retry.
   template <class Ready>
   void wait_until(Ready ready, const std::string& what) {
     const auto& c = ctx_->topo.cluster;
     // Silence that long means the aggregator is gone (or cut off): an evaluation or a checkpoint
     // never takes it, and every hello retry below is answered by a live aggregator.
-    const auto limit = std::chrono::duration<double>(std::max(10.0, c.connect_timeout_s * 2));
+    const auto limit = std::chrono::duration<double>(c.aggregator_gone_after_s());
     // Waiting longer than a few heartbeats: say hello again. A live aggregator answers with our
     // clock and the current parameters (harmless); a restarted one needs every trainer's hello
     // before it resumes from its checkpoint and re-syncs everyone.
@@ -98,15 +100,13 @@ private:
     const auto t0 = clock_type::now();
     const auto w0 = span_log::wall::now();
     auto said_hello = t0;
-    heard_aggregator_ = std::max(heard_aggregator_, t0);
     const bool waited = !ready();
     while (!ready() && !shutdown_) {
       receive_for(std::chrono::milliseconds(200));
       const auto now = clock_type::now();
-      if (now - heard_aggregator_ > limit)
-        throw error(fmt::format("trainer {} on node '{}': waited for {}, and the aggregator on node '{}' has been "
-                                "silent for {:.0f} s",
-                                o_.rank, ctx_->node, what, ctx_->where.aggregator_node, limit.count()));
+      if (const auto gone = aggregators_.longest_silent(shard_nodes_, t0, now, limit))
+        throw error(fmt::format("trainer {} on node '{}': waited for {}, and {} has been silent for {:.0f} s", o_.rank,
+                                ctx_->node, what, ctx_->where.aggregator_on(gone->node), gone->silent_s));
       if (now - said_hello > retry && !ready()) {
         say_hello();
         said_hello = now;
@@ -140,17 +140,20 @@ private:
 
   /// Says hello until welcomed. An aggregator that is up but cannot start yet (it waits for the
   /// loader or other trainers) answers `waiting`: the trainer gives up only after
-  /// connect_timeout_s without a word from the aggregator's node.
+  /// connect_timeout_s without a word from an aggregator shard's node (one answering shard does
+  /// not make up for a silent one: the trainer needs every shard's welcome).
   bool handshake() {
     const auto limit = std::chrono::duration<double>(ctx_->topo.cluster.connect_timeout_s);
-    heard_aggregator_ = clock_type::now();
+    const auto t0 = clock_type::now();
     while (!core_.welcomed() && !shutdown_) {
       say_hello();
       receive_for(std::chrono::seconds(1));
-      if (!core_.welcomed() && clock_type::now() - heard_aggregator_ > limit)
-        throw error(fmt::format("trainer {} on node '{}': no welcome from the aggregator on node '{}' after {:.0f} s "
-                                "(is it running and reachable?)",
-                                o_.rank, ctx_->node, ctx_->where.aggregator_node, limit.count()));
+      if (core_.welcomed())
+        break;
+      if (const auto gone = aggregators_.longest_silent(shard_nodes_, t0, clock_type::now(), limit))
+        throw error(fmt::format("trainer {} on node '{}': no welcome from {} after {:.0f} s (is it running and "
+                                "reachable?)",
+                                o_.rank, ctx_->node, ctx_->where.aggregator_on(gone->node), gone->silent_s));
     }
     return core_.welcomed();
   }
@@ -345,7 +348,9 @@ private:
   std::vector<ps::shard_range> ranges_; ///< the aggregator shards' ranges of the parameters
   ps::trainer_core core_;
   span_log spans_;
-  clock_type::time_point heard_aggregator_{};
+  /// When each aggregator shard's node was last heard from (a trainer needs every shard).
+  ps::liveness aggregators_{std::chrono::duration<double>(0), std::string()};
+  std::vector<std::string> shard_nodes_ = ctx_->where.shard_node_names();
   clock_type::time_point period_start_{}; ///< start of the period the next record covers
   bool shutdown_ = false;
   ps::trainer_meter meter_;

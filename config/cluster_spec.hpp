@@ -1,6 +1,7 @@
 #pragma once
 /// The `cluster` section of a topology file: which nodes exist, what each runs and where it listens.
 
+#include <algorithm>
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -71,6 +72,12 @@ struct cluster_spec {
   /// A node silent this long is declared lost (peer_lost); default 2.5 heartbeats. The aggregator
   /// checks every min(heartbeat_s, failure_timeout_s / 10), so detection takes at most 1.1x this.
   double failure_timeout_s = 2.5;
+  /// How long a trainer, the loader or another aggregator shard waits on a silent aggregator
+  /// (shard) node before it gives up with an error: max(10 s, 2 x connect_timeout_s). A live shard
+  /// answers every hello retry (every 3 heartbeats) and its node's runtime sends heartbeats, so
+  /// only a node that is gone (or cut off) stays silent that long; a restarted one is back well
+  /// within it.
+  double aggregator_gone_after_s() const { return std::max(10.0, 2 * connect_timeout_s); }
   supervisor_spec supervisor;
   security_spec security;
   /// `cluster.launch` / `cluster.rendezvous`: a job a cluster engine starts (docs/deploy.md). When

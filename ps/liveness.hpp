@@ -4,6 +4,7 @@
 /// heartbeats independently of its actors' compute, so a slow trainer is never mistaken for a
 /// gone one. Plain bookkeeping; the caller passes the time.
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -44,6 +45,29 @@ public:
   }
 
   bool lost(const std::string& node) const { return lost_.count(node) > 0; }
+  /// A node silent for longer than `limit`: its name and how long (the longest silence first).
+  struct silence {
+    std::string node;
+    double silent_s = 0;
+  };
+  /// The one of `nodes` silent the longest, if that is longer than `limit` at `now`. Silence is
+  /// counted from `since` at the earliest (the start of a wait), and from there for a node never
+  /// heard from. For someone who needs every one of several peers (a trainer and its aggregator
+  /// shards): one gone stalls it as surely as all of them.
+  std::optional<silence> longest_silent(const std::vector<std::string>& nodes, clock::time_point since,
+                                        clock::time_point now, std::chrono::duration<double> limit) const {
+    std::optional<silence> out;
+    for (const auto& node : nodes) {
+      auto from = since;
+      if (auto it = last_.find(node); it != last_.end())
+        from = std::max(from, it->second);
+      const double s = std::chrono::duration<double>(now - from).count();
+      if (now - from > limit && (!out || s > out->silent_s))
+        out = silence{node, s};
+    }
+    return out;
+  }
+
   /// When `node` was last heard from, if ever.
   std::optional<clock::time_point> last_heard(const std::string& node) const {
     auto it = last_.find(node);

@@ -28,6 +28,21 @@ bool placement::hosts_shard(const std::string& node) const {
   return std::find(shard_nodes.begin(), shard_nodes.end(), node) != shard_nodes.end();
 }
 
+std::vector<std::string> placement::shard_node_names() const {
+  std::vector<std::string> out;
+  for (const auto& n : shard_nodes)
+    if (std::find(out.begin(), out.end(), n) == out.end())
+      out.push_back(n);
+  return out;
+}
+
+std::string placement::aggregator_on(const std::string& node) const {
+  if (shards() <= 1)
+    return fmt::format("the aggregator on node '{}'", node);
+  const auto mine = shards_on(node);
+  return fmt::format("aggregator shard{} {} on node '{}'", mine.size() == 1 ? "" : "s", fmt::join(mine, ", "), node);
+}
+
 std::set<std::string> placement::actors_on(const std::string& node) const {
   std::set<std::string> names;
   for (std::size_t s : shards_on(node))

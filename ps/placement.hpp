@@ -23,6 +23,11 @@ struct placement {
   std::vector<std::size_t> shards_on(const std::string& node) const;
   /// Whether `node` hosts an aggregator shard: only such a node may send parameters and welcomes.
   bool hosts_shard(const std::string& node) const;
+  /// The nodes that host aggregator shards, each once, in shard order.
+  std::vector<std::string> shard_node_names() const;
+  /// How messages name the aggregator part on `node`: "the aggregator on node 'agg'" when not
+  /// sharded, else e.g. "aggregator shard 1 on node 'agg1'" or "aggregator shards 1, 2 on node 'b'".
+  std::string aggregator_on(const std::string& node) const;
   /// Ranks of the trainers on `node`.
   std::vector<std::size_t> ranks_on(const std::string& node) const;
   /// The names of the actors on `node` (aggregator, aggregator-s, loader, trainer-r), the only names its router

@@ -372,8 +372,8 @@ shard_report decode_shard_report(const net::message& m, std::size_t range_size) 
   return r;
 }
 
-net::message heartbeat_message() {
-  return make(net::msg_type::heartbeat, {aggregator_name}, nlohmann::json::object());
+net::message heartbeat_message(std::vector<std::string> to) {
+  return make(net::msg_type::heartbeat, std::move(to), nlohmann::json::object());
 }
 
 hello decode_hello(const net::message& m) {

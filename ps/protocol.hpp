@@ -174,7 +174,9 @@ net::message encode(const waiting& m, const std::string& to);
 net::message encode(const balance_cuts& m, const std::string& to);
 net::message encode(const shard_report& r);
 net::message encode(const rewind& r, const std::string& to);
-net::message heartbeat_message();
+/// A node's heartbeat, to the aggregator shards in `to` (the node's runtime sends one to every
+/// shard on another node: shard 0 watches every node, the other shards watch shard 0's node).
+net::message heartbeat_message(std::vector<std::string> to = {aggregator_name});
 
 /// The aggregator shard a welcome, params or push is about ({shard} in meta; 0 when absent);
 /// throws troupe::error unless it is below `shards`. Decode with that shard's range size.

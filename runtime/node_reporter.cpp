@@ -1,6 +1,7 @@
 #include "runtime/node_reporter.hpp"
 
 #include "ps/protocol.hpp"
+#include "ps/shard_plan.hpp"
 #include "runtime/metrics_actor.hpp"
 #include "runtime/router.hpp"
 
@@ -76,8 +77,19 @@ void node_reporter::tick(const std::vector<const node_context*>& nodes, bool fin
   if (!final && now - last_heartbeat_ >= heartbeat_) {
     last_heartbeat_ = now;
     for (const auto* ctx : nodes) {
-      if (ctx->node != ctx->where.aggregator_node)
-        ctx->send(ctx->where.aggregator_node, ps::heartbeat_message());
+      // To every aggregator shard on another node: shard 0 keeps the job's membership, and every
+      // shard notices a shard 0 that is gone for good (docs/sharding.md, "A lost shard node").
+      for (const auto& node : ctx->where.shard_node_names())
+        if (node != ctx->node) {
+          std::vector<std::string> to;
+          for (std::size_t s : ctx->where.shards_on(node))
+            to.push_back(ps::aggregator_shard_name(s));
+          ctx->send(node, ps::heartbeat_message(std::move(to)));
+        }
+      // And from the coordinator's node to the loader, which has no other sign that the job
+      // still has an aggregator while every trainer waits.
+      if (ctx->node == ctx->where.aggregator_node && ctx->where.loader_node != ctx->node)
+        ctx->send(ctx->where.loader_node, ps::heartbeat_message({ps::loader_name}));
       // A round-trip probe to every other node (answered by its van; skipped while one is unanswered).
       for (const auto& n : ctx->topo.cluster.nodes)
         if (n.name != ctx->node)

@@ -128,3 +128,63 @@ TEST_CASE("an aggregator shard's process killed with SIGKILL and started again: 
   REQUIRE(test::has_event(dir.path / "metrics" / "agg1.jsonl", "resume"));
   REQUIRE(model_of(dir.path) == model_of(whole_dir.path));
 }
+
+// A shard node that never comes back: nobody waits for it forever. The survivors give up after
+// cluster.aggregator_gone_after_s() (max(10 s, 2 x connect_timeout_s)) with an error naming it.
+TEST_CASE("an aggregator shard's process killed for good: every other process ends, naming the silent shard",
+          "[multiprocess][faults][shard-lost]") {
+  const bool coordinator = GENERATE(false, true); // shard 1 lost, or shard 0 (the job's coordinator)
+  CAPTURE(coordinator);
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.aggregator_nodes = 2;
+  c.trainers = 2;
+  c.batch = 32;
+  c.epochs = 20; // far longer than the test: the job cannot end by finishing
+  c.max_train = 1920;
+  c.max_test = 200;
+  c.print_freq = 5;
+  test::scratch_dir dir(coordinator ? "shard-lost-0" : "shard-lost-1");
+  auto yaml = test::topology_yaml(c, dir.path);
+  const std::string anchor = "  connect_timeout_s: 20\n";
+  REQUIRE(yaml.find(anchor) != std::string::npos);
+  yaml.replace(yaml.find(anchor), anchor.size(), "  connect_timeout_s: 6\n"); // gone after 12 s
+  const auto config = dir.path / "topology.yaml";
+  std::ofstream(config) << yaml;
+  five_nodes run;
+  for (const auto& [name, role] : nodes)
+    run.pids[name] = test::launch(
+        {TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string(), "--slow-trainer", "0=3"},
+        (dir.path / (name + ".log")).string());
+  const std::string victim = coordinator ? "agg" : "agg1";
+  const auto agg_log = dir.path / "metrics" / "agg.jsonl";
+  const bool reached = wait_for([&] { return test::aggregator_step(agg_log) >= 10; }, std::chrono::seconds(120));
+  if (!reached)
+    for (auto& [name, pid] : run.pids)
+      ::kill(pid, SIGKILL);
+  ::kill(run.pids[victim], SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  const bool ended = reap_all(run, std::chrono::seconds(150));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  if (!ended)
+    for (auto& [name, pid] : run.pids)
+      ::kill(pid, SIGKILL);
+  reap_all(run, std::chrono::seconds(30));
+  INFO(logs_of(dir.path, {"agg", "agg1", "loader", "t0", "t1"}));
+  REQUIRE(reached);
+  REQUIRE(ended); // before: shard 0 (or the loader) waited for the lost shard forever
+  CAPTURE(took);
+  const std::string survivor = coordinator ? "agg1" : "agg";
+  REQUIRE(run.exit_codes[survivor] == 1); // the job ended in failure, by decision
+  const auto said = test::slurp(dir.path / (survivor + ".log"));
+  REQUIRE_THAT(said, Catch::Contains(coordinator ? "aggregator shard 0 on node 'agg'"
+                                                 : "aggregator shard 1 on node "
+                                                   "'agg1'") &&
+                         Catch::Contains("has been silent for"));
+  if (coordinator) { // nobody else is left to tell the loader and the trainers
+    REQUIRE_THAT(test::slurp(dir.path / "loader.log"), Catch::Contains("the loader ends: aggregator shard 0 on node "
+                                                                       "'agg' has been silent for"));
+    REQUIRE(run.exit_codes["loader"] == 1);
+    REQUIRE_THAT(test::slurp(dir.path / "t0.log"), Catch::Contains("aggregator shard 0 on node 'agg'"));
+  }
+}
