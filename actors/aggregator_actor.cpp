@@ -27,7 +27,7 @@ using runtime::inbound;
 using runtime::stop_atom;
 using runtime::tick_atom;
 
-void welcome(aggregator_state& st, std::size_t rank) {
+void welcome(aggregator_state& st, std::size_t rank, std::optional<std::uint64_t> answers_clock = std::nullopt) {
   const auto& o = st.core->options();
   ps::welcome w;
   w.shard = st.shard;
@@ -41,6 +41,7 @@ void welcome(aggregator_state& st, std::size_t rank) {
   w.min_clock = st.core->gate_clock();
   w.version = st.core->version();
   w.params = params_of(st);
+  w.answers_clock = answers_clock;
   st.ctx->send(st.ctx->where.trainer_nodes[rank], encode(w, trainer_name(rank)));
 }
 
@@ -463,7 +464,7 @@ void on_hello(aggregator_state& s, const net::message& m) {
     for (std::size_t r : readmit_trainers_of(s, m.h.sender))
       welcome(s, r);
   } else if (s.started) {
-    welcome(s, h.rank); // it missed the first welcome (or restarted)
+    welcome(s, h.rank, h.at_clock); // it missed the first welcome (or restarted), or waits and asks again
   } else if (s.shard == 0 && !s.loader_ready) {
     // the trainers' hello retries are the loader's too: ask it again
     s.ctx->send(s.ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));

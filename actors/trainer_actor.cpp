@@ -121,7 +121,7 @@ private:
   void say_hello() {
     for (std::size_t s = 0; s < ranges_.size(); ++s)
       ctx_->send(ctx_->where.shard_nodes[s],
-                 encode(ps::hello{o_.rank, ctx_->job_fingerprint}, ps::aggregator_shard_name(s)));
+                 encode(ps::hello{o_.rank, ctx_->job_fingerprint, false, core_.clock()}, ps::aggregator_shard_name(s)));
   }
 
   /// This node is stopping (signal or a failed sibling): tell the aggregator, which ends the job.
@@ -145,9 +145,15 @@ private:
   bool handshake() {
     const auto limit = std::chrono::duration<double>(ctx_->topo.cluster.connect_timeout_s);
     const auto t0 = clock_type::now();
+    auto said_hello = t0 - std::chrono::seconds(1);
     while (!core_.welcomed() && !shutdown_) {
-      say_hello();
-      receive_for(std::chrono::seconds(1));
+      // Once a second, not after every message: each hello to a shard that already welcomed the
+      // trainer brings one more welcome, answered after the trainer has moved on.
+      if (clock_type::now() - said_hello >= std::chrono::seconds(1)) {
+        say_hello();
+        said_hello = clock_type::now();
+      }
+      receive_for(std::chrono::milliseconds(200));
       if (core_.welcomed())
         break;
       if (const auto gone = aggregators_.longest_silent(shard_nodes_, t0, clock_type::now(), limit))

@@ -75,10 +75,6 @@ void check_shards(const yaml_cursor& root, const topology& t) {
     return fmt::format("{} with {} aggregator shards is not supported yet (docs/sharding.md); {}", what, shards,
                        "use one shard (aggregator: {shards: 1}) or leave this out");
   };
-  // Compressed pushes cut per shard trained, but bsp runs did not end bit-identical to one
-  // aggregator, and not reproducibly: refused until that is understood (docs/sharding.md).
-  if (t.job.compression.mode != compression::none)
-    root.child("job").child("compression").fail(why("compression"));
   if (t.job.on_trainer_loss == trainer_loss_policy::shrink)
     root.child("job").child("on_trainer_loss").fail(why("on_trainer_loss: shrink"));
   // Each shard would close its rounds with whichever gradients reached it first: the shards'

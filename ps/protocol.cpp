@@ -198,6 +198,8 @@ net::message encode(const hello& h, const std::string& to) {
     meta["job"] = h.job;
   if (h.loader)
     meta["role"] = "loader";
+  if (h.at_clock)
+    meta["at_clock"] = *h.at_clock;
   return make(net::msg_type::hello, {to}, meta);
 }
 
@@ -209,6 +211,8 @@ net::message encode(const welcome& w, const std::string& to) {
     meta["shard"] = w.shard;
   if (w.generation > 0)
     meta["generation"] = w.generation;
+  if (w.answers_clock)
+    meta["answers_clock"] = *w.answers_clock;
   auto m = make(net::msg_type::welcome, {to}, meta);
   m.h.clock = w.min_clock;
   m.h.step = w.version;
@@ -389,6 +393,8 @@ hello decode_hello(const net::message& m) {
       throw error(fmt::format("hello from '{}': unknown role '{}'", m.h.sender, role));
     h.loader = true;
   }
+  if (meta.contains("at_clock"))
+    h.at_clock = field<std::uint64_t>(meta, "at_clock", m);
   return h;
 }
 
@@ -406,6 +412,8 @@ welcome decode_welcome(const net::message& m, std::size_t params_size, config::c
   w.gate.mode = mode_of(field<std::string>(meta, "mode", m), m);
   w.gate.staleness = field<std::size_t>(meta, "staleness", m);
   w.clock = field<std::uint64_t>(meta, "clock", m);
+  if (meta.contains("answers_clock"))
+    w.answers_clock = field<std::uint64_t>(meta, "answers_clock", m);
   w.min_clock = m.h.clock;
   w.version = m.h.step;
   w.params = flat_of(m, "params", params_size, params_encoding(compression));

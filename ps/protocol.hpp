@@ -72,6 +72,8 @@ struct hello {
   std::size_t rank = 0;
   std::string job;     ///< the sender's job fingerprint (config::job_fingerprint wire form); empty from the aggregator
   bool loader = false; ///< the loader's hello (no rank)
+  /// A trainer's clock when it said hello; the welcome that answers echoes it (welcome::answers_clock).
+  std::optional<std::uint64_t> at_clock = std::nullopt;
 };
 
 /// The aggregator refuses a node's actor for good (it runs another job); the reason names the
@@ -95,6 +97,10 @@ struct welcome {
   std::uint64_t min_clock = 0; ///< the slowest trainer's clock
   std::uint64_t version = 0;   ///< of params
   flat_f32 params;
+  /// The answer to a hello the trainer said at this clock (absent: not an answer — the start, a
+  /// rewind, a readmission, a backup re-sync). Pushes and hellos travel in order, so an answer that
+  /// puts the trainer back behind the clock it said hello at was overtaken by its pushes: stale.
+  std::optional<std::uint64_t> answers_clock = std::nullopt;
 };
 
 struct params_update {

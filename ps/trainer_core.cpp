@@ -47,6 +47,14 @@ trainer_core::resync_result trainer_core::on_welcome(const welcome& w) {
   auto& sv = shards_[w.shard];
   if (w.generation < generation_)
     return out; // a welcome from before a rewind the trainer already follows
+  if (welcomed() && w.generation == generation_ && w.answers_clock && *w.answers_clock < clock_ && w.clock < clock_) {
+    // The answer to a hello said at an earlier clock, overtaken by the pushes since: not a reason
+    // to go back (that would redo clocks and, with compression, drop the residual). A push the
+    // aggregator really lacks is noticed at the next hello, said at this clock.
+    take(w.shard, w.params, w.version, w.min_clock, false);
+    out.stale = true;
+    return out;
+  }
   generation_ = w.generation;
   sv.generation = w.generation;
   if (!welcomed()) {

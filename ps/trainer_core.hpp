@@ -63,6 +63,9 @@ public:
     /// past clock 0 with an empty residual (an earlier incarnation's residual is lost).
     bool residual_reset = false;
     double residual_norm = 0;
+    /// The answer to a hello said at an earlier clock that would put the trainer back: ignored
+    /// (only newer parameters in it are taken; welcome::answers_clock).
+    bool stale = false;
   };
   /// Takes a welcome: the job's shape and gate, our clock and the parameters (of its shard's range).
   resync_result on_welcome(const welcome& w);

@@ -370,8 +370,9 @@ TEST_CASE("aggregator: {shards: K} on the aggregator node shards it; elsewhere o
                          ld + tr),
                      "t.yaml"),
       Contains("shards"));
-  REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  compression: fp16\n"), "t.yaml"),
-                      Contains("job.compression") && Contains("compression with 4 aggregator shards"));
+  // Compression is cut per shard (docs/sharding.md): accepted.
+  REQUIRE(parse_topology(doc(sharded + ld + tr, model_line + "  compression: fp16\n"), "t.yaml").job.compression.mode ==
+          troupe::config::compression::fp16);
   REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  on_trainer_loss: shrink\n"), "t.yaml"),
                       Contains("job.on_trainer_loss") && Contains("on_trainer_loss: shrink with 4 aggregator shards"));
   REQUIRE_THROWS_WITH(parse_topology(doc(sharded + ld + tr, model_line + "  backup_trainers: 1\n"), "t.yaml"),

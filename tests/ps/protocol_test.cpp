@@ -88,6 +88,13 @@ TEST_CASE("protocol messages round-trip with the recipient in the header", "[ps]
     REQUIRE(d.min_clock == 3);
     REQUIRE(d.version == 9);
     REQUIRE(std::vector<float>(d.params.data, d.params.data + d.params.size) == *w.params.shared);
+    REQUIRE_FALSE(d.answers_clock); // not an answer to a hello
+    w.answers_clock = 3;
+    REQUIRE(decode_welcome(over_the_wire(encode(w, trainer_name(1))), 5).answers_clock == 3u);
+  }
+  SECTION("a trainer's hello says its clock; the aggregator's and the loader's do not") {
+    REQUIRE(decode_hello(over_the_wire(encode(hello{1, "fp", false, 17}, aggregator_name))).at_clock == 17u);
+    REQUIRE_FALSE(decode_hello(over_the_wire(encode(hello{1, "fp"}, aggregator_name))).at_clock);
   }
   SECTION("params for several trainers of one node") {
     params_update p{6, 11, {floats(4, 0.5f), nullptr, 0, nullptr}};

@@ -123,6 +123,42 @@ TEST_CASE("a re-sync moves the clock, drops older batches and asks the loader ag
   REQUIRE(t.request_again()->from_clock == 2);
 }
 
+TEST_CASE("a welcome answering a hello the trainer's pushes overtook does not put it back; one at its clock does",
+          "[ps][trainer]") {
+  trainer_core t(0, P, 2, {config::compression::topk, 0.3});
+  t.on_welcome(make_welcome(0, 0, 0, 1.f));
+  t.request(2);
+  // Clocks 0 and 1 pushed; a hello said at clock 0 (in the handshake) is answered only now.
+  t.complete_step(1.0, 2, 0, 0, std::make_shared<const std::vector<float>>(std::vector<float>{3.0f, 4.0f, 0.0f}));
+  t.on_params(make_params(1, 1, 2.f));
+  t.complete_step(1.0, 2, 0, 0, std::make_shared<const std::vector<float>>(std::vector<float>{0.0f, 0.0f, 1.0f}));
+  REQUIRE(t.clock() == 2);
+  REQUIRE(t.compressor()->residual_norm() == 1.0); // {3, 0, 1}: the 3 went, the 1 stays
+  auto late = make_welcome(0, 0, 0, 1.f);
+  late.answers_clock = 0;
+  const auto r = t.on_welcome(late);
+  REQUIRE(r.stale);
+  REQUIRE_FALSE(r.clock_moved);
+  REQUIRE_FALSE(r.residual_reset);
+  REQUIRE(t.clock() == 2);
+  REQUIRE(t.version() == 1); // the older parameters in it are not taken
+  REQUIRE(t.params()[0] == 2.f);
+  REQUIRE(t.compressor()->residual_norm() == 1.0); // error feedback keeps its residual
+  REQUIRE_FALSE(t.pending_request());
+  // A hello said at clock 2 answered with clock 1: the aggregator lacks our push of clock 1 (lost
+  // on the way): go back and redo it.
+  auto lacks = make_welcome(1, 1, 1, 2.f);
+  lacks.answers_clock = 2;
+  const auto back = t.on_welcome(lacks);
+  REQUIRE_FALSE(back.stale);
+  REQUIRE(back.clock_moved);
+  REQUIRE(t.clock() == 1);
+  // Welcomes that answer no hello (a restarted aggregator's start, a rewind) move it as before.
+  const auto restart = t.on_welcome(make_welcome(0, 0, 0, 1.f));
+  REQUIRE(restart.clock_moved);
+  REQUIRE(t.clock() == 0);
+}
+
 TEST_CASE("a welcome for another rank or parameters of the wrong size are refused", "[ps][trainer]") {
   trainer_core t(1, P, 1);
   REQUIRE_THROWS(t.on_welcome(make_welcome(0, 0, 0, 1.f))); // rank 0's welcome
