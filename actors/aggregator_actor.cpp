@@ -139,6 +139,9 @@ void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m)
   st.spans.add(out.applied ? "apply" : "gather", w0, span_log::wall::now(), gradient_id(rank, m.h.clock));
   if (out.duplicate)
     return;
+  if (out.late && st.ctx->topo.job.balance.speed && st.shard == 0) // its shares go to the others (loader_core::owe)
+    st.ctx->send(st.ctx->where.loader_node,
+                 encode(ps::balance_cuts{{}, false, ps::late_share{rank, out.late_from, out.late_to}}, loader_name));
   st.meter.pushed(p, out);
   if (out.refused)
     report_refusal(st, rank, m.h.clock, out);

@@ -152,7 +152,14 @@ void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, 
       // The cuts a checkpoint recorded: the periods they cover are cut as they were before.
       TROUPE_ENFORCE(m.h.sender == s.ctx->where.aggregator_node, "only the aggregator's node '{}' gives cuts",
                      s.ctx->where.aggregator_node);
-      s.core->hold(ps::decode_balance_cuts(m).cuts);
+      const auto b = ps::decode_balance_cuts(m);
+      if (b.late) { // backup trainers: a late trainer's shares of the rounds closed without it
+        TROUPE_ENFORCE(b.late->rank < s.ctx->where.trainers(), "late shares of trainer rank {} but the job has {}",
+                       b.late->rank, s.ctx->where.trainers());
+        s.core->owe(b.late->rank, b.late->from_clock, b.late->to_clock);
+        return;
+      }
+      s.core->hold(b.cuts);
       s.ctx->send(s.ctx->where.aggregator_node, encode(ps::balance_cuts{{}, true}, ps::aggregator_name));
     } else if (m.h.type == net::msg_type::reject && m.h.sender == s.ctx->where.aggregator_node) {
       const auto why = ps::decode_reject(m).reason;
@@ -164,6 +171,10 @@ void on_message(caf::stateful_actor<loader_state>* self, const net::message& m, 
       ps::decode_shutdown(m);
       auto r = make_record(s.ctx->node, loader_name, "loader", s.batches_sent);
       r["batches_sent"] = s.batches_sent;
+      if (s.ctx->topo.job.backup_trainers > 0 && s.ctx->topo.job.balance.speed) {
+        r["late_samples_owed"] = s.core->owed_samples();  // shares of rounds closed without their trainer
+        r["late_samples_served"] = s.core->owed_served(); // of them, handed to the other trainers
+      }
       r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - s.started).count();
       s.ctx->record(r.dump());
       report_spans(s);
@@ -189,6 +200,7 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
     balance.speed = job.balance.speed;
     balance.every_clocks = job.balance.every_clocks;
     balance.floor = job.balance.floor;
+    balance.keep_late = job.backup_trainers > 0 && job.balance.speed;
     // An elastic job's free places are absent until a trainer process takes one (it asks for batches).
     for (std::size_t r = 0; r < ctx->where.trainers(); ++r)
       balance.present.push_back(!config::find_node(ctx->topo, ctx->where.trainer_nodes[r]).joins_later);

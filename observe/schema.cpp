@@ -250,6 +250,10 @@ const std::vector<field_spec> loader_fields = {
     {"batches_sent", type::integer, true},
     {"seconds", type::real, false},       // the record at shutdown
     {"batches_per_s", type::real, false}, // progress records
+    // At shutdown, backup trainers with balance by speed: samples of rounds closed without their
+    // trainer, and of them those handed to the other trainers (loader_core::owe).
+    {"late_samples_owed", type::integer, false},
+    {"late_samples_served", type::integer, false},
 };
 
 // Transport records (runtime/node_reporter.cpp): the van's counters, per peer, and queue depths.

@@ -125,6 +125,8 @@ void aggregator_core::close_round_if_complete(push_outcome& out) {
 
 void aggregator_core::drop_late(std::size_t rank, std::uint64_t clock, push_outcome& out) {
   out.late = true;
+  out.late_from = clock;
+  out.late_to = round_clock_;
   ++late_dropped_[rank];
   clocks_[rank] = round_clock_; // it continues with the round being gathered
   if (round_clock_ == clock + 1)

@@ -82,7 +82,10 @@ struct push_outcome {
   std::size_t refused_in_a_row = 0;  ///< this trainer's refusals in a row, including this one
   bool escalate = false;             ///< refused_in_a_row reached max_refused_in_a_row
   bool late = false;                 ///< backup trainers: its round had closed; dropped, not applied
-  std::vector<std::size_t> resync;   ///< trainers whose clock moved past the one they pushed: re-sync them
+  /// When late: the rounds [late_from, late_to) closed without this trainer (the one it pushed,
+  /// and those it skips by a re-sync).
+  std::uint64_t late_from = 0, late_to = 0;
+  std::vector<std::size_t> resync; ///< trainers whose clock moved past the one they pushed: re-sync them
 };
 
 class aggregator_core {

@@ -10,6 +10,11 @@
 
 namespace troupe::ps {
 
+namespace {
+/// keep_late: how many periods of cuts are kept behind the slowest trainer's cursor.
+constexpr std::uint64_t kept_periods = 64;
+} // namespace
+
 std::vector<std::size_t> cut_shares(std::size_t total, const std::vector<double>& weights, std::size_t floor_share) {
   const std::size_t n = weights.size();
   TROUPE_ENFORCE(n > 0, "no trainers to share among");
@@ -126,7 +131,45 @@ std::optional<batch_plan> loader_core::next(std::size_t rank) {
     c.step = 0;
     ++c.epoch;
   }
+  // Backup trainers: samples of rounds that closed without their trainer ride along, at most
+  // half a batch per batch and never back to the trainer that was late with them.
+  const std::size_t cap = std::max<std::size_t>(1, batch_ / 2);
+  for (auto it = owed_.begin(); it != owed_.end() && plan.extra < cap;) {
+    if (it->from_rank == rank) {
+      ++it;
+      continue;
+    }
+    plan.indices.push_back(it->index);
+    ++plan.extra;
+    ++owed_served_;
+    it = owed_.erase(it);
+  }
   return plan;
+}
+
+std::size_t loader_core::owe(std::size_t rank, std::uint64_t from, std::uint64_t to) {
+  TROUPE_ENFORCE(rank < cursors_.size(), "trainer rank {} out of range ({} trainers)", rank, cursors_.size());
+  if (!balance_.keep_late || !cutting_)
+    return 0;
+  std::size_t queued = 0;
+  for (std::uint64_t clock = from; clock < to; ++clock) {
+    const cursor c{static_cast<std::size_t>(clock / steps_per_epoch_),
+                   static_cast<std::size_t>(clock % steps_per_epoch_)};
+    if (c.epoch >= epochs_ || !owed_clocks_.insert({rank, clock}).second)
+      continue;
+    const auto share = balanced(rank, c); // the very share rank had (or would have had) at that clock
+    for (std::size_t i : share)
+      owed_.push_back({i, rank});
+    queued += share.size();
+  }
+  owed_total_ += queued;
+  // (rank, clock) pairs far behind every trainer cannot come again.
+  std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
+  for (const auto& k : cursors_)
+    oldest = std::min<std::uint64_t>(oldest, k.epoch * steps_per_epoch_ + k.step);
+  for (auto it = owed_clocks_.begin(); it != owed_clocks_.end();)
+    it = it->second + 4 * kept_periods * balance_.every_clocks < oldest ? owed_clocks_.erase(it) : std::next(it);
+  return queued;
 }
 
 void loader_core::join(std::size_t rank) {
@@ -203,11 +246,13 @@ const balance_cut& loader_core::cut_for(std::uint64_t clock) {
   cut.shares = cut_among_present(n * batch_, cut.weights, floor_share);
   decided_.push_back(cut);
   it = cuts_.emplace(period, std::move(cut)).first;
-  // Periods behind every trainer are done with.
+  // Periods behind every trainer are done with (with keep_late, kept a while longer: owe() asks
+  // for the shares of rounds the others have moved past).
   std::uint64_t oldest = clock;
   for (const auto& c : cursors_)
     oldest = std::min<std::uint64_t>(oldest, c.epoch * steps_per_epoch_ + c.step);
-  cuts_.erase(cuts_.begin(), cuts_.lower_bound(oldest / balance_.every_clocks));
+  const std::uint64_t behind = oldest / balance_.every_clocks, keep = balance_.keep_late ? kept_periods : 0;
+  cuts_.erase(cuts_.begin(), cuts_.lower_bound(behind > keep ? behind - keep : 0));
   return it->second;
 }
 

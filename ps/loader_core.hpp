@@ -23,8 +23,10 @@
 /// places, so the clocks per epoch and what one clock averages do not depend on who is present.
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 namespace troupe::ps {
@@ -33,6 +35,7 @@ struct batch_plan {
   std::size_t epoch = 0;
   std::size_t step = 0;             ///< within the epoch
   std::vector<std::size_t> indices; ///< may be empty (a short shard's last step)
+  std::size_t extra = 0;            ///< of them, at the end: owed samples of late rounds (loader_core::owe)
 };
 
 struct balance_options {
@@ -45,6 +48,10 @@ struct balance_options {
   double smoothing = 0.1;
   /// Elastic: which trainers are present at the start (false: a free place); empty: all are.
   std::vector<bool> present;
+  /// Backup trainers (job.backup_trainers > 0) with `speed`: the shares of rounds that closed
+  /// without their trainer (owe()) are handed to the other trainers' next batches instead of being
+  /// lost to the epoch.
+  bool keep_late = false;
 };
 
 /// A cut decided for a period: its first clock, the trainers' weights and the shares of a full chunk.
@@ -88,6 +95,15 @@ public:
     std::size_t epoch = 0, step = 0;
   };
   const cursor& position(std::size_t rank) const { return cursors_.at(rank); }
+  /// Backup trainers (balance_options::keep_late): the rounds of clocks [from, to) closed without
+  /// `rank` (its gradient came late, or it was re-synced past them). Their shares of rank's go to
+  /// the queue the other trainers' next batches take from (at most half a batch each, never back
+  /// to `rank`). Returns the samples queued: none without keep_late, for clocks already owed, or
+  /// past the last epoch.
+  std::size_t owe(std::size_t rank, std::uint64_t from, std::uint64_t to);
+  /// Samples queued by owe() so far, and those handed out in batches since.
+  std::size_t owed_samples() const { return owed_total_; }
+  std::size_t owed_served() const { return owed_served_; }
   /// Moves rank's cursor to its `clock`-th batch (epoch = clock / steps, step = clock % steps):
   /// a resumed trainer continues exactly where its checkpointed clock left off.
   void seek(std::size_t rank, std::uint64_t clock);
@@ -116,6 +132,12 @@ private:
   std::map<std::uint64_t, balance_cut> cuts_; ///< by period
   std::map<std::uint64_t, balance_cut> held_; ///< by period: hold(), never re-decided
   std::vector<balance_cut> decided_;
+  struct owed_sample {
+    std::size_t index, from_rank;
+  };
+  std::deque<owed_sample> owed_; ///< keep_late: shares of rounds closed without their rank
+  std::set<std::pair<std::size_t, std::uint64_t>> owed_clocks_; ///< (rank, clock) already owed
+  std::size_t owed_total_ = 0, owed_served_ = 0;
   std::map<std::size_t, std::vector<std::size_t>> orders_; ///< epoch -> permutation, for epochs in use
 };
 

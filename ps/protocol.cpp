@@ -288,7 +288,10 @@ net::message encode(const balance_cuts& b, const std::string& to) {
   nlohmann::json cuts = nlohmann::json::array();
   for (const auto& c : b.cuts)
     cuts.push_back({{"from_clock", c.from_clock}, {"shares", c.shares}, {"weights", c.weights}});
-  return make(net::msg_type::balance_cuts, {to}, {{"cuts", cuts}, {"held", b.held}});
+  nlohmann::json meta{{"cuts", cuts}, {"held", b.held}};
+  if (b.late)
+    meta["late"] = {{"rank", b.late->rank}, {"from_clock", b.late->from_clock}, {"to_clock", b.late->to_clock}};
+  return make(net::msg_type::balance_cuts, {to}, meta);
 }
 
 std::vector<balance_cut> balance_cuts_from_json(const nlohmann::json& cuts, const std::string& where) {
@@ -328,6 +331,18 @@ balance_cuts decode_balance_cuts(const net::message& m) {
   balance_cuts out;
   out.held = field<bool>(meta, "held", m);
   out.cuts = balance_cuts_from_json(field<nlohmann::json>(meta, "cuts", m), "balance_cuts from '" + m.h.sender + "'");
+  if (meta.contains("late")) {
+    const auto late = field<nlohmann::json>(meta, "late", m);
+    const auto clock = [&](const char* key) {
+      if (!late.is_object() || !late.contains(key) || !late[key].is_number_unsigned())
+        throw error(fmt::format("balance_cuts from '{}': 'late' needs a count '{}'", m.h.sender, key));
+      return late[key].get<std::uint64_t>();
+    };
+    out.late = late_share{static_cast<std::size_t>(clock("rank")), clock("from_clock"), clock("to_clock")};
+    if (out.late->to_clock < out.late->from_clock)
+      throw error(fmt::format("balance_cuts from '{}': late clocks [{}, {}) run backwards", m.h.sender,
+                              out.late->from_clock, out.late->to_clock));
+  }
   return out;
 }
 

@@ -157,9 +157,18 @@ struct batch {
 /// Cuts of the global batch (ps/loader_core.hpp) between the loader, which decides them, and the
 /// aggregator, which keeps the ones still in use in its checkpoints and gives them back to a
 /// (re)started loader; `held`: the loader's answer that it now holds them.
+/// Backup trainers with balance by speed: the rounds of clocks [from_clock, to_clock) closed
+/// without trainer `rank` (aggregator → loader, inside a balance_cuts message); the loader hands
+/// that trainer's shares of them to the others (loader_core::owe).
+struct late_share {
+  std::size_t rank = 0;
+  std::uint64_t from_clock = 0, to_clock = 0;
+};
+
 struct balance_cuts {
   std::vector<balance_cut> cuts;
   bool held = false;
+  std::optional<late_share> late = std::nullopt; ///< aggregator → loader: a late trainer's rounds (no cuts then)
 };
 
 struct shutdown {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "actors/node.hpp"
@@ -71,6 +72,39 @@ TEST_CASE("bsp with backup_trainers: 1 and a slowed trainer ends, drops its late
   }
   REQUIRE(with_count > 0);
   // Two thirds of each clock's samples still train it well past chance (0.10), as plain bsp does.
+  REQUIRE(final_test_acc(r) > 0.3);
+}
+
+TEST_CASE("bsp with backup_trainers: 1 and balance by speed hands the late trainer's shares to the others",
+          "[actors][cluster][bsp][backup][balance]") {
+  test::cluster_case c;
+  c.trainers = 3;
+  c.batch = 16;
+  c.max_train = 1440; // 30 clocks of 3 x 16
+  c.backup_trainers = "1";
+  c.balance = "speed";
+  test::scratch_dir dir("bsp-backup-balance");
+  const auto r = run_cluster(c, dir.path, {{2, 4.0}});
+  INFO(r.console);
+  REQUIRE(r.exit_code == 0);
+  const auto* fin = finish_record(r);
+  REQUIRE(fin != nullptr);
+  REQUIRE((*fin)["version"].get<std::size_t>() == c.max_train / c.trainers / c.batch);
+  REQUIRE((*fin)["late_dropped"].get<std::size_t>() > 0);
+  // The loader's last record: the samples of the rounds closed without their trainer, and how
+  // many of them the other trainers' batches took (all but what the last rounds left over).
+  std::optional<nlohmann::json> loader;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("actor", "") == "loader" && rec.contains("late_samples_owed"))
+      loader = rec;
+  REQUIRE(loader);
+  INFO(loader->dump());
+  REQUIRE(observe::validate_record(*loader).empty());
+  const auto owed = (*loader)["late_samples_owed"].get<std::size_t>();
+  const auto served = (*loader)["late_samples_served"].get<std::size_t>();
+  REQUIRE(owed > 0);
+  REQUIRE(served <= owed);
+  REQUIRE(2 * served >= owed);
   REQUIRE(final_test_acc(r) > 0.3);
 }
 

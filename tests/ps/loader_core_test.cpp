@@ -319,3 +319,67 @@ TEST_CASE("elastic: an absent place's share goes to the present trainers; a job 
   CHECK(p0->indices.size() == 16); // the whole global batch (2 places x 8) while rank 1 is absent
   CHECK_THROWS_AS(loader_core(64, 2, 8, 1, 1, balance_options{false, 10, 0.25, 0.3, {false, false}}), troupe::error);
 }
+
+TEST_CASE("backup trainers: the shares of rounds closed without their trainer go to the others' next batches",
+          "[ps][loader][balance][backup]") {
+  // 3 trainers x 8, 240 samples: 10 clocks of 24 per epoch. Trainer 2 is late with clock 3 and
+  // re-synced past clock 4: its shares of both go to trainers 0 and 1, never back to it.
+  balance_options b;
+  b.speed = true;
+  b.keep_late = true;
+  loader_core core(240, 3, 8, 4, 1, b);
+  std::map<std::size_t, std::vector<std::size_t>> own; // rank 2's share at clock 3 and 4
+  std::multiset<std::size_t> trained;                  // every sample a computed batch holds
+  for (std::size_t clock = 0; clock < 3; ++clock)
+    for (std::size_t r = 0; r < 3; ++r) {
+      const auto p = core.next(r);
+      trained.insert(p->indices.begin(), p->indices.end());
+    }
+  for (std::size_t r = 0; r < 3; ++r) { // clock 3 planned for everyone (rank 2's gradient will come late)
+    const auto p = core.next(r);
+    if (r == 2)
+      own[3] = p->indices;
+    else
+      trained.insert(p->indices.begin(), p->indices.end());
+  }
+  for (std::size_t r = 0; r < 2; ++r) { // clock 4: the others only; rank 2 skips it
+    const auto p = core.next(r);
+    trained.insert(p->indices.begin(), p->indices.end());
+  }
+  const std::size_t queued = core.owe(2, 3, 5);
+  REQUIRE(queued == 16);           // two shares of 8 (the equal cut: no speeds observed)
+  REQUIRE(core.owe(2, 3, 5) == 0); // owed once
+  core.seek(2, 5);
+  // The skipped clock's share is the one rank 2 would have had: the rest of clock 4's chunk.
+  std::set<std::size_t> clock4(trained.begin(), trained.end());
+  std::size_t extras = 0;
+  for (std::size_t clock = 5; clock < 10; ++clock)
+    for (std::size_t r = 0; r < 3; ++r) {
+      const auto p = core.next(r);
+      REQUIRE(p->extra <= 4); // at most half a batch rides along
+      if (r == 2)
+        REQUIRE(p->extra == 0); // never back to the trainer that was late with them
+      extras += p->extra;
+      trained.insert(p->indices.begin(), p->indices.end());
+    }
+  REQUIRE(extras == 16);
+  REQUIRE(core.owed_samples() == 16);
+  REQUIRE(core.owed_served() == 16);
+  // Every sample of the epoch trained exactly once: rank 2's late and skipped shares by the others.
+  REQUIRE(trained.size() == 240);
+  REQUIRE(std::set<std::size_t>(trained.begin(), trained.end()).size() == 240);
+  for (std::size_t i : own[3])
+    REQUIRE(trained.count(i) == 1);
+}
+
+TEST_CASE("without backup trainers' keep_late nothing is owed and batches stay as cut",
+          "[ps][loader][balance][backup]") {
+  balance_options b;
+  b.speed = true;
+  loader_core core(240, 3, 8, 4, 1, b);
+  for (std::size_t r = 0; r < 3; ++r)
+    core.next(r);
+  REQUIRE(core.owe(2, 0, 1) == 0);
+  for (std::size_t r = 0; r < 3; ++r)
+    REQUIRE(core.next(r)->extra == 0);
+}

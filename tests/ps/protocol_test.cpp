@@ -63,6 +63,17 @@ TEST_CASE("protocol messages round-trip with the recipient in the header", "[ps]
     const auto held = decode_balance_cuts(over_the_wire(encode(balance_cuts{{}, true}, aggregator_name)));
     REQUIRE(held.held);
     REQUIRE(held.cuts.empty());
+    REQUIRE_FALSE(held.late);
+    // Backup trainers: the rounds closed without a trainer, for the loader to hand its shares on.
+    const auto late =
+        decode_balance_cuts(over_the_wire(encode(balance_cuts{{}, false, late_share{2, 7, 10}}, loader_name)));
+    REQUIRE(late.late);
+    REQUIRE(late.late->rank == 2);
+    REQUIRE(late.late->from_clock == 7);
+    REQUIRE(late.late->to_clock == 10);
+    REQUIRE_THROWS_WITH(
+        decode_balance_cuts(over_the_wire(encode(balance_cuts{{}, false, late_share{2, 10, 7}}, loader_name))),
+        Catch::Matchers::Contains("run backwards"));
   }
   SECTION("welcome") {
     welcome w;
