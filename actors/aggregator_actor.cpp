@@ -609,14 +609,17 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
           give_up_idle(self); // trainers keep saying hello, but the job cannot start: say who is missing
           return;
         }
+        // Messages still queued (this actor was busy: a long evaluation or checkpoint) are read
+        // first: silence is judged only on an empty mailbox.
+        const bool caught_up = self->mailbox().size() == 0;
         // Every other node's runtime sends this shard heartbeats, so total silence means every
         // other node is gone. Not with trainers in this process: a long step of theirs is silence too.
-        if (s.started && !s.finished && s.ctx->where.ranks_on(s.ctx->node).empty() &&
+        if (caught_up && s.started && !s.finished && s.ctx->where.ranks_on(s.ctx->node).empty() &&
             clock_type::now() - s.heard_anyone > std::chrono::seconds(idle_limit_s(*s.ctx))) {
           give_up_idle(self);
           return;
         }
-        if (const auto why = shard_gone(s)) {
+        if (const auto why = caught_up ? shard_gone(s) : std::nullopt) {
           std::cerr << fmt::format("troupe-node [{}]: {} ends the job: {}\n", s.ctx->node,
                                    s.shard == 0 ? std::string("the aggregator") : ps::aggregator_shard_name(s.shard),
                                    *why);

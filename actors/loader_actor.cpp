@@ -231,7 +231,7 @@ caf::behavior loader_actor(caf::stateful_actor<loader_state>* self, std::shared_
         const auto& c = *s.ctx;
         const double silent =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - s.heard_aggregator).count();
-        if (silent > c.topo.cluster.aggregator_gone_after_s()) {
+        if (silent > c.topo.cluster.aggregator_gone_after_s() && self->mailbox().size() == 0) {
           const auto why =
               fmt::format("{} has been silent for {:.0f} s", c.where.aggregator_on(c.where.aggregator_node), silent);
           std::cerr << fmt::format("troupe-node [{}]: the loader ends: {}\n", c.node, why);

@@ -151,11 +151,18 @@ std::size_t loader_core::owe(std::size_t rank, std::uint64_t from, std::uint64_t
   TROUPE_ENFORCE(rank < cursors_.size(), "trainer rank {} out of range ({} trainers)", rank, cursors_.size());
   if (!balance_.keep_late || !cutting_)
     return 0;
+  std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
+  for (const auto& k : cursors_)
+    oldest = std::min<std::uint64_t>(oldest, k.epoch * steps_per_epoch_ + k.step);
   std::size_t queued = 0;
   for (std::uint64_t clock = from; clock < to; ++clock) {
     const cursor c{static_cast<std::size_t>(clock / steps_per_epoch_),
                    static_cast<std::size_t>(clock % steps_per_epoch_)};
-    if (c.epoch >= epochs_ || !owed_clocks_.insert({rank, clock}).second)
+    const std::uint64_t period = clock / balance_.every_clocks;
+    // A clock behind every trainer whose cut is forgotten: its shares cannot be recomputed (a cut
+    // decided now would split it another way), so they stay lost.
+    const bool forgotten = clock < oldest && held_.count(period) == 0 && cuts_.count(period) == 0;
+    if (c.epoch >= epochs_ || forgotten || !owed_clocks_.insert({rank, clock}).second)
       continue;
     const auto share = balanced(rank, c); // the very share rank had (or would have had) at that clock
     for (std::size_t i : share)
@@ -164,9 +171,6 @@ std::size_t loader_core::owe(std::size_t rank, std::uint64_t from, std::uint64_t
   }
   owed_total_ += queued;
   // (rank, clock) pairs far behind every trainer cannot come again.
-  std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
-  for (const auto& k : cursors_)
-    oldest = std::min<std::uint64_t>(oldest, k.epoch * steps_per_epoch_ + k.step);
   for (auto it = owed_clocks_.begin(); it != owed_clocks_.end();)
     it = it->second + 4 * kept_periods * balance_.every_clocks < oldest ? owed_clocks_.erase(it) : std::next(it);
   return queued;

@@ -372,6 +372,20 @@ TEST_CASE("backup trainers: the shares of rounds closed without their trainer go
     REQUIRE(trained.count(i) == 1);
 }
 
+TEST_CASE("backup trainers: a round far behind every trainer, whose cut is forgotten, is not re-cut",
+          "[ps][loader][balance][backup]") {
+  balance_options b;
+  b.speed = true;
+  b.keep_late = true;
+  b.every_clocks = 1; // a cut per clock: 64 periods kept behind the slowest cursor
+  loader_core core(2400, 3, 8, 4, 1, b);
+  for (std::size_t clock = 0; clock < 90; ++clock)
+    for (std::size_t r = 0; r < 3; ++r)
+      core.next(r);
+  REQUIRE(core.owe(2, 0, 2) == 0);   // clocks 0 and 1: their cuts are gone
+  REQUIRE(core.owe(2, 80, 81) == 8); // clock 80: still known
+}
+
 TEST_CASE("without backup trainers' keep_late nothing is owed and batches stay as cut",
           "[ps][loader][balance][backup]") {
   balance_options b;
