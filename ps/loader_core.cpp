@@ -151,9 +151,7 @@ std::size_t loader_core::owe(std::size_t rank, std::uint64_t from, std::uint64_t
   TROUPE_ENFORCE(rank < cursors_.size(), "trainer rank {} out of range ({} trainers)", rank, cursors_.size());
   if (!balance_.keep_late || !cutting_)
     return 0;
-  std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
-  for (const auto& k : cursors_)
-    oldest = std::min<std::uint64_t>(oldest, k.epoch * steps_per_epoch_ + k.step);
+  const std::uint64_t oldest = slowest_clock();
   std::size_t queued = 0;
   for (std::uint64_t clock = from; clock < to; ++clock) {
     const cursor c{static_cast<std::size_t>(clock / steps_per_epoch_),
@@ -252,9 +250,7 @@ const balance_cut& loader_core::cut_for(std::uint64_t clock) {
   it = cuts_.emplace(period, std::move(cut)).first;
   // Periods behind every trainer are done with (with keep_late, kept a while longer: owe() asks
   // for the shares of rounds the others have moved past).
-  std::uint64_t oldest = clock;
-  for (const auto& c : cursors_)
-    oldest = std::min<std::uint64_t>(oldest, c.epoch * steps_per_epoch_ + c.step);
+  const std::uint64_t oldest = std::min(clock, slowest_clock());
   const std::uint64_t behind = oldest / balance_.every_clocks, keep = balance_.keep_late ? kept_periods : 0;
   cuts_.erase(cuts_.begin(), cuts_.lower_bound(behind > keep ? behind - keep : 0));
   return it->second;
@@ -274,6 +270,13 @@ std::vector<std::size_t> loader_core::balanced(std::size_t rank, const cursor& c
     from += shares[q];
   return {perm.begin() + static_cast<std::ptrdiff_t>(from),
           perm.begin() + static_cast<std::ptrdiff_t>(from + shares[rank])};
+}
+
+std::uint64_t loader_core::slowest_clock() const {
+  std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
+  for (const auto& c : cursors_)
+    oldest = std::min<std::uint64_t>(oldest, c.epoch * steps_per_epoch_ + c.step);
+  return oldest;
 }
 
 void loader_core::seek(std::size_t rank, std::uint64_t clock) {

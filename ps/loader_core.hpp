@@ -114,6 +114,8 @@ private:
   std::vector<std::size_t> balanced(std::size_t rank, const cursor& c);
   const std::vector<std::size_t>& order(std::size_t epoch);
   const balance_cut& cut_for(std::uint64_t clock);
+  /// The clock of the batch the furthest-behind cursor plans next.
+  std::uint64_t slowest_clock() const;
 
   std::size_t n_, batch_, epochs_, steps_per_epoch_;
   std::uint64_t seed_;

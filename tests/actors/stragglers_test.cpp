@@ -25,15 +25,21 @@ const nlohmann::json* finish_record(const cluster_run& r) {
   return nullptr;
 }
 
-} // namespace
-
-TEST_CASE("bsp with backup_trainers: 1 and a slowed trainer ends, drops its late gradients and trains",
-          "[actors][cluster][bsp][backup]") {
+/// 3 trainers x 16, 30 clocks, backup_trainers: 1 (trainer 2 is the one the tests slow down).
+test::cluster_case backup_case() {
   test::cluster_case c;
   c.trainers = 3;
   c.batch = 16;
   c.max_train = 1440; // 30 clocks of 3 x 16
   c.backup_trainers = "1";
+  return c;
+}
+
+} // namespace
+
+TEST_CASE("bsp with backup_trainers: 1 and a slowed trainer ends, drops its late gradients and trains",
+          "[actors][cluster][bsp][backup]") {
+  auto c = backup_case();
   test::scratch_dir dir("bsp-backup");
   auto yaml = test::topology_yaml(c, dir.path);
   const std::string quiet = "  console: false\n";
@@ -77,11 +83,7 @@ TEST_CASE("bsp with backup_trainers: 1 and a slowed trainer ends, drops its late
 
 TEST_CASE("bsp with backup_trainers: 1 and balance by speed hands the late trainer's shares to the others",
           "[actors][cluster][bsp][backup][balance]") {
-  test::cluster_case c;
-  c.trainers = 3;
-  c.batch = 16;
-  c.max_train = 1440; // 30 clocks of 3 x 16
-  c.backup_trainers = "1";
+  auto c = backup_case();
   c.balance = "speed";
   test::scratch_dir dir("bsp-backup-balance");
   const auto r = run_cluster(c, dir.path, {{2, 4.0}});
