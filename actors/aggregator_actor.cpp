@@ -127,6 +127,8 @@ void done(caf::stateful_actor<aggregator_state>* self);
 
 void on_push(caf::stateful_actor<aggregator_state>* self, const net::message& m) {
   auto& st = self->state;
+  if (st.census) // (re)starting: the rewind that follows sends the trainers back, and they push again
+    return;
   const auto p = ps::decode_push(m, st.core->layout().total, st.ctx->topo.job.compression.mode);
   if (p.shard != st.shard)
     throw error(fmt::format("a push for aggregator shard {} reached shard {}", p.shard, st.shard));
@@ -286,10 +288,11 @@ void start(aggregator_state& st, const std::shared_ptr<const runtime::node_conte
   st.next_step_eval = job.evaluation.every_steps;
   st.store =
       std::make_unique<train::checkpoint_store>(shard_checkpoint_dir(st, st.shard).string(), ctx->topo.checkpoint.keep);
-  if (sharded(st))
+  if (sharded(st)) // resumes once every shard has said which checkpoint steps it holds (on_parts)
     st.initial_range.assign(initial.begin() + static_cast<std::ptrdiff_t>(range.begin),
                             initial.begin() + static_cast<std::ptrdiff_t>(range.end));
-  resume_if_possible(st);
+  else
+    resume_if_possible(st);
   if (st.shard > 0) {
     ctx->line(fmt::format("=> aggregator shard {} of {} on '{}': parameters [{}, {}) ({} floats)", st.shard,
                           st.ranges.size(), ctx->node, range.begin, range.end, range.size()));
@@ -382,7 +385,7 @@ bool same_job(aggregator_state& st, const net::message& m, const ps::hello& h) {
 /// Training starts once every trainer and the loader (of the same job) have said hello; in an
 /// elastic job, every trainer but those of free places nobody has taken yet, which start absent.
 void start_if_ready(aggregator_state& s) {
-  if (s.started || (s.shard == 0 && !s.loader_ready))
+  if (s.started || s.census || (s.shard == 0 && !s.loader_ready))
     return;
   for (std::size_t r = 0; r < s.ctx->where.trainers(); ++r)
     if (s.hello_from.count(r) == 0 && awaited_at_start(s, r))
@@ -414,28 +417,96 @@ void start_rewind(aggregator_state& st) {
     welcome(st, rank);
 }
 
+/// Sharded: a message as another shard (`what`) must come from the node that hosts it.
+void check_shard_sender(const aggregator_state& st, std::size_t shard, const net::message& m, const char* what) {
+  if (!sharded(st) || shard >= st.ranges.size() || shard == st.shard || st.ctx->where.shard_nodes[shard] != m.h.sender)
+    throw error(
+        fmt::format("{} as aggregator shard {} from node '{}', which does not host it", what, shard, m.h.sender));
+}
+
 /// Sharded: another shard restarted; go back to its step and welcome the trainers again. An
 /// older generation (a rewind already followed) is ignored.
-void on_rewind(aggregator_state& st, const net::message& m) {
-  const auto r = ps::decode_rewind(m);
-  if (!sharded(st) || r.shard >= st.ranges.size() || r.shard == st.shard ||
-      st.ctx->where.shard_nodes[r.shard] != m.h.sender)
-    throw error(
-        fmt::format("a rewind as aggregator shard {} from node '{}', which does not host it", r.shard, m.h.sender));
+void follow_rewind(aggregator_state& st, const ps::rewind& r) {
   if (r.generation <= st.generation)
     return;
   st.generation = r.generation;
   if (st.core->version() != r.step || !st.core->at_round_boundary())
     rewind_to(st, r.step);
+  drop_parts_after(st, r.step);
   record_rewind(st, r);
   st.started = true;
   for (std::size_t rank = 0; rank < st.ctx->where.trainers(); ++rank)
     welcome(st, rank);
 }
 
+void on_rewind(aggregator_state& st, const net::message& m) {
+  const auto r = ps::decode_rewind(m);
+  check_shard_sender(st, r.shard, m, "a rewind");
+  if (st.census) { // this shard is (re)starting: it follows the newest rewind once it knows its own step
+    if (!st.census_rewind || r.generation > st.census_rewind->generation)
+      st.census_rewind = r;
+    return;
+  }
+  follow_rewind(st, r);
+}
+
+/// Sharded: asks every shard not heard from yet which checkpoint steps it holds.
+void ask_for_parts(aggregator_state& st) {
+  st.census_asked = agg_clock::now();
+  const ps::parts own{st.shard, st.store->steps(), false, false};
+  for (std::size_t t : st.census->missing())
+    st.ctx->send(st.ctx->where.shard_nodes[t], encode(own, ps::aggregator_shard_name(t)));
+}
+
+/// Sharded: this shard (re)starts. It learns from every shard which checkpoint steps it holds
+/// (each lists only its own directory: no shared filesystem needed) before it resumes.
+void begin_census(aggregator_state& st) {
+  st.census.emplace(st.ranges.size(), st.shard, st.store->steps());
+  st.census_since = agg_clock::now();
+  ask_for_parts(st); // sharded means K > 1: the census completes with the answers (on_parts)
+}
+
+/// Sharded: every shard has answered. This shard resumes from the newest step all of them hold;
+/// if it replaces a failed incarnation, resumed from a checkpoint or joins shards already running
+/// the job, every shard goes back there with it (start_rewind). A rewind another shard sent in
+/// the meantime is followed if nothing of this shard's own calls for one.
+void end_census(aggregator_state& st) {
+  const auto step = st.census->newest_common();
+  const bool joins_running = st.census->others_running();
+  st.census.reset();
+  resume_if_possible(st, step);
+  drop_parts_after(st, step.value_or(0));
+  if (st.failed_at > 0 || st.core->version() > 0 || joins_running)
+    start_rewind(st);
+  else if (st.census_rewind)
+    follow_rewind(st, *st.census_rewind);
+  else
+    start_if_ready(st);
+  st.census_rewind.reset();
+}
+
+/// Sharded: another shard's checkpoint steps. A question is answered with this shard's own (at any
+/// time); during this shard's census the answer counts, and the last one missing ends it.
+void on_parts(aggregator_state& st, const net::message& m) {
+  const auto p = ps::decode_parts(m);
+  check_shard_sender(st, p.shard, m, "checkpoint parts");
+  if (!p.answer)
+    st.ctx->send(m.h.sender, encode(ps::parts{st.shard, st.store->steps(), true, st.started && !st.census},
+                                    ps::aggregator_shard_name(p.shard)));
+  if (!st.census)
+    return;
+  st.census->heard(p.shard, p.steps, p.running);
+  if (st.census->complete())
+    end_census(st);
+}
+
 void on_hello(aggregator_state& s, const net::message& m) {
   if (ps::is_rewind(m)) {
     on_rewind(s, m);
+    return;
+  }
+  if (ps::is_parts(m)) {
+    on_parts(s, m);
     return;
   }
   const auto h = ps::decode_hello(m);
@@ -577,10 +648,10 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
       ctx->send(ctx->where.trainer_nodes[r], encode(ps::hello{r, {}, false}, trainer_name(r)));
   if (shard == 0)
     ctx->send(ctx->where.loader_node, encode(ps::hello{0, {}, false}, loader_name));
-  // A shard that replaces a failed one, or resumed from a checkpoint, may find the others ahead:
-  // all go back to its step together.
-  if (sharded(self->state) && (failed_at > 0 || self->state.core->version() > 0))
-    start_rewind(self->state);
+  // A shard resumes from the newest checkpoint step every shard holds, learned from them; if it
+  // replaces a failed one, resumed or finds the others running, all go back to its step together.
+  if (sharded(self->state))
+    begin_census(self->state);
   self->delayed_send(self, liveness_interval(*ctx), tick_atom::value);
   return {
       [=](inbound& in) {
@@ -603,6 +674,27 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
                  fmt::format("no final parameters from {} within {} s", fmt::join(missing, ", "), idle_limit_s(*s.ctx)),
                  true);
           return;
+        }
+        if (s.census) {
+          // A shard that does not say which checkpoint steps it holds is not there: ask again
+          // once a second, and give up after the time a lost shard is given.
+          const auto gone = std::chrono::duration<double>(s.ctx->topo.cluster.aggregator_gone_after_s());
+          if (agg_clock::now() - s.census_since > gone) {
+            std::vector<std::string> missing;
+            for (std::size_t t : s.census->missing())
+              missing.push_back(
+                  fmt::format("{} on node '{}'", ps::aggregator_shard_name(t), s.ctx->where.shard_nodes[t]));
+            const auto why = fmt::format(
+                "{} cannot start: {} did not say which checkpoint steps {} within {:.0f} s; start {} with the same "
+                "command",
+                ps::aggregator_shard_name(s.shard), fmt::join(missing, ", "),
+                missing.size() == 1 ? "it holds" : "they hold", gone.count(), missing.size() == 1 ? "it" : "them");
+            std::cerr << fmt::format("troupe-node [{}]: {}\n", s.ctx->node, why);
+            finish(self, why, true);
+            return;
+          }
+          if (agg_clock::now() - s.census_asked >= std::chrono::seconds(1))
+            ask_for_parts(s);
         }
         if (!s.started && !s.finished &&
             clock_type::now() - s.created_at > std::chrono::seconds(idle_limit_s(*s.ctx))) {

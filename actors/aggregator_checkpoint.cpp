@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <functional>
 #include <iostream>
-#include <iterator>
 
 #include <fmt/format.h>
 
@@ -105,29 +104,6 @@ void maybe_checkpoint(aggregator_state& st) {
     save_checkpoint(st);
 }
 
-namespace {
-
-/// Sharded: the newest global step every shard's directory holds a part of (none: nothing to
-/// resume). Each shard decides alone, from the same directories, so they all pick the same step.
-std::optional<std::uint64_t> common_step(const aggregator_state& st) {
-  std::optional<std::vector<std::uint64_t>> common;
-  for (std::size_t s = 0; s < st.ranges.size(); ++s) {
-    auto steps = train::checkpoint_store(shard_checkpoint_dir(st, s).string(), 1).steps();
-    if (!common) {
-      common = std::move(steps);
-      continue;
-    }
-    std::vector<std::uint64_t> both;
-    std::set_intersection(common->begin(), common->end(), steps.begin(), steps.end(), std::back_inserter(both));
-    common = std::move(both);
-  }
-  if (!common || common->empty())
-    return std::nullopt;
-  return common->back();
-}
-
-} // namespace
-
 std::filesystem::path shard_checkpoint_dir(const aggregator_state& st, std::size_t shard) {
   const std::filesystem::path dir(st.ctx->topo.checkpoint.dir);
   return st.ranges.size() > 1 ? dir / fmt::format("shard-{}", shard) : dir;
@@ -167,13 +143,26 @@ void rewind_to(aggregator_state& st, std::uint64_t step) {
   restart_bookkeeping(st);
 }
 
-void resume_if_possible(aggregator_state& st) {
+void drop_parts_after(aggregator_state& st, std::uint64_t step) {
+  std::vector<std::uint64_t> dropped;
+  for (auto s : st.store->steps()) {
+    std::error_code ec;
+    if (s > step &&
+        std::filesystem::remove(std::filesystem::path(st.store->dir()) / train::checkpoint_store::file_name(s), ec))
+      dropped.push_back(s);
+  }
+  if (!dropped.empty())
+    st.ctx->line(fmt::format("=> aggregator shard {}: removed its checkpoint parts of steps {} (after step {}, where "
+                             "every shard went back)",
+                             st.shard, fmt::join(dropped, ", "), step));
+}
+
+void resume_if_possible(aggregator_state& st, std::optional<std::uint64_t> common) {
   std::uint64_t max_step = ~std::uint64_t{0};
   if (st.ranges.size() > 1) {
-    const auto step = common_step(st);
-    if (!step)
+    if (!common)
       return;
-    max_step = *step;
+    max_step = *common;
   }
   auto loaded = st.store->load_latest(st.ctx->model.name, st.core->layout(), max_step);
   if (!loaded)

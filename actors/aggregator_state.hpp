@@ -20,6 +20,7 @@
 #include "data/dataset.hpp"
 #include "ps/aggregator_core.hpp"
 #include "ps/liveness.hpp"
+#include "ps/part_census.hpp"
 #include "ps/progress_meter.hpp"
 #include "ps/protocol.hpp"
 #include "ps/shard_plan.hpp"
@@ -65,8 +66,14 @@ struct aggregator_state {
   agg_clock::time_point awaiting_since{};        ///< shard 0, sharded: when its own range was done
   agg_clock::time_point heard_coordinator = agg_clock::now(); ///< shard s > 0: the last word from shard 0's node
   agg_clock::time_point heard_anyone = agg_clock::now();      ///< the last message from anyone (not a timer)
-  std::uint64_t generation = 0;                   ///< sharded: the latest rewind this shard followed (ps::rewind)
-  std::vector<float> initial_range;               ///< sharded: this shard's initial parameters (a rewind to step 0)
+  std::uint64_t generation = 0;     ///< sharded: the latest rewind this shard followed (ps::rewind)
+  std::vector<float> initial_range; ///< sharded: this shard's initial parameters (a rewind to step 0)
+  /// Sharded, while (re)starting: which checkpoint steps the shards hold (ps::part_census); the
+  /// shard neither starts nor takes pushes until every shard has answered.
+  std::optional<ps::part_census> census;
+  agg_clock::time_point census_since{};           ///< when the census began (bounded by aggregator_gone_after_s)
+  agg_clock::time_point census_asked{};           ///< when the missing shards were last asked (once a second)
+  std::optional<ps::rewind> census_rewind;        ///< a rewind that arrived during the census, followed after it
   std::int64_t fail_at_version = -1;              ///< test hook: >= 0 fails the actor once this version is applied
   std::unique_ptr<train::gradient_engine> engine; ///< evaluation only
   std::unique_ptr<aggregator_core> core;
@@ -207,8 +214,15 @@ void maybe_checkpoint(aggregator_state& st);
 /// troupe::error if this shard has no readable part at that step.
 void rewind_to(aggregator_state& st, std::uint64_t step);
 
+/// Sharded: removes this shard's checkpoint parts newer than `step`, where every shard went back
+/// to: they belong to a timeline the job abandoned, and must not pair with another shard's part of
+/// the same step written after the rewind.
+void drop_parts_after(aggregator_state& st, std::uint64_t step);
+
 /// Continues the run in the checkpoint directory if it holds one (automatic resume); a finished
-/// run's checkpoints are cleared so that running the same command again trains anew.
-void resume_if_possible(aggregator_state& st);
+/// run's checkpoints are cleared so that running the same command again trains anew. Sharded,
+/// `common` is the newest step every shard holds (ps::part_census): this shard resumes from its
+/// part at exactly that step (nothing: from the initial parameters).
+void resume_if_possible(aggregator_state& st, std::optional<std::uint64_t> common = std::nullopt);
 
 } // namespace troupe::actors

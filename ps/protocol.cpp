@@ -1,5 +1,6 @@
 #include "ps/protocol.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -370,6 +371,33 @@ rewind decode_rewind(const net::message& m) {
   const auto meta = meta_of(m, net::msg_type::hello);
   return {field<std::size_t>(meta, "shard", m), field<std::uint64_t>(meta, "rewind_to", m),
           field<std::uint64_t>(meta, "generation", m)};
+}
+
+net::message encode(const parts& p, const std::string& to) {
+  auto steps = p.steps;
+  std::sort(steps.begin(), steps.end());
+  if (steps.size() > max_parts_steps) // the newest: where the common step is
+    steps.erase(steps.begin(), steps.end() - static_cast<std::ptrdiff_t>(max_parts_steps));
+  return make(net::msg_type::hello, {to},
+              {{"shard", p.shard}, {"parts", steps}, {"answer", p.answer}, {"running", p.running}});
+}
+
+bool is_parts(const net::message& m) {
+  return m.h.type == net::msg_type::hello && meta_of(m, net::msg_type::hello).contains("parts");
+}
+
+parts decode_parts(const net::message& m) {
+  const auto meta = meta_of(m, net::msg_type::hello);
+  parts out{field<std::size_t>(meta, "shard", m), {}, field<bool>(meta, "answer", m), field<bool>(meta, "running", m)};
+  const auto& steps = meta["parts"];
+  if (!steps.is_array() || steps.size() > max_parts_steps)
+    refuse(m, fmt::format("'parts' must be an array of at most {} checkpoint steps", max_parts_steps));
+  for (const auto& v : steps) {
+    if (!v.is_number_unsigned())
+      refuse(m, fmt::format("'parts' holds {}, not a checkpoint step", v.dump()));
+    out.steps.push_back(v.get<std::uint64_t>());
+  }
+  return out;
 }
 
 std::size_t shard_of(const net::message& m, std::size_t shards) {

@@ -24,6 +24,9 @@
 ///                             point or at the end, so shard 0 can evaluate and write whole models)
 ///   shard s    -> shard t     hello {shard, rewind_to, generation}      (s restarted: every shard goes back to
 ///                             checkpoint step rewind_to and welcomes the trainers again, in that generation)
+///   shard s    -> shard t     hello {shard, parts, answer, running}   (the checkpoint steps s holds a part of, from
+///                             its own directory, and whether s runs the job; answer: false asks t for its own:
+///                             ps/part_census.hpp)
 ///   loader     -> aggregator  balance_cuts {cuts}                  (job.balance / elastic: each cut as it is decided)
 ///   aggregator -> loader      balance_cuts {cuts}                    (the cuts a checkpoint recorded: hold them)
 ///   loader     -> aggregator  balance_cuts {cuts, held: true}        (done: the loader is ready)
@@ -126,6 +129,20 @@ struct rewind {
   std::uint64_t step = 0, generation = 0;
 };
 
+/// Sharded: the checkpoint steps a shard holds a part of, in its own directory (no shared
+/// filesystem needed). A (re)starting shard sends its own with answer = false; every shard
+/// answers with its own (answer = true), and the starting one resumes from the newest common step.
+struct parts {
+  std::size_t shard = 0;
+  std::vector<std::uint64_t> steps;
+  bool answer = false;  ///< false: a question (answer with your own)
+  bool running = false; ///< the sender runs the job (it has started, and not from this census)
+};
+
+/// At most this many steps in a parts message, the newest ones (a header holds at most 64 KiB;
+/// checkpoint.keep is far smaller): the encoder sends the newest, the decoder refuses more.
+inline constexpr std::size_t max_parts_steps = 1000;
+
 struct push {
   std::size_t shard = 0; ///< the aggregator shard it goes to; grad is that shard's range
   std::size_t rank = 0;
@@ -218,6 +235,10 @@ shard_report decode_shard_report(const net::message& m, std::size_t range_size);
 /// Whether a hello is a shard's rewind (decode it with decode_rewind, not decode_hello).
 bool is_rewind(const net::message& m);
 rewind decode_rewind(const net::message& m);
+net::message encode(const parts& p, const std::string& to);
+/// Whether a hello is a shard's parts (decode it with decode_parts).
+bool is_parts(const net::message& m);
+parts decode_parts(const net::message& m);
 batch_request decode_batch_request(const net::message& m);
 batch decode_batch(const net::message& m);
 shutdown decode_shutdown(const net::message& m);

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <csignal>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include <sys/wait.h>
@@ -52,11 +53,14 @@ std::string logs_of(const std::filesystem::path& dir, const std::vector<std::str
   return out;
 }
 
-} // namespace
-
-TEST_CASE("an aggregator shard's process killed with SIGKILL and started again: every shard rewinds, bsp ends "
-          "bitwise equal",
-          "[multiprocess][faults][shard-kill]") {
+/// Runs the job with two aggregator nodes (one shard each) whole, then again with shard 1's
+/// process killed with SIGKILL once shard 0 reached step `kill_at` and started again by the same
+/// command. `own_disk`: shard 1 keeps its checkpoint parts in a directory of its own, as on
+/// another host without a shared filesystem (checkpoint.* is per node: `--set checkpoint.dir`).
+/// Every process must exit 0 and the bsp run end with the very parameters of the whole run.
+/// Returns the killed run's directory (its logs and metrics, for the caller's own checks).
+std::unique_ptr<test::scratch_dir> kill_and_restart_shard(const std::string& tag, std::uint64_t kill_at,
+                                                          bool own_disk) {
   test::cluster_case c;
   c.transport = "ipc";
   c.aggregator_nodes = 2;
@@ -73,60 +77,91 @@ TEST_CASE("an aggregator shard's process killed with SIGKILL and started again: 
     std::ofstream(path) << yaml;
     return path;
   };
-  auto start = [&](const std::filesystem::path& config, const std::filesystem::path& dir, const std::string& name,
+  auto start = [&](const std::filesystem::path& config, const std::filesystem::path& run_dir, const std::string& node,
                    const std::string& role, const std::string& log) {
     // The slowed trainer only stretches wall time (bsp results do not depend on timing).
-    return test::launch(
-        {TROUPE_NODE_BINARY, "--role", role, "--name", name, "--config", config.string(), "--slow-trainer", "0=3"},
-        (dir / (log + ".log")).string());
+    std::vector<std::string> args{TROUPE_NODE_BINARY, "--role",         role, "--name", node, "--config",
+                                  config.string(),    "--slow-trainer", "0=3"};
+    if (own_disk && node == "agg1")
+      args.insert(args.end(), {"--set", "checkpoint.dir=" + (run_dir / "agg1-disk").string()});
+    return test::launch(args, (run_dir / (log + ".log")).string());
   };
-  auto model_of = [](const std::filesystem::path& dir) {
-    return train::load_model((dir / "checkpoints" / "model_final.trpm").string()).params;
+  auto model_of = [](const std::filesystem::path& run_dir) {
+    return train::load_model((run_dir / "checkpoints" / "model_final.trpm").string()).params;
   };
 
   test::scratch_dir whole_dir("shard-kill-whole");
   five_nodes whole;
   const auto whole_config = config_in(whole_dir.path);
-  for (const auto& [name, role] : nodes)
-    whole.pids[name] = start(whole_config, whole_dir.path, name, role, name);
+  for (const auto& [node, role] : nodes)
+    whole.pids[node] = start(whole_config, whole_dir.path, node, role, node);
   REQUIRE(reap_all(whole, std::chrono::seconds(240)));
   {
     INFO(logs_of(whole_dir.path, {"agg", "agg1", "loader", "t0", "t1"}));
-    for (const auto& [name, code] : whole.exit_codes) {
-      CAPTURE(name);
+    for (const auto& [node, code] : whole.exit_codes) {
+      CAPTURE(node);
       REQUIRE(code == 0);
     }
   }
 
-  test::scratch_dir dir("shard-kill");
+  auto killed = std::make_unique<test::scratch_dir>(tag);
+  const auto& dir = killed->path;
   five_nodes run;
-  const auto config = config_in(dir.path);
-  for (const auto& [name, role] : nodes)
-    run.pids[name] = start(config, dir.path, name, role, name);
-  const auto agg_log = dir.path / "metrics" / "agg.jsonl";
-  const bool reached = wait_for([&] { return test::aggregator_step(agg_log) >= 25; }, std::chrono::seconds(120));
+  const auto config = config_in(dir);
+  for (const auto& [node, role] : nodes)
+    run.pids[node] = start(config, dir, node, role, node);
+  const auto agg_log = dir / "metrics" / "agg.jsonl";
+  const bool reached = wait_for([&] { return test::aggregator_step(agg_log) >= kill_at; }, std::chrono::seconds(120));
   if (!reached) {
-    for (auto& [name, pid] : run.pids)
+    for (auto& [node, pid] : run.pids)
       ::kill(pid, SIGKILL);
     reap_all(run, std::chrono::seconds(30));
-    INFO(logs_of(dir.path, {"agg", "agg1", "loader", "t0", "t1"}));
-    FAIL("the job did not reach step 25 within 120 s");
+    INFO(logs_of(dir, {"agg", "agg1", "loader", "t0", "t1"}));
+    FAIL("the job did not reach step " << kill_at << " within 120 s");
   }
   ::kill(run.pids["agg1"], SIGKILL);
   int status = 0;
   ::waitpid(run.pids["agg1"], &status, 0);
-  run.pids["agg1"] = start(config, dir.path, "agg1", "aggregator", "agg1-again");
+  run.pids["agg1"] = start(config, dir, "agg1", "aggregator", "agg1-again");
   REQUIRE(reap_all(run, std::chrono::seconds(240)));
-  INFO(logs_of(dir.path, {"agg", "agg1", "agg1-again", "loader", "t0", "t1"}));
-  for (const auto& [name, code] : run.exit_codes) {
-    CAPTURE(name);
+  INFO(logs_of(dir, {"agg", "agg1", "agg1-again", "loader", "t0", "t1"}));
+  for (const auto& [node, code] : run.exit_codes) {
+    CAPTURE(node);
     REQUIRE(code == 0);
   }
-  // The new shard 1 resumed from its newest part, every shard went back there with it, and the
-  // run ended with the very parameters of the run nobody killed.
+  // Every shard went back with the new shard 1, and the run ended with the very parameters of
+  // the run nobody killed.
   REQUIRE(test::has_event(agg_log, "rewind"));
-  REQUIRE(test::has_event(dir.path / "metrics" / "agg1.jsonl", "resume"));
-  REQUIRE(model_of(dir.path) == model_of(whole_dir.path));
+  REQUIRE(model_of(dir) == model_of(whole_dir.path));
+  return killed;
+}
+
+} // namespace
+
+TEST_CASE("an aggregator shard's process killed with SIGKILL and started again: every shard rewinds, bsp ends "
+          "bitwise equal",
+          "[multiprocess][faults][shard-kill]") {
+  // The new shard 1 resumed from its newest part (step 20), and every shard went back there.
+  const auto run = kill_and_restart_shard("shard-kill", 25, false); // holds the directory
+  const auto& dir = run->path;
+  REQUIRE(test::has_event(dir / "metrics" / "agg1.jsonl", "resume"));
+}
+
+TEST_CASE("aggregator shards on separate disks (no shared filesystem): a shard killed mid-run or before any "
+          "checkpoint comes back at the step every shard holds, learned from the others, and bsp ends bitwise equal",
+          "[multiprocess][faults][shard-disk]") {
+  // Step 25: the new shard 1 resumes from its part at 20, which shard 0 holds too. Before the
+  // shards told each other their steps, it listed shard 0's directory, not on its disk, and came
+  // back at clock 0 while the others ran on. Step 5: no part anywhere (checkpoints every 10
+  // steps); it hears that shard 0 runs the job, and every shard goes back to the initial
+  // parameters with it.
+  const std::uint64_t kill_at = GENERATE(25u, 5u);
+  const auto run = kill_and_restart_shard("shard-disk", kill_at, true); // holds the directory
+  const auto& dir = run->path;
+  REQUIRE(test::has_event(dir / "metrics" / "agg1.jsonl", "resume") == (kill_at == 25));
+  REQUIRE(std::filesystem::exists(dir / "agg1-disk" / "shard-1"));
+  REQUIRE_FALSE(std::filesystem::exists(dir / "checkpoints" / "shard-1")); // shard 0's disk never held them
+  REQUIRE(std::filesystem::exists(dir / "checkpoints" / "shard-0"));
 }
 
 // A shard node that never comes back: nobody waits for it forever. The survivors give up after

@@ -10,6 +10,7 @@
 
 #include "common/error.hpp"
 #include "net/codec.hpp"
+#include "ps/shard_plan.hpp"
 
 using namespace troupe;
 using namespace troupe::ps;
@@ -399,4 +400,43 @@ TEST_CASE("sharded messages carry their shard and a range, and the shard must ex
   REQUIRE(rb.final);
   REQUIRE(rb.params.data[0] == 3.f);
   REQUIRE_THROWS_WITH(decode_shard_report(rm, 4), Catch::Contains("3 floats, the model has 4"));
+}
+
+TEST_CASE("a shard's checkpoint parts round-trip, and a hostile list is refused", "[ps][protocol][shards]") {
+  const auto m = over_the_wire(encode(parts{2, {10, 20, 30}, true, true}, aggregator_shard_name(1)));
+  REQUIRE(m.h.to == std::vector<std::string>{"aggregator-1"});
+  REQUIRE(is_parts(m));
+  REQUIRE_FALSE(is_rewind(m));
+  const auto p = decode_parts(m);
+  REQUIRE(p.shard == 2);
+  REQUIRE(p.steps == std::vector<std::uint64_t>{10, 20, 30});
+  REQUIRE(p.answer);
+  REQUIRE(p.running);
+  REQUIRE_FALSE(is_parts(over_the_wire(encode(ps::rewind{1, 10, 5}, aggregator_name))));
+  REQUIRE(decode_parts(over_the_wire(encode(parts{1, {}, false, false}, aggregator_name))).steps.empty());
+
+  auto with_meta = [](const std::string& meta) {
+    net::message h(net::msg_type::hello);
+    h.h.to = {aggregator_name};
+    h.h.meta = meta;
+    return over_the_wire(h);
+  };
+  REQUIRE_THROWS_WITH(decode_parts(with_meta(R"({"shard":1,"parts":[10,-20],"answer":true,"running":false})")),
+                      Catch::Contains("'parts' holds -20, not a checkpoint step") && Catch::Contains("'peer'"));
+  REQUIRE_THROWS_WITH(decode_parts(with_meta(R"({"shard":1,"parts":"10","answer":true,"running":false})")),
+                      Catch::Contains("'parts' must be an array"));
+  REQUIRE_THROWS_WITH(decode_parts(with_meta(R"({"shard":1,"parts":[10],"running":false})")),
+                      Catch::Contains("field 'answer'"));
+  std::string many = R"({"shard":1,"answer":true,"running":false,"parts":[0)";
+  for (std::size_t i = 1; i <= max_parts_steps; ++i)
+    many += ",1";
+  REQUIRE_THROWS_WITH(decode_parts(with_meta(many + "]}")), Catch::Contains("at most 1000 checkpoint steps"));
+  // A shard with more parts than that sends the newest ones.
+  std::vector<std::uint64_t> lots(max_parts_steps + 5);
+  for (std::size_t i = 0; i < lots.size(); ++i)
+    lots[i] = 10 * (lots.size() - i); // newest first: the encoder sorts
+  const auto newest = decode_parts(over_the_wire(encode(parts{1, lots, true, false}, aggregator_name))).steps;
+  REQUIRE(newest.size() == max_parts_steps);
+  REQUIRE(newest.front() == 60);
+  REQUIRE(newest.back() == 10 * lots.size());
 }
