@@ -474,7 +474,13 @@ void end_census(aggregator_state& st) {
   const auto step = st.census->newest_common();
   const bool joins_running = st.census->others_running();
   st.census.reset();
-  resume_if_possible(st, step);
+  try {
+    resume_if_possible(st, step);
+  } catch (const std::exception& e) { // an unreadable part, another seed: this shard cannot start
+    st.start_failure = fmt::format("{} failed to start: {}", ps::aggregator_shard_name(st.shard), e.what());
+    std::cerr << fmt::format("troupe-node [{}]: {}\n", st.ctx->node, st.start_failure);
+    return;
+  }
   drop_parts_after(st, step.value_or(0));
   if (st.failed_at > 0 || st.core->version() > 0 || joins_running)
     start_rewind(st);
@@ -607,6 +613,8 @@ void on_message(caf::stateful_actor<aggregator_state>* self, const net::message&
   }
   if (!s.write_failure.empty() && !s.finished) // checkpoint.on_write_error: stop
     finish(self, s.write_failure, true);
+  if (!s.start_failure.empty() && !s.finished) // sharded: the resume after the census failed
+    finish(self, s.start_failure, true);
 }
 
 /// Nothing arrived for the idle limit: say who is missing and end the job in failure.

@@ -101,6 +101,7 @@ struct aggregator_state {
   std::set<std::string> other_job_logged; ///< nodes of another job, refused (logged once each)
   span_log spans;
   std::string write_failure; ///< checkpoint.on_write_error: stop — the failed write that ends the job
+  std::string start_failure; ///< sharded: why the resume after the census failed (ends the job)
   std::uint64_t last_checkpoint_version = 0;
   agg_clock::time_point last_checkpoint_at = agg_clock::now();
   agg_clock::time_point started_at = agg_clock::now(), last_line_at = agg_clock::now();

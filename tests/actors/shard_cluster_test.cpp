@@ -192,3 +192,37 @@ TEST_CASE("a sharded run resumes every shard from the newest step all of them wr
   CHECK(resumed == 3);
   CHECK(train::load_model((dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
 }
+
+TEST_CASE("a shard whose part at the common step is unreadable ends the job naming the shard and the step",
+          "[actors][cluster][shards]") {
+  test::cluster_case c;
+  c.trainers = 2;
+  c.max_train = 320; // 10 clocks per epoch
+  c.shards = 3;
+  test::scratch_dir dir("shards-unreadable");
+  auto run_epochs = [&](std::size_t epochs) {
+    c.epochs = epochs;
+    auto yaml = test::topology_yaml(c, dir.path);
+    const std::string ckpt = "checkpoint:\n";
+    yaml.insert(yaml.find(ckpt) + ckpt.size(), "  every_steps: 5\n");
+    actors::run_options o;
+    o.nodes = {"main"};
+    std::ostringstream console;
+    o.out = &console;
+    return actors::run_nodes(config::parse_topology(yaml, "test.yaml"), o);
+  };
+  REQUIRE(run_epochs(1) == 0);
+  // Shard 1's part at step 10, the newest every shard holds, is damaged: no shard may go back to
+  // step 5 alone, and nothing may mix steps. The job ends, saying which part and why.
+  std::ofstream(dir.path / "checkpoints" / "shard-1" / train::checkpoint_store::file_name(10), std::ios::trunc)
+      << "not a checkpoint";
+  std::filesystem::rename(dir.path / "metrics", dir.path / "metrics-first");
+  REQUIRE(run_epochs(2) != 0);
+  std::string reason;
+  for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
+    if (rec.value("event", "") == "finish" && rec.value("actor", "") == "aggregator-1")
+      reason = rec.value("reason", "");
+  CAPTURE(reason);
+  CHECK_THAT(reason, Catch::Contains("aggregator-1 failed to start") &&
+                         Catch::Contains("its part of the checkpoint at step 10 is unreadable"));
+}
