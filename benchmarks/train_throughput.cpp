@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", repeats, "timed windows per thread count")->capture_default_str();
   app.add_option("--model", model_path)->capture_default_str();
   app.add_option("--data", data_dir)->capture_default_str();
-  app.add_option("--conv", conv_names, "conv2d backends to alternate: gemm, dnnl, naive")
+  app.add_option("--conv", conv_names, "conv2d backends to alternate: gemm, dnnl, auto (per layer), naive")
       ->delimiter(',')
       ->envname("TROUPE_CONV")
       ->capture_default_str();
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
                          {"conv", conv_names}};
   for (std::size_t threads : {1, 2}) {
     train::gradient_engine engine(spec, 1, threads);
-    if (threads == 1 && std::count(backends.begin(), backends.end(), tensor::conv_algo::dnnl)) {
+    if (threads == 1 && (std::count(backends.begin(), backends.end(), tensor::conv_algo::dnnl) ||
+                         std::count(backends.begin(), backends.end(), tensor::conv_algo::automatic))) {
       // What oneDNN picked for the two convolutions of one replica's slice (1 thread per replica).
       const std::size_t n = (batch + 1) / 2;
       fmt::print(

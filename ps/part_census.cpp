@@ -19,14 +19,14 @@ std::vector<std::uint64_t> sorted_unique(std::vector<std::uint64_t> steps) {
 
 } // namespace
 
-part_census::part_census(std::size_t shards, std::size_t self, std::vector<std::uint64_t> own_steps)
-    : steps_(shards) {
+part_census::part_census(std::size_t shards, std::size_t self, std::vector<std::uint64_t> own_steps) : steps_(shards) {
   heard(self, std::move(own_steps));
 }
 
 void part_census::heard(std::size_t shard, std::vector<std::uint64_t> steps, bool running) {
   if (shard >= steps_.size())
-    throw error(fmt::format("checkpoint parts of aggregator shard {}, but the job has {} shards", shard, steps_.size()));
+    throw error(
+        fmt::format("checkpoint parts of aggregator shard {}, but the job has {} shards", shard, steps_.size()));
   steps_[shard] = sorted_unique(std::move(steps));
   running_ = running_ || running;
 }

@@ -128,7 +128,8 @@ bool conv_algo_available(conv_algo algo) {
 }
 
 void set_conv_backend(conv_algo algo) {
-  TROUPE_ENFORCE(algo != conv_algo::selected, "set_conv_backend needs a backend (naive, gemm or dnnl), not 'selected'");
+  TROUPE_ENFORCE(algo != conv_algo::selected,
+                 "set_conv_backend needs a backend (naive, gemm, dnnl or auto), not 'selected'");
   if (algo == conv_algo::dnnl)
     dnnl_conv::require();
   selected_backend = algo;
@@ -138,11 +139,15 @@ conv_algo conv_backend() {
   return selected_backend;
 }
 
+conv_algo auto_conv_algo(const conv2d_geometry& g) {
+  return g.c > 3 && dnnl_conv::available() ? conv_algo::dnnl : conv_algo::im2col_gemm;
+}
+
 conv_algo parse_conv_algo(std::string_view name) {
-  for (conv_algo a : {conv_algo::naive, conv_algo::im2col_gemm, conv_algo::dnnl})
+  for (conv_algo a : {conv_algo::naive, conv_algo::im2col_gemm, conv_algo::dnnl, conv_algo::automatic})
     if (name == conv_algo_name(a))
       return a;
-  TROUPE_ENFORCE(false, "unknown conv2d backend '{}': expected naive, gemm or dnnl", name);
+  TROUPE_ENFORCE(false, "unknown conv2d backend '{}': expected naive, gemm, dnnl or auto", name);
   return conv_algo::selected; // unreachable
 }
 
@@ -154,6 +159,8 @@ std::string_view conv_algo_name(conv_algo algo) {
     return "naive";
   case conv_algo::dnnl:
     return "dnnl";
+  case conv_algo::automatic:
+    return "auto";
   case conv_algo::selected:
     break;
   }
@@ -177,6 +184,8 @@ var conv2d(const var& x, const var& w, const var& b, const conv2d_params& p, con
 
   if (algo == conv_algo::selected)
     algo = selected_backend;
+  if (algo == conv_algo::automatic)
+    algo = auto_conv_algo(g);
   const bool needs_grad = grad_enabled() && (x.requires_grad() || w.requires_grad() || (has_bias && b.requires_grad()));
 
   if (algo == conv_algo::naive) {

@@ -13,7 +13,9 @@
 namespace troupe::tensor {
 
 /// selected: the process-wide backend of set_conv_backend (im2col_gemm unless set otherwise).
-enum class conv_algo { im2col_gemm, naive, dnnl, selected };
+/// automatic ("auto"): chosen per layer by its geometry (auto_conv_algo), so one model runs each
+/// convolution on the backend that is faster for it.
+enum class conv_algo { im2col_gemm, naive, dnnl, selected, automatic };
 
 /// y [N, OC, OH, OW] = x [N, C, H, W] ⋆ w [OC, C, KH, KW] + b [OC]; b may be undefined.
 var conv2d(const var& x, const var& w, const var& b, std::size_t stride = 1, std::size_t padding = 0,
@@ -32,8 +34,15 @@ void set_conv_backend(conv_algo algo);
 /// The backend conv_algo::selected stands for now.
 conv_algo conv_backend();
 
-/// "naive" | "gemm" | "dnnl" (what TROUPE_CONV or a --conv flag holds); throws listing them.
+/// "naive" | "gemm" | "dnnl" | "auto" (what TROUPE_CONV or a --conv flag holds); throws listing them.
 conv_algo parse_conv_algo(std::string_view name);
+
+/// The backend conv_algo::automatic runs a convolution of geometry `g` on: im2col+GEMM when its
+/// input has at most 3 channels (an image's first layer: the GEMM's inner dimension C·KH·KW is
+/// tiny, and oneDNN's reorder of the output back to NCHW costs as much as its convolution:
+/// docs/tensor-engine.md), oneDNN otherwise; im2col+GEMM everywhere in a build without oneDNN.
+/// Depends on the geometry only, so a model's results do not depend on timing.
+conv_algo auto_conv_algo(const conv2d_geometry& g);
 
 /// The name parse_conv_algo reads back ("selected" for selected).
 std::string_view conv_algo_name(conv_algo algo);

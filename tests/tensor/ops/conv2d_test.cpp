@@ -12,11 +12,13 @@ using namespace troupe::tensor;
 
 namespace {
 
-/// The fast kernels this build has: im2col+GEMM, and oneDNN's where built with it.
+/// The fast kernels this build has: im2col+GEMM, and oneDNN's where built with it; and the
+/// per-layer choice between them (auto), so every test of a fast kernel covers it too.
 std::vector<conv_algo> fast_algos() {
   std::vector<conv_algo> algos{conv_algo::im2col_gemm};
   if (conv_algo_available(conv_algo::dnnl))
     algos.push_back(conv_algo::dnnl);
+  algos.push_back(conv_algo::automatic);
   return algos;
 }
 
@@ -143,7 +145,7 @@ TEST_CASE("conv2d's selected backend is set per process and names parse back", "
   REQUIRE(before == conv_algo::im2col_gemm); // the default until set_conv_backend says otherwise
   for (auto algo : all_algos())
     REQUIRE(parse_conv_algo(conv_algo_name(algo)) == algo);
-  REQUIRE_THROWS_WITH(parse_conv_algo("winograd"), Catch::Contains("expected naive, gemm or dnnl"));
+  REQUIRE_THROWS_WITH(parse_conv_algo("winograd"), Catch::Contains("expected naive, gemm, dnnl or auto"));
   REQUIRE_THROWS_WITH(set_conv_backend(conv_algo::selected), Catch::Contains("needs a backend"));
   if (!conv_algo_available(conv_algo::dnnl))
     REQUIRE_THROWS_WITH(set_conv_backend(conv_algo::dnnl), Catch::Contains("TROUPE_WITH_DNNL=OFF"));
@@ -157,6 +159,33 @@ TEST_CASE("conv2d's selected backend is set per process and names parse back", "
     test::require_equal(conv2d(x, w, b, 1, 1).value(), conv2d(x, w, b, 1, 1, algo).value());
   }
   set_conv_backend(before);
+}
+
+TEST_CASE("conv2d's auto backend runs an image's first layer on im2col+GEMM and deeper layers on oneDNN, bitwise",
+          "[tensor][conv2d]") {
+  const bool dnnl = conv_algo_available(conv_algo::dnnl);
+  // The reference CNN's conv1 (1 channel in) and conv2 (32 in), and an RGB first layer.
+  const std::vector<std::pair<shape_t, shape_t>> layers{
+      {{2, 1, 12, 12}, {8, 1, 3, 3}}, {{2, 32, 6, 6}, {16, 32, 3, 3}}, {{2, 3, 8, 8}, {4, 3, 3, 3}}};
+  std::uint64_t seed = 40;
+  for (const auto& [xs, ws] : layers) {
+    const auto g = make_conv2d_geometry(xs, ws, 1, 1);
+    const conv_algo expected = g.c > 3 && dnnl ? conv_algo::dnnl : conv_algo::im2col_gemm;
+    CAPTURE(g.c);
+    REQUIRE(auto_conv_algo(g) == expected);
+    // Forward and backward of auto are the chosen backend's, bit for bit.
+    var x = test::random_var(xs, seed++), w = test::random_var(ws, seed++), b = test::random_var({ws[0]}, seed++);
+    var x2 = test::random_var(xs, seed - 3), w2 = test::random_var(ws, seed - 2),
+        b2 = test::random_var({ws[0]}, seed - 1);
+    var chosen = conv2d(x, w, b, 1, 1, expected), automatic = conv2d(x2, w2, b2, 1, 1, conv_algo::automatic);
+    test::require_equal(automatic.value(), chosen.value());
+    const array dy = test::random_array(chosen.shape(), seed++);
+    chosen.backward(dy);
+    automatic.backward(dy);
+    test::require_equal(x2.grad(), x.grad());
+    test::require_equal(w2.grad(), w.grad());
+    test::require_equal(b2.grad(), b.grad());
+  }
 }
 
 TEST_CASE("oneDNN conv2d accumulates gradients, reuses its primitives and runs without gradients",
