@@ -131,9 +131,16 @@ std::optional<batch_plan> loader_core::next(std::size_t rank) {
     c.step = 0;
     ++c.epoch;
   }
-  // Backup trainers: samples of rounds that closed without their trainer ride along, at most
-  // half a batch per batch and never back to the trainer that was late with them.
-  const std::size_t cap = std::max<std::size_t>(1, batch_ / 2);
+  // Backup trainers: samples of rounds that closed without their trainer ride along, never back
+  // to the trainer that was late with them: at most half a batch per batch, or — so that what is
+  // owed is served before the job ends — what is owed spread over the batches this trainer has
+  // left, this one included (at most two batches' worth).
+  const std::uint64_t left = std::uint64_t{epochs_} * steps_per_epoch_ - (c.epoch * steps_per_epoch_ + c.step) + 1;
+  const auto owed_here = static_cast<std::uint64_t>(
+      std::count_if(owed_.begin(), owed_.end(), [&](const owed_sample& o) { return o.from_rank != rank; }));
+  const std::size_t cap = std::max<std::size_t>(
+      std::max<std::size_t>(1, batch_ / 2),
+      static_cast<std::size_t>(std::min<std::uint64_t>((owed_here + left - 1) / left, 2 * std::uint64_t{batch_})));
   for (auto it = owed_.begin(); it != owed_.end() && plan.extra < cap;) {
     if (it->from_rank == rank) {
       ++it;

@@ -97,7 +97,8 @@ public:
   const cursor& position(std::size_t rank) const { return cursors_.at(rank); }
   /// Backup trainers (balance_options::keep_late): the rounds of clocks [from, to) closed without
   /// `rank` (its gradient came late, or it was re-synced past them). Their shares of rank's go to
-  /// the queue the other trainers' next batches take from (at most half a batch each, never back
+  /// the queue the other trainers' next batches take from (at most half a batch each, or what is
+  /// owed spread over the batches a trainer has left, at most two batches' worth; never back
   /// to `rank`). Returns the samples queued: none without keep_late, for clocks already owed, or
   /// past the last epoch.
   std::size_t owe(std::size_t rank, std::uint64_t from, std::uint64_t to);

@@ -372,6 +372,31 @@ TEST_CASE("backup trainers: the shares of rounds closed without their trainer go
     REQUIRE(trained.count(i) == 1);
 }
 
+TEST_CASE("backup trainers: what is owed near the end of the job is served by the last batches, not dropped",
+          "[ps][loader][balance][backup]") {
+  // 2 trainers x 8, 160 samples, 1 epoch: 10 clocks. Trainer 1 is re-synced past clocks 5..8:
+  // 32 samples owed with 4 batches of trainer 0 left. Half a batch per batch (4) would serve 16
+  // of them; spread over the batches left, all 32 ride along (8 per batch, at most 2 batches).
+  balance_options b;
+  b.speed = true;
+  b.keep_late = true;
+  loader_core core(160, 2, 8, 1, 1, b);
+  for (std::size_t clock = 0; clock < 6; ++clock)
+    for (std::size_t r = 0; r < 2; ++r)
+      core.next(r);
+  REQUIRE(core.owe(1, 5, 9) == 32);
+  core.seek(1, 9);
+  std::size_t extras = 0, largest = 0;
+  while (const auto p = core.next(0)) {
+    extras += p->extra;
+    largest = std::max(largest, p->extra);
+  }
+  REQUIRE(core.next(1)); // rank 1's last batch: nothing back to it
+  REQUIRE(extras == 32);
+  REQUIRE(core.owed_served() == 32);
+  REQUIRE(largest == 8);
+}
+
 TEST_CASE("backup trainers: a round far behind every trainer, whose cut is forgotten, is not re-cut",
           "[ps][loader][balance][backup]") {
   balance_options b;
