@@ -136,7 +136,7 @@ TEST_CASE("the shipped resnet_fmnist.yaml parses into a ResNet ending in 10 clas
   const model_spec spec = load_model_spec(troupe_test::example("models/resnet_fmnist.yaml"));
   CHECK(spec.name == "resnet-fmnist");
   const auto shapes = infer_shapes(spec);
-  CHECK(shapes[2] == std::vector<std::size_t>{16, 28, 28});
+  CHECK(shapes[2] == std::vector<std::size_t>{32, 28, 28});
   CHECK(shapes.back() == std::vector<std::size_t>{10});
   CHECK_FALSE(resolve_graph(spec).sequential);
 }
