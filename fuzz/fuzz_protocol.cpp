@@ -5,6 +5,7 @@
 /// a decoder may only refuse with troupe::error, and what it accepts must encode again and decode
 /// to the same fields.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -80,6 +81,16 @@ void check(const net::message& m) {
       const auto r2 = ps::decode_rewind(again(ps::encode(r, to)));
       if (r2.shard != r.shard || r2.step != r.step || r2.generation != r.generation)
         fail("rewind does not round-trip");
+      break;
+    }
+    if (ps::is_parts(m)) {
+      auto p = ps::decode_parts(m);
+      if (p.steps.size() > ps::max_parts_steps)
+        fail("parts accepted more steps than the bound");
+      const auto p2 = ps::decode_parts(again(ps::encode(p, to)));
+      std::sort(p.steps.begin(), p.steps.end()); // the encoder sends them in order
+      if (p2.shard != p.shard || p2.steps != p.steps || p2.answer != p.answer || p2.running != p.running)
+        fail("parts does not round-trip");
       break;
     }
     const auto h = ps::decode_hello(m);

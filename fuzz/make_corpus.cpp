@@ -404,6 +404,7 @@ void protocol_seeds() {
   };
   seed("valid-hello", ps::encode(ps::hello{1, "troupe-job-fingerprint 1\nhash=0123456789abcdef", false}, "aggregator"));
   seed("valid-hello-loader", ps::encode(ps::hello{0, "fp", true}, "aggregator"));
+  seed("valid-parts", ps::encode(ps::parts{1, {10, 20, 30}, false, true}, "aggregator"));
   ps::welcome w;
   w.rank = 1;
   w.trainers = 2;
