@@ -7,8 +7,8 @@
 # The PyTorch side is TORCH_REFERENCE (default ../shared/bench/torch_reference.py when it exists):
 # it pins OpenBLAS to one thread inside torch, as a tuned user would. Without it the project's own
 # benchmarks/pytorch_baseline.py is used, which does not, and halves PyTorch's 2-thread figure
-# here: the script says so. Troupe runs each conv2d backend it was built with (gemm, and dnnl
-# when oneDNN was found).
+# here: the script says so. Troupe runs each conv2d backend it was built with (gemm, and dnnl and
+# the per-layer auto when oneDNN was found).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -28,7 +28,7 @@ fi
 /usr/bin/python3 -c 'import torch' 2>/dev/null ||
   { echo "python3-torch is not installed: apt-get install python3-torch" >&2; exit 1; }
 convs=gemm
-"$bench" --conv dnnl --repeats 1 --steps 1 >/dev/null 2>&1 && convs=gemm,dnnl
+"$bench" --conv dnnl --repeats 1 --steps 1 >/dev/null 2>&1 && convs=gemm,dnnl,auto
 
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
