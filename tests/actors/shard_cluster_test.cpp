@@ -154,6 +154,24 @@ TEST_CASE("a failed aggregator shard is restarted in place, every shard rewinds 
   CHECK(train::load_model((dir.path / "checkpoints" / "model_final.trpm").string()).params == clean.params);
 }
 
+namespace {
+
+/// Runs case `c` for `epochs` epochs in `dir`, every node in this process, with a checkpoint part
+/// every 5 steps; returns the exit code.
+int run_with_parts(test::cluster_case c, const std::filesystem::path& dir, std::size_t epochs) {
+  c.epochs = epochs;
+  auto yaml = test::topology_yaml(c, dir);
+  const std::string ckpt = "checkpoint:\n";
+  yaml.insert(yaml.find(ckpt) + ckpt.size(), "  every_steps: 5\n");
+  actors::run_options o;
+  o.nodes = {"main"};
+  std::ostringstream console;
+  o.out = &console;
+  return actors::run_nodes(config::parse_topology(yaml, "test.yaml"), o);
+}
+
+} // namespace
+
 TEST_CASE("a sharded run resumes every shard from the newest step all of them wrote", "[actors][cluster][shards]") {
   // A constant learning rate, so a 1-epoch run continued to 2 epochs is the 2-epoch run.
   test::cluster_case c;
@@ -167,22 +185,11 @@ TEST_CASE("a sharded run resumes every shard from the newest step all of them wr
 
   c.shards = 3;
   test::scratch_dir dir("shards-resume");
-  auto run_epochs = [&](std::size_t epochs) {
-    c.epochs = epochs;
-    auto yaml = test::topology_yaml(c, dir.path);
-    const std::string ckpt = "checkpoint:\n";
-    yaml.insert(yaml.find(ckpt) + ckpt.size(), "  every_steps: 5\n");
-    actors::run_options o;
-    o.nodes = {"main"};
-    std::ostringstream console;
-    o.out = &console;
-    return actors::run_nodes(config::parse_topology(yaml, "test.yaml"), o);
-  };
-  REQUIRE(run_epochs(1) == 0);
+  REQUIRE(run_with_parts(c, dir.path, 1) == 0);
   // A part newer than the others' (as if shard 2 crashed before writing step 10) is not used.
   std::filesystem::remove(dir.path / "checkpoints" / "shard-2" / train::checkpoint_store::file_name(10));
   std::filesystem::rename(dir.path / "metrics", dir.path / "metrics-first");
-  REQUIRE(run_epochs(2) == 0);
+  REQUIRE(run_with_parts(c, dir.path, 2) == 0);
   std::size_t resumed = 0;
   for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
     if (rec.value("event", "") == "resume") {
@@ -200,24 +207,13 @@ TEST_CASE("a shard whose part at the common step is unreadable ends the job nami
   c.max_train = 320; // 10 clocks per epoch
   c.shards = 3;
   test::scratch_dir dir("shards-unreadable");
-  auto run_epochs = [&](std::size_t epochs) {
-    c.epochs = epochs;
-    auto yaml = test::topology_yaml(c, dir.path);
-    const std::string ckpt = "checkpoint:\n";
-    yaml.insert(yaml.find(ckpt) + ckpt.size(), "  every_steps: 5\n");
-    actors::run_options o;
-    o.nodes = {"main"};
-    std::ostringstream console;
-    o.out = &console;
-    return actors::run_nodes(config::parse_topology(yaml, "test.yaml"), o);
-  };
-  REQUIRE(run_epochs(1) == 0);
+  REQUIRE(run_with_parts(c, dir.path, 1) == 0);
   // Shard 1's part at step 10, the newest every shard holds, is damaged: no shard may go back to
   // step 5 alone, and nothing may mix steps. The job ends, saying which part and why.
   std::ofstream(dir.path / "checkpoints" / "shard-1" / train::checkpoint_store::file_name(10), std::ios::trunc)
       << "not a checkpoint";
   std::filesystem::rename(dir.path / "metrics", dir.path / "metrics-first");
-  REQUIRE(run_epochs(2) != 0);
+  REQUIRE(run_with_parts(c, dir.path, 2) != 0);
   std::string reason;
   for (const auto& rec : test::read_records(dir.path / "metrics" / "main.jsonl"))
     if (rec.value("event", "") == "finish" && rec.value("actor", "") == "aggregator-1")

@@ -320,14 +320,23 @@ TEST_CASE("elastic: an absent place's share goes to the present trainers; a job 
   CHECK_THROWS_AS(loader_core(64, 2, 8, 1, 1, balance_options{false, 10, 0.25, 0.3, {false, false}}), troupe::error);
 }
 
+namespace {
+
+/// Balance by speed with backup trainers: the late trainers' shares are kept and handed on.
+balance_options keeping_late() {
+  balance_options b;
+  b.speed = true;
+  b.keep_late = true;
+  return b;
+}
+
+} // namespace
+
 TEST_CASE("backup trainers: the shares of rounds closed without their trainer go to the others' next batches",
           "[ps][loader][balance][backup]") {
   // 3 trainers x 8, 240 samples: 10 clocks of 24 per epoch. Trainer 2 is late with clock 3 and
   // re-synced past clock 4: its shares of both go to trainers 0 and 1, never back to it.
-  balance_options b;
-  b.speed = true;
-  b.keep_late = true;
-  loader_core core(240, 3, 8, 4, 1, b);
+  loader_core core(240, 3, 8, 4, 1, keeping_late());
   std::map<std::size_t, std::vector<std::size_t>> own; // rank 2's share at clock 3 and 4
   std::multiset<std::size_t> trained;                  // every sample a computed batch holds
   for (std::size_t clock = 0; clock < 3; ++clock)
@@ -377,10 +386,7 @@ TEST_CASE("backup trainers: what is owed near the end of the job is served by th
   // 2 trainers x 8, 160 samples, 1 epoch: 10 clocks. Trainer 1 is re-synced past clocks 5..8:
   // 32 samples owed with 4 batches of trainer 0 left. Half a batch per batch (4) would serve 16
   // of them; spread over the batches left, all 32 ride along (8 per batch, at most 2 batches).
-  balance_options b;
-  b.speed = true;
-  b.keep_late = true;
-  loader_core core(160, 2, 8, 1, 1, b);
+  loader_core core(160, 2, 8, 1, 1, keeping_late());
   for (std::size_t clock = 0; clock < 6; ++clock)
     for (std::size_t r = 0; r < 2; ++r)
       core.next(r);
@@ -399,9 +405,7 @@ TEST_CASE("backup trainers: what is owed near the end of the job is served by th
 
 TEST_CASE("backup trainers: a round far behind every trainer, whose cut is forgotten, is not re-cut",
           "[ps][loader][balance][backup]") {
-  balance_options b;
-  b.speed = true;
-  b.keep_late = true;
+  balance_options b = keeping_late();
   b.every_clocks = 1; // a cut per clock: 64 periods kept behind the slowest cursor
   loader_core core(2400, 3, 8, 4, 1, b);
   for (std::size_t clock = 0; clock < 90; ++clock)
