@@ -719,7 +719,14 @@ caf::behavior aggregator_actor(caf::stateful_actor<aggregator_state>* self,
           give_up_idle(self);
           return;
         }
-        if (const auto why = caught_up ? shard_gone(s) : std::nullopt) {
+        // A node gone for good ends the job instead of holding it: another shard's, or (bsp waits
+        // for every trainer) a trainer node's with on_trainer_loss: wait.
+        std::optional<std::string> why;
+        if (caught_up)
+          why = shard_gone(s);
+        if (caught_up && !why)
+          why = trainer_gone(s);
+        if (why) {
           std::cerr << fmt::format("troupe-node [{}]: {} ends the job: {}\n", s.ctx->node,
                                    s.shard == 0 ? std::string("the aggregator") : ps::aggregator_shard_name(s.shard),
                                    *why);

@@ -102,7 +102,9 @@ std::vector<std::string> check_liveness(aggregator_state& st) {
         shrink ? "continuing without its trainers until it comes back (on_trainer_loss: shrink)"
         : st.ctx->where.hosts_shard(d.node)
             ? fmt::format("waiting up to {:.0f} s for it to come back", st.ctx->topo.cluster.aggregator_gone_after_s())
-            : "waiting for it to come back");
+        : !trainers.empty() ? fmt::format("waiting up to {:.0f} s for it to come back (cluster.trainer_gone_after_s)",
+                                          st.ctx->topo.cluster.trainer_gone_after_s)
+                            : "waiting for it to come back");
     auto r = make_record(st.ctx->node, aggregator_name, "aggregator", st.core->min_clock());
     r["event"] = "peer_lost";
     r["target"] = d.node;
@@ -111,6 +113,29 @@ std::vector<std::string> check_liveness(aggregator_state& st) {
     declared.push_back(d.node);
   }
   return declared;
+}
+
+std::optional<std::string> trainer_gone(aggregator_state& st) {
+  const auto& topo = st.ctx->topo;
+  if (st.shard != 0 || !st.started || st.finished || topo.job.on_trainer_loss != config::trainer_loss_policy::wait)
+    return std::nullopt;
+  // Trainers on this node are never lost (their failures are the supervisor's): other nodes only.
+  std::vector<std::string> nodes;
+  for (const auto& node : st.ctx->where.trainer_nodes)
+    if (node != st.ctx->node && std::find(nodes.begin(), nodes.end(), node) == nodes.end())
+      nodes.push_back(node);
+  const auto now = agg_clock::now();
+  const auto gone = st.alive->longest_silent(nodes, st.started_at, now,
+                                             std::chrono::duration<double>(topo.cluster.trainer_gone_after_s));
+  if (!gone)
+    return std::nullopt;
+  std::vector<std::string> trainers;
+  for (std::size_t r : st.ctx->where.ranks_on(gone->node))
+    trainers.push_back(trainer_name(r));
+  return fmt::format("node '{}' ({}) has been silent for {:.0f} s, longer than cluster.trainer_gone_after_s ({:.0f} s) "
+                     "with job.on_trainer_loss: wait; start that node and the job again with the same commands to "
+                     "resume from the newest checkpoint, or set job.on_trainer_loss: shrink to go on without it",
+                     gone->node, fmt::join(trainers, ", "), gone->silent_s, topo.cluster.trainer_gone_after_s);
 }
 
 } // namespace troupe::actors

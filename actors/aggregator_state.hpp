@@ -139,6 +139,11 @@ bool heard_from(aggregator_state& st, const std::string& node);
 /// never mistaken for a gone one.
 std::vector<std::string> check_liveness(aggregator_state& st);
 
+/// Shard 0 with job.on_trainer_loss: wait, every tick: a trainer node silent for longer than
+/// cluster.trainer_gone_after_s (declared lost, and not back) ends the job in failure instead of
+/// holding every other trainer forever. Returns the reason naming it and its trainers, or nothing.
+std::optional<std::string> trainer_gone(aggregator_state& st);
+
 /// The "gradient_refused" event and stderr line for a push the core refused (aggregator_faults.cpp).
 void report_refusal(aggregator_state& st, std::size_t rank, std::uint64_t clock, const push_outcome& out);
 

@@ -16,7 +16,7 @@ namespace troupe::config {
 namespace {
 
 const std::vector<std::string> cluster_keys = {
-    "id",       "nodes",  "connect_timeout_s", "heartbeat_s", "failure_timeout_s", "supervisor",
+    "id",       "nodes",  "connect_timeout_s", "heartbeat_s", "failure_timeout_s", "trainer_gone_after_s", "supervisor",
     "security", "launch", "rendezvous"};
 const std::vector<std::string> security_keys = {"curve", "key_dir", "allow_plaintext"};
 const std::vector<std::string> supervisor_keys = {"strategy", "max_restarts", "period_s", "backoff_s", "backoff_max_s"};
@@ -315,6 +315,13 @@ cluster_spec read_cluster(const yaml_cursor& c, const std::string& base_dir, con
       t->fail(fmt::format("failure_timeout_s ({}) must be longer than heartbeat_s ({}), or every node would be "
                           "declared lost between two heartbeats",
                           out.failure_timeout_s, out.heartbeat_s));
+  }
+  if (auto t = c.find("trainer_gone_after_s")) {
+    out.trainer_gone_after_s = t->as<double>(bounds::positive());
+    if (out.trainer_gone_after_s <= out.failure_timeout_s)
+      t->fail(fmt::format("trainer_gone_after_s ({}) must be longer than failure_timeout_s ({}): a trainer node is "
+                          "declared lost after failure_timeout_s and then given this long to come back",
+                          out.trainer_gone_after_s, out.failure_timeout_s));
   }
   if (auto sup = c.find("supervisor")) {
     sup->check_keys(supervisor_keys);

@@ -78,6 +78,12 @@ struct cluster_spec {
   /// only a node that is gone (or cut off) stays silent that long; a restarted one is back well
   /// within it.
   double aggregator_gone_after_s() const { return std::max(10.0, 2 * connect_timeout_s); }
+  /// With job.on_trainer_loss: wait, how long the aggregator waits for a lost trainer node to come
+  /// back (silent this long, counted from its last message) before it ends the job in failure,
+  /// naming it; the checkpoint written at the end holds the job for a restart. Longer than
+  /// failure_timeout_s; default 10 minutes (a supervisor's, Slurm's or Kubernetes' restart is back
+  /// well within it).
+  double trainer_gone_after_s = 600;
   supervisor_spec supervisor;
   security_spec security;
   /// `cluster.launch` / `cluster.rendezvous`: a job a cluster engine starts (docs/deploy.md). When

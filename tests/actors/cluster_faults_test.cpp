@@ -1,6 +1,6 @@
 // Whole clusters in the test process under faults the aggregator handles itself: a trainer node
-// lost and back under on_trainer_loss: shrink, and a diverging run whose non-finite gradients
-// are refused until the refusals in a row stop the job.
+// lost and back under on_trainer_loss: shrink, one gone for good under wait, and a diverging run whose non-finite
+// gradients are refused until the refusals in a row stop the job.
 
 #include "actors/node.hpp"
 
@@ -142,6 +142,63 @@ TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it ba
   CHECK(last_clock == 200);
   const auto params = train::load_model((dir.path / "checkpoints" / "model_final.trpm").string()).params;
   REQUIRE(params.size() > 0);
+}
+
+TEST_CASE("wait: a trainer node gone for longer than trainer_gone_after_s ends the job, naming it",
+          "[actors][cluster][membership][faults]") {
+  // As above, but with on_trainer_loss: wait (the default) and t1 never comes back: the bsp round
+  // of clock 5 can never close. The job must end on its own, in failure, saying which node.
+  test::scratch_dir dir("trainer-gone");
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.trainers = 2;
+  c.batch = 16;
+  c.epochs = 2;
+  c.max_train = 3200;
+  c.max_test = 200;
+  c.print_freq = 10;
+  auto yaml = test::topology_yaml(c, dir.path);
+  insert_after(yaml, "connect_timeout_s: 20\n",
+               "  heartbeat_s: 0.2\n  trainer_gone_after_s: 2\n  supervisor: {max_restarts: 0}\n");
+  const auto topo = config::parse_topology(yaml, "test.yaml");
+  REQUIRE(topo.job.on_trainer_loss == config::trainer_loss_policy::wait);
+
+  std::ostringstream console_main, console_t1;
+  auto run = [&](std::vector<std::string> nodes, std::ostringstream* console,
+                 std::map<std::size_t, std::uint64_t> fail) {
+    actors::run_options o;
+    o.nodes = std::move(nodes);
+    o.out = console;
+    o.fail_trainers = std::move(fail);
+    return actors::run_nodes(topo, o);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto main_run = std::async(std::launch::async, run, std::vector<std::string>{"agg", "loader", "t0"}, &console_main,
+                             std::map<std::size_t, std::uint64_t>{});
+  auto t1_run = std::async(std::launch::async, run, std::vector<std::string>{"t1"}, &console_t1,
+                           std::map<std::size_t, std::uint64_t>{{1, 5}});
+  REQUIRE(t1_run.get() == 1); // its supervisor escalated: the node is gone
+  const auto t1_gone = std::chrono::steady_clock::now();
+  // Far below the idle limit (60 s), which the other nodes' heartbeats keep from firing anyway.
+  REQUIRE(main_run.wait_for(std::chrono::seconds(40)) == std::future_status::ready);
+  const int main_code = main_run.get();
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1_gone).count();
+  INFO(console_main.str());
+  CHECK(main_code != 0);
+  CHECK(waited >= 2.0); // it did wait the time given
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 40);
+
+  const auto agg_log = dir.path / "metrics" / "agg.jsonl";
+  const auto lost = events_of(agg_log, "peer_lost");
+  REQUIRE(lost.size() == 1);
+  CHECK(lost[0]["target"] == "t1");
+  const auto finish = events_of(agg_log, "finish");
+  REQUIRE(finish.size() == 1);
+  const auto reason = finish[0]["reason"].get<std::string>();
+  CHECK(reason.find("node 't1' (trainer-1) has been silent") != std::string::npos);
+  CHECK(reason.find("cluster.trainer_gone_after_s (2 s)") != std::string::npos);
+  CHECK(finish[0]["version"] == 5);                // rounds 0..4 applied; the round of clock 5 never closed
+  CHECK(events_of(agg_log, "membership").empty()); // wait: nobody was dropped from the job
 }
 
 TEST_CASE("a diverging run's non-finite gradients are refused, and refusals in a row stop the job",

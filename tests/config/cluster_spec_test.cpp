@@ -96,3 +96,21 @@ TEST_CASE("failure_timeout_s defaults to 2.5 heartbeats and must exceed one hear
        "two heartbeats"},
   });
 }
+
+TEST_CASE("trainer_gone_after_s defaults to 10 minutes and must exceed the failure timeout",
+          "[config][topology][cluster]") {
+  CHECK(parse_topology(doc(troupe_test::three), "ok.yaml").cluster.trainer_gone_after_s == 600);
+  const auto set = parse_topology("cluster:\n  id: c\n  trainer_gone_after_s: 30\n  nodes:\n" + troupe_test::three +
+                                      "job:\n" + model_line,
+                                  "ok.yaml");
+  CHECK(set.cluster.trainer_gone_after_s == 30);
+  check_rejected({
+      {"a trainer given less time to come back than it takes to be declared lost",
+       "cluster:\n  id: c\n  heartbeat_s: 1\n  trainer_gone_after_s: 2\n  nodes:\n" + troupe_test::three + "job:\n" +
+           model_line,
+       "bad.yaml:4:25", "cluster.trainer_gone_after_s",
+       "trainer_gone_after_s (2) must be longer than failure_timeout_s (2.5)"},
+      {"zero", "cluster:\n  id: c\n  trainer_gone_after_s: 0\n  nodes:\n" + troupe_test::three + "job:\n" + model_line,
+       "bad.yaml:3:25", "cluster.trainer_gone_after_s", "positive"},
+  });
+}
