@@ -19,6 +19,7 @@
 //   ./build/benchmarks/bench_cluster --part process-recovery  # kill -9 of a trainer / the aggregator process,
 //                                                        # a partitioned trainer healed -> first applied step
 //   ./build/benchmarks/bench_cluster                     # all (the straggler part takes minutes)
+//   --conv auto (or TROUPE_CONV): the in-process trainers' conv2d backend (default gemm; docs/tensor-engine.md)
 
 #include <algorithm>
 #include <array>
@@ -53,6 +54,7 @@
 #include "ps/slowdown.hpp"
 #include "runtime/metrics_actor.hpp"
 #include "runtime/span_log.hpp"
+#include "tensor/ops/conv2d.hpp"
 #include "tests/support/fault_proxy.hpp"
 #include "train/process_tuning.hpp"
 
@@ -957,16 +959,22 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--transient-max-train", transient_max_train,
                  "Transient part: training samples (default 0: the whole set; small for a smoke run)");
+  std::string conv = "gemm";
+  app.add_option("--conv", conv,
+                 "conv2d backend of the in-process trainers: gemm (the default), dnnl, auto (per layer), naive")
+      ->envname("TROUPE_CONV")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   ps::transient_slowdown transient_slow;
   try {
     transient_slow = ps::parse_transient_slowdown(transient);
+    tensor::set_conv_backend(tensor::parse_conv_algo(conv)); // refuses dnnl here if this build lacks it
   } catch (const std::exception& e) {
     std::cerr << "bench_cluster: " << e.what() << '\n';
     return 2;
   }
   train::tune_allocator();
-  nlohmann::json summary{{"benchmark", "cluster"}};
+  nlohmann::json summary{{"benchmark", "cluster"}, {"conv", conv}};
   if (part == "roundtrip" || part == "all")
     summary["roundtrip"] = part_roundtrip(repeats, torch_reference, roundtrip_floats, !skip_whole, io_threads);
   if (part == "scaling" || part == "all")
