@@ -57,6 +57,7 @@ caf::actor spawn_child(caf::actor_system& sys, local_node& ln, const run_options
     if (auto it = o.fail_trainers.find(c.rank); first && it != o.fail_trainers.end())
       to.fail_at_clock = static_cast<std::int64_t>(it->second);
     to.failed_at = info.failed_at;
+    to.push_after_backward = o.push_after_backward;
     a = spawn_trainer(sys, ln.ctx, to);
     ln.trainers.push_back(a);
     break;

@@ -39,6 +39,9 @@ struct run_options {
   std::function<void(int)> on_prometheus_port; ///< told the exporter's port once it serves (tests)
   std::shared_ptr<join_hook> joins;            ///< elastic jobs: set while the nodes run (may be null)
   std::vector<ps::balance_cut> balance_replay; ///< cuts the loader uses as they are (--replay-balance)
+  /// Benchmark hook: trainers push after the whole backward pass even with several aggregator
+  /// shards (the behaviour before pushes overlapped backward), for side-by-side measurements.
+  bool push_after_backward = false;
 };
 
 /// Runs until done; returns the process exit code: 0 when every local actor finished cleanly.

@@ -287,15 +287,35 @@ private:
     const auto& b = pb.b;
     auto grad = std::make_shared<std::vector<float>>(core_.params().size());
     train::batch_stats s;
+    // The straggler hooks (ps/slowdown.hpp) stretch compute, and are reported as compute.
+    const double slow = ps::slowdown{o_.slow_factor, o_.transient_slow}.factor_at(o_.rank, core_.clock());
+    // With shards, each shard's push leaves as soon as backward has finished its range (the last
+    // layers' first), overlapping the rest of backward — unless a straggler hook must hold it.
+    const bool early = b.n > 0 && slow <= 1.0 && core_.pushes_early() && !o_.push_after_backward;
+    std::size_t early_bytes = 0;
+    std::optional<span_log::wall::time_point> first_push, last_push;
     if (b.n > 0) {
       TROUPE_ENFORCE(b.images.size == b.n * tensor::numel(ctx_->model.input_shape),
                      "trainer {}: batch from '{}' has {} image values for n = {}", o_.rank, pb.msg->h.sender,
                      b.images.size, b.n);
-      s = engine_.compute(core_.params().data(), b.images.data, b.labels.data, b.n, grad->data());
+      train::gradient_pieces pieces;
+      pieces.begins.push_back(0);
+      if (early) {
+        pieces.begins.clear();
+        for (const auto& r : ranges_)
+          pieces.begins.push_back(r.begin);
+        // Called one at a time, possibly from another compute thread, while this one waits.
+        pieces.ready = [&](std::size_t shard, const train::batch_stats& sums) {
+          first_push = first_push.value_or(span_log::wall::now());
+          auto push = encode(core_.early_part(shard, sums.loss_sum, sums.n, sums.correct1, sums.correct5, grad));
+          early_bytes += push.payload_bytes();
+          ctx_->send(ctx_->where.shard_nodes[shard], std::move(push));
+          last_push = span_log::wall::now();
+        };
+      }
+      s = engine_.compute(core_.params().data(), b.images.data, b.labels.data, b.n, grad->data(), pieces);
     }
-    // The straggler hooks (ps/slowdown.hpp) stretch compute, and are reported as compute.
-    if (const double slow = ps::slowdown{o_.slow_factor, o_.transient_slow}.factor_at(o_.rank, core_.clock());
-        slow > 1.0) {
+    if (slow > 1.0) {
       const double real = std::chrono::duration<double>(clock_type::now() - t0).count();
       std::this_thread::sleep_for(std::chrono::duration<double>(real * (slow - 1.0)));
     }
@@ -303,14 +323,20 @@ private:
     const auto w1 = span_log::wall::now();
     const auto id = runtime::gradient_id(o_.rank, core_.clock());
     spans_.add("compute", w0, w1, id);
-    // One push per aggregator shard, each viewing its range of the same gradient buffer.
-    for (auto& part : core_.split(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad)))) {
-      const auto shard = part.shard;
-      auto push = encode(part);
-      meter_.pushed(push.payload_bytes());
-      ctx_->send(ctx_->where.shard_nodes[shard], std::move(push));
+    if (early) { // every shard's part has left during compute
+      core_.end_step();
+      meter_.pushed(early_bytes);
+      spans_.add("push", *first_push, *last_push, id);
+    } else {
+      // One push per aggregator shard, each viewing its range of the same gradient buffer.
+      for (auto& part : core_.split(core_.complete_step(s.loss_sum, s.n, s.correct1, s.correct5, std::move(grad)))) {
+        const auto shard = part.shard;
+        auto push = encode(part);
+        meter_.pushed(push.payload_bytes());
+        ctx_->send(ctx_->where.shard_nodes[shard], std::move(push));
+      }
+      spans_.add("push", w1, span_log::wall::now(), id);
     }
-    spans_.add("push", w1, span_log::wall::now(), id);
     last_samples_ = s.n;
     last_compute_s_ = compute;
     ask(core_.request(1));

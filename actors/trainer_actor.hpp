@@ -26,6 +26,7 @@ struct trainer_options {
   std::int64_t fail_at_clock = -1; ///< test hook: throw when about to compute this clock, or after the last one when it
                                    ///< is the job's total (-1 = never)
   double failed_at = 0;            ///< wall time (s since the epoch) the previous incarnation failed; 0 = first start
+  bool push_after_backward = false; ///< benchmark hook: no pushes during backward (run_options)
 };
 
 caf::actor spawn_trainer(caf::actor_system& sys, std::shared_ptr<const runtime::node_context> ctx, trainer_options o);

@@ -5,6 +5,8 @@
 //                                                        # with --torch-reference PATH, alternating with gloo
 //   ./build/benchmarks/bench_cluster --part shards       # 4 synthetic trainers, 25M floats, K = 1, 2, 4
 //                                                        # aggregator shards alternating: aggregate updates/s
+//   ./build/benchmarks/bench_cluster --part overlap      # 2 trainers, 1 aggregator vs 2 shards whose pushes leave
+//                                                        # during backward vs the same after it: images/s, wait
 //   ./build/benchmarks/bench_cluster --part scaling      # N = 1..32 synthetic trainers, bsp rounds: step time,
 //                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
@@ -109,7 +111,8 @@ struct run_result {
 };
 
 run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t, double> slow = {},
-               std::map<std::size_t, std::uint64_t> fail = {}, ps::transient_slowdown transient = {}) {
+               std::map<std::size_t, std::uint64_t> fail = {}, ps::transient_slowdown transient = {},
+               bool push_after_backward = false) {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("troupe-bench-{}-{}", tag, ::getpid());
   std::filesystem::remove_all(dir);
   const auto topo = config::parse_topology(yaml_of(j, dir), tag + ".yaml");
@@ -121,6 +124,7 @@ run_result run(const job_shape& j, const std::string& tag, std::map<std::size_t,
   o.slow_trainers = std::move(slow);
   o.fail_trainers = std::move(fail);
   o.transient_slow = transient;
+  o.push_after_backward = push_after_backward;
   run_result r;
   const auto t0 = clock_type::now();
   if (actors::run_nodes(topo, o) != 0)
@@ -151,10 +155,22 @@ double aggregator_images_per_s(const run_result& r) {
 /// pull) and waiting for batches, as fractions of their sum.
 nlohmann::json step_split(const run_result& r) {
   std::map<std::string, double> seconds;
+  // A push that left during backward (sharded aggregators) overlaps its compute span: only its
+  // part after the compute's end is the trainer's time.
+  std::map<std::string, double> compute_end; // by gradient id
   for (const auto& rec : r.records)
     if (rec["role"] == "trainer" && rec.value("event", "") == "spans")
       for (const auto& s : rec["spans"])
-        seconds[s[0].get<std::string>()] += s[2].get<double>();
+        if (s[0] == "compute")
+          compute_end[s[3].get<std::string>()] = s[1].get<double>() + s[2].get<double>();
+  for (const auto& rec : r.records)
+    if (rec["role"] == "trainer" && rec.value("event", "") == "spans")
+      for (const auto& s : rec["spans"]) {
+        double secs = s[2].get<double>();
+        if (const auto it = compute_end.find(s[3].get<std::string>()); s[0] == "push" && it != compute_end.end())
+          secs = std::max(0.0, s[1].get<double>() + secs - std::max(s[1].get<double>(), it->second));
+        seconds[s[0].get<std::string>()] += secs;
+      }
   double total = 0;
   for (const auto& [name, secs] : seconds)
     total += secs;
@@ -165,8 +181,9 @@ nlohmann::json step_split(const run_result& r) {
 }
 
 /// An aggregator + loader node and `trainers` trainer nodes of `threads` threads each, over tcp.
-std::string tcp_nodes(std::size_t trainers, std::size_t threads) {
-  std::string nodes = "    - {name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"}";
+std::string tcp_nodes(std::size_t trainers, std::size_t threads, std::size_t shards = 1) {
+  std::string nodes = fmt::format("    - {{name: agg, roles: [aggregator, loader], endpoint: \"tcp://127.0.0.1:*\"{}}}",
+                                  shards > 1 ? fmt::format(", aggregator: {{shards: {}}}", shards) : std::string());
   for (std::size_t t = 0; t < trainers; ++t)
     nodes += fmt::format("\n    - {{name: t{}, roles: [trainer], endpoint: \"tcp://127.0.0.1:*\", trainers: 1, "
                          "threads: {}}}",
@@ -206,6 +223,38 @@ nlohmann::json part_throughput() {
           {"ratio", ma / mb},
           {"split_2x1", split_a},
           {"split_1x2", split_b}};
+}
+
+/// Pushes overlapped with backward: the reference CNN on 2 trainer nodes x 1 thread (bsp, tcp),
+/// one aggregator against `shards` shards on the aggregator's node whose pushes leave as backward
+/// finishes each shard's range, and the same shards with every push after backward (the hook
+/// run_options::push_after_backward). Alternating rounds, medians.
+nlohmann::json part_overlap(int rounds, std::size_t shards) {
+  job_shape one;
+  one.max_train = 12800;
+  one.max_test = 100;
+  one.nodes = tcp_nodes(2, 1);
+  job_shape sharded = one;
+  sharded.nodes = tcp_nodes(2, 1, shards);
+  std::map<std::string, std::vector<double>> ips, wait;
+  for (int round = 0; round < rounds; ++round) {
+    for (const std::string mode : {"one", "early", "after"}) {
+      const auto r = run(mode == "one" ? one : sharded, "overlap-" + mode, {}, {}, {}, mode == "after");
+      ips[mode].push_back(aggregator_images_per_s(r));
+      wait[mode].push_back(step_split(r).value("wait_params", 0.0));
+    }
+  }
+  nlohmann::json out{{"shards", shards}, {"rounds", rounds}};
+  for (const auto& [mode, v] : ips) {
+    out[mode + "_images_per_s"] = median(v);
+    out[mode + "_wait_params"] = median(wait[mode]);
+  }
+  fmt::print("overlap (2 trainers x 1 thread, bsp, tcp, {} rounds, medians): 1 aggregator {:.0f} images/s, wait for "
+             "parameters {:.1f}%; {} shards pushed during backward {:.0f} images/s, wait {:.1f}%; {} shards pushed "
+             "after backward {:.0f} images/s, wait {:.1f}%\n",
+             rounds, median(ips["one"]), 100 * median(wait["one"]), shards, median(ips["early"]),
+             100 * median(wait["early"]), shards, median(ips["after"]), 100 * median(wait["after"]));
+  return out;
 }
 
 /// The JSON on the last line of `cmd`'s standard output, or nothing (with the reason printed).
@@ -918,12 +967,12 @@ int main(int argc, char** argv) {
   CLI::App app{"Benchmarks of the Troupe actor runtime"};
   int repeats = 3;
   app.add_option("--part", part,
-                 "throughput | roundtrip | scaling | shards | straggler | transient | balance | metrics | recovery | "
-                 "process-recovery | all")
-      ->check(CLI::IsMember({"throughput", "roundtrip", "scaling", "shards", "straggler", "transient", "balance",
-                             "metrics", "recovery", "process-recovery", "all"}));
+                 "throughput | roundtrip | scaling | shards | overlap | straggler | transient | balance | metrics | "
+                 "recovery | process-recovery | all")
+      ->check(CLI::IsMember({"throughput", "roundtrip", "scaling", "shards", "overlap", "straggler", "transient",
+                             "balance", "metrics", "recovery", "process-recovery", "all"}));
   app.add_option("--repeats", repeats,
-                 "Repeats of each process-recovery scenario; rounds of the balance and roundtrip parts")
+                 "Repeats of each process-recovery scenario; rounds of the balance, roundtrip and overlap parts")
       ->check(CLI::PositiveNumber);
   std::string torch_reference;
   app.add_option("--torch-reference", torch_reference,
@@ -944,6 +993,9 @@ int main(int argc, char** argv) {
   app.add_option("--shards", shard_counts, "Shards part: shard counts K (default 1 2 4)");
   int shard_trainers = 4;
   app.add_option("--shard-trainers", shard_trainers, "Shards part: trainers (default 4)")->check(CLI::PositiveNumber);
+  std::size_t overlap_shards = 2;
+  app.add_option("--overlap-shards", overlap_shards, "Overlap part: shards on the aggregator's node (default 2)")
+      ->check(CLI::Range(2, 64));
   double slow_factor = 3.0;
   app.add_option("--slow-factor", slow_factor,
                  "Balance part: how many times slower trainer 1 is (default 3); with --torch-reference, DDP's rank 1 "
@@ -981,6 +1033,8 @@ int main(int argc, char** argv) {
     summary["scaling"] = part_scaling(trainer_counts);
   if (part == "shards" || part == "all")
     summary["shards"] = part_shards(repeats, shard_floats, shard_trainers, shard_counts);
+  if (part == "overlap" || part == "all")
+    summary["overlap"] = part_overlap(repeats, overlap_shards);
   double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();

@@ -138,6 +138,15 @@ pending_batch trainer_core::take_batch() {
 
 push trainer_core::complete_step(double loss_sum, std::size_t n, std::size_t correct1, std::size_t correct5,
                                  std::shared_ptr<const std::vector<float>> grad) {
+  push p = whole_push(loss_sum, n, correct1, correct5, std::move(grad));
+  if (n > 0 && compressor_)
+    p.grad.packed = std::make_shared<const packed_f32>(compressor_->compress(p.grad.data));
+  ++clock_;
+  return p;
+}
+
+push trainer_core::whole_push(double loss_sum, std::size_t n, std::size_t correct1, std::size_t correct5,
+                              std::shared_ptr<const std::vector<float>> grad) const {
   push p;
   p.rank = rank_;
   p.clock = clock_;
@@ -151,11 +160,22 @@ push trainer_core::complete_step(double loss_sum, std::size_t n, std::size_t cor
     p.grad.size = grad->size();
     p.grad.data = grad->data();
     p.grad.shared = std::move(grad);
-    if (compressor_)
-      p.grad.packed = std::make_shared<const packed_f32>(compressor_->compress(p.grad.data));
   }
-  ++clock_;
   return p;
+}
+
+push trainer_core::part_of(const push& p, std::size_t s) const {
+  push part = p;
+  part.shard = s;
+  part.version_read = shards_[s].version;
+  if (p.n > 0) {
+    part.grad.data = p.grad.data + shards_[s].range.begin;
+    part.grad.size = shards_[s].range.size();
+    if (p.grad.packed) // the one compressed gradient (error feedback over the whole vector), cut per range
+      part.grad.packed = std::make_shared<const packed_f32>(
+          slice_packed(*p.grad.packed, shards_[s].range.begin, shards_[s].range.end));
+  }
+  return part;
 }
 
 std::vector<push> trainer_core::split(push p) const {
@@ -163,20 +183,15 @@ std::vector<push> trainer_core::split(push p) const {
     return {std::move(p)};
   std::vector<push> out;
   out.reserve(shards_.size());
-  for (std::size_t s = 0; s < shards_.size(); ++s) {
-    push part = p;
-    part.shard = s;
-    part.version_read = shards_[s].version;
-    if (p.n > 0) {
-      part.grad.data = p.grad.data + shards_[s].range.begin;
-      part.grad.size = shards_[s].range.size();
-      if (p.grad.packed) // the one compressed gradient (error feedback over the whole vector), cut per range
-        part.grad.packed = std::make_shared<const packed_f32>(
-            slice_packed(*p.grad.packed, shards_[s].range.begin, shards_[s].range.end));
-    }
-    out.push_back(std::move(part));
-  }
+  for (std::size_t s = 0; s < shards_.size(); ++s)
+    out.push_back(part_of(p, s));
   return out;
+}
+
+push trainer_core::early_part(std::size_t shard, double loss_sum, std::size_t n, std::size_t correct1,
+                              std::size_t correct5, std::shared_ptr<const std::vector<float>> grad) const {
+  TROUPE_ENFORCE(pushes_early() && shard < shards_.size(), "trainer {}: no early push for shard {}", rank_, shard);
+  return part_of(whole_push(loss_sum, n, correct1, correct5, std::move(grad)), shard);
 }
 
 std::optional<batch_request> trainer_core::request(std::size_t credits) {

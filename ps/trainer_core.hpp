@@ -97,6 +97,18 @@ public:
   /// and carries the version of that range it read. One aggregator: the push itself.
   std::vector<push> split(push p) const;
 
+  /// Overlapping pushes with backward (sharded aggregators, compression none): while the current
+  /// clock's gradient is still being computed, the push of shard `shard`'s range, which must be
+  /// final already; the same push split(complete_step(...)) would give for that shard. Call
+  /// end_step() once every shard's part was taken.
+  push early_part(std::size_t shard, double loss_sum, std::size_t n, std::size_t correct1, std::size_t correct5,
+                  std::shared_ptr<const std::vector<float>> grad) const;
+  /// Advances the clock after early_part() for every shard (complete_step() without a push).
+  void end_step() { ++clock_; }
+  /// Whether this trainer's pushes may leave during backward: several shards and no compression
+  /// (error feedback compresses the whole gradient at once).
+  bool pushes_early() const { return shards_.size() > 1 && !compressor_; }
+
   /// The request for the next `credits` batches not yet asked for (nothing once all are asked).
   std::optional<batch_request> request(std::size_t credits);
   /// Asks again from the current clock (the loader restarted, or a request was lost).
@@ -118,6 +130,11 @@ public:
   const gradient_compressor* compressor() const { return compressor_ ? &*compressor_ : nullptr; }
 
 private:
+  /// The push of the current clock's whole gradient, uncompressed; the clock stays.
+  push whole_push(double loss_sum, std::size_t n, std::size_t correct1, std::size_t correct5,
+                  std::shared_ptr<const std::vector<float>> grad) const;
+  /// Shard s's part of p: its range of the gradient (and of the packed form), its version read.
+  push part_of(const push& p, std::size_t s) const;
   void take(std::size_t shard, const flat_f32& params, std::uint64_t version, std::uint64_t min_clock, bool force);
 
   /// What the trainer knows of one aggregator shard.

@@ -46,7 +46,8 @@ def main(metrics_dir):
             continue
         if not all(c + 1 in spans[t] and "compute" in spans[t][c + 1] for t in trainers):
             continue
-        push_end = {t: sum(spans[t][c]["push"]) for t in trainers}
+        # A push that left during backward (sharded aggregators) ends before its compute does.
+        push_end = {t: max(sum(spans[t][c]["push"]), sum(spans[t][c]["compute"])) for t in trainers}
         last_push = max(push_end.values())
         for t in trainers:
             nxt = spans[t][c + 1]["compute"][0]
@@ -54,7 +55,7 @@ def main(metrics_dir):
             total[t, "wait"] += wait
             total[t, "skew"] += skew
             total[t, "compute"] += spans[t][c]["compute"][1]
-            total[t, "push"] += spans[t][c]["push"][1]
+            total[t, "push"] += push_end[t] - sum(spans[t][c]["compute"])
             total[t, "wall"] += nxt - spans[t][c]["compute"][0]
         applied = [v["apply"] for k, v in agg.items() if k.endswith("/" + str(c)) and "apply" in v]
         if applied:

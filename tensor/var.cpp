@@ -1,6 +1,7 @@
 #include "tensor/var.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/error.hpp"
@@ -37,14 +38,22 @@ var::var(array value, bool requires_grad) : node_(std::make_shared<node>()) {
 }
 
 void var::backward() {
+  backward_reporting_leaves(nullptr);
+}
+
+void var::backward_reporting_leaves(const leaf_ready_fn& on_leaf) {
   TROUPE_ENFORCE(node_ && node_->value.size() == 1, "backward() without a seed needs a scalar, got shape {}",
                  node_ ? shape_str(shape()) : std::string("<undefined>"));
   array seed = zeros(shape());
   seed.data()[0] = 1.0f;
-  backward(seed);
+  backward(seed, on_leaf);
 }
 
 void var::backward(const array& seed) {
+  backward(seed, nullptr);
+}
+
+void var::backward(const array& seed, const leaf_ready_fn& on_leaf) {
   TROUPE_ENFORCE(node_, "backward() on an undefined var");
   if (!node_->requires_grad)
     return;
@@ -64,11 +73,25 @@ void var::backward(const array& seed) {
       stack.pop_back();
     }
   }
+  // With on_leaf: how many input slots of recorded nodes still have to run for each leaf. The
+  // reverse walk reaches every reader of a leaf before the leaf itself, but a reader may list the
+  // leaf before a long input chain (then the leaf comes last): counting tells the earliest moment.
+  std::unordered_map<node*, std::size_t> readers;
+  if (on_leaf)
+    for (node* n : order)
+      if (n->backward)
+        for (const auto& in : n->inputs)
+          if (!in->backward && in->requires_grad)
+            ++readers[in.get()];
   node_->accumulate(seed);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     node* n = *it;
     if (n->backward && n->grad.size() == n->value.size())
       n->backward(*n);
+    if (on_leaf && n->backward)
+      for (const auto& in : n->inputs)
+        if (auto r = readers.find(in.get()); r != readers.end() && --r->second == 0)
+          on_leaf(*in);
   }
   // Release the graph: interior nodes drop their inputs, closures and gradients.
   for (node* n : order) {

@@ -23,6 +23,11 @@ using node_ptr = std::shared_ptr<node>;
 /// Maps the gradient of a node's output (self.grad) into its inputs' gradients (accumulating).
 using backward_fn = std::function<void(node& self)>;
 
+/// Told during a backward pass that a leaf's gradient is final: every recorded node that reads
+/// the leaf has run its backward (a parameter's gradient can then leave while the rest of the
+/// pass runs, as in DDP's gradient buckets).
+using leaf_ready_fn = std::function<void(const node& leaf)>;
+
 struct node {
   array value;
   array grad; ///< empty until the first gradient is accumulated
@@ -57,8 +62,13 @@ public:
 
   /// Back-propagates from this scalar (seed 1) and releases the graph.
   void backward();
+  /// backward(), with `on_leaf` as below.
+  void backward_reporting_leaves(const leaf_ready_fn& on_leaf);
   /// Back-propagates the given seed gradient (same shape as the value) and releases the graph.
   void backward(const array& seed);
+  /// backward(seed), calling `on_leaf` once for each leaf that requires gradients and is read by
+  /// the graph, as soon as its gradient is final; the order of the computation is unchanged.
+  void backward(const array& seed, const leaf_ready_fn& on_leaf);
   /// Clears the accumulated gradient.
   void zero_grad();
 

@@ -8,6 +8,7 @@
 /// replicas own the cores. Results are deterministic for a given T.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,19 @@ struct batch_stats {
   batch_stats& operator+=(const batch_stats& o);
 };
 
+/// Pieces of a gradient that may leave before the whole of it is computed (communication
+/// overlapped with backward, as DDP's gradient buckets): the flat gradient is cut at `begins`
+/// (ascending, the first 0), piece i being [begins[i], begins[i + 1]) and the last one running to
+/// the end. compute() calls `ready(i, sums)` once per piece as soon as that range of its output is
+/// final — every thread's slice summed into it, in the fixed order — with the batch's sums. Calls
+/// come one at a time, from whichever compute thread completed the piece, and all of them before
+/// compute() returns; pieces holding the last layers' parameters (and the buffers, final after
+/// the forward pass) come first. The gradient's values are those of compute() without pieces.
+struct gradient_pieces {
+  std::vector<std::size_t> begins;
+  std::function<void(std::size_t piece, const batch_stats& sums)> ready;
+};
+
 class gradient_engine {
 public:
   /// T = threads replicas of `spec`, all initialised from `seed`.
@@ -46,6 +60,9 @@ public:
   /// forward − value read), the sample-weighted mean over the threads' slices (each slice's batch
   /// norm normalizes with its own statistics). Returns the batch's sums.
   batch_stats compute(const float* params, const float* images, const std::int32_t* labels, std::size_t n, float* grad);
+  /// compute(), telling `pieces.ready` as each piece of grad is final (see gradient_pieces).
+  batch_stats compute(const float* params, const float* images, const std::int32_t* labels, std::size_t n, float* grad,
+                      const gradient_pieces& pieces);
 
   /// Forward only (evaluation mode, no graph: batch norm uses the running statistics in `params`),
   /// in chunks of at most `chunk` images per thread.
@@ -59,7 +76,11 @@ private:
     batch_stats stats;
   };
 
-  batch_stats forward_slice(replica& r, const float* images, const std::int32_t* labels, std::size_t n, bool train);
+  /// Forward (and with `train` backward) of one slice. `after_forward`, if set, runs between the
+  /// two with the slice's sums; `on_leaf` is passed to the backward pass.
+  batch_stats forward_slice(replica& r, const float* images, const std::int32_t* labels, std::size_t n, bool train,
+                            const std::function<void(const batch_stats&)>& after_forward = nullptr,
+                            const tensor::leaf_ready_fn& on_leaf = nullptr);
 
   config::model_spec spec_;
   std::vector<std::size_t> input_shape_;

@@ -258,4 +258,42 @@ TEST_CASE("with aggregator shards a trainer starts once every shard welcomed it 
   REQUIRE(next[0].version_read == 2);
   REQUIRE(next[1].version_read == 1);
   REQUIRE_THROWS_WITH(t.on_params(update(2, 1, 0.f, 1, 1)), Catch::Contains("shard 2 but the job has 2"));
+
+  // Pushes that leave during backward are, shard by shard, those the whole step would send.
+  REQUIRE(t.pushes_early());
+  t.on_params(update(0, 2, 3.f, 2, 2));
+  t.on_params(update(1, 1, 8.f, 2, 2));
+  REQUIRE(t.on_batch(batch_for(2)));
+  t.take_batch();
+  const auto clock = t.clock();
+  const auto early1 = t.early_part(1, 2.0, 3, 1, 2, grad);
+  const auto early0 = t.early_part(0, 2.0, 3, 1, 2, grad);
+  REQUIRE(t.clock() == clock); // the step is not over until end_step()
+  t.end_step();
+  REQUIRE(t.clock() == clock + 1);
+  for (const auto* p : {&early0, &early1}) {
+    CHECK(p->clock == clock);
+    CHECK(p->rank == 0);
+    CHECK(p->n == 3);
+    CHECK(p->loss_sum == 2.0);
+    CHECK(p->correct5 == 2);
+  }
+  REQUIRE(early0.shard == 0);
+  REQUIRE(early0.grad.data == grad->data());
+  REQUIRE(early0.grad.size == 2);
+  REQUIRE(early0.version_read == 2);
+  REQUIRE(early1.shard == 1);
+  REQUIRE(early1.grad.data == grad->data() + 2);
+  REQUIRE(early1.grad.size == 1);
+  REQUIRE(early1.version_read == 2);
+  REQUIRE_THROWS_WITH(t.early_part(2, 2.0, 3, 1, 2, grad), Catch::Contains("no early push for shard 2"));
+}
+
+TEST_CASE("pushes leave early only with several shards and no compression", "[ps][trainer][shards]") {
+  REQUIRE_FALSE(trainer_core(0, P, 2).pushes_early()); // one aggregator: one push, after backward
+  config::compression_spec fp16;
+  fp16.mode = config::compression::fp16;
+  // Error feedback compresses the whole gradient at once.
+  REQUIRE_FALSE(trainer_core(0, P, 2, fp16, {{0, 2}, {2, 3}}).pushes_early());
+  REQUIRE(trainer_core(0, P, 2, {}, {{0, 2}, {2, 3}}).pushes_early());
 }

@@ -184,3 +184,48 @@ TEST_CASE("label smoothing changes the training loss and gradient, not the evalu
   CHECK(e_smooth.loss_sum == e_plain.loss_sum);
   CHECK(e_plain.loss_sum == Approx(s_plain.loss_sum).epsilon(1e-6));
 }
+
+TEST_CASE("gradient pieces are reported last layers first, each once, final, and the gradient is unchanged",
+          "[train][engine][overlap]") {
+  // What a trainer with sharded aggregators sends during backward (docs/sharding.md, overlap).
+  const bool batch_norm = GENERATE(false, true);
+  const auto threads = GENERATE(1, 2);
+  const auto spec = batch_norm ? bn_model() : config::load_model_spec(test::reference_model());
+  const auto ds = data::load_fashion_mnist(data::fashion_mnist::default_dir, true, {}, 40);
+  train::gradient_engine plain(spec, 7, static_cast<std::size_t>(threads));
+  train::gradient_engine early(spec, 7, static_cast<std::size_t>(threads));
+  const auto& layout = plain.layout();
+  const auto params = batch_norm ? with_running_stats(layout, plain.initial_parameters()) : plain.initial_parameters();
+  std::vector<float> want(layout.total), got(layout.total, -1.0f);
+  const auto s_want = plain.compute(params.data(), ds.images.data(), ds.labels.data(), 40, want.data());
+
+  // Cuts inside tensors too, as the byte-balanced shard ranges make them.
+  train::gradient_pieces pieces;
+  for (std::size_t k = 0; k < 4; ++k)
+    pieces.begins.push_back(layout.total * k / 4);
+  std::vector<std::size_t> order;
+  std::vector<std::vector<float>> seen(4);
+  pieces.ready = [&](std::size_t piece, const train::batch_stats& sums) {
+    order.push_back(piece);
+    CHECK(sums.n == 40);
+    CHECK(sums.loss_sum == s_want.loss_sum);
+    CHECK(sums.correct1 == s_want.correct1);
+    const std::size_t lo = pieces.begins[piece], hi = piece + 1 < 4 ? pieces.begins[piece + 1] : layout.total;
+    seen[piece].assign(got.begin() + static_cast<std::ptrdiff_t>(lo), got.begin() + static_cast<std::ptrdiff_t>(hi));
+  };
+  const auto s_got = early.compute(params.data(), ds.images.data(), ds.labels.data(), 40, got.data(), pieces);
+  REQUIRE(s_got.loss_sum == s_want.loss_sum);
+  REQUIRE(order == std::vector<std::size_t>{3, 2, 1, 0});
+  REQUIRE(got == want); // bit for bit: the same sums in the same order
+  for (std::size_t piece = 0; piece < 4; ++piece) {
+    const std::size_t lo = pieces.begins[piece];
+    INFO("piece " << piece);
+    // What the callback saw is what stays: nothing in its range changes after the report.
+    REQUIRE(seen[piece] == std::vector<float>(want.begin() + static_cast<std::ptrdiff_t>(lo),
+                                              want.begin() + static_cast<std::ptrdiff_t>(lo + seen[piece].size())));
+  }
+
+  pieces.begins = {0, layout.total};
+  REQUIRE_THROWS_WITH(early.compute(params.data(), ds.images.data(), ds.labels.data(), 40, got.data(), pieces),
+                      Catch::Contains("strictly ascending offsets below"));
+}

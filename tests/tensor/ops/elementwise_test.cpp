@@ -1,5 +1,8 @@
 #include "tensor/ops/elementwise.hpp"
 
+#include <string>
+#include <vector>
+
 #include "../test_util.hpp"
 
 using namespace troupe;
@@ -57,6 +60,32 @@ TEST_CASE("the graph follows the program's own control flow and is released afte
   REQUIRE(x.grad()(0) == Approx(3 * 0.25f)); // d(x^3)/dx = 3x^2 (the loop ran mul twice)
   REQUIRE(y.get()->inputs.empty());
   REQUIRE_FALSE(static_cast<bool>(y.get()->backward));
+}
+
+TEST_CASE("a backward pass reports each leaf once, as soon as every node reading it has run", "[tensor][autodiff]") {
+  var x(array{1.f, 2.f}); // an input: no gradient, never reported
+  var w1(array{3.f, 4.f}, true), w2(array{5.f, 6.f}, true);
+  var g = mul(mul(x, w1), w1); // w1 read twice
+  var loss = sum(mul(w2, g));  // w2 listed before the chain that leads to w1
+  std::vector<std::string> reported;
+  bool w1_had_grad_when_w2_reported = true;
+  loss.backward_reporting_leaves([&](const node& leaf) {
+    if (&leaf == w2.get().get()) {
+      reported.push_back("w2");
+      w1_had_grad_when_w2_reported = w1.grad().size() == w1.size(); // none yet: a default array
+      test::require_equal(leaf.grad, array{9.f, 32.f});             // x·w1², final
+    } else if (&leaf == w1.get().get()) {
+      reported.push_back("w1");
+      test::require_equal(leaf.grad, array{30.f, 96.f}); // 2·w2·x·w1, both readers in
+    } else {
+      reported.push_back("other");
+    }
+  });
+  // A plain reverse walk would reach w2 last (it is the first input of the last node); the count
+  // of readers reports it right after that node, before the chain to w1 has run.
+  REQUIRE(reported == std::vector<std::string>{"w2", "w1"});
+  REQUIRE_FALSE(w1_had_grad_when_w2_reported);
+  test::require_equal(w1.grad(), array{30.f, 96.f});
 }
 
 TEST_CASE("no_grad_guard stops recording", "[tensor][autodiff]") {
