@@ -1,6 +1,7 @@
 // The van's figures per peer (net/peer_table.hpp): bytes and messages both ways, refusals under
 // the name the transport vouches for, a bounded table, and the round trip of its ping/pong probes.
 
+#include <chrono>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -93,6 +94,17 @@ TEST_CASE("a van counts bytes and messages per peer, and they add up to its tota
   REQUIRE(b_in.pop());
   REQUIRE(b_in.pop());
 
+  // A sender counts a message once ZeroMQ took its last frame, on its I/O thread, and the peer may
+  // already hold it by then: wait (bounded) until every sender has counted what was received.
+  auto sent_to = [](const van& v, const std::string& peer) {
+    const auto s = v.counters();
+    const auto it = s.peers.find(peer);
+    return it == s.peers.end() ? std::uint64_t{0} : it->second.messages_sent;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((sent_to(a, "b") < 2 || sent_to(b, "a") < 3 || sent_to(c, "a") < 5) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const auto sa = a.counters(), sb = b.counters(), sc = c.counters();
   REQUIRE(sa.peers.size() == 2);
   CHECK(sa.peers.at("b").messages_received == 3);
