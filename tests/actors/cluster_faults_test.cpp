@@ -39,6 +39,35 @@ void insert_after(std::string& yaml, const std::string& anchor, const std::strin
   yaml.insert(pos + anchor.size(), text);
 }
 
+/// The lost-node tests' job: 2 trainer nodes (t0, t1) beside agg and loader over ipc://, 100
+/// clocks per epoch with no empty batch (one update per clock), heartbeats every 0.2 s and no
+/// trainer restarts, plus `cluster_keys` (YAML lines under `cluster:`).
+std::string lost_node_yaml(const std::filesystem::path& dir, const std::string& cluster_keys) {
+  test::cluster_case c;
+  c.transport = "ipc";
+  c.trainers = 2;
+  c.batch = 16;
+  c.epochs = 2;
+  c.max_train = 3200;
+  c.max_test = 200;
+  c.print_freq = 10;
+  auto yaml = test::topology_yaml(c, dir);
+  insert_after(yaml, "connect_timeout_s: 20\n",
+               "  heartbeat_s: 0.2\n" + cluster_keys + "  supervisor: {max_restarts: 0}\n");
+  return yaml;
+}
+
+/// Runs `nodes` of `topo` in this process (one run_nodes, as one troupe-node process would).
+int run_part(const config::topology& topo, std::vector<std::string> nodes, std::ostringstream* console,
+             std::map<std::size_t, double> slow, std::map<std::size_t, std::uint64_t> fail) {
+  actors::run_options o;
+  o.nodes = std::move(nodes);
+  o.out = console;
+  o.slow_trainers = std::move(slow);
+  o.fail_trainers = std::move(fail);
+  return actors::run_nodes(topo, o);
+}
+
 } // namespace
 
 TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it back when it returns",
@@ -47,16 +76,7 @@ TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it ba
   // ipc://). t1's only trainer throws at clock 5 and its supervisor may not restart it, so its
   // node exits and its heartbeats stop: lost after 3 heartbeats. Then t1 starts again.
   test::scratch_dir dir("shrink");
-  test::cluster_case c;
-  c.transport = "ipc";
-  c.trainers = 2;
-  c.batch = 16;
-  c.epochs = 2;
-  c.max_train = 3200; // 100 clocks per epoch, no empty batch: one update per clock
-  c.max_test = 200;
-  c.print_freq = 10;
-  auto yaml = test::topology_yaml(c, dir.path);
-  insert_after(yaml, "connect_timeout_s: 20\n", "  heartbeat_s: 0.2\n  supervisor: {max_restarts: 0}\n");
+  auto yaml = lost_node_yaml(dir.path, "");
   insert_after(yaml, "job:\n", "  on_trainer_loss: shrink\n");
   const auto topo = config::parse_topology(yaml, "test.yaml");
   REQUIRE(topo.job.on_trainer_loss == config::trainer_loss_policy::shrink);
@@ -64,12 +84,7 @@ TEST_CASE("shrink: a bsp job goes on without a lost trainer node and takes it ba
   std::ostringstream console_main, console_t1, console_t1_again;
   auto run = [&](std::vector<std::string> nodes, std::ostringstream* console, std::map<std::size_t, double> slow,
                  std::map<std::size_t, std::uint64_t> fail) {
-    actors::run_options o;
-    o.nodes = std::move(nodes);
-    o.out = console;
-    o.slow_trainers = std::move(slow);
-    o.fail_trainers = std::move(fail);
-    return actors::run_nodes(topo, o);
+    return run_part(topo, std::move(nodes), console, std::move(slow), std::move(fail));
   };
   // t0 slowed 3x so that the job outlasts the loss detection and the rejoin by a wide margin.
   auto main_run = std::async(std::launch::async, run, std::vector<std::string>{"agg", "loader", "t0"}, &console_main,
@@ -149,28 +164,13 @@ TEST_CASE("wait: a trainer node gone for longer than trainer_gone_after_s ends t
   // As above, but with on_trainer_loss: wait (the default) and t1 never comes back: the bsp round
   // of clock 5 can never close. The job must end on its own, in failure, saying which node.
   test::scratch_dir dir("trainer-gone");
-  test::cluster_case c;
-  c.transport = "ipc";
-  c.trainers = 2;
-  c.batch = 16;
-  c.epochs = 2;
-  c.max_train = 3200;
-  c.max_test = 200;
-  c.print_freq = 10;
-  auto yaml = test::topology_yaml(c, dir.path);
-  insert_after(yaml, "connect_timeout_s: 20\n",
-               "  heartbeat_s: 0.2\n  trainer_gone_after_s: 2\n  supervisor: {max_restarts: 0}\n");
-  const auto topo = config::parse_topology(yaml, "test.yaml");
+  const auto topo = config::parse_topology(lost_node_yaml(dir.path, "  trainer_gone_after_s: 2\n"), "test.yaml");
   REQUIRE(topo.job.on_trainer_loss == config::trainer_loss_policy::wait);
 
   std::ostringstream console_main, console_t1;
   auto run = [&](std::vector<std::string> nodes, std::ostringstream* console,
                  std::map<std::size_t, std::uint64_t> fail) {
-    actors::run_options o;
-    o.nodes = std::move(nodes);
-    o.out = console;
-    o.fail_trainers = std::move(fail);
-    return actors::run_nodes(topo, o);
+    return run_part(topo, std::move(nodes), console, {}, std::move(fail));
   };
   const auto t0 = std::chrono::steady_clock::now();
   auto main_run = std::async(std::launch::async, run, std::vector<std::string>{"agg", "loader", "t0"}, &console_main,
