@@ -32,6 +32,7 @@
 #include "net/curve.hpp"
 #include "ps/protocol.hpp"
 #include "runtime/rendezvous.hpp"
+#include "tensor/blas.hpp"
 #include "tensor/ops/conv2d.hpp"
 #include "train/process_tuning.hpp"
 
@@ -344,6 +345,8 @@ int run_command(int argc, char** argv) {
 
   catch_stop_signals();
   train::tune_allocator();
+  if (const auto note = tensor::blas::kernel_note(); !note.empty())
+    std::cout << "troupe-node: " << note << "\n" << std::flush;
   try {
     // The conv2d kernels (docs/tensor-engine.md): gemm unless TROUPE_CONV says otherwise.
     if (const char* conv = std::getenv("TROUPE_CONV"); conv != nullptr && *conv != '\0') {

@@ -6,7 +6,8 @@
 //   ./build/benchmarks/bench_cluster --part shards       # 4 synthetic trainers, 25M floats, K = 1, 2, 4
 //                                                        # aggregator shards alternating: aggregate updates/s
 //   ./build/benchmarks/bench_cluster --part overlap      # 2 trainers, 1 aggregator vs 2 shards whose pushes leave
-//                                                        # during backward vs the same after it: images/s, wait
+//                                                        # during backward vs the same after it: images/s, wait;
+//                                                        # with --torch-reference PATH, alternating with DDP
 //   ./build/benchmarks/bench_cluster --part scaling      # N = 1..32 synthetic trainers, bsp rounds: step time,
 //                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
@@ -56,6 +57,7 @@
 #include "ps/slowdown.hpp"
 #include "runtime/metrics_actor.hpp"
 #include "runtime/span_log.hpp"
+#include "tensor/blas.hpp"
 #include "tensor/ops/conv2d.hpp"
 #include "tests/support/fault_proxy.hpp"
 #include "train/process_tuning.hpp"
@@ -225,11 +227,14 @@ nlohmann::json part_throughput() {
           {"split_1x2", split_b}};
 }
 
+std::optional<std::pair<double, double>> ddp_throughput(const std::string& script, double straggler_ms);
+
 /// Pushes overlapped with backward: the reference CNN on 2 trainer nodes x 1 thread (bsp, tcp),
 /// one aggregator against `shards` shards on the aggregator's node whose pushes leave as backward
 /// finishes each shard's range, and the same shards with every push after backward (the hook
-/// run_options::push_after_backward). Alternating rounds, medians.
-nlohmann::json part_overlap(int rounds, std::size_t shards) {
+/// run_options::push_after_backward). Alternating rounds, medians. With `torch_reference`, each
+/// round also runs PyTorch DDP (gloo, 2 ranks x 1 thread, unslowed) for #12's "bsp >= 1.3x DDP".
+nlohmann::json part_overlap(int rounds, std::size_t shards, const std::string& torch_reference) {
   job_shape one;
   one.max_train = 12800;
   one.max_test = 100;
@@ -238,6 +243,9 @@ nlohmann::json part_overlap(int rounds, std::size_t shards) {
   sharded.nodes = tcp_nodes(2, 1, shards);
   std::map<std::string, std::vector<double>> ips, wait;
   for (int round = 0; round < rounds; ++round) {
+    if (!torch_reference.empty())
+      if (const auto ddp = ddp_throughput(torch_reference, 0))
+        ips["ddp"].push_back(ddp->first);
     for (const std::string mode : {"one", "early", "after"}) {
       const auto r = run(mode == "one" ? one : sharded, "overlap-" + mode, {}, {}, {}, mode == "after");
       ips[mode].push_back(aggregator_images_per_s(r));
@@ -247,8 +255,16 @@ nlohmann::json part_overlap(int rounds, std::size_t shards) {
   nlohmann::json out{{"shards", shards}, {"rounds", rounds}};
   for (const auto& [mode, v] : ips) {
     out[mode + "_images_per_s"] = median(v);
-    out[mode + "_wait_params"] = median(wait[mode]);
+    if (mode != "ddp")
+      out[mode + "_wait_params"] = median(wait[mode]);
   }
+  if (!ips["ddp"].empty())
+    for (const std::string mode : {"one", "early", "after"}) {
+      out[mode + "_over_ddp"] = median(ips[mode]) / median(ips["ddp"]);
+      fmt::print(
+          "overlap: {} {:.0f} global images/s against PyTorch DDP's {:.0f} (2 ranks x 1 thread, gloo): {:.2f}x\n", mode,
+          median(ips[mode]), median(ips["ddp"]), out[mode + "_over_ddp"].get<double>());
+    }
   fmt::print("overlap (2 trainers x 1 thread, bsp, tcp, {} rounds, medians): 1 aggregator {:.0f} images/s, wait for "
              "parameters {:.1f}%; {} shards pushed during backward {:.0f} images/s, wait {:.1f}%; {} shards pushed "
              "after backward {:.0f} images/s, wait {:.1f}%\n",
@@ -977,7 +993,7 @@ int main(int argc, char** argv) {
   std::string torch_reference;
   app.add_option("--torch-reference", torch_reference,
                  "Path of ../shared/bench/torch_reference.py: the roundtrip part alternates with its gloo allreduce, "
-                 "the balance part with its DDP under the same straggler");
+                 "the balance part with its DDP under the same straggler, the overlap part with its DDP unslowed");
   std::vector<std::size_t> roundtrip_floats;
   app.add_option("--roundtrip-floats", roundtrip_floats, "Sizes of the roundtrip part (default 225034, 1M, 16M, 64M)");
   bool skip_whole = false;
@@ -1026,7 +1042,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   train::tune_allocator();
-  nlohmann::json summary{{"benchmark", "cluster"}, {"conv", conv}};
+  nlohmann::json summary{{"benchmark", "cluster"}, {"conv", conv}, {"openblas_core", tensor::blas::core_name()}};
+  if (const auto note = tensor::blas::kernel_note(); !note.empty())
+    fmt::print("{}\n", note);
   if (part == "roundtrip" || part == "all")
     summary["roundtrip"] = part_roundtrip(repeats, torch_reference, roundtrip_floats, !skip_whole, io_threads);
   if (part == "scaling" || part == "all")
@@ -1034,7 +1052,7 @@ int main(int argc, char** argv) {
   if (part == "shards" || part == "all")
     summary["shards"] = part_shards(repeats, shard_floats, shard_trainers, shard_counts);
   if (part == "overlap" || part == "all")
-    summary["overlap"] = part_overlap(repeats, overlap_shards);
+    summary["overlap"] = part_overlap(repeats, overlap_shards, torch_reference);
   double step_seconds = 64.0 / 5000.0; // batch 2 x 32 at the throughput part's typical rate
   if (part == "throughput" || part == "all") {
     summary["throughput"] = part_throughput();

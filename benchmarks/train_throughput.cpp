@@ -23,6 +23,7 @@
 #include "common/rng.hpp"
 #include "config/model_spec.hpp"
 #include "data/dataset.hpp"
+#include "tensor/blas.hpp"
 #include "tensor/ops/activation.hpp"
 #include "tensor/ops/conv2d.hpp"
 #include "tensor/ops/conv2d_dnnl.hpp"
@@ -122,11 +123,11 @@ int main(int argc, char** argv) {
   fmt::print("model {}: {:.2f} MFLOP forward, {:.2f} MFLOP per training image; batch {}\n", spec.name, fwd_flops / 1e6,
              train_flops / 1e6, batch);
 
-  nlohmann::json summary{{"benchmark", "train_throughput"},
-                         {"model", spec.name},
-                         {"batch", batch},
-                         {"mflop_per_image", train_flops / 1e6},
-                         {"conv", conv_names}};
+  nlohmann::json summary{
+      {"benchmark", "train_throughput"},      {"model", spec.name}, {"batch", batch},
+      {"mflop_per_image", train_flops / 1e6}, {"conv", conv_names}, {"openblas_core", tensor::blas::core_name()}};
+  if (const auto note = tensor::blas::kernel_note(); !note.empty())
+    fmt::print("{}\n", note);
   for (std::size_t threads : {1, 2}) {
     train::gradient_engine engine(spec, 1, threads);
     if (threads == 1 && (std::count(backends.begin(), backends.end(), tensor::conv_algo::dnnl) ||
