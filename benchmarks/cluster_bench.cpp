@@ -582,14 +582,14 @@ nlohmann::json part_transient(const ps::transient_slowdown& slow, std::size_t tr
 /// alternate so machine noise hits every configuration alike; medians. With `torch_reference`,
 /// each round also runs PyTorch DDP with rank 1 sleeping (factor - 1) x its unslowed median step
 /// (measured once, first), the same slow-down.
-nlohmann::json part_balance(int rounds, double factor, const std::string& torch_reference) {
+nlohmann::json part_balance(int rounds, double factor, const std::string& torch_reference, std::size_t shards) {
   job_shape two;
   two.max_train = 25600;
   two.max_test = 100;
-  two.nodes = tcp_nodes(2, 1);
+  two.nodes = tcp_nodes(2, 1, shards);
   job_shape alone = two;
   alone.max_train = 12800;
-  alone.nodes = tcp_nodes(1, 1);
+  alone.nodes = tcp_nodes(1, 1, shards);
   job_shape speed = two;
   speed.balance = "speed";
   // ssp and asp cut by speed too (no momentum: stale gradients already act as momentum)
@@ -633,6 +633,7 @@ nlohmann::json part_balance(int rounds, double factor, const std::string& torch_
   out["asp_speed_over_ideal"] = median(ips["asp_speed"]) / ideal;
   out["speed_over_off"] = median(ips["speed"]) / median(ips["off"]);
   out["slow_factor"] = factor;
+  out["shards"] = shards;
   if (ips.count("ddp") > 0) {
     out["ddp_straggler_ms"] = straggler_ms;
     out["speed_over_ddp"] = median(ips["speed"]) / median(ips["ddp"]);
@@ -1012,6 +1013,11 @@ int main(int argc, char** argv) {
   std::size_t overlap_shards = 2;
   app.add_option("--overlap-shards", overlap_shards, "Overlap part: shards on the aggregator's node (default 2)")
       ->check(CLI::Range(2, 64));
+  std::size_t balance_shards = 1;
+  app.add_option("--balance-shards", balance_shards,
+                 "Balance part: aggregator shards on the aggregator's node (default 1); with 2 or more, sharded "
+                 "pushes leave during backward")
+      ->check(CLI::Range(1, 64));
   double slow_factor = 3.0;
   app.add_option("--slow-factor", slow_factor,
                  "Balance part: how many times slower trainer 1 is (default 3); with --torch-reference, DDP's rank 1 "
@@ -1069,7 +1075,7 @@ int main(int argc, char** argv) {
   if (part == "transient" || part == "all")
     summary["transient"] = part_transient(transient_slow, transient_trainers, transient_epochs, transient_max_train);
   if (part == "balance" || part == "all")
-    summary["balance"] = part_balance(repeats, slow_factor, torch_reference);
+    summary["balance"] = part_balance(repeats, slow_factor, torch_reference, balance_shards);
   std::cout << summary.dump() << std::endl;
   return 0;
 }
