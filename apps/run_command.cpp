@@ -348,7 +348,7 @@ int run_command(int argc, char** argv) {
   if (const auto note = tensor::blas::kernel_note(); !note.empty())
     std::cout << "troupe-node: " << note << "\n" << std::flush;
   try {
-    // The conv2d kernels (docs/tensor-engine.md): gemm unless TROUPE_CONV says otherwise.
+    // The conv2d kernels (docs/tensor-engine.md): per layer (auto) unless TROUPE_CONV says otherwise.
     if (const char* conv = std::getenv("TROUPE_CONV"); conv != nullptr && *conv != '\0') {
       try {
         tensor::set_conv_backend(tensor::parse_conv_algo(conv));

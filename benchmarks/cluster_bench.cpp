@@ -22,7 +22,7 @@
 //   ./build/benchmarks/bench_cluster --part process-recovery  # kill -9 of a trainer / the aggregator process,
 //                                                        # a partitioned trainer healed -> first applied step
 //   ./build/benchmarks/bench_cluster                     # all (the straggler part takes minutes)
-//   --conv auto (or TROUPE_CONV): the in-process trainers' conv2d backend (default gemm; docs/tensor-engine.md)
+//   --conv auto (or TROUPE_CONV): the in-process trainers' conv2d backend (default auto; docs/tensor-engine.md)
 
 #include <algorithm>
 #include <array>
@@ -1033,9 +1033,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--transient-max-train", transient_max_train,
                  "Transient part: training samples (default 0: the whole set; small for a smoke run)");
-  std::string conv = "gemm";
+  std::string conv = "auto";
   app.add_option("--conv", conv,
-                 "conv2d backend of the in-process trainers: gemm (the default), dnnl, auto (per layer), naive")
+                 "conv2d backend of the in-process trainers: auto (per layer, the default), gemm, dnnl, naive")
       ->envname("TROUPE_CONV")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);

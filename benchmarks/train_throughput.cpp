@@ -6,10 +6,9 @@
 // reports the median window: images/s, ms/step and GFLOP/s (training FLOPs counted from the
 // model's shapes). Then a per-op breakdown for one thread's slice of the batch. Last line: JSON.
 //
-// --conv (or TROUPE_CONV) names the conv2d backends to measure (gemm, dnnl, naive; default gemm).
-// With several, each round times one window of every backend in turn (order alternating), so
-// machine noise hits them alike; the JSON's threads1/threads2 are the first backend's, and
-// "by_conv" holds every backend's figures.
+// --conv (or TROUPE_CONV) names the conv2d backends to measure (auto, gemm, dnnl, naive; default auto, the default of
+// training). With several, each round times one window of every backend in turn (order alternating), so machine noise
+// hits them alike; the JSON's threads1/threads2 are the first backend's, and "by_conv" holds every backend's figures.
 
 #include <algorithm>
 #include <chrono>
@@ -93,7 +92,7 @@ int main(int argc, char** argv) {
   std::size_t batch = 64, steps = 60, repeats = 5;
   std::string model_path = TROUPE_DEFAULT_MODEL;
   std::string data_dir = data::default_fashion_mnist_dir;
-  std::vector<std::string> conv_names{"gemm"};
+  std::vector<std::string> conv_names{"auto"};
   CLI::App app{"Training throughput of the reference CNN"};
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--steps", steps, "steps per timed window")->capture_default_str();

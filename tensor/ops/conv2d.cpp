@@ -119,7 +119,7 @@ void conv2d_backward_gemm(const float* w, const float* dy, const std::vector<flo
   }
 }
 
-std::atomic<conv_algo> selected_backend{conv_algo::im2col_gemm};
+std::atomic<conv_algo> selected_backend{conv_algo::automatic};
 
 } // namespace
 

@@ -12,7 +12,7 @@
 
 namespace troupe::tensor {
 
-/// selected: the process-wide backend of set_conv_backend (im2col_gemm unless set otherwise).
+/// selected: the process-wide backend of set_conv_backend (automatic unless set otherwise).
 /// automatic ("auto"): chosen per layer by its geometry (auto_conv_algo), so one model runs each
 /// convolution on the backend that is faster for it.
 enum class conv_algo { im2col_gemm, naive, dnnl, selected, automatic };

@@ -18,6 +18,7 @@
 #include "common/crc32.hpp"
 #include "config/topology.hpp"
 #include "tensor/blas.hpp"
+#include "tensor/ops/conv2d.hpp"
 #include "train/model_file.hpp"
 
 #include "cluster_test_util.hpp"
@@ -37,6 +38,13 @@ TEST_CASE("the embedded default's first 200 bsp clocks end bit-identical to the 
                                            {"checkpoint.dir", (dir.path / "checkpoints").string()},
                                            {"metrics.dir", (dir.path / "metrics").string()},
                                            {"metrics.console", "false"}});
+  // The digests are im2col+GEMM's (the default backend when they were recorded).
+  const auto backend = tensor::conv_backend();
+  tensor::set_conv_backend(tensor::conv_algo::im2col_gemm);
+  struct restore {
+    tensor::conv_algo b;
+    ~restore() { tensor::set_conv_backend(b); }
+  } restore_backend{backend};
   actors::run_options o;
   o.nodes = {"main"};
   std::ostringstream console;

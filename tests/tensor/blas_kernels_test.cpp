@@ -38,8 +38,8 @@ TEST_CASE("blas: the kernels running use the vector unit this CPU has", "[blas]"
               << std::endl;
     return;
   }
-  INFO("OpenBLAS core: " << blas::core_name() << "; CPU level " << blas::cpu_level() << "; note: "
-                         << blas::kernel_note());
+  INFO("OpenBLAS core: " << blas::core_name() << "; CPU level " << blas::cpu_level()
+                         << "; note: " << blas::kernel_note());
   // Whatever OpenBLAS chose at load, the running kernels are at least what the CPU supports up
   // to AVX-512 (the note says so when Troupe switched them).
   const int wanted = blas::cpu_level() >= 2 ? blas::cpu_level() : 0;

@@ -142,7 +142,7 @@ TEST_CASE("the square-argument conv2d is the per-dimension one with equal argume
 
 TEST_CASE("conv2d's selected backend is set per process and names parse back", "[tensor][conv2d]") {
   const conv_algo before = conv_backend();
-  REQUIRE(before == conv_algo::im2col_gemm); // the default until set_conv_backend says otherwise
+  REQUIRE(before == conv_algo::automatic); // the default until set_conv_backend says otherwise
   for (auto algo : all_algos())
     REQUIRE(parse_conv_algo(conv_algo_name(algo)) == algo);
   REQUIRE_THROWS_WITH(parse_conv_algo("winograd"), Catch::Contains("expected naive, gemm, dnnl or auto"));
