@@ -12,6 +12,7 @@
 //                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
 //                                                        # bsp / ssp / asp, each with balance off and speed
+//                                                        # (--straggler-transport tcp, --straggler-modes bsp bsp-balance)
 //   ./build/benchmarks/bench_cluster --part transient    # every trainer 10 % of its steps 5x slower (seeded):
 //                                                        # time to 0.88 / 0.90 test accuracy, bsp / bsp with
 //                                                        # backup_trainers: 1 / ssp / asp (3 trainers)
@@ -505,16 +506,17 @@ std::string seconds_or_not(double s) {
   return s < 0 ? std::string("not reached") : fmt::format("{:.1f} s", s);
 }
 
-nlohmann::json part_straggler() {
+nlohmann::json part_straggler(bool tcp, const std::vector<std::string>& modes) {
   job_shape j;
   j.epochs = 4;
   j.max_test = 2000;
   j.every_steps = 100;
   j.print_freq = 100;
   j.momentum = 0.0f; // the same optimizer in every run (ssp wants no momentum)
-  j.nodes = "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench\", trainers: 2}";
-  nlohmann::json out;
-  for (const std::string mode : {"bsp", "bsp-balance", "ssp", "ssp-balance", "asp", "asp-balance"}) {
+  j.nodes = tcp ? tcp_nodes(2, 1)
+                : "    - {name: main, roles: [aggregator, loader, trainer], endpoint: \"inproc://bench\", trainers: 2}";
+  nlohmann::json out{{"transport", tcp ? "tcp" : "inproc"}};
+  for (const std::string& mode : modes) {
     const std::string consistency = mode.substr(0, 3);
     j.consistency = consistency == "ssp"   ? "{mode: ssp, staleness: 3}"
                     : consistency == "asp" ? "{mode: asp}"
@@ -529,7 +531,8 @@ nlohmann::json part_straggler() {
     out[mode] = {{"seconds_to_088", t88}, {"seconds_to_090", t90}, {"best_acc", best}, {"run_seconds", r.seconds}};
   }
   for (const std::string mode : {"bsp-balance", "ssp", "ssp-balance", "asp", "asp-balance"})
-    if (out["bsp"]["seconds_to_088"].get<double>() > 0 && out[mode]["seconds_to_088"].get<double>() > 0)
+    if (out.contains("bsp") && out.contains(mode) && out["bsp"]["seconds_to_088"].get<double>() > 0 &&
+        out[mode]["seconds_to_088"].get<double>() > 0)
       out[mode + "_over_bsp"] = out[mode]["seconds_to_088"].get<double>() / out["bsp"]["seconds_to_088"].get<double>();
   return out;
 }
@@ -1026,6 +1029,14 @@ int main(int argc, char** argv) {
   std::string transient = "0.1=5";
   app.add_option("--transient-slow", transient,
                  "Transient part: FRACTION=FACTOR of every trainer's steps made slower (default 0.1=5)");
+  std::string straggler_transport = "inproc";
+  app.add_option("--straggler-transport", straggler_transport,
+                 "Straggler part: inproc (one node, the default) or tcp (an aggregator + loader node and two trainer "
+                 "nodes)")
+      ->check(CLI::IsMember({"inproc", "tcp"}));
+  std::vector<std::string> straggler_modes{"bsp", "bsp-balance", "ssp", "ssp-balance", "asp", "asp-balance"};
+  app.add_option("--straggler-modes", straggler_modes, "Straggler part: the modes to run, in order (default all six)")
+      ->check(CLI::IsMember({"bsp", "bsp-balance", "ssp", "ssp-balance", "asp", "asp-balance"}));
   std::size_t transient_trainers = 3, transient_epochs = 4, transient_max_train = 0;
   app.add_option("--transient-trainers", transient_trainers, "Transient part: trainers (default 3)")
       ->check(CLI::Range(2, 64));
@@ -1071,7 +1082,7 @@ int main(int argc, char** argv) {
   if (part == "process-recovery" || part == "all")
     summary["process_recovery"] = part_process_recovery(repeats);
   if (part == "straggler" || part == "all")
-    summary["straggler"] = part_straggler();
+    summary["straggler"] = part_straggler(straggler_transport == "tcp", straggler_modes);
   if (part == "transient" || part == "all")
     summary["transient"] = part_transient(transient_slow, transient_trainers, transient_epochs, transient_max_train);
   if (part == "balance" || part == "all")
