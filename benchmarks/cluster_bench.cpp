@@ -12,7 +12,8 @@
 //                                                        # updates/s, and the fitted cost model (docs/scaling.md)
 //   ./build/benchmarks/bench_cluster --part straggler    # one trainer 3x slower: time to 0.88 / 0.90 test accuracy,
 //                                                        # bsp / ssp / asp, each with balance off and speed
-//                                                        # (--straggler-transport tcp, --straggler-modes bsp bsp-balance)
+//                                                        # (--straggler-transport tcp, --straggler-modes bsp
+//                                                        bsp-balance)
 //   ./build/benchmarks/bench_cluster --part transient    # every trainer 10 % of its steps 5x slower (seeded):
 //                                                        # time to 0.88 / 0.90 test accuracy, bsp / bsp with
 //                                                        # backup_trainers: 1 / ssp / asp (3 trainers)
