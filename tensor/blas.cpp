@@ -4,7 +4,9 @@
 #include <dlfcn.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <string_view>
 #include <utility>
@@ -58,15 +60,19 @@ std::string fix_kernel_choice() {
   const std::string best = better_kernels(chosen, level);
   if (best.empty())
     return {};
-  // Only an OpenBLAS built for several cores can switch, and only to a kernel set it has.
+  const char* isa = level >= 3 ? "AVX-512" : "AVX2 + FMA";
+  // Only an OpenBLAS built for several cores can switch, and only to a kernel set it has (its
+  // table is gotoblas_ + the upper-case name).
   using hook = void (*)();
   auto* quit = reinterpret_cast<hook>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
   auto* init = reinterpret_cast<hook>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
-  const std::string table = fmt::format("gotoblas_{}", level == 3 ? "SKYLAKEX" : "HASWELL");
+  std::string table = best;
+  std::transform(table.begin(), table.end(), table.begin(), [](unsigned char c) { return std::toupper(c); });
+  table = "gotoblas_" + table;
   if (quit == nullptr || init == nullptr || dlsym(RTLD_DEFAULT, table.c_str()) == nullptr)
     return fmt::format("OpenBLAS runs its {} kernels on a CPU that has {}, and this OpenBLAS cannot switch; set "
                        "OPENBLAS_CORETYPE={} or install an OpenBLAS that knows this CPU",
-                       chosen, level == 3 ? "AVX-512" : "AVX2", best);
+                       chosen, isa, best);
   // gotoblas_dynamic_init reads OPENBLAS_CORETYPE; unset again after, so child processes (and the
   // PyTorch reference the benchmarks start) see the environment they were given.
   setenv("OPENBLAS_CORETYPE", best.c_str(), 1);
@@ -75,7 +81,7 @@ std::string fix_kernel_choice() {
   unsetenv("OPENBLAS_CORETYPE");
   return fmt::format("OpenBLAS chose its {} kernels for this CPU (it does not know the model); switched to {} ({}). "
                      "Set OPENBLAS_CORETYPE to choose",
-                     chosen, openblas_get_corename(), level == 3 ? "AVX-512" : "AVX2 + FMA");
+                     chosen, openblas_get_corename(), isa);
 }
 
 /// Runs before main (OpenBLAS, a shared library, is initialised before this executable's statics)
